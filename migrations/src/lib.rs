@@ -1,0 +1,59 @@
+//! Database migrations for Offstage, one file per migration, applied in order on SQLite and
+//! PostgreSQL alike. A migration that has shipped is never edited: add a new one instead.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261127_000001_create_users;
+mod m20261127_000002_create_workspaces;
+mod m20261127_000003_create_memberships;
+mod m20261127_000004_create_api_keys;
+mod m20261127_000005_create_invitations;
+mod m20261127_000006_create_activities;
+mod m20261127_000007_create_login_attempts;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261127_000001_create_users::Migration),
+            Box::new(m20261127_000002_create_workspaces::Migration),
+            Box::new(m20261127_000003_create_memberships::Migration),
+            Box::new(m20261127_000004_create_api_keys::Migration),
+            Box::new(m20261127_000005_create_invitations::Migration),
+            Box::new(m20261127_000006_create_activities::Migration),
+            Box::new(m20261127_000007_create_login_attempts::Migration),
+        ]
+    }
+}
+
+/// Column helpers shared by every migration, so types are the same on both databases.
+pub(crate) mod cols {
+    use sea_orm_migration::prelude::*;
+
+    pub fn id<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).string_len(40).not_null().primary_key().take()
+    }
+    pub fn serial<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).big_integer().not_null().auto_increment().primary_key().take()
+    }
+    pub fn reference<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).string_len(40).not_null().take()
+    }
+    pub fn text<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).string().not_null().take()
+    }
+    pub fn text_null<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).string().null().take()
+    }
+    pub fn time<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).timestamp_with_time_zone().not_null().take()
+    }
+    pub fn time_null<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).timestamp_with_time_zone().null().take()
+    }
+    pub fn flag<T: IntoIden>(name: T) -> ColumnDef {
+        ColumnDef::new(name).boolean().not_null().default(false).take()
+    }
+}

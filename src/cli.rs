@@ -1,0 +1,165 @@
+//! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
+//! for scripts (`user create`, `workspace create`, `api-key create`). Errors end the process
+//! with one clear line and a non-zero exit code.
+
+use std::io::Read;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::domain::{Email, Password, Slug, Timezone, WorkspaceName};
+use crate::startup::{self, Application, Mode};
+use crate::tenancy::{Actor, Scope};
+use crate::{accounts, workspaces};
+
+#[derive(Parser)]
+#[command(
+    name = "offstage",
+    version,
+    about = "Backend workflows, Stripe billing and lifecycle email for multi-tenant SaaS"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web server and the job workers in one process (the default).
+    Serve,
+    /// Run only the web server.
+    Web,
+    /// Run only the job workers.
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
+    /// Manage workspaces.
+    Workspace {
+        #[command(subcommand)]
+        action: WorkspaceAction,
+    },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        action: ApiKeyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserAction {
+    /// Create a user; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Read the password from standard input (required: passwords never go on the command line).
+        #[arg(long)]
+        password_stdin: bool,
+        #[arg(long)]
+        platform_admin: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum WorkspaceAction {
+    /// Create a workspace owned by an existing user; prints it as one JSON line.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Email of the owner (an existing user).
+        #[arg(long)]
+        owner: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        /// URL name; derived from the name when omitted.
+        #[arg(long)]
+        slug: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyAction {
+    /// Create an API key; its secret is printed once, alone on the last line.
+    Create {
+        /// The workspace's slug.
+        #[arg(long)]
+        workspace: String,
+        #[arg(long)]
+        name: String,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config, Mode::Serve).await,
+        Command::Web => serve(config, Mode::Web).await,
+        Command::Worker => serve(config, Mode::Worker).await,
+        Command::Migrate => {
+            startup::prepare_database(&config).await?;
+            println!("Database is up to date.");
+            Ok(())
+        }
+        Command::User { action: UserAction::Create { email, password_stdin, platform_admin } } => {
+            if !password_stdin {
+                bail!("pass --password-stdin and write the password on standard input");
+            }
+            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
+            let mut password = String::new();
+            std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
+            let password = Password::parse(password.trim_end_matches(['\r', '\n'])).map_err(anyhow::Error::msg)?;
+            let db = startup::prepare_database(&config).await?;
+            let user = accounts::create_user(&db, &email, &password, platform_admin).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": user.id, "email": user.email, "platform_admin": user.is_platform_admin })
+            );
+            Ok(())
+        }
+        Command::Workspace { action: WorkspaceAction::Create { name, owner, timezone, slug } } => {
+            let new = workspaces::NewWorkspace {
+                name: WorkspaceName::parse(&name).map_err(anyhow::Error::msg)?,
+                slug: slug.as_deref().map(Slug::parse).transpose().map_err(anyhow::Error::msg)?,
+                timezone: Timezone::parse(&timezone).map_err(anyhow::Error::msg)?,
+            };
+            let owner = Email::parse(&owner).map_err(anyhow::Error::msg)?;
+            let db = startup::prepare_database(&config).await?;
+            let owner = accounts::find_by_email(&db, &owner).await?.with_context(|| {
+                format!("no user has the email {owner}; create it first with `offstage user create`")
+            })?;
+            let ws = workspaces::create(&db, new, &owner).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "id": ws.id, "slug": ws.slug, "name": ws.name, "timezone": ws.timezone, "owner": owner.email })
+            );
+            Ok(())
+        }
+        Command::ApiKey { action: ApiKeyAction::Create { workspace, name } } => {
+            let db = startup::prepare_database(&config).await?;
+            let ws = workspaces::find_by_slug(&db, &workspace)
+                .await?
+                .with_context(|| format!("no workspace has the slug “{workspace}”"))?;
+            let scope = Scope::trusted(ws, Actor::System);
+            let created = scope.create_api_key(&db, &name).await?;
+            println!(
+                "Created API key “{}” ({}) for workspace {}. Store the secret now; it is not shown again:",
+                created.key.name, created.key.id, workspace
+            );
+            println!("{}", created.secret);
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {
+    let app = Application::build(config, mode).await?;
+    if let Some(port) = app.port() {
+        tracing::info!("listening on {} (port {port})", app.state().config.base_url);
+    }
+    app.run_until_stopped().await
+}

@@ -1,0 +1,143 @@
+//! Typed settings read once from `OFFSTAGE_*` environment variables. A bad value fails start-up
+//! with one line naming the variable; secrets live in `Secret` so they never reach a log.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+/// A value that must not be printed: `Debug` shows only that it is there.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(value.into())
+    }
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub database_kind: DatabaseKind,
+    pub data_dir: PathBuf,
+    pub bind: SocketAddr,
+    pub base_url: String,
+    pub secret_key: Secret,
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+    /// Number of jobs run at once by this process's workers.
+    pub worker_concurrency: usize,
+}
+
+/// Reads a variable; unset and empty are the same.
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+impl Config {
+    pub fn from_env() -> anyhow::Result<Config> {
+        let data_dir = PathBuf::from(var("OFFSTAGE_DATA_DIR").unwrap_or_else(|| "data".into()));
+        let database_url = var("OFFSTAGE_DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}?mode=rwc", data_dir.join("offstage.db").display()));
+        let database_kind = database_kind(&database_url)?;
+        let bind: SocketAddr = var("OFFSTAGE_BIND")
+            .unwrap_or_else(|| "127.0.0.1:8080".into())
+            .parse()
+            .context("OFFSTAGE_BIND must be an address and port such as 127.0.0.1:8080")?;
+        let base_url = match var("OFFSTAGE_BASE_URL") {
+            Some(url) => {
+                let parsed = url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .with_context(|| format!("OFFSTAGE_BASE_URL must be an http(s) URL, got “{url}”"))?;
+                parsed.as_str().trim_end_matches('/').to_owned()
+            }
+            None => format!("http://{bind}"),
+        };
+        let secret_key = match var("OFFSTAGE_SECRET_KEY") {
+            Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
+            Some(key) => Secret::new(key),
+            None => persisted_secret_key(&data_dir)?,
+        };
+        let worker_concurrency = match var("OFFSTAGE_WORKER_CONCURRENCY") {
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .context("OFFSTAGE_WORKER_CONCURRENCY must be a number from 1 to 1024")?,
+            None => 16,
+        };
+        Ok(Config {
+            database_url,
+            database_kind,
+            data_dir,
+            bind,
+            base_url,
+            secret_key,
+            admin_email: var("OFFSTAGE_ADMIN_EMAIL"),
+            admin_password: var("OFFSTAGE_ADMIN_PASSWORD").map(Secret::new),
+            worker_concurrency,
+        })
+    }
+
+    /// Session cookies are marked Secure when the public URL is https.
+    pub fn cookies_secure(&self) -> bool {
+        self.base_url.starts_with("https://")
+    }
+}
+
+pub fn database_kind(url: &str) -> anyhow::Result<DatabaseKind> {
+    if url.starts_with("sqlite:") {
+        Ok(DatabaseKind::Sqlite)
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(DatabaseKind::Postgres)
+    } else {
+        bail!("OFFSTAGE_DATABASE_URL must start with sqlite: or postgres://")
+    }
+}
+
+/// Without OFFSTAGE_SECRET_KEY, a random key is generated once and kept in the data directory,
+/// so sessions survive restarts; several processes on one machine then share it.
+fn persisted_secret_key(data_dir: &Path) -> anyhow::Result<Secret> {
+    let path = data_dir.join("secret_key");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim();
+        if existing.len() >= 32 {
+            return Ok(Secret::new(existing));
+        }
+    }
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("OFFSTAGE_DATA_DIR: cannot create {}", data_dir.display()))?;
+    let key = format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    write_private(&path, &key).with_context(|| format!("OFFSTAGE_SECRET_KEY: cannot write {}", path.display()))?;
+    tracing::warn!(
+        "OFFSTAGE_SECRET_KEY is not set: generated one and saved it in {}; set it explicitly in production",
+        path.display()
+    );
+    Ok(Secret::new(key))
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents.as_bytes())
+}

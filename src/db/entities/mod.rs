@@ -1,0 +1,10 @@
+//! sea-orm entities, one per table, kept thin: behaviour lives in `tenancy`, `domain` and the
+//! route modules, not here.
+
+pub mod activity;
+pub mod api_key;
+pub mod invitation;
+pub mod login_attempt;
+pub mod membership;
+pub mod user;
+pub mod workspace;

@@ -1,0 +1,75 @@
+//! The database: connecting (SQLite or PostgreSQL from one URL), migrating, and the sea-orm
+//! entities. Workspace-owned rows are read through `tenancy::Scope`; the few deliberately
+//! global queries live with their feature (`accounts` for sign-in, `workspaces` for lists).
+
+pub mod entities;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use migrations::{Migrator, MigratorTrait};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr, SqlErr};
+
+use crate::config::DatabaseKind;
+
+/// Opens the pool. SQLite runs in WAL mode with `synchronous=FULL`: a committed write survives
+/// kill -9 and power loss; readers never block the writer.
+pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<DatabaseConnection> {
+    let mut options = ConnectOptions::new(url.to_owned());
+    options
+        .sqlx_logging(false)
+        .acquire_timeout(Duration::from_secs(10))
+        .max_connections(match kind {
+            DatabaseKind::Sqlite => 8,
+            DatabaseKind::Postgres => 20,
+        })
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
+            opts.create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10))
+        });
+    if kind == DatabaseKind::Sqlite {
+        create_sqlite_parent_dir(url)?;
+    }
+    Database::connect(options)
+        .await
+        .with_context(|| format!("OFFSTAGE_DATABASE_URL: cannot connect to {}", redact(url)))
+}
+
+/// Applies every pending migration.
+pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
+    Migrator::up(db, None).await.context("running database migrations")
+}
+
+/// True when the error is a unique-constraint violation (a duplicate email, slug, …).
+pub fn is_unique_violation(err: &DbErr) -> bool {
+    matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+fn create_sqlite_parent_dir(url: &str) -> anyhow::Result<()> {
+    let path = url.trim_start_matches("sqlite://").trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("OFFSTAGE_DATABASE_URL: cannot create directory {}", parent.display()))?;
+    }
+    Ok(())
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}

@@ -1,0 +1,20 @@
+//! Pure domain types with no I/O: every value here is parsed once at the edge and trusted after.
+//! Nothing in this module may touch the database, the network or the clock.
+
+mod email;
+mod password;
+mod public_id;
+mod role;
+mod slug;
+mod subscription_status;
+mod timezone;
+mod workspace_name;
+
+pub use email::Email;
+pub use password::{Password, PasswordHash};
+pub use public_id::PublicId;
+pub use role::Role;
+pub use slug::Slug;
+pub use subscription_status::SubscriptionStatus;
+pub use timezone::Timezone;
+pub use workspace_name::WorkspaceName;

@@ -1,0 +1,110 @@
+//! The worker side: creates apalis's tables, builds one worker per queue on the storage that
+//! matches the database (SQLite or PostgreSQL, sharing sea-orm's pool) and runs them under an
+//! apalis Monitor until shutdown. On shutdown, running jobs finish and fetched-but-unstarted
+//! ones go back to the queue; a killed process's jobs are re-queued by the heartbeat of any
+//! live worker once the dead one has missed its heartbeats.
+
+use std::future::Future;
+use std::time::Duration;
+
+use anyhow::Context;
+use apalis::prelude::*;
+use sea_orm::{DatabaseConnection, DbBackend};
+
+use super::{Job, RecordWorkspaceCreated};
+use crate::config::Config;
+
+/// What every job handler gets: the database and the settings.
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: DatabaseConnection,
+    pub config: Config,
+}
+
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+const HEARTBEAT: Duration = Duration::from_secs(5);
+const MISSED_HEARTBEATS: usize = 3;
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// Creates (or upgrades) apalis's own tables. On SQLite its migration history lives in sqlx's
+/// `_sqlx_migrations` table, apart from sea-orm's `seaql_migrations`.
+pub async fn setup_queue_tables(db: &DatabaseConnection) -> anyhow::Result<()> {
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            apalis_postgres::PostgresStorage::setup(db.get_postgres_connection_pool())
+                .await
+                .context("creating the job queue tables (PostgreSQL)")?;
+        }
+        _ => {
+            // Not `SqliteStorage::setup`: it would switch its connection to synchronous=OFF.
+            apalis_sqlite::SqliteStorage::migrations()
+                .run(db.get_sqlite_connection_pool())
+                .await
+                .context("creating the job queue tables (SQLite)")?;
+        }
+    }
+    Ok(())
+}
+
+/// A worker name unique to this process: apalis refuses two live workers with one name.
+fn worker_name(queue: &str, restarts: usize) -> String {
+    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
+    format!("{queue}@{host}:{}:{}:{restarts}", std::process::id(), &ulid::Ulid::new().to_string()[20..])
+}
+
+async fn record_workspace_created(job: RecordWorkspaceCreated, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
+    job.run(&ctx).await.map_err(|err| err.into_boxed_dyn_error())
+}
+
+/// Runs every worker until `shutdown` resolves, then drains gracefully.
+pub async fn run_workers(
+    ctx: JobContext,
+    shutdown: impl Future<Output = std::io::Result<()>> + Send + 'static,
+) -> anyhow::Result<()> {
+    let concurrency = ctx.config.worker_concurrency;
+    let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
+    let monitor = match ctx.db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = ctx.db.get_postgres_connection_pool().clone();
+            monitor.register(move |restarts| {
+                let config = apalis_postgres::Config::default()
+                    .queue(RecordWorkspaceCreated::QUEUE)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(MISSED_HEARTBEATS);
+                let storage = apalis_postgres::PostgresStorage::<RecordWorkspaceCreated>::new(&pool)
+                    .with_config(config)
+                    .poll_with_interval(POLL_INTERVAL);
+                WorkerBuilder::new(worker_name(RecordWorkspaceCreated::QUEUE, restarts))
+                    .backend(storage)
+                    .data(ctx.clone())
+                    .concurrency(concurrency)
+                    .build(record_workspace_created)
+            })
+        }
+        _ => {
+            let pool = ctx.db.get_sqlite_connection_pool().clone();
+            monitor.register(move |restarts| {
+                let config = apalis_sqlite::Config::default()
+                    .queue(RecordWorkspaceCreated::QUEUE)
+                    .heartbeat_interval(HEARTBEAT)
+                    .missed_heartbeats(MISSED_HEARTBEATS);
+                let storage = apalis_sqlite::SqliteStorage::<RecordWorkspaceCreated>::new(&pool)
+                    .with_config(config)
+                    .poll_with_interval(POLL_INTERVAL);
+                WorkerBuilder::new(worker_name(RecordWorkspaceCreated::QUEUE, restarts))
+                    .backend(storage)
+                    .data(ctx.clone())
+                    .concurrency(concurrency)
+                    .build(record_workspace_created)
+            })
+        }
+    };
+    monitor
+        .should_restart(|worker, err| {
+            tracing::warn!(worker = worker.name(), error = %err, "worker stopped; restarting");
+            true
+        })
+        .run_with_signal(shutdown)
+        .await
+        .context("job workers")
+}

@@ -1,0 +1,19 @@
+//! Offstage: the backend of a multi-tenant SaaS, the part that works while no user is looking.
+//! Workspaces and members in an admin UI, a JSON API, and durable background jobs, on SQLite
+//! or PostgreSQL.
+
+pub mod accounts;
+pub mod bootstrap;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod jobs;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod tenancy;
+pub mod tokens;
+pub mod web;
+pub mod workspaces;

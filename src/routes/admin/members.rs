@@ -1,0 +1,161 @@
+//! The members page: who is in the workspace and with which role, pending invitations, and
+//! the form to add someone (at once if they have an account, by invitation link otherwise).
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::WorkspaceNav;
+use crate::db::entities::invitation;
+use crate::domain::{Email, Role};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::tenancy::{AddMemberOutcome, MemberRow, Scope};
+use crate::web::page::unprocessable;
+use crate::web::{CsrfForm, Flash, PageContext, redirect};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/workspaces/{slug}/members", web::get().to(index))
+        .route("/workspaces/{slug}/members", web::post().to(add))
+        .route("/workspaces/{slug}/members/{id}/role", web::post().to(change_role))
+        .route("/workspaces/{slug}/members/{id}/remove", web::post().to(remove))
+        .route("/workspaces/{slug}/invitations/{id}/revoke", web::post().to(revoke_invitation));
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/members/index.html")]
+struct MembersPage {
+    ctx: PageContext,
+    nav: WorkspaceNav,
+    members: Vec<MemberRow>,
+    invitations: Vec<invitation::Model>,
+    roles: [Role; 3],
+    email: String,
+    role: String,
+    error: Option<String>,
+}
+
+async fn page(
+    ctx: PageContext,
+    scope: &Scope,
+    state: &AppState,
+    email: String,
+    role: String,
+    error: Option<String>,
+) -> Result<MembersPage, AppError> {
+    Ok(MembersPage {
+        ctx,
+        nav: WorkspaceNav::new(scope, "members"),
+        members: scope.members(&state.db).await?,
+        invitations: scope.pending_invitations(&state.db).await?,
+        roles: Role::ALL,
+        email,
+        role,
+        error,
+    })
+}
+
+async fn index(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<MembersPage, AppError> {
+    page(ctx, &scope, &state, String::new(), "member".into(), None).await
+}
+
+#[derive(Deserialize)]
+struct AddForm {
+    email: String,
+    role: String,
+}
+
+async fn add(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<AddForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_manager()?;
+    let parsed = Email::parse(&form.email).and_then(|e| Role::parse(&form.role).map(|r| (e, r)));
+    let outcome = match parsed {
+        Ok((email, role)) => scope.add_member(&state.db, &email, role, &state.config.base_url).await,
+        Err(msg) => Err(AppError::BadRequest(msg)),
+    };
+    match outcome {
+        Ok(AddMemberOutcome::Added { email }) => {
+            Flash::success(&ctx.session, format!("{email} is now a member."));
+            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+        }
+        Ok(AddMemberOutcome::Invited { email, link }) => {
+            Flash::success(
+                &ctx.session,
+                format!(
+                    "{email} has no account yet, so an invitation was created. Send them this link (valid for 7 days): {link}"
+                ),
+            );
+            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+        }
+        Err(AppError::BadRequest(msg) | AppError::Conflict(msg)) => {
+            unprocessable(&page(ctx, &scope, &state, form.email, form.role, Some(msg)).await?)
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    role: String,
+}
+
+/// Rules refused (last owner, owner-only changes) come back as a flash on the members page.
+fn back_with_error(ctx: &PageContext, scope: &Scope, err: AppError) -> Result<HttpResponse, AppError> {
+    match err {
+        AppError::Conflict(msg) | AppError::BadRequest(msg) => {
+            Flash::error(&ctx.session, msg);
+            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+        }
+        other => Err(other),
+    }
+}
+
+async fn change_role(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(form): CsrfForm<RoleForm>,
+) -> Result<HttpResponse, AppError> {
+    let role = Role::parse(&form.role).map_err(AppError::BadRequest)?;
+    match scope.change_role(&state.db, &path.1, role).await {
+        Ok(email) => {
+            Flash::success(&ctx.session, format!("{email} is now {role}."));
+            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+        }
+        Err(err) => back_with_error(&ctx, &scope, err),
+    }
+}
+
+async fn remove(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    match scope.remove_member(&state.db, &path.1).await {
+        Ok(email) => {
+            Flash::success(&ctx.session, format!("{email} was removed from the workspace."));
+            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+        }
+        Err(err) => back_with_error(&ctx, &scope, err),
+    }
+}
+
+async fn revoke_invitation(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    let email = scope.revoke_invitation(&state.db, &path.1).await?;
+    Flash::success(&ctx.session, format!("The invitation for {email} was revoked."));
+    Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+}

@@ -1,0 +1,45 @@
+//! The admin web UI (server-rendered askama pages behind a session): workspaces, their members
+//! and API keys, and the signed-in user's own account.
+
+mod account;
+mod api_keys;
+mod members;
+mod workspaces;
+
+use actix_web::web;
+
+use crate::db::entities::workspace;
+use crate::domain::Role;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/admin")
+            .configure(workspaces::configure)
+            .configure(members::configure)
+            .configure(api_keys::configure)
+            .configure(account::configure),
+    );
+}
+
+/// The workspace header and tabs shared by every workspace page.
+pub struct WorkspaceNav {
+    pub workspace: workspace::Model,
+    pub role: Role,
+    /// Which tab is open: overview, members, api-keys, settings.
+    pub tab: &'static str,
+}
+
+impl WorkspaceNav {
+    pub fn new(scope: &crate::tenancy::Scope, tab: &'static str) -> WorkspaceNav {
+        WorkspaceNav { workspace: scope.workspace().clone(), role: scope.role(), tab }
+    }
+
+    /// A time in the workspace's own timezone.
+    pub fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        self.workspace.tz().format(*at)
+    }
+
+    pub fn can_manage(&self) -> bool {
+        self.role.can_manage()
+    }
+}

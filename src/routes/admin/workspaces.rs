@@ -1,0 +1,224 @@
+//! Workspace pages: the list (search, pages), creating one, its overview and its settings.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use chrono::Utc;
+use serde::Deserialize;
+
+use super::WorkspaceNav;
+use crate::db::entities::{activity, workspace};
+use crate::domain::{Slug, Timezone, WorkspaceName};
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::tenancy::Scope;
+use crate::web::page::unprocessable;
+use crate::web::{CsrfForm, Flash, PageContext, redirect};
+use crate::workspaces::{self, NewWorkspace, PAGE_SIZE};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/workspaces", web::get().to(index))
+        .route("/workspaces", web::post().to(create))
+        .route("/workspaces/new", web::get().to(new))
+        .route("/workspaces/{slug}", web::get().to(show))
+        .route("/workspaces/{slug}/settings", web::get().to(settings))
+        .route("/workspaces/{slug}/settings", web::post().to(update_settings));
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/workspaces/index.html")]
+struct IndexPage {
+    ctx: PageContext,
+    workspaces: Vec<workspace::Model>,
+    total: u64,
+    q: String,
+    page: u64,
+    pages: u64,
+}
+
+impl IndexPage {
+    fn created(&self, ws: &workspace::Model) -> String {
+        ws.tz().format(ws.created_at)
+    }
+    fn page_link(&self, page: &u64) -> String {
+        let q: String = url::form_urlencoded::byte_serialize(self.q.as_bytes()).collect();
+        format!("/admin/workspaces?q={q}&page={page}")
+    }
+}
+
+#[derive(Deserialize)]
+struct IndexQuery {
+    q: Option<String>,
+    page: Option<u64>,
+}
+
+async fn index(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    query: web::Query<IndexQuery>,
+) -> Result<IndexPage, AppError> {
+    let q = query.q.clone().unwrap_or_default();
+    let page = query.page.unwrap_or(1).max(1);
+    let (workspaces, total) = workspaces::list_visible(&state.db, &ctx.user.0, &q, page - 1).await?;
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    Ok(IndexPage { ctx, workspaces, total, q, page, pages })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/workspaces/new.html")]
+struct NewPage {
+    ctx: PageContext,
+    name: String,
+    slug: String,
+    timezone: String,
+    error: Option<String>,
+    timezones: &'static [&'static str],
+}
+
+fn timezone_names() -> &'static [&'static str] {
+    static NAMES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| chrono_tz::TZ_VARIANTS.iter().map(|tz| tz.name()).collect())
+}
+
+async fn new(ctx: PageContext) -> NewPage {
+    NewPage {
+        ctx,
+        name: String::new(),
+        slug: String::new(),
+        timezone: "UTC".into(),
+        error: None,
+        timezones: timezone_names(),
+    }
+}
+
+#[derive(Deserialize)]
+struct CreateForm {
+    name: String,
+    #[serde(default)]
+    slug: String,
+    #[serde(default)]
+    timezone: String,
+}
+
+fn parse_new(form: &CreateForm) -> Result<NewWorkspace, String> {
+    let name = WorkspaceName::parse(&form.name)?;
+    let slug = if form.slug.trim().is_empty() { None } else { Some(Slug::parse(&form.slug)?) };
+    let timezone = Timezone::parse(&form.timezone)?;
+    Ok(NewWorkspace { name, slug, timezone })
+}
+
+async fn create(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<CreateForm>,
+) -> Result<HttpResponse, AppError> {
+    let outcome = match parse_new(&form) {
+        Ok(new) => workspaces::create(&state.db, new, &ctx.user.0).await,
+        Err(msg) => Err(AppError::BadRequest(msg)),
+    };
+    match outcome {
+        Ok(ws) => {
+            Flash::success(&ctx.session, format!("Workspace “{}” created.", ws.name));
+            Ok(redirect(format!("/admin/workspaces/{}", ws.slug)))
+        }
+        Err(AppError::BadRequest(msg) | AppError::Conflict(msg)) => unprocessable(&NewPage {
+            ctx,
+            name: form.name,
+            slug: form.slug,
+            timezone: form.timezone,
+            error: Some(msg),
+            timezones: timezone_names(),
+        }),
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/workspaces/show.html")]
+struct ShowPage {
+    ctx: PageContext,
+    nav: WorkspaceNav,
+    member_count: u64,
+    api_key_count: usize,
+    activity: Vec<activity::Model>,
+}
+
+impl ShowPage {
+    /// "in 4 days" / "ended 2 days ago", for the trial countdown.
+    fn trial_countdown(&self) -> Option<String> {
+        let ends = self.nav.workspace.trial_ends_at?;
+        let remaining = ends - Utc::now();
+        let days = remaining.num_days();
+        let hours = remaining.num_hours();
+        Some(match (days, hours) {
+            (_, h) if h < 0 => format!("ended {} ago", plural(-(remaining.num_days()).max(0), "day")),
+            (0, h) => format!("ends in {}", plural(h, "hour")),
+            (d, _) => format!("ends in {}", plural(d, "day")),
+        })
+    }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
+}
+
+async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<ShowPage, AppError> {
+    let member_count = scope.member_count(&state.db).await?;
+    let api_key_count = scope.api_keys(&state.db).await?.iter().filter(|k| k.revoked_at.is_none()).count();
+    let activity = scope.recent_activity(&state.db, 15).await?;
+    Ok(ShowPage { ctx, nav: WorkspaceNav::new(&scope, "overview"), member_count, api_key_count, activity })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/workspaces/settings.html")]
+struct SettingsPage {
+    ctx: PageContext,
+    nav: WorkspaceNav,
+    name: String,
+    timezone: String,
+    error: Option<String>,
+    timezones: &'static [&'static str],
+}
+
+async fn settings(ctx: PageContext, scope: Scope) -> SettingsPage {
+    let ws = scope.workspace();
+    SettingsPage {
+        name: ws.name.clone(),
+        timezone: ws.timezone.clone(),
+        ctx,
+        nav: WorkspaceNav::new(&scope, "settings"),
+        error: None,
+        timezones: timezone_names(),
+    }
+}
+
+#[derive(Deserialize)]
+struct SettingsForm {
+    name: String,
+    timezone: String,
+}
+
+async fn update_settings(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<SettingsForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_manager()?;
+    let parsed = WorkspaceName::parse(&form.name).and_then(|n| Timezone::parse(&form.timezone).map(|t| (n, t)));
+    match parsed {
+        Ok((name, timezone)) => {
+            let updated = workspaces::update_settings(&state.db, &scope, name, timezone).await?;
+            Flash::success(&ctx.session, "Settings saved.");
+            Ok(redirect(format!("/admin/workspaces/{}/settings", updated.slug)))
+        }
+        Err(msg) => unprocessable(&SettingsPage {
+            ctx,
+            nav: WorkspaceNav::new(&scope, "settings"),
+            name: form.name,
+            timezone: form.timezone,
+            error: Some(msg),
+            timezones: timezone_names(),
+        }),
+    }
+}

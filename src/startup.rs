@@ -1,0 +1,147 @@
+//! Start-up: connect and migrate, make sure a platform admin exists, bind the HTTP listener
+//! (port 0 in tests, the real port is recorded), and run the web server and the job workers
+//! side by side until a signal stops them.
+
+use std::net::TcpListener;
+
+use actix_session::SessionMiddleware;
+use actix_session::config::PersistentSession;
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite};
+use actix_web::dev::Server;
+use actix_web::middleware::{Compress, Logger};
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+
+use crate::config::Config;
+use crate::jobs::{self, JobContext};
+use crate::state::AppState;
+use crate::{bootstrap, db, routes};
+
+/// Which halves of Offstage this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// HTTP server and job workers in one process (the default).
+    Serve,
+    /// HTTP only; jobs are run by separate `worker` processes.
+    Web,
+    /// Job workers only.
+    Worker,
+}
+
+impl Mode {
+    fn runs_web(self) -> bool {
+        matches!(self, Mode::Serve | Mode::Web)
+    }
+    fn runs_workers(self) -> bool {
+        matches!(self, Mode::Serve | Mode::Worker)
+    }
+}
+
+pub struct Application {
+    state: AppState,
+    mode: Mode,
+    server: Option<Server>,
+    port: Option<u16>,
+}
+
+/// Connects and brings the schema (ours and the queue's) up to date.
+pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = db::connect(&config.database_url, config.database_kind).await?;
+    db::migrate(&db).await?;
+    jobs::setup_queue_tables(&db).await?;
+    Ok(db)
+}
+
+impl Application {
+    pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
+        let db = prepare_database(&config).await?;
+        let state = AppState { db, config };
+        if !mode.runs_web() {
+            return Ok(Application { state, mode, server: None, port: None });
+        }
+        bootstrap::ensure_platform_admin(&state.db, &state.config).await?;
+        let listener = TcpListener::bind(state.config.bind)
+            .with_context(|| format!("OFFSTAGE_BIND: cannot listen on {}", state.config.bind))?;
+        let port = listener.local_addr()?.port();
+        let server = http_server(listener, state.clone())?;
+        Ok(Application { state, mode, server: Some(server), port: Some(port) })
+    }
+
+    /// The bound port (the real one when the configured port was 0).
+    pub fn port(&self) -> Option<u16> {
+        self.port
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Runs until SIGTERM/Ctrl-C: the server stops accepting and finishes open requests, the
+    /// workers finish running jobs (up to 30 s) and return unstarted ones to the queue.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let workers = async {
+            if self.mode.runs_workers() {
+                let ctx = JobContext { db: self.state.db.clone(), config: self.state.config.clone() };
+                jobs::run_workers(ctx, shutdown_signal()).await
+            } else {
+                Ok(())
+            }
+        };
+        let server = async {
+            match self.server {
+                Some(server) => server.await.context("HTTP server"),
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(server, workers)?;
+        Ok(())
+    }
+}
+
+fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
+    let key = Key::derive_from(state.config.secret_key.expose().as_bytes());
+    let secure = state.config.cookies_secure();
+    let data = web::Data::new(state);
+    let server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name("offstage_session".into())
+            .cookie_secure(secure)
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
+            .build();
+        App::new()
+            .app_data(data.clone())
+            .wrap(sessions)
+            .wrap(crate::web::security_headers::middleware())
+            .wrap(Compress::default())
+            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .configure(routes::configure)
+            .default_service(web::to(not_found))
+    })
+    .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+async fn not_found() -> Result<actix_web::HttpResponse, crate::error::AppError> {
+    Err(crate::error::AppError::NotFound)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            result = tokio::signal::ctrl_c() => result,
+            _ = term.recv() => Ok(()),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await
+    }
+}

@@ -1,0 +1,82 @@
+//! The workspace's activity log: appended by actions and jobs, read by the overview page.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::Scope;
+use crate::db::entities::activity;
+
+#[derive(Debug, Clone, Copy)]
+pub enum ActivityKind {
+    WorkspaceCreated,
+    WorkspaceUpdated,
+    MemberAdded,
+    MemberRemoved,
+    RoleChanged,
+    InvitationSent,
+    InvitationRevoked,
+    InvitationAccepted,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+}
+
+impl ActivityKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActivityKind::WorkspaceCreated => "workspace.created",
+            ActivityKind::WorkspaceUpdated => "workspace.updated",
+            ActivityKind::MemberAdded => "member.added",
+            ActivityKind::MemberRemoved => "member.removed",
+            ActivityKind::RoleChanged => "member.role_changed",
+            ActivityKind::InvitationSent => "invitation.sent",
+            ActivityKind::InvitationRevoked => "invitation.revoked",
+            ActivityKind::InvitationAccepted => "invitation.accepted",
+            ActivityKind::ApiKeyCreated => "api_key.created",
+            ActivityKind::ApiKeyRevoked => "api_key.revoked",
+        }
+    }
+}
+
+impl Scope {
+    pub async fn record_activity<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        kind: ActivityKind,
+        message: impl Into<String>,
+    ) -> Result<(), sea_orm::DbErr> {
+        activity::Entity::insert(activity::ActiveModel {
+            workspace_id: Set(self.workspace_id().to_owned()),
+            kind: Set(kind.as_str().to_owned()),
+            message: Set(message.into()),
+            actor: Set(Some(self.actor().label())),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        })
+        .exec(db)
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn has_activity<C: ConnectionTrait>(&self, db: &C, kind: ActivityKind) -> Result<bool, sea_orm::DbErr> {
+        let found = activity::Entity::find()
+            .filter(activity::Column::WorkspaceId.eq(self.workspace_id()))
+            .filter(activity::Column::Kind.eq(kind.as_str()))
+            .one(db)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Newest first.
+    pub async fn recent_activity<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        limit: u64,
+    ) -> Result<Vec<activity::Model>, sea_orm::DbErr> {
+        activity::Entity::find()
+            .filter(activity::Column::WorkspaceId.eq(self.workspace_id()))
+            .order_by_desc(activity::Column::Id)
+            .limit(limit)
+            .all(db)
+            .await
+    }
+}

@@ -1,0 +1,24 @@
+//! Web plumbing shared by the admin pages: the signed-in user, CSRF-checked forms, flash
+//! messages, the per-page context the layout needs, security headers and embedded static files.
+//! Route handlers live in `routes`; this module holds no page of its own.
+
+pub mod csrf;
+pub mod current_user;
+pub mod flash;
+pub mod page;
+mod scope_extractor;
+pub mod security_headers;
+pub mod static_files;
+
+pub use csrf::CsrfForm;
+pub use current_user::CurrentUser;
+pub use flash::Flash;
+pub use page::PageContext;
+
+use actix_web::HttpResponse;
+use actix_web::http::header::LOCATION;
+
+/// 303 See Other to `path`: the answer to every successful form post.
+pub fn redirect(path: impl AsRef<str>) -> HttpResponse {
+    HttpResponse::SeeOther().insert_header((LOCATION, path.as_ref())).finish()
+}

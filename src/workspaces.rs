@@ -1,0 +1,139 @@
+//! Workspaces as a whole: creating one (with its first owner and its creation job, in one
+//! transaction), listing those a user may see, and changing a workspace's settings.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+};
+
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+
+use crate::db::entities::{membership, user, workspace};
+use crate::db::is_unique_violation;
+use crate::domain::{PublicId, Role, Slug, Timezone, WorkspaceName};
+use crate::error::AppError;
+use crate::jobs::{self, RecordWorkspaceCreated};
+use crate::tenancy::{ActivityKind, Scope};
+
+pub const PAGE_SIZE: u64 = 50;
+
+pub struct NewWorkspace {
+    pub name: WorkspaceName,
+    /// None: derived from the name, with a number appended while taken.
+    pub slug: Option<Slug>,
+    pub timezone: Timezone,
+}
+
+pub async fn create(
+    db: &DatabaseConnection,
+    new: NewWorkspace,
+    owner: &user::Model,
+) -> Result<workspace::Model, AppError> {
+    let explicit = new.slug.is_some();
+    let base = new.slug.clone().unwrap_or_else(|| Slug::from_name(new.name.as_str()));
+    for attempt in 0..20u32 {
+        let slug = if attempt == 0 { base.clone() } else { base.with_suffix(attempt + 1) };
+        match try_create(db, &new, &slug, owner).await {
+            Err(AppError::Conflict(_)) if !explicit => continue,
+            other => return other,
+        }
+    }
+    Err(AppError::Conflict(format!("Too many workspaces are named like “{base}”; choose a slug yourself.")))
+}
+
+async fn try_create(
+    db: &DatabaseConnection,
+    new: &NewWorkspace,
+    slug: &Slug,
+    owner: &user::Model,
+) -> Result<workspace::Model, AppError> {
+    let txn = db.begin().await?;
+    let inserted = workspace::ActiveModel {
+        id: Set(PublicId::generate("ws")),
+        name: Set(new.name.as_str().to_owned()),
+        slug: Set(slug.to_string()),
+        timezone: Set(new.timezone.name().to_owned()),
+        plan: Set("free".into()),
+        subscription_status: Set("none".into()),
+        trial_ends_at: Set(None),
+        stripe_customer_id: Set(None),
+        stripe_subscription_id: Set(None),
+        created_at: Set(Utc::now()),
+    }
+    .insert(&txn)
+    .await;
+    let created = match inserted {
+        Ok(ws) => ws,
+        Err(err) if is_unique_violation(&err) => {
+            return Err(AppError::Conflict(format!("The slug “{slug}” is taken; choose another.")));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    crate::tenancy::insert_membership(&txn, &created.id, &owner.id, Role::Owner).await?;
+    jobs::enqueue(&txn, &RecordWorkspaceCreated { workspace_id: created.id.clone(), created_by: owner.email.clone() })
+        .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// One page of the workspaces `viewer` may open (all of them for a platform admin), by name,
+/// optionally filtered by a search on name or slug.
+pub async fn list_visible(
+    db: &DatabaseConnection,
+    viewer: &user::Model,
+    search: &str,
+    page: u64,
+) -> Result<(Vec<workspace::Model>, u64), AppError> {
+    let mut query = workspace::Entity::find();
+    if !viewer.is_platform_admin {
+        let mine = membership::Entity::find()
+            .select_only()
+            .column(membership::Column::WorkspaceId)
+            .filter(membership::Column::UserId.eq(&viewer.id))
+            .into_query();
+        query = query.filter(workspace::Column::Id.in_subquery(mine));
+    }
+    let search = search.trim();
+    if !search.is_empty() {
+        let pattern = format!("%{}%", search.to_lowercase().replace(['%', '_'], ""));
+        query = query.filter(
+            Condition::any()
+                .add(Expr::expr(Func::lower(Expr::col(workspace::Column::Name))).like(&pattern))
+                .add(workspace::Column::Slug.like(&pattern)),
+        );
+    }
+    let paginator =
+        query.order_by_asc(workspace::Column::Name).order_by_asc(workspace::Column::Id).paginate(db, PAGE_SIZE);
+    let total = paginator.num_items().await?;
+    let rows = paginator.fetch_page(page).await?;
+    Ok((rows, total))
+}
+
+/// Renames the workspace or changes its timezone.
+pub async fn update_settings(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    name: WorkspaceName,
+    timezone: Timezone,
+) -> Result<workspace::Model, AppError> {
+    scope.require_manager()?;
+    let txn = db.begin().await?;
+    let mut active: workspace::ActiveModel = scope.workspace().clone().into();
+    active.name = Set(name.as_str().to_owned());
+    active.timezone = Set(timezone.name().to_owned());
+    let updated = active.update(&txn).await?;
+    scope
+        .record_activity(
+            &txn,
+            ActivityKind::WorkspaceUpdated,
+            format!("Settings changed: name “{}”, timezone {}", updated.name, updated.timezone),
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+pub async fn find_by_slug(db: &DatabaseConnection, slug: &str) -> Result<Option<workspace::Model>, AppError> {
+    Ok(workspace::Entity::find().filter(workspace::Column::Slug.eq(slug)).one(db).await?)
+}
