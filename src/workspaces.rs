@@ -4,7 +4,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
@@ -48,7 +48,7 @@ async fn try_create(
     slug: &Slug,
     owner: &user::Model,
 ) -> Result<workspace::Model, AppError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let inserted = workspace::ActiveModel {
         id: Set(PublicId::generate("ws")),
         name: Set(new.name.as_str().to_owned()),
@@ -118,7 +118,7 @@ pub async fn update_settings(
     timezone: Timezone,
 ) -> Result<workspace::Model, AppError> {
     scope.require_manager()?;
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let mut active: workspace::ActiveModel = scope.workspace().clone().into();
     active.name = Set(name.as_str().to_owned());
     active.timezone = Set(timezone.name().to_owned());

@@ -36,6 +36,22 @@ pub async fn enqueue<J: Job, C: ConnectionTrait>(db: &C, job: &J) -> Result<Stri
     Ok(id)
 }
 
+/// Jobs not yet finished (waiting, fetched or running), across every queue.
+pub async fn unfinished_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "SELECT COUNT(*) AS n FROM apalis.jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+             OR (status = 'Failed' AND attempts < max_attempts)"
+        }
+        _ => {
+            "SELECT COUNT(*) AS n FROM Jobs WHERE status IN ('Pending', 'Queued', 'Running') \
+             OR (status = 'Failed' AND attempts < max_attempts)"
+        }
+    };
+    count(db, backend, sql).await
+}
+
 /// Jobs waiting to run, across every queue: the health check's proof that the queue answers.
 pub async fn pending_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
     let backend = db.get_database_backend();
@@ -43,6 +59,10 @@ pub async fn pending_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
         DbBackend::Postgres => "SELECT COUNT(*) AS n FROM apalis.jobs WHERE status = 'Pending'",
         _ => "SELECT COUNT(*) AS n FROM Jobs WHERE status = 'Pending'",
     };
+    count(db, backend, sql).await
+}
+
+async fn count<C: ConnectionTrait>(db: &C, backend: DbBackend, sql: &str) -> Result<i64, DbErr> {
     let row = db.query_one_raw(Statement::from_string(backend, sql)).await?;
     match row {
         Some(row) => row.try_get::<i64>("", "n"),

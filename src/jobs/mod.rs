@@ -7,6 +7,6 @@ mod enqueue;
 mod record_workspace_created;
 mod runtime;
 
-pub use enqueue::{Job, enqueue, pending_count};
+pub use enqueue::{Job, enqueue, pending_count, unfinished_count};
 pub use record_workspace_created::RecordWorkspaceCreated;
 pub use runtime::{JobContext, run_workers, setup_queue_tables};

@@ -101,7 +101,10 @@ pub async fn run_workers(
     };
     monitor
         .should_restart(|worker, err| {
-            tracing::warn!(worker = worker.name(), error = %err, "worker stopped; restarting");
+            // A worker stops when the database does; back off so an outage doesn't burn a core.
+            let delay = Duration::from_millis(100 * 2u64.pow(worker.restarts().min(4) as u32));
+            tracing::warn!(worker = worker.name(), error = %err, ?delay, "worker stopped; restarting");
+            std::thread::sleep(delay);
             true
         })
         .run_with_signal(shutdown)

@@ -4,7 +4,6 @@
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    TransactionTrait,
 };
 
 use super::{ActivityKind, Scope};
@@ -41,7 +40,7 @@ impl Scope {
         }
         let prefix = tokens::random_hex(4);
         let secret = format!("osk_{prefix}_{}", tokens::random_hex(24));
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let key = api_key::ActiveModel {
             id: Set(PublicId::generate("key")),
             workspace_id: Set(self.workspace_id().to_owned()),
@@ -71,7 +70,7 @@ impl Scope {
             return Ok(found);
         }
         let name = found.name.clone();
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let mut active: api_key::ActiveModel = found.into();
         active.revoked_at = Set(Some(Utc::now()));
         let revoked = active.update(&txn).await?;

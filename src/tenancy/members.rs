@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
 use super::{ActivityKind, Scope};
@@ -77,7 +77,7 @@ impl Scope {
             if already > 0 {
                 return Err(AppError::Conflict(format!("{email} is already a member of this workspace.")));
             }
-            let txn = db.begin().await?;
+            let txn = crate::db::begin_write(db).await?;
             insert_membership(&txn, self.workspace_id(), &found.id, role).await?;
             self.record_activity(&txn, ActivityKind::MemberAdded, format!("{email} joined as {role}")).await?;
             txn.commit().await?;
@@ -91,7 +91,7 @@ impl Scope {
         }
         let token = tokens::random_hex(24);
         let now = Utc::now();
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         invitation::ActiveModel {
             id: Set(PublicId::generate("inv")),
             workspace_id: Set(self.workspace_id().to_owned()),
@@ -118,7 +118,7 @@ impl Scope {
         role: Role,
     ) -> Result<String, AppError> {
         self.require_manager()?;
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let (member, email) = self.find_membership_locked(&txn, membership_id).await?;
         if member.role() == role {
             return Ok(email);
@@ -139,7 +139,7 @@ impl Scope {
 
     pub async fn remove_member(&self, db: &DatabaseConnection, membership_id: &str) -> Result<String, AppError> {
         self.require_manager()?;
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let (member, email) = self.find_membership_locked(&txn, membership_id).await?;
         if member.role() == Role::Owner {
             self.require_may_grant(Role::Owner)?;
@@ -160,7 +160,7 @@ impl Scope {
             .filter(|i| i.is_pending(Utc::now()))
             .ok_or(AppError::NotFound)?;
         let email = found.email.clone();
-        let txn = db.begin().await?;
+        let txn = crate::db::begin_write(db).await?;
         let mut active: invitation::ActiveModel = found.into();
         active.revoked_at = Set(Some(Utc::now()));
         active.update(&txn).await?;
@@ -257,7 +257,7 @@ pub async fn accept_invitation(
             invitation.email
         )));
     }
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let already = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(&ws.id))
         .filter(membership::Column::UserId.eq(&user.id))

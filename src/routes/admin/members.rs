@@ -1,6 +1,7 @@
 //! The members page: who is in the workspace and with which role, pending invitations, and
 //! the form to add someone (at once if they have an account, by invitation link otherwise).
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
@@ -12,7 +13,7 @@ use crate::domain::{Email, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::{AddMemberOutcome, MemberRow, Scope};
-use crate::web::page::unprocessable;
+use crate::web::page::{render_with_status, unprocessable};
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -104,12 +105,12 @@ struct RoleForm {
     role: String,
 }
 
-/// Rules refused (last owner, owner-only changes) come back as a flash on the members page.
-fn back_with_error(ctx: &PageContext, scope: &Scope, err: AppError) -> Result<HttpResponse, AppError> {
+/// A refused change (the last owner, say) shows the members page again with the reason: 409.
+async fn refused(ctx: PageContext, scope: &Scope, state: &AppState, err: AppError) -> Result<HttpResponse, AppError> {
     match err {
         AppError::Conflict(msg) | AppError::BadRequest(msg) => {
-            Flash::error(&ctx.session, msg);
-            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
+            let page = page(ctx, scope, state, String::new(), "member".into(), Some(msg)).await?;
+            render_with_status(StatusCode::CONFLICT, &page)
         }
         other => Err(other),
     }
@@ -128,7 +129,7 @@ async fn change_role(
             Flash::success(&ctx.session, format!("{email} is now {role}."));
             Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
         }
-        Err(err) => back_with_error(&ctx, &scope, err),
+        Err(err) => refused(ctx, &scope, &state, err).await,
     }
 }
 
@@ -144,7 +145,7 @@ async fn remove(
             Flash::success(&ctx.session, format!("{email} was removed from the workspace."));
             Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
         }
-        Err(err) => back_with_error(&ctx, &scope, err),
+        Err(err) => refused(ctx, &scope, &state, err).await,
     }
 }
 

@@ -1,0 +1,110 @@
+//! A real browser (Debian chromium driven through chromedriver) signs in, creates a workspace,
+//! adds a member and creates an API key. Runs when OFFSTAGE_TEST_BROWSER=1.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::helpers::*;
+
+struct Driver(Child);
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_key_in_a_browser() {
+    if std::env::var("OFFSTAGE_TEST_BROWSER").as_deref() != Ok("1") {
+        eprintln!("OFFSTAGE_TEST_BROWSER is not 1: the browser test does not run here");
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.create_user("teammate@example.com").await;
+    let port = free_port();
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let _driver = Driver(
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (apt-get install chromium-driver)"),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-dev-shm-usage", "--no-first-run", "--disable-sync", "--disable-component-update",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("connect to chromedriver");
+
+    c.goto(&app.url("/admin/workspaces")).await.unwrap();
+    assert!(c.current_url().await.unwrap().path().starts_with("/login"));
+    c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(ADMIN_EMAIL).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("Create your first workspace")).await.unwrap().click().await.unwrap();
+
+    c.wait().for_element(Locator::Css("input[name=name]")).await.unwrap().send_keys("Browser Co").await.unwrap();
+    let tz = c.find(Locator::Css("input[name=timezone]")).await.unwrap();
+    tz.clear().await.unwrap();
+    tz.send_keys("Europe/Paris").await.unwrap();
+    c.find(Locator::Css("form button.primary")).await.unwrap().click().await.unwrap();
+    let flash = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    assert_eq!(flash, "Workspace “Browser Co” created.");
+
+    c.find(Locator::LinkText("Members")).await.unwrap().click().await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("input[name=email]"))
+        .await
+        .unwrap()
+        .send_keys("teammate@example.com")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form.stack button.primary")).await.unwrap().click().await.unwrap();
+    let flash = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    assert_eq!(flash, "teammate@example.com is now a member.");
+    let table = c.find(Locator::Css("table")).await.unwrap().text().await.unwrap();
+    assert!(table.contains("teammate@example.com"));
+
+    c.find(Locator::LinkText("API keys")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("input[name=name]")).await.unwrap().send_keys("Browser key").await.unwrap();
+    c.find(Locator::Css("form.stack button.primary")).await.unwrap().click().await.unwrap();
+    let secret = c.wait().for_element(Locator::Id("new-api-key")).await.unwrap().text().await.unwrap();
+    assert!(secret.starts_with("osk_"));
+    c.close().await.unwrap();
+
+    let response = app.anonymous().get(app.url("/api/v1/workspace")).bearer_auth(&secret).send().await.unwrap();
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["name"], "Browser Co");
+    assert_eq!(body["members_count"], 2);
+}

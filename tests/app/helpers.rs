@@ -1,0 +1,321 @@
+//! Shared test helpers: spawning the app, fixtures, a cookie-keeping client with the CSRF token.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use offstage::config::{Config, Secret};
+use offstage::db::entities::{user, workspace};
+use offstage::domain::{Email, Password, Timezone, WorkspaceName};
+use offstage::startup::{Application, Mode};
+use offstage::{accounts, workspaces};
+use reqwest::StatusCode;
+use sea_orm::DatabaseConnection;
+
+pub const ADMIN_EMAIL: &str = "admin@example.com";
+pub const PASSWORD: &str = "correct horse battery";
+
+/// Declares each test twice: on SQLite (always) and on PostgreSQL (when
+/// OFFSTAGE_TEST_POSTGRES_URL is set; CI sets it, so there the PostgreSQL half always runs).
+#[macro_export]
+macro_rules! on_both_databases {
+    ($(async fn $name:ident($app:ident: TestApp) $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await;
+                    $body
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if !$crate::helpers::postgres_configured() {
+                        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL variant does not run here");
+                        return;
+                    }
+                    let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
+                    $body
+                }
+            )*
+        }
+    };
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub fn postgres_configured() -> bool {
+    std::env::var("OFFSTAGE_TEST_POSTGRES_URL").is_ok_and(|v| !v.trim().is_empty())
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub db: DatabaseConnection,
+    pub database_url: String,
+    pub config: Config,
+    pub admin: user::Model,
+    _dir: tempfile::TempDir,
+    pg_database: Option<String>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("offstage.db").display()), None),
+            Backend::Postgres => {
+                let (url, name) = super::helpers::pg::fresh_database().await;
+                (url, Some(name))
+            }
+        };
+        let config = test_config(&database_url, dir.path());
+        let app = Application::build(config.clone(), Mode::Serve).await.expect("app builds");
+        let port = app.port().expect("web port");
+        let db = app.state().db.clone();
+        tokio::spawn(app.run_until_stopped());
+        let admin = accounts::find_by_email(&db, &Email::parse(ADMIN_EMAIL).unwrap()).await.unwrap().expect("admin");
+        TestApp { address: format!("http://127.0.0.1:{port}"), db, database_url, config, admin, _dir: dir, pg_database }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// A plain client: no cookies kept, redirects not followed.
+    pub fn anonymous(&self) -> reqwest::Client {
+        client()
+    }
+
+    /// A browser-like visitor (cookies kept) that has loaded the sign-in page.
+    pub async fn visitor(&self) -> Visitor {
+        let visitor = Visitor { app_address: self.address.clone(), client: client(), csrf: String::new() };
+        let page = visitor.get("/login").await;
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.unwrap();
+        Visitor { csrf: csrf_token_in(&html).expect("login page has a CSRF token"), ..visitor }
+    }
+
+    /// A visitor signed in as `email` (with the shared test password).
+    pub async fn sign_in(&self, email: &str) -> Visitor {
+        let visitor = self.visitor().await;
+        let response = visitor.post_form("/login", &[("email", email), ("password", PASSWORD)]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER, "sign-in as {email} should succeed");
+        visitor
+    }
+
+    pub async fn create_user(&self, email: &str) -> user::Model {
+        let email = Email::parse(email).unwrap();
+        accounts::create_user(&self.db, &email, &Password::parse(PASSWORD).unwrap(), false).await.unwrap()
+    }
+
+    pub async fn create_workspace(&self, name: &str, owner: &user::Model) -> workspace::Model {
+        let new = workspaces::NewWorkspace {
+            name: WorkspaceName::parse(name).unwrap(),
+            slug: None,
+            timezone: Timezone::parse("Europe/Berlin").unwrap(),
+        };
+        workspaces::create(&self.db, new, owner).await.unwrap()
+    }
+
+    /// Adds an existing user to a workspace, as its owner would.
+    pub async fn add_member(&self, ws: &workspace::Model, member: &user::Model, role: offstage::domain::Role) {
+        let scope = offstage::tenancy::Scope::trusted(ws.clone(), offstage::tenancy::Actor::System);
+        let email = Email::parse(&member.email).unwrap();
+        scope.add_member(&self.db, &email, role, &self.config.base_url).await.unwrap();
+    }
+
+    /// Waits until no job is pending or running (bounded), and fails if any is left.
+    pub async fn drain_jobs(&self) {
+        for _ in 0..200 {
+            if offstage::jobs::unfinished_count(&self.db).await.unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("jobs were left unprocessed after 10 s");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(name) = self.pg_database.take() {
+            pg::drop_database_in_background(name);
+        }
+    }
+}
+
+fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
+    Config {
+        database_url: database_url.to_owned(),
+        database_kind: offstage::config::database_kind(database_url).unwrap(),
+        data_dir: dir.to_path_buf(),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        base_url: "http://127.0.0.1".into(),
+        secret_key: Secret::new("test-secret-key-test-secret-key-test-secret-key-0123456789"),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(Secret::new(PASSWORD)),
+        worker_concurrency: 4,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub fn csrf_token_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+/// Someone using the admin UI: a cookie jar, and the session's CSRF token for forms.
+pub struct Visitor {
+    app_address: String,
+    pub client: reqwest::Client,
+    pub csrf: String,
+}
+
+impl Visitor {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client.get(format!("{}{path}", self.app_address)).send().await.unwrap()
+    }
+
+    pub async fn get_html(&self, path: &str) -> (StatusCode, String) {
+        let response = self.get(path).await;
+        let status = response.status();
+        (status, response.text().await.unwrap())
+    }
+
+    /// Posts a form with the session's CSRF token added.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// Posts exactly these fields (no CSRF token added).
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client.post(format!("{}{path}", self.app_address)).form(fields).send().await.unwrap()
+    }
+}
+
+pub fn location(response: &reqwest::Response) -> String {
+    response.headers().get("location").map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+}
+
+/// Fresh PostgreSQL databases per test, cloned from a template migrated once per schema.
+pub mod pg {
+    use super::*;
+    use sea_orm::{ConnectionTrait, Database, Statement};
+
+    static TEMPLATE: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+    fn admin_url() -> String {
+        std::env::var("OFFSTAGE_TEST_POSTGRES_URL").expect("OFFSTAGE_TEST_POSTGRES_URL")
+    }
+
+    fn url_for(database: &str) -> String {
+        let mut url = url::Url::parse(&admin_url()).expect("OFFSTAGE_TEST_POSTGRES_URL is a URL");
+        url.set_path(&format!("/{database}"));
+        url.to_string()
+    }
+
+    async fn exec(db: &DatabaseConnection, sql: String) -> Result<(), sea_orm::DbErr> {
+        db.execute_raw(Statement::from_string(db.get_database_backend(), sql)).await.map(|_| ())
+    }
+
+    /// The template's name changes whenever the set of migrations does.
+    fn template_name() -> String {
+        use migrations::MigratorTrait;
+        let names: Vec<String> = migrations::Migrator::migrations().iter().map(|m| m.name().to_owned()).collect();
+        format!("offstage_tpl_{}", &offstage::tokens::sha256_hex(&names.join(","))[..12])
+    }
+
+    async fn template() -> String {
+        TEMPLATE
+            .get_or_init(|| async {
+                let name = template_name();
+                let admin = Database::connect(admin_url()).await.expect("connect to OFFSTAGE_TEST_POSTGRES_URL");
+                // Several test processes may start at once: one builds the template, the others wait.
+                exec(&admin, "SELECT pg_advisory_lock(7223010)".into()).await.unwrap();
+                let exists = admin
+                    .query_one_raw(Statement::from_string(
+                        admin.get_database_backend(),
+                        format!("SELECT 1 AS one FROM pg_database WHERE datname = '{name}'"),
+                    ))
+                    .await
+                    .unwrap()
+                    .is_some();
+                if !exists {
+                    exec(&admin, format!("CREATE DATABASE {name}_building")).await.ok();
+                    let url = url_for(&format!("{name}_building"));
+                    let config = offstage::config::Config { ..super::test_config(&url, std::path::Path::new("/tmp")) };
+                    let db = offstage::startup::prepare_database(&config).await.expect("migrate template");
+                    db.close().await.unwrap();
+                    exec(&admin, format!("ALTER DATABASE {name}_building RENAME TO {name}")).await.unwrap();
+                }
+                exec(&admin, "SELECT pg_advisory_unlock(7223010)".into()).await.unwrap();
+                admin.close().await.unwrap();
+                name
+            })
+            .await
+            .clone()
+    }
+
+    /// Runs one statement as the administrator (outside the test's own database).
+    pub async fn admin_exec(sql: &str) {
+        let admin = Database::connect(admin_url()).await.unwrap();
+        exec(&admin, sql.to_owned()).await.unwrap();
+        admin.close().await.unwrap();
+    }
+
+    pub async fn fresh_database() -> (String, String) {
+        let template = template().await;
+        let name = format!(
+            "offstage_t_{}_{}_{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::SeqCst),
+            &ulid::Ulid::new().to_string()[20..].to_lowercase()
+        );
+        let admin = Database::connect(admin_url()).await.unwrap();
+        let mut attempts = 0;
+        // CREATE DATABASE … TEMPLATE fails while another clone is being made from it; retry.
+        while let Err(err) = exec(&admin, format!("CREATE DATABASE {name} TEMPLATE {template}")).await {
+            attempts += 1;
+            assert!(attempts < 50, "cannot clone the template database: {err}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        admin.close().await.unwrap();
+        (url_for(&name), name)
+    }
+
+    pub fn drop_database_in_background(name: String) {
+        let handle = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                if let Ok(admin) = Database::connect(admin_url()).await {
+                    let _ = exec(&admin, format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                    let _ = admin.close().await;
+                }
+            });
+        });
+        let _ = handle.join();
+    }
+}

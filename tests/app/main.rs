@@ -1,0 +1,17 @@
+//! Integration tests: each test spawns Offstage on port 0 against a fresh database (a temporary
+//! SQLite file, or a PostgreSQL database cloned from a migrated template when
+//! OFFSTAGE_TEST_POSTGRES_URL is set) and drives it over HTTP like a browser would.
+
+mod helpers;
+
+mod account;
+mod api_keys;
+mod auth;
+mod browser;
+mod cli;
+mod csrf;
+mod health;
+mod jobs;
+mod members;
+mod tenancy;
+mod workspaces;

@@ -1,0 +1,121 @@
+//! Tenant isolation: a member of workspace B asking for anything of workspace A gets 404 (as if
+//! it did not exist) on every route, and nothing changes; ids of A reached through B's URLs
+//! are not found either.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use offstage::db::entities::{api_key, invitation, membership, workspace};
+use offstage::domain::Role;
+use reqwest::StatusCode;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+/// Workspace A with a member, a pending invitation and an API key; an outsider who owns B.
+struct World {
+    a: workspace::Model,
+    b: workspace::Model,
+    a_membership: String,
+    a_invitation: String,
+    a_key: String,
+    outsider: Visitor,
+}
+
+async fn world(app: &TestApp) -> World {
+    let a = app.create_workspace("Alpha", &app.admin).await;
+    let member = app.create_user("member@example.com").await;
+    app.add_member(&a, &member, Role::Member).await;
+    let scope = offstage::tenancy::Scope::trusted(a.clone(), offstage::tenancy::Actor::System);
+    scope
+        .add_member(&app.db, &offstage::domain::Email::parse("invitee@example.com").unwrap(), Role::Member, "http://x")
+        .await
+        .unwrap();
+    let key = scope.create_api_key(&app.db, "Alpha key").await.unwrap();
+    let outsider_user = app.create_user("outsider@example.com").await;
+    let b = app.create_workspace("Beta", &outsider_user).await;
+    let a_membership = membership::Entity::find()
+        .filter(membership::Column::UserId.eq(&member.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let a_invitation = invitation::Entity::find().one(&app.db).await.unwrap().unwrap().id;
+    World { a, b, a_membership, a_invitation, a_key: key.key.id, outsider: app.sign_in("outsider@example.com").await }
+}
+
+/// Everything about A that a change could touch.
+async fn snapshot(app: &TestApp, w: &World) -> String {
+    let ws = workspace::Entity::find_by_id(&w.a.id).one(&app.db).await.unwrap();
+    let members =
+        membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
+    let invites = invitation::Entity::find().all(&app.db).await.unwrap();
+    let keys = api_key::Entity::find().filter(api_key::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
+    format!("{ws:?}{members:?}{invites:?}{keys:?}")
+}
+
+on_both_databases! {
+    async fn every_admin_route_of_another_workspace_answers_404_and_changes_nothing(app: TestApp) {
+        let w = world(&app).await;
+        let before = snapshot(&app, &w).await;
+        let a = &w.a.slug;
+        let gets = [
+            format!("/admin/workspaces/{a}"),
+            format!("/admin/workspaces/{a}/members"),
+            format!("/admin/workspaces/{a}/api-keys"),
+            format!("/admin/workspaces/{a}/settings"),
+        ];
+        for path in &gets {
+            let (status, html) = w.outsider.get_html(path).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
+            assert!(!html.contains("Alpha"), "GET {path} leaks nothing");
+        }
+        let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (format!("/admin/workspaces/{a}/settings"), vec![("name", "Owned"), ("timezone", "UTC")]),
+            (format!("/admin/workspaces/{a}/members"), vec![("email", "outsider@example.com"), ("role", "owner")]),
+            (format!("/admin/workspaces/{a}/members/{}/role", w.a_membership), vec![("role", "owner")]),
+            (format!("/admin/workspaces/{a}/members/{}/remove", w.a_membership), vec![]),
+            (format!("/admin/workspaces/{a}/invitations/{}/revoke", w.a_invitation), vec![]),
+            (format!("/admin/workspaces/{a}/api-keys"), vec![("name", "Stolen")]),
+            (format!("/admin/workspaces/{a}/api-keys/{}/revoke", w.a_key), vec![]),
+        ];
+        for (path, fields) in &posts {
+            let response = w.outsider.post_form(path, fields).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path}");
+        }
+        assert_eq!(snapshot(&app, &w).await, before);
+    }
+
+    async fn ids_of_another_workspace_are_not_found_through_ones_own_workspace(app: TestApp) {
+        let w = world(&app).await;
+        let before = snapshot(&app, &w).await;
+        let b = &w.b.slug;
+        let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
+            (format!("/admin/workspaces/{b}/members/{}/role", w.a_membership), vec![("role", "admin")]),
+            (format!("/admin/workspaces/{b}/members/{}/remove", w.a_membership), vec![]),
+            (format!("/admin/workspaces/{b}/invitations/{}/revoke", w.a_invitation), vec![]),
+            (format!("/admin/workspaces/{b}/api-keys/{}/revoke", w.a_key), vec![]),
+        ];
+        for (path, fields) in &posts {
+            let response = w.outsider.post_form(path, fields).await;
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path}");
+        }
+        assert_eq!(snapshot(&app, &w).await, before);
+    }
+
+    async fn an_api_key_only_ever_sees_its_own_workspace(app: TestApp) {
+        let w = world(&app).await;
+        let scope = offstage::tenancy::Scope::trusted(w.b.clone(), offstage::tenancy::Actor::System);
+        let b_key = scope.create_api_key(&app.db, "Beta key").await.unwrap();
+        let response = app.anonymous().get(app.url("/api/v1/workspace")).bearer_auth(&b_key.secret).send().await.unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["id"], w.b.id);
+        assert_ne!(body["id"], w.a.id);
+    }
+
+    async fn a_platform_admin_opens_every_workspace(app: TestApp) {
+        let w = world(&app).await;
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let (status, html) = admin.get_html(&format!("/admin/workspaces/{}/members", w.b.slug)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains("outsider@example.com"));
+    }
+}
