@@ -70,11 +70,6 @@ impl Config {
             }
             None => format!("http://{bind}"),
         };
-        let secret_key = match var("OFFSTAGE_SECRET_KEY") {
-            Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
-            Some(key) => Secret::new(key),
-            None => persisted_secret_key(&data_dir)?,
-        };
         let worker_concurrency = match var("OFFSTAGE_WORKER_CONCURRENCY") {
             Some(n) => n
                 .parse::<usize>()
@@ -82,6 +77,12 @@ impl Config {
                 .filter(|n| (1..=1024).contains(n))
                 .context("OFFSTAGE_WORKER_CONCURRENCY must be a number from 1 to 1024")?,
             None => 16,
+        };
+        // Last: only a configuration that is otherwise valid may create the key file.
+        let secret_key = match var("OFFSTAGE_SECRET_KEY") {
+            Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
+            Some(key) => Secret::new(key),
+            None => persisted_secret_key(&data_dir)?,
         };
         Ok(Config {
             database_url,

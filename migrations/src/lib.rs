@@ -56,4 +56,30 @@ pub(crate) mod cols {
     pub fn flag<T: IntoIden>(name: T) -> ColumnDef {
         ColumnDef::new(name).boolean().not_null().default(false).take()
     }
+
+    /// A foreign key from `table.column` to `workspaces.id`; rows go when their workspace does.
+    pub fn belongs_to_workspace<T: IntoIden + Copy, C: IntoIden>(table: T, column: C) -> ForeignKeyCreateStatement {
+        ForeignKey::create()
+            .from(table, column)
+            .to(
+                crate::m20261127_000002_create_workspaces::Workspaces::Table,
+                crate::m20261127_000002_create_workspaces::Workspaces::Id,
+            )
+            .on_delete(ForeignKeyAction::Cascade)
+            .to_owned()
+    }
+
+    /// A (non-unique) index over `columns`, in order.
+    pub async fn index<T: IntoIden + Copy, C: IntoIden + Copy>(
+        manager: &SchemaManager<'_>,
+        name: &str,
+        table: T,
+        columns: &[C],
+    ) -> Result<(), DbErr> {
+        let mut index = Index::create().name(name).table(table).to_owned();
+        for column in columns {
+            index.col(*column);
+        }
+        manager.create_index(index).await
+    }
 }

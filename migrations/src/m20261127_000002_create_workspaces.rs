@@ -6,7 +6,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 pub enum Workspaces {
     Table,
     Id,
@@ -41,11 +41,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create().name("idx_workspaces_name").table(Workspaces::Table).col(Workspaces::Name).to_owned(),
-            )
-            .await
+        index(manager, "idx_workspaces_name", Workspaces::Table, &[Workspaces::Name]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -2,13 +2,12 @@
 
 use crate::cols::*;
 use crate::m20261127_000001_create_users::Users;
-use crate::m20261127_000002_create_workspaces::Workspaces;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Memberships {
     Table,
     Id,
@@ -30,12 +29,7 @@ impl MigrationTrait for Migration {
                     .col(reference(Memberships::UserId))
                     .col(text(Memberships::Role))
                     .col(time(Memberships::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Memberships::Table, Memberships::WorkspaceId)
-                            .to(Workspaces::Table, Workspaces::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut belongs_to_workspace(Memberships::Table, Memberships::WorkspaceId))
                     .foreign_key(
                         ForeignKey::create()
                             .from(Memberships::Table, Memberships::UserId)
@@ -56,15 +50,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_memberships_user")
-                    .table(Memberships::Table)
-                    .col(Memberships::UserId)
-                    .to_owned(),
-            )
-            .await
+        index(manager, "idx_memberships_user", Memberships::Table, &[Memberships::UserId]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -1,13 +1,12 @@
 //! API keys: stored as a SHA-256 of the secret; only the short prefix is readable.
 
 use crate::cols::*;
-use crate::m20261127_000002_create_workspaces::Workspaces;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum ApiKeys {
     Table,
     Id,
@@ -37,24 +36,11 @@ impl MigrationTrait for Migration {
                     .col(time(ApiKeys::CreatedAt))
                     .col(time_null(ApiKeys::LastUsedAt))
                     .col(time_null(ApiKeys::RevokedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(ApiKeys::Table, ApiKeys::WorkspaceId)
-                            .to(Workspaces::Table, Workspaces::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut belongs_to_workspace(ApiKeys::Table, ApiKeys::WorkspaceId))
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_api_keys_workspace")
-                    .table(ApiKeys::Table)
-                    .col(ApiKeys::WorkspaceId)
-                    .to_owned(),
-            )
-            .await
+        index(manager, "idx_api_keys_workspace", ApiKeys::Table, &[ApiKeys::WorkspaceId]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -1,13 +1,12 @@
 //! Invitations: a pending membership for an email that has no account yet.
 
 use crate::cols::*;
-use crate::m20261127_000002_create_workspaces::Workspaces;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Invitations {
     Table,
     Id,
@@ -39,24 +38,11 @@ impl MigrationTrait for Migration {
                     .col(time(Invitations::ExpiresAt))
                     .col(time_null(Invitations::AcceptedAt))
                     .col(time_null(Invitations::RevokedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Invitations::Table, Invitations::WorkspaceId)
-                            .to(Workspaces::Table, Workspaces::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut belongs_to_workspace(Invitations::Table, Invitations::WorkspaceId))
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_invitations_workspace")
-                    .table(Invitations::Table)
-                    .col(Invitations::WorkspaceId)
-                    .to_owned(),
-            )
-            .await
+        index(manager, "idx_invitations_workspace", Invitations::Table, &[Invitations::WorkspaceId]).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

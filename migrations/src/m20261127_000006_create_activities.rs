@@ -1,13 +1,12 @@
 //! Activities: an append-only log of what happened in a workspace, shown on its overview.
 
 use crate::cols::*;
-use crate::m20261127_000002_create_workspaces::Workspaces;
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum Activities {
     Table,
     Id,
@@ -31,25 +30,17 @@ impl MigrationTrait for Migration {
                     .col(text(Activities::Message))
                     .col(text_null(Activities::Actor))
                     .col(time(Activities::CreatedAt))
-                    .foreign_key(
-                        ForeignKey::create()
-                            .from(Activities::Table, Activities::WorkspaceId)
-                            .to(Workspaces::Table, Workspaces::Id)
-                            .on_delete(ForeignKeyAction::Cascade),
-                    )
+                    .foreign_key(&mut belongs_to_workspace(Activities::Table, Activities::WorkspaceId))
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_activities_workspace_created")
-                    .table(Activities::Table)
-                    .col(Activities::WorkspaceId)
-                    .col(Activities::CreatedAt)
-                    .to_owned(),
-            )
-            .await
+        index(
+            manager,
+            "idx_activities_workspace_created",
+            Activities::Table,
+            &[Activities::WorkspaceId, Activities::CreatedAt],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

@@ -7,7 +7,7 @@ use sea_orm_migration::prelude::*;
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-#[derive(DeriveIden)]
+#[derive(DeriveIden, Clone, Copy)]
 enum LoginAttempts {
     Table,
     Id,
@@ -30,16 +30,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("idx_login_attempts_email_time")
-                    .table(LoginAttempts::Table)
-                    .col(LoginAttempts::Email)
-                    .col(LoginAttempts::AttemptedAt)
-                    .to_owned(),
-            )
-            .await
+        index(
+            manager,
+            "idx_login_attempts_email_time",
+            LoginAttempts::Table,
+            &[LoginAttempts::Email, LoginAttempts::AttemptedAt],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {

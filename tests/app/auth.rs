@@ -75,3 +75,16 @@ on_both_databases! {
         assert_eq!(headers["referrer-policy"], "same-origin");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_cookie_is_secure_when_the_public_url_is_https() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |config| config.base_url = "https://offstage.example.com".into()).await;
+    let response = app.anonymous().get(app.url("/login")).send().await.unwrap();
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(cookie.contains("Secure"), "{cookie}");
+    let plain = TestApp::spawn(Backend::Sqlite).await;
+    let response = plain.anonymous().get(plain.url("/login")).send().await.unwrap();
+    let cookie = response.headers().get("set-cookie").unwrap().to_str().unwrap().to_owned();
+    assert!(!cookie.contains("Secure"), "{cookie}");
+}

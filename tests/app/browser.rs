@@ -50,6 +50,8 @@ async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_
                      format!("--user-data-dir={}", profile.path().display())]
         }),
     );
+    // Both of rustls's crypto back-ends are compiled in (through different crates): pick one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut client = None;
     for _ in 0..50 {
         match ClientBuilder::rustls()

@@ -135,3 +135,24 @@ async fn a_first_start_prints_the_admin_login_and_sigterm_stops_it_cleanly() {
         out.lines().find_map(|l| l.trim().strip_prefix("Password: ")).expect("password printed").trim().to_owned();
     assert_eq!(password.len(), 20);
 }
+
+#[test]
+fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
+    for (name, value) in [
+        ("OFFSTAGE_BIND", "not-an-address"),
+        ("OFFSTAGE_DATABASE_URL", "mysql://localhost/offstage"),
+        ("OFFSTAGE_SECRET_KEY", "too-short"),
+        ("OFFSTAGE_BASE_URL", "ftp://example.com"),
+        ("OFFSTAGE_WORKER_CONCURRENCY", "lots"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_offstage"))
+            .arg("migrate")
+            .current_dir(dir.path())
+            .env(name, value)
+            .output()
+            .unwrap();
+        let line = one_error_line(&output);
+        assert!(line.contains(name), "{name}: {line}");
+    }
+}

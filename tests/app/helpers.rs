@@ -70,6 +70,11 @@ pub struct TestApp {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, |_| {}).await
+    }
+
+    /// Spawns with a setting changed from the test defaults.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("offstage.db").display()), None),
@@ -78,7 +83,8 @@ impl TestApp {
                 (url, Some(name))
             }
         };
-        let config = test_config(&database_url, dir.path());
+        let mut config = test_config(&database_url, dir.path());
+        adjust(&mut config);
         let app = Application::build(config.clone(), Mode::Serve).await.expect("app builds");
         let port = app.port().expect("web port");
         let db = app.state().db.clone();
