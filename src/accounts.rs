@@ -11,8 +11,10 @@ use crate::db::is_unique_violation;
 use crate::domain::{Email, Password, PasswordHash, PublicId};
 use crate::error::AppError;
 
-/// Failed sign-ins allowed per email within `THROTTLE_WINDOW` before further tries are refused.
+/// Failed sign-ins allowed per email within the window before further tries are refused.
 pub const MAX_FAILED_LOGINS: u64 = 5;
+/// Failed sign-ins allowed per client address within the window, whatever the emails.
+pub const MAX_FAILED_LOGINS_PER_IP: u64 = 30;
 pub const THROTTLE_WINDOW_MINUTES: i64 = 15;
 
 pub async fn create_user(
@@ -59,12 +61,17 @@ pub async fn authenticate(
 ) -> Result<user::Model, AppError> {
     let email = email.trim().to_lowercase();
     let since = Utc::now() - Duration::minutes(THROTTLE_WINDOW_MINUTES);
-    let recent_failures = login_attempt::Entity::find()
+    let for_email = login_attempt::Entity::find()
         .filter(login_attempt::Column::Email.eq(&email))
         .filter(login_attempt::Column::AttemptedAt.gt(since))
         .count(db)
         .await?;
-    if recent_failures >= MAX_FAILED_LOGINS {
+    let for_ip = login_attempt::Entity::find()
+        .filter(login_attempt::Column::Ip.eq(ip))
+        .filter(login_attempt::Column::AttemptedAt.gt(since))
+        .count(db)
+        .await?;
+    if for_email >= MAX_FAILED_LOGINS || for_ip >= MAX_FAILED_LOGINS_PER_IP {
         return Err(AppError::TooManyRequests(format!(
             "Too many failed sign-in attempts for this email. Wait {THROTTLE_WINDOW_MINUTES} minutes and try again."
         )));
@@ -78,8 +85,16 @@ pub async fn authenticate(
         }
     };
     match found {
-        Some(u) if verified => Ok(u),
+        Some(u) if verified => {
+            login_attempt::Entity::delete_many().filter(login_attempt::Column::Email.eq(&email)).exec(db).await?;
+            Ok(u)
+        }
         _ => {
+            // Old failures no longer count; drop them as new ones arrive.
+            login_attempt::Entity::delete_many()
+                .filter(login_attempt::Column::AttemptedAt.lt(Utc::now() - Duration::days(1)))
+                .exec(db)
+                .await?;
             login_attempt::ActiveModel {
                 email: Set(email),
                 ip: Set(ip.to_owned()),

@@ -51,6 +51,17 @@ on_both_databases! {
         assert!(response.text().await.unwrap().contains("Too many failed sign-in attempts"));
     }
 
+    async fn one_address_guessing_many_accounts_is_throttled_too(app: TestApp) {
+        let visitor = app.visitor().await;
+        for i in 0..offstage::accounts::MAX_FAILED_LOGINS_PER_IP {
+            let email = format!("guess{i}@example.com");
+            let response = visitor.post_form("/login", &[("email", &email), ("password", "guess")]).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        }
+        let response = visitor.post_form("/login", &[("email", ADMIN_EMAIL), ("password", PASSWORD)]).await;
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+
     async fn signing_out_ends_the_session(app: TestApp) {
         let visitor = app.sign_in(ADMIN_EMAIL).await;
         let response = visitor.post_form("/logout", &[]).await;
