@@ -43,6 +43,8 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     /// Number of jobs run at once by this process's workers.
     pub worker_concurrency: usize,
+    /// The wait before a failed run's first retry; each later retry waits twice as long.
+    pub retry_base: std::time::Duration,
 }
 
 /// Reads a variable; unset and empty are the same.
@@ -78,6 +80,15 @@ impl Config {
                 .context("OFFSTAGE_WORKER_CONCURRENCY must be a number from 1 to 1024")?,
             None => 16,
         };
+        let retry_base = match var("OFFSTAGE_RETRY_BASE_MS") {
+            Some(ms) => ms
+                .parse::<u64>()
+                .ok()
+                .filter(|ms| (1..=3_600_000).contains(ms))
+                .map(std::time::Duration::from_millis)
+                .context("OFFSTAGE_RETRY_BASE_MS must be a number of milliseconds from 1 to 3600000")?,
+            None => std::time::Duration::from_secs(2),
+        };
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -94,6 +105,7 @@ impl Config {
             admin_email: var("OFFSTAGE_ADMIN_EMAIL"),
             admin_password: var("OFFSTAGE_ADMIN_PASSWORD").map(Secret::new),
             worker_concurrency,
+            retry_base,
         })
     }
 

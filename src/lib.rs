@@ -16,4 +16,5 @@ pub mod state;
 pub mod tenancy;
 pub mod tokens;
 pub mod web;
+pub mod workflows;
 pub mod workspaces;

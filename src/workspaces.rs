@@ -13,8 +13,9 @@ use crate::db::entities::{membership, user, workspace};
 use crate::db::is_unique_violation;
 use crate::domain::{PublicId, Role, Slug, Timezone, WorkspaceName};
 use crate::error::AppError;
-use crate::jobs::{self, RecordWorkspaceCreated};
 use crate::tenancy::{ActivityKind, Scope};
+use crate::workflows::record_workspace_created::{self, RecordWorkspaceCreated};
+use crate::workflows::{NewRun, runs};
 
 pub const PAGE_SIZE: u64 = 50;
 
@@ -71,8 +72,8 @@ async fn try_create(
         Err(err) => return Err(err.into()),
     };
     crate::tenancy::insert_membership(&txn, &created.id, &owner.id, Role::Owner).await?;
-    jobs::enqueue(&txn, &RecordWorkspaceCreated { workspace_id: created.id.clone(), created_by: owner.email.clone() })
-        .await?;
+    let params = record_workspace_created::Params { workspace_id: created.id.clone(), created_by: owner.email.clone() };
+    runs::start_in(&txn, &NewRun::of::<RecordWorkspaceCreated>(&params)).await?;
     txn.commit().await?;
     Ok(created)
 }

@@ -10,6 +10,8 @@ mod m20261127_000004_create_api_keys;
 mod m20261127_000005_create_invitations;
 mod m20261127_000006_create_activities;
 mod m20261127_000007_create_login_attempts;
+mod m20261127_000008_create_workflow_runs;
+mod m20261127_000009_create_run_events;
 
 pub struct Migrator;
 
@@ -24,6 +26,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000005_create_invitations::Migration),
             Box::new(m20261127_000006_create_activities::Migration),
             Box::new(m20261127_000007_create_login_attempts::Migration),
+            Box::new(m20261127_000008_create_workflow_runs::Migration),
+            Box::new(m20261127_000009_create_run_events::Migration),
         ]
     }
 }

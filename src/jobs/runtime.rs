@@ -11,8 +11,9 @@ use anyhow::Context;
 use apalis::prelude::*;
 use sea_orm::{DatabaseConnection, DbBackend};
 
-use super::{Job, RecordWorkspaceCreated};
+use super::WORKFLOW_QUEUE;
 use crate::config::Config;
+use crate::workflows::{RunRequest, RunResult, execute::RunError};
 
 /// What every job handler gets: the database and the settings.
 #[derive(Clone)]
@@ -52,8 +53,14 @@ fn worker_name(queue: &str, restarts: usize) -> String {
     format!("{queue}@{host}:{}:{}:{restarts}", std::process::id(), &ulid::Ulid::new().to_string()[20..])
 }
 
-async fn record_workspace_created(job: RecordWorkspaceCreated, ctx: Data<JobContext>) -> Result<(), BoxDynError> {
-    job.run(&ctx).await.map_err(|err| err.into_boxed_dyn_error())
+async fn run_workflow(
+    request: RunRequest,
+    ctx: Data<JobContext>,
+    id: TaskId,
+    attempt: Attempt,
+) -> Result<RunResult, RunError> {
+    let attempt = u32::try_from(attempt.current().max(1)).unwrap_or(u32::MAX);
+    crate::workflows::execute(&ctx, &id.to_string(), attempt, request).await
 }
 
 /// Runs every worker until `shutdown` resolves, then drains gracefully.
@@ -68,34 +75,34 @@ pub async fn run_workers(
             let pool = ctx.db.get_postgres_connection_pool().clone();
             monitor.register(move |restarts| {
                 let config = apalis_postgres::Config::default()
-                    .queue(RecordWorkspaceCreated::QUEUE)
+                    .queue(WORKFLOW_QUEUE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
-                let storage = apalis_postgres::PostgresStorage::<RecordWorkspaceCreated>::new(&pool)
+                let storage = apalis_postgres::PostgresStorage::<RunRequest>::new(&pool)
                     .with_config(config)
                     .poll_with_interval(POLL_INTERVAL);
-                WorkerBuilder::new(worker_name(RecordWorkspaceCreated::QUEUE, restarts))
+                WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)
                     .data(ctx.clone())
                     .concurrency(concurrency)
-                    .build(record_workspace_created)
+                    .build(run_workflow)
             })
         }
         _ => {
             let pool = ctx.db.get_sqlite_connection_pool().clone();
             monitor.register(move |restarts| {
                 let config = apalis_sqlite::Config::default()
-                    .queue(RecordWorkspaceCreated::QUEUE)
+                    .queue(WORKFLOW_QUEUE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
-                let storage = apalis_sqlite::SqliteStorage::<RecordWorkspaceCreated>::new(&pool)
+                let storage = apalis_sqlite::SqliteStorage::<RunRequest>::new(&pool)
                     .with_config(config)
                     .poll_with_interval(POLL_INTERVAL);
-                WorkerBuilder::new(worker_name(RecordWorkspaceCreated::QUEUE, restarts))
+                WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)
                     .data(ctx.clone())
                     .concurrency(concurrency)
-                    .build(record_workspace_created)
+                    .build(run_workflow)
             })
         }
     };

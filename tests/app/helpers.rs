@@ -140,6 +140,42 @@ impl TestApp {
         scope.add_member(&self.db, &email, role, &self.config.base_url).await.unwrap();
     }
 
+    /// A new API key of `ws`; returns the secret.
+    pub async fn api_key(&self, ws: &workspace::Model) -> String {
+        let scope = offstage::tenancy::Scope::trusted(ws.clone(), offstage::tenancy::Actor::System);
+        scope.create_api_key(&self.db, "Test key").await.unwrap().secret
+    }
+
+    /// An API call with `key`; `body` makes it a JSON request.
+    pub async fn api(
+        &self,
+        method: reqwest::Method,
+        key: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (StatusCode, serde_json::Value) {
+        let mut request = self.anonymous().request(method, self.url(path)).bearer_auth(key);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON ({status}): {text}")))
+    }
+
+    /// Polls a run over the API until it is finished (bounded).
+    pub async fn finished_run(&self, key: &str, id: &str) -> serde_json::Value {
+        for _ in 0..300 {
+            let (_, run) = self.api(reqwest::Method::GET, key, &format!("/api/v1/runs/{id}"), None).await;
+            if ["succeeded", "skipped", "failed", "cancelled"].contains(&run["status"].as_str().unwrap_or_default()) {
+                return run;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("run {id} did not finish within 15 s");
+    }
+
     /// Waits until no job is pending or running (bounded), and fails if any is left.
     pub async fn drain_jobs(&self) {
         for _ in 0..200 {
@@ -171,6 +207,7 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         admin_email: Some(ADMIN_EMAIL.into()),
         admin_password: Some(Secret::new(PASSWORD)),
         worker_concurrency: 4,
+        retry_base: Duration::from_millis(50),
     }
 }
 

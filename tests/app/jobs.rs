@@ -26,8 +26,9 @@ on_both_databases! {
     async fn running_the_creation_job_twice_records_it_once(app: TestApp) {
         let ws = app.create_workspace("Acme", &app.admin).await;
         app.drain_jobs().await;
-        let job = offstage::jobs::RecordWorkspaceCreated { workspace_id: ws.id.clone(), created_by: ADMIN_EMAIL.into() };
-        offstage::jobs::enqueue(&app.db, &job).await.unwrap();
+        use offstage::workflows::record_workspace_created::{Params, RecordWorkspaceCreated};
+        let params = Params { workspace_id: ws.id.clone(), created_by: ADMIN_EMAIL.into() };
+        let run = offstage::workflows::runs::start(&app.db, offstage::workflows::NewRun::of::<RecordWorkspaceCreated>(&params)).await.unwrap();
         app.drain_jobs().await;
         let entries = activity::Entity::find()
             .filter(activity::Column::WorkspaceId.eq(&ws.id))
@@ -36,5 +37,8 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(entries.len(), 1);
+        let second = offstage::workflows::runs::get(&app.db, &run.id, None).await.unwrap().unwrap();
+        assert_eq!(second.status, offstage::workflows::RunStatus::Skipped);
+        assert_eq!(second.skipped.unwrap().condition, "the creation is not recorded yet");
     }
 }

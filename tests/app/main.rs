@@ -14,4 +14,5 @@ mod health;
 mod jobs;
 mod members;
 mod tenancy;
+mod workflow_runs;
 mod workspaces;

@@ -6,5 +6,7 @@ pub mod api_key;
 pub mod invitation;
 pub mod login_attempt;
 pub mod membership;
+pub mod run_event;
 pub mod user;
+pub mod workflow_run;
 pub mod workspace;

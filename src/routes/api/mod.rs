@@ -1,6 +1,8 @@
 //! JSON API v1, authenticated by `Authorization: Bearer <api key>`. Every handler receives an
 //! `ApiScope`: the key's own workspace, and nothing else is reachable.
 
+mod runs;
+mod workflows;
 mod workspace;
 
 use std::future::Future;
@@ -17,12 +19,27 @@ use crate::tenancy::{Scope, authenticate_api_key};
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
-            .app_data(web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _| {
-                ApiError(AppError::BadRequest(format!("The request body is not valid JSON: {err}"))).into()
-            }))
+            .app_data(web::PayloadConfig::new(256 * 1024))
             .configure(workspace::configure)
+            .configure(workflows::configure)
+            .configure(runs::configure)
             .default_service(web::to(not_found)),
     );
+}
+
+/// Reads a JSON body: malformed JSON is 400; JSON of the wrong shape is 422 naming the field.
+pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = if body.iter().all(u8::is_ascii_whitespace) {
+        serde_json::json!({})
+    } else {
+        serde_json::from_slice(body)
+            .map_err(|err| AppError::BadRequest(format!("The request body is not valid JSON: {err}")))?
+    };
+    serde_path_to_error::deserialize(value).map_err(|err| {
+        let path = err.path().to_string();
+        let message = if path == "." { err.into_inner().to_string() } else { format!("{path}: {}", err.into_inner()) };
+        ApiError(AppError::Unprocessable(message))
+    })
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {

@@ -1,0 +1,138 @@
+//! apalis's job table, read and written directly where apalis has no API: inserting a job inside
+//! the caller's transaction, cancelling one that has not started, pushing a failed attempt's
+//! next try into the future (backoff), reopening an exhausted one, and the SQL that turns a job
+//! row into a run status. The SQL mirrors apalis's own queries (SQLite `Jobs`, PostgreSQL
+//! `apalis.jobs`; run_at is unix seconds on SQLite, timestamptz on PostgreSQL).
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement, Value};
+
+/// The queue every workflow run goes through.
+pub const WORKFLOW_QUEUE: &str = "workflows";
+
+fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
+    Statement::from_sql_and_values(backend, sql, values)
+}
+
+/// Inserts a job that a worker of `queue` will pick up at `run_at`.
+pub async fn insert_job<C: ConnectionTrait>(
+    db: &C,
+    queue: &str,
+    id: &str,
+    payload: Vec<u8>,
+    run_at: DateTime<Utc>,
+    max_attempts: i32,
+) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata) \
+             VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, ''::hstore)"
+        }
+        _ => {
+            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
+             VALUES ($3, $1, $2, 'Pending', 0, $4, $5, 0, '{}')"
+        }
+    };
+    let values = vec![id.into(), queue.into(), payload.into(), max_attempts.into(), run_at.timestamp().into()];
+    db.execute_raw(statement(backend, sql, values)).await.map(|_| ())
+}
+
+/// Marks jobs that have not started (waiting, or waiting to retry) as killed with `reason`,
+/// which must start with "cancelled by ". Returns how many were cancelled.
+pub async fn cancel_not_started<C: ConnectionTrait>(db: &C, ids: &[String], reason: &str) -> Result<u64, DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let backend = db.get_database_backend();
+    let result = serde_json::json!({ "Err": reason }).to_string();
+    let (table, now, cast) = match backend {
+        DbBackend::Postgres => ("apalis.jobs", "now()", "::jsonb"),
+        _ => ("Jobs", "strftime('%s', 'now')", ""),
+    };
+    let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "UPDATE {table} SET status = 'Killed', done_at = {now}, last_result = $1{cast}, lock_by = NULL \
+         WHERE id IN ({}) AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
+        placeholders.join(", ")
+    );
+    let mut values: Vec<Value> = vec![result.into()];
+    values.extend(ids.iter().map(|id| Value::from(id.clone())));
+    Ok(db.execute_raw(statement(backend, &sql, values)).await?.rows_affected())
+}
+
+/// Sets when a failed attempt is tried again. apalis re-fetches a failed job whose attempts are
+/// below its maximum once `run_at` has passed, so this is the backoff.
+pub async fn retry_at<C: ConnectionTrait>(db: &C, id: &str, at: DateTime<Utc>) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2",
+        _ => "UPDATE Jobs SET run_at = $1 WHERE id = $2",
+    };
+    db.execute_raw(statement(backend, sql, vec![at.timestamp().into(), id.into()])).await.map(|_| ())
+}
+
+/// Gives a job that failed for good `extra` more attempts, starting now. False when the job
+/// had not failed for good.
+pub async fn reopen_failed<C: ConnectionTrait>(db: &C, id: &str, extra: i32) -> Result<bool, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE apalis.jobs SET status = 'Pending', max_attempts = attempts + $1, run_at = now(), \
+             lock_by = NULL, lock_at = NULL, done_at = NULL, last_result = NULL \
+             WHERE id = $2 AND ((status = 'Failed' AND attempts >= max_attempts) \
+             OR (status = 'Killed' AND COALESCE(last_result->>'Err', '') NOT LIKE 'cancelled by %'))"
+        }
+        _ => {
+            "UPDATE Jobs SET status = 'Pending', max_attempts = attempts + $1, run_at = strftime('%s', 'now'), \
+             lock_by = NULL, lock_at = NULL, done_at = NULL, last_result = NULL \
+             WHERE id = $2 AND ((status = 'Failed' AND attempts >= max_attempts) \
+             OR (status = 'Killed' AND COALESCE(json_extract(last_result, '$.Err'), '') NOT LIKE 'cancelled by %'))"
+        }
+    };
+    Ok(db.execute_raw(statement(backend, sql, vec![extra.into(), id.into()])).await?.rows_affected() == 1)
+}
+
+/// A SELECT over `workflow_runs r` joined to its job `j`, with the run's status computed from
+/// the job row (the only place it is stored) and the job's times as unix seconds:
+/// `status, attempts, max_attempts, run_at_s, started_s, done_s, result` plus every column of `r`.
+pub fn run_view_sql(backend: DbBackend) -> String {
+    let (table, run_at, lock_at, done_at, result_text, outcome, err, due) = match backend {
+        DbBackend::Postgres => (
+            "apalis.jobs",
+            "CAST(EXTRACT(EPOCH FROM j.run_at) AS BIGINT)",
+            "CAST(EXTRACT(EPOCH FROM j.lock_at) AS BIGINT)",
+            "CAST(EXTRACT(EPOCH FROM j.done_at) AS BIGINT)",
+            "CAST(j.last_result AS TEXT)",
+            "j.last_result->'Ok'->>'outcome'",
+            "COALESCE(j.last_result->>'Err', '')",
+            "j.run_at <= now()",
+        ),
+        _ => (
+            "Jobs",
+            "j.run_at",
+            "j.lock_at",
+            "j.done_at",
+            "j.last_result",
+            "json_extract(j.last_result, '$.Ok.outcome')",
+            "COALESCE(json_extract(j.last_result, '$.Err'), '')",
+            "j.run_at <= CAST(strftime('%s', 'now') AS INTEGER)",
+        ),
+    };
+    format!(
+        "SELECT r.*, \
+           CASE \
+             WHEN j.status IN ('Pending', 'Failed') AND j.attempts < j.max_attempts AND NOT ({due}) THEN 'scheduled' \
+             WHEN j.status IN ('Pending', 'Failed', 'Queued') AND j.attempts < j.max_attempts THEN 'queued' \
+             WHEN j.status = 'Queued' THEN 'queued' \
+             WHEN j.status = 'Running' THEN 'running' \
+             WHEN j.status = 'Done' AND {outcome} = 'skipped' THEN 'skipped' \
+             WHEN j.status = 'Done' THEN 'succeeded' \
+             WHEN j.status = 'Killed' AND {err} LIKE 'cancelled by %' THEN 'cancelled' \
+             ELSE 'failed' \
+           END AS status, \
+           CAST(j.attempts AS BIGINT) AS attempts, CAST(j.max_attempts AS BIGINT) AS max_attempts, {run_at} AS run_at_s, \
+           {lock_at} AS started_s, {done_at} AS done_s, {result_text} AS result \
+         FROM workflow_runs r JOIN {table} j ON j.id = r.id"
+    )
+}

@@ -1,0 +1,54 @@
+//! `probe`: checks the engine end to end for a workspace. It echoes `value` back as its output,
+//! and can sleep, fail its first attempts, or skip, so operators (and the benchmarks and tests)
+//! can watch every path a run can take without touching real data.
+
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Outcome, RunContext, Workflow};
+
+pub struct Probe;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Params {
+    pub workspace_id: String,
+    /// Returned as the run's output.
+    #[serde(default)]
+    pub value: Option<Value>,
+    /// Milliseconds to wait before answering (at most 4,000).
+    #[serde(default)]
+    pub sleep_ms: u64,
+    /// Fail this many attempts before succeeding.
+    #[serde(default)]
+    pub fail_attempts: u32,
+    /// End as skipped ("only when `skip` is false").
+    #[serde(default)]
+    pub skip: bool,
+}
+
+impl Workflow for Probe {
+    const NAME: &'static str = "probe";
+    const DESCRIPTION: &'static str = "Checks the workflow engine end to end: echoes a value, can sleep, fail or skip.";
+    const MAX_ATTEMPTS: u32 = 3;
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    type Params = Params;
+
+    async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
+        if params.sleep_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(params.sleep_ms.min(4_000))).await;
+        }
+        if ctx.attempt <= params.fail_attempts {
+            anyhow::bail!("probe failing attempt {} of the first {} on purpose", ctx.attempt, params.fail_attempts);
+        }
+        if params.skip {
+            return Ok(Outcome::skipped("skip is false", json!({ "skip": true })));
+        }
+        Ok(Outcome::output(
+            json!({ "value": params.value, "attempt": ctx.attempt, "workspace_id": params.workspace_id }),
+        ))
+    }
+}

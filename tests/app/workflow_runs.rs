@@ -1,0 +1,210 @@
+//! The workflow engine through the API: starting runs (now, later, idempotently, waiting for
+//! the output), retries with backoff, skips, failures and manual retry, cancellation by id and
+//! by business key, and workspace isolation.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use chrono::{Duration, Utc};
+use offstage::workflows::runs::{self, RunStatus};
+use offstage::workflows::{NewRun, probe};
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+async fn setup(app: &TestApp) -> (offstage::db::entities::workspace::Model, String) {
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let key = app.api_key(&ws).await;
+    (ws, key)
+}
+
+fn kinds(run: &serde_json::Value) -> Vec<String> {
+    run["events"].as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap().to_owned()).collect()
+}
+
+on_both_databases! {
+    async fn the_api_lists_runnable_workflows_with_their_parameter_schemas(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let (status, body) = app.api(Method::GET, &key, "/api/v1/workflows", None).await;
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = body["workflows"].as_array().unwrap().iter().map(|w| w["name"].as_str().unwrap()).collect();
+        assert!(names.contains(&"probe"));
+        assert!(!names.contains(&"record_workspace_created"), "internal workflows are not offered");
+        let probe = body["workflows"].as_array().unwrap().iter().find(|w| w["name"] == "probe").unwrap();
+        assert!(probe["params_schema"]["properties"]["sleep_ms"].is_object());
+        assert!(probe["description"].as_str().unwrap().len() > 10);
+    }
+
+    async fn a_run_started_with_wait_returns_its_output(app: TestApp) {
+        let (ws, key) = setup(&app).await;
+        let body = json!({ "params": { "value": { "answer": 42 } }, "wait": true });
+        let (status, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(run["status"], "succeeded");
+        assert_eq!(run["output"]["value"], json!({ "answer": 42 }));
+        assert_eq!(run["output"]["workspace_id"], ws.id, "the key's workspace is filled in");
+        assert_eq!(run["attempts"], 1);
+        assert!(run["finished_at"].is_string() && run["started_at"].is_string());
+        assert_eq!(run["workflow"], "probe");
+    }
+
+    async fn a_run_is_accepted_then_runs_and_keeps_a_timeline(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let (status, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(json!({}))).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert!(["queued", "running", "succeeded"].contains(&run["status"].as_str().unwrap()), "{run}");
+        let done = app.finished_run(&key, run["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded");
+        assert_eq!(kinds(&done), ["created", "started", "succeeded"]);
+    }
+
+    async fn failed_attempts_are_retried_with_backoff_until_one_succeeds(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let body = json!({ "params": { "fail_attempts": 2 }, "wait": true });
+        let (status, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{run}");
+        assert_eq!(run["status"], "succeeded");
+        assert_eq!(run["attempts"], 3);
+        assert_eq!(run["output"]["attempt"], 3);
+        let (_, run) = app.api(Method::GET, &key, &format!("/api/v1/runs/{}", run["id"].as_str().unwrap()), None).await;
+        assert_eq!(kinds(&run), ["created", "started", "attempt_failed", "started", "attempt_failed", "started", "succeeded"]);
+        let message = run["events"][2]["message"].as_str().unwrap();
+        assert!(message.contains("Attempt 1 failed: probe failing attempt 1") && message.contains("Next attempt at"), "{message}");
+    }
+
+    async fn a_run_that_exhausts_its_attempts_fails_and_can_be_retried_by_hand(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let body = json!({ "params": { "fail_attempts": 4 }, "wait": true });
+        let (_, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        assert_eq!(run["status"], "failed", "{run}");
+        assert_eq!(run["attempts"], 3);
+        assert_eq!(run["error"], "probe failing attempt 3 of the first 4 on purpose");
+        let id = run["id"].as_str().unwrap();
+        let view = runs::get(&app.db, id, None).await.unwrap().unwrap();
+        let retried = runs::retry(&app.db, &view, "ops@example.com").await.unwrap();
+        assert_eq!(retried.status, RunStatus::Queued);
+        let done = app.finished_run(&key, id).await;
+        assert_eq!(done["status"], "succeeded", "attempt 5 succeeds");
+        assert_eq!(done["attempts"], 5);
+        assert!(kinds(&done).contains(&"retried".to_owned()));
+        let again = runs::get(&app.db, id, None).await.unwrap().unwrap();
+        assert!(runs::retry(&app.db, &again, "ops").await.is_err(), "only failed runs are retried");
+    }
+
+    async fn a_run_whose_condition_is_false_is_skipped_with_the_reason(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let body = json!({ "params": { "skip": true }, "wait": true });
+        let (_, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        assert_eq!(run["status"], "skipped", "{run}");
+        assert_eq!(run["skipped"]["condition"], "skip is false");
+        assert_eq!(run["skipped"]["observed"], json!({ "skip": true }));
+        assert_eq!(run["error"], serde_json::Value::Null);
+    }
+
+    async fn a_scheduled_run_waits_for_its_time(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let at = Utc::now() + Duration::seconds(2);
+        let body = json!({ "run_at": at.to_rfc3339() });
+        let (status, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        assert_eq!(status, StatusCode::ACCEPTED);
+        assert_eq!(run["status"], "scheduled");
+        let done = app.finished_run(&key, run["id"].as_str().unwrap()).await;
+        assert_eq!(done["status"], "succeeded");
+        let started: chrono::DateTime<Utc> = done["started_at"].as_str().unwrap().parse().unwrap();
+        assert!(started >= at - Duration::seconds(1), "started {started}, due {at}");
+    }
+
+    async fn a_pending_run_can_be_cancelled_once_and_then_never_runs(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let body = json!({ "run_at": (Utc::now() + Duration::hours(1)).to_rfc3339() });
+        let (_, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        let path = format!("/api/v1/runs/{}", run["id"].as_str().unwrap());
+        let (status, cancelled) = app.api(Method::DELETE, &key, &path, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(cancelled["status"], "cancelled");
+        assert!(cancelled["error"].as_str().unwrap().starts_with("cancelled by API key"));
+        let (status, again) = app.api(Method::DELETE, &key, &path, None).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(again["error"]["code"], "conflict");
+        let (_, finished) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(json!({ "wait": true }))).await;
+        let (status, _) = app.api(Method::DELETE, &key, &format!("/api/v1/runs/{}", finished["id"].as_str().unwrap()), None).await;
+        assert_eq!(status, StatusCode::CONFLICT, "a finished run cannot be cancelled");
+    }
+
+    async fn the_same_idempotency_key_returns_the_same_run(app: TestApp) {
+        let (ws, key) = setup(&app).await;
+        let body = json!({ "idempotency_key": "order-42", "params": { "value": 1 } });
+        let (first_status, first) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body.clone())).await;
+        let (second_status, second) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        assert_eq!((first_status, second_status), (StatusCode::ACCEPTED, StatusCode::OK));
+        assert_eq!(first["id"], second["id"]);
+        let filter = runs::RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() };
+        assert_eq!(runs::list(&app.db, &filter).await.unwrap().len(), 1);
+    }
+
+    async fn bad_requests_name_what_is_wrong_and_start_nothing(app: TestApp) {
+        let (ws, key) = setup(&app).await;
+        let cases = [
+            ("/api/v1/workflows/probe/runs", json!({ "params": { "sleep_ms": "soon" } }), StatusCode::UNPROCESSABLE_ENTITY, "sleep_ms"),
+            ("/api/v1/workflows/probe/runs", json!({ "params": { "colour": "red" } }), StatusCode::UNPROCESSABLE_ENTITY, "colour"),
+            ("/api/v1/workflows/probe/runs", json!({ "params": [1, 2] }), StatusCode::UNPROCESSABLE_ENTITY, "params"),
+            ("/api/v1/workflows/probe/runs", json!({ "run_at": "tomorrow" }), StatusCode::UNPROCESSABLE_ENTITY, "run_at"),
+            ("/api/v1/workflows/probe/runs", json!({ "wait": "yes" }), StatusCode::UNPROCESSABLE_ENTITY, "wait"),
+            ("/api/v1/workflows/nope/runs", json!({}), StatusCode::NOT_FOUND, "Not found"),
+            ("/api/v1/workflows/record_workspace_created/runs", json!({}), StatusCode::NOT_FOUND, "Not found"),
+        ];
+        for (path, body, expected, mentions) in cases {
+            let (status, answer) = app.api(Method::POST, &key, path, Some(body.clone())).await;
+            assert_eq!(status, expected, "{body}: {answer}");
+            assert!(answer["error"]["message"].as_str().unwrap().contains(mentions), "{body}: {answer}");
+        }
+        let filter = runs::RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() };
+        assert!(runs::list(&app.db, &filter).await.unwrap().is_empty());
+    }
+
+    async fn runs_belong_to_the_keys_workspace_only(app: TestApp) {
+        let (ws_a, key_a) = setup(&app).await;
+        let ws_b = app.create_workspace("Beta", &app.admin).await;
+        let key_b = app.api_key(&ws_b).await;
+        let (_, run) = app.api(Method::POST, &key_a, "/api/v1/workflows/probe/runs", Some(json!({ "run_at": (Utc::now() + Duration::hours(1)).to_rfc3339() }))).await;
+        let path = format!("/api/v1/runs/{}", run["id"].as_str().unwrap());
+        assert_eq!(app.api(Method::GET, &key_b, &path, None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.api(Method::DELETE, &key_b, &path, None).await.0, StatusCode::NOT_FOUND);
+        let (_, listed) = app.api(Method::GET, &key_b, "/api/v1/runs", None).await;
+        assert!(listed["runs"].as_array().unwrap().iter().all(|r| r["workspace_id"] == ws_b.id));
+        let other = json!({ "params": { "workspace_id": ws_a.id } });
+        assert_eq!(app.api(Method::POST, &key_b, "/api/v1/workflows/probe/runs", Some(other)).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.api(Method::GET, &key_a, &path, None).await.0, StatusCode::OK);
+    }
+
+    async fn runs_are_listed_newest_first_and_filtered(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(json!({ "wait": true }))).await;
+        app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(json!({ "params": { "skip": true }, "wait": true }))).await;
+        let (_, scheduled) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(json!({ "run_at": (Utc::now() + Duration::hours(1)).to_rfc3339() }))).await;
+        let (_, all) = app.api(Method::GET, &key, "/api/v1/runs?workflow=probe", None).await;
+        let all = all["runs"].as_array().unwrap().clone();
+        assert_eq!(all.len(), 3);
+        assert_eq!(all[0]["id"], scheduled["id"], "newest first");
+        let (_, skipped) = app.api(Method::GET, &key, "/api/v1/runs?status=skipped", None).await;
+        assert_eq!(skipped["runs"].as_array().unwrap().len(), 1);
+        let (_, limited) = app.api(Method::GET, &key, "/api/v1/runs?limit=1", None).await;
+        assert_eq!(limited["runs"].as_array().unwrap().len(), 1);
+        let (status, bad) = app.api(Method::GET, &key, "/api/v1/runs?status=done", None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(bad["error"]["message"].as_str().unwrap().contains("not a run status"));
+    }
+
+    async fn pending_runs_are_cancelled_together_by_business_key(app: TestApp) {
+        let (ws, _) = setup(&app).await;
+        let later = Utc::now() + Duration::hours(1);
+        let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+        for key in ["reminder:acme", "reminder:acme", "other"] {
+            runs::start(&app.db, NewRun::of::<probe::Probe>(&params).at(later).business_key(key)).await.unwrap();
+        }
+        let cancelled = runs::cancel_by_business_key(&app.db, Some(&ws.id), "reminder:acme", "the billing sync").await.unwrap();
+        assert_eq!(cancelled, 2);
+        let filter = runs::RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() };
+        let statuses: Vec<RunStatus> = runs::list(&app.db, &filter).await.unwrap().into_iter().map(|r| r.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == RunStatus::Cancelled).count(), 2);
+        assert_eq!(statuses.iter().filter(|s| **s == RunStatus::Scheduled).count(), 1);
+    }
+}
