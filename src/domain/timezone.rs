@@ -31,6 +31,11 @@ impl Timezone {
     pub fn format(&self, at: DateTime<Utc>) -> String {
         at.with_timezone(&self.0).format("%Y-%m-%d %H:%M %Z").to_string()
     }
+
+    /// `2026-11-27 09:30:05 CET`: to the second, for run timelines.
+    pub fn format_seconds(&self, at: DateTime<Utc>) -> String {
+        at.with_timezone(&self.0).format("%Y-%m-%d %H:%M:%S %Z").to_string()
+    }
 }
 
 #[cfg(test)]

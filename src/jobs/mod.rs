@@ -24,6 +24,22 @@ pub async fn unfinished_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> 
     .await
 }
 
+/// Jobs that are due or in progress (not those scheduled for later), across every queue.
+pub async fn due_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+    let (table, now) = match db.get_database_backend() {
+        DbBackend::Postgres => ("apalis.jobs", "now()"),
+        _ => ("Jobs", "CAST(strftime('%s', 'now') AS INTEGER)"),
+    };
+    count(
+        db,
+        &format!(
+            "SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Queued', 'Running') \
+             OR (status IN ('Pending', 'Failed') AND attempts < max_attempts AND run_at <= {now})"
+        ),
+    )
+    .await
+}
+
 /// Jobs waiting to run, across every queue: the health check's proof that the queue answers.
 pub async fn pending_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
     let table = if db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };

@@ -140,6 +140,17 @@ impl TestApp {
         scope.add_member(&self.db, &email, role, &self.config.base_url).await.unwrap();
     }
 
+    /// Waits until no job is due (scheduled ones in the future may remain), bounded.
+    pub async fn drain_jobs_due(&self) {
+        for _ in 0..300 {
+            if offstage::jobs::due_count(&self.db).await.unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("due jobs were left unprocessed after 15 s");
+    }
+
     /// A new API key of `ws`; returns the secret.
     pub async fn api_key(&self, ws: &workspace::Model) -> String {
         let scope = offstage::tenancy::Scope::trusted(ws.clone(), offstage::tenancy::Actor::System);

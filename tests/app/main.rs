@@ -14,5 +14,6 @@ mod health;
 mod jobs;
 mod members;
 mod tenancy;
+mod workflow_pages;
 mod workflow_runs;
 mod workspaces;

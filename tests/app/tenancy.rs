@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// Workspace A with a member, a pending invitation and an API key; an outsider who owns B.
 struct World {
+    a_run: String,
     a: workspace::Model,
     b: workspace::Model,
     a_membership: String,
@@ -39,7 +40,31 @@ async fn world(app: &TestApp) -> World {
         .unwrap()
         .id;
     let a_invitation = invitation::Entity::find().one(&app.db).await.unwrap().unwrap().id;
-    World { a, b, a_membership, a_invitation, a_key: key.key.id, outsider: app.sign_in("outsider@example.com").await }
+    let params = offstage::workflows::probe::Params {
+        workspace_id: a.id.clone(),
+        value: None,
+        sleep_ms: 0,
+        fail_attempts: 0,
+        skip: false,
+    };
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    let a_run = offstage::workflows::runs::start(
+        &app.db,
+        offstage::workflows::NewRun::of::<offstage::workflows::probe::Probe>(&params).at(later),
+    )
+    .await
+    .unwrap()
+    .id;
+    app.drain_jobs_due().await;
+    World {
+        a_run,
+        a,
+        b,
+        a_membership,
+        a_invitation,
+        a_key: key.key.id,
+        outsider: app.sign_in("outsider@example.com").await,
+    }
 }
 
 /// Everything about A that a change could touch.
@@ -49,7 +74,14 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
         membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
     let invites = invitation::Entity::find().all(&app.db).await.unwrap();
     let keys = api_key::Entity::find().filter(api_key::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
-    format!("{ws:?}{members:?}{invites:?}{keys:?}")
+    let runs = offstage::workflows::runs::list(
+        &app.db,
+        &offstage::workflows::runs::RunFilter { limit: 100, ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let runs: Vec<(String, offstage::workflows::RunStatus)> = runs.into_iter().map(|r| (r.id, r.status)).collect();
+    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}")
 }
 
 on_both_databases! {
@@ -62,6 +94,10 @@ on_both_databases! {
             format!("/admin/workspaces/{a}/members"),
             format!("/admin/workspaces/{a}/api-keys"),
             format!("/admin/workspaces/{a}/settings"),
+            format!("/admin/workspaces/{a}/workflows"),
+            format!("/admin/workspaces/{a}/workflows/probe/run"),
+            format!("/admin/workspaces/{a}/runs"),
+            format!("/admin/workspaces/{a}/runs/{}", w.a_run),
         ];
         for path in &gets {
             let (status, html) = w.outsider.get_html(path).await;
@@ -76,6 +112,9 @@ on_both_databases! {
             (format!("/admin/workspaces/{a}/invitations/{}/revoke", w.a_invitation), vec![]),
             (format!("/admin/workspaces/{a}/api-keys"), vec![("name", "Stolen")]),
             (format!("/admin/workspaces/{a}/api-keys/{}/revoke", w.a_key), vec![]),
+            (format!("/admin/workspaces/{a}/workflows/probe/run"), vec![]),
+            (format!("/admin/workspaces/{a}/runs/{}/cancel", w.a_run), vec![]),
+            (format!("/admin/workspaces/{a}/runs/{}/retry", w.a_run), vec![]),
         ];
         for (path, fields) in &posts {
             let response = w.outsider.post_form(path, fields).await;
@@ -88,11 +127,15 @@ on_both_databases! {
         let w = world(&app).await;
         let before = snapshot(&app, &w).await;
         let b = &w.b.slug;
+        let (status, _) = w.outsider.get_html(&format!("/admin/workspaces/{b}/runs/{}", w.a_run)).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "A's run through B's URL");
         let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
             (format!("/admin/workspaces/{b}/members/{}/role", w.a_membership), vec![("role", "admin")]),
             (format!("/admin/workspaces/{b}/members/{}/remove", w.a_membership), vec![]),
             (format!("/admin/workspaces/{b}/invitations/{}/revoke", w.a_invitation), vec![]),
             (format!("/admin/workspaces/{b}/api-keys/{}/revoke", w.a_key), vec![]),
+            (format!("/admin/workspaces/{b}/runs/{}/cancel", w.a_run), vec![]),
+            (format!("/admin/workspaces/{b}/runs/{}/retry", w.a_run), vec![]),
         ];
         for (path, fields) in &posts {
             let response = w.outsider.post_form(path, fields).await;

@@ -4,6 +4,8 @@
 mod account;
 mod api_keys;
 mod members;
+mod runs;
+mod workflows;
 mod workspaces;
 
 use actix_web::web;
@@ -17,6 +19,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(workspaces::configure)
             .configure(members::configure)
             .configure(api_keys::configure)
+            .configure(workflows::configure)
+            .configure(runs::configure)
             .configure(account::configure),
     );
 }
@@ -25,7 +29,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct WorkspaceNav {
     pub workspace: workspace::Model,
     pub role: Role,
-    /// Which tab is open: overview, members, api-keys, settings.
+    /// Which tab is open: overview, workflows, runs, members, api-keys, settings.
     pub tab: &'static str,
 }
 
@@ -37,6 +41,16 @@ impl WorkspaceNav {
     /// A time in the workspace's own timezone.
     pub fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
         self.workspace.tz().format(*at)
+    }
+
+    /// A time to the second, for runs.
+    pub fn precise(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        self.workspace.tz().format_seconds(*at)
+    }
+
+    /// An optional time to the second, or a dash.
+    pub fn maybe_precise(&self, at: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+        at.map(|at| self.precise(&at)).unwrap_or_else(|| "—".into())
     }
 
     pub fn can_manage(&self) -> bool {

@@ -1,0 +1,178 @@
+//! A workspace's workflow runs in the admin UI: the history with filters and search by id, one
+//! run's detail (parameters, output, error, the skipped-because explanation, its timeline), and
+//! cancel / retry.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use super::WorkspaceNav;
+use crate::db::entities::run_event;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::tenancy::Scope;
+use crate::web::{CsrfForm, Flash, PageContext, redirect};
+use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/workspaces/{slug}/runs", web::get().to(index))
+        .route("/workspaces/{slug}/runs/{id}", web::get().to(show))
+        .route("/workspaces/{slug}/runs/{id}/cancel", web::post().to(cancel))
+        .route("/workspaces/{slug}/runs/{id}/retry", web::post().to(retry));
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/runs/index.html")]
+struct RunsPage {
+    ctx: PageContext,
+    nav: WorkspaceNav,
+    runs: Vec<RunView>,
+    workflows: Vec<&'static str>,
+    statuses: [RunStatus; 7],
+    workflow: String,
+    status: String,
+    q: String,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    workflow: Option<String>,
+    status: Option<String>,
+    q: Option<String>,
+}
+
+const PAGE_LIMIT: u64 = 100;
+
+async fn index(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    query: web::Query<RunsQuery>,
+) -> Result<HttpResponse, AppError> {
+    let q = query.q.clone().unwrap_or_default().trim().to_owned();
+    if !q.is_empty() && runs::get(&state.db, &q, Some(scope.workspace_id())).await?.is_some() {
+        return Ok(redirect(format!("/admin/workspaces/{}/runs/{q}", scope.workspace().slug)));
+    }
+    let workflow = query.workflow.clone().unwrap_or_default();
+    let status_text = query.status.clone().unwrap_or_default();
+    let (status, mut error) = match status_text.as_str() {
+        "" => (None, None),
+        text => match RunStatus::parse(text) {
+            Ok(s) => (Some(s), None),
+            Err(msg) => (None, Some(msg)),
+        },
+    };
+    if !q.is_empty() {
+        error = Some(format!("No run of this workspace has the id “{q}”."));
+    }
+    let filter = RunFilter {
+        workspace_id: Some(scope.workspace_id().to_owned()),
+        workflow: Some(workflow.clone()).filter(|w| !w.is_empty()),
+        status,
+        limit: PAGE_LIMIT,
+        ..RunFilter::default()
+    };
+    let found = runs::list(&state.db, &filter).await?;
+    let page = RunsPage {
+        ctx,
+        nav: WorkspaceNav::new(&scope, "runs"),
+        runs: found,
+        workflows: crate::workflows::registry().iter().filter(|w| w.workspace_scoped()).map(|w| w.name()).collect(),
+        statuses: RunStatus::ALL,
+        workflow,
+        status: status_text,
+        q,
+        error,
+    };
+    crate::web::page::render_with_status(actix_web::http::StatusCode::OK, &page)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/runs/show.html")]
+struct RunPage {
+    ctx: PageContext,
+    nav: WorkspaceNav,
+    run: RunView,
+    events: Vec<run_event::Model>,
+    params: String,
+    output: Option<String>,
+}
+
+impl RunPage {
+    fn observed(&self) -> String {
+        self.run
+            .skipped
+            .as_ref()
+            .map(|s| serde_json::to_string_pretty(&s.observed).unwrap_or_default())
+            .unwrap_or_default()
+    }
+    fn can_cancel(&self) -> bool {
+        matches!(self.run.status, RunStatus::Scheduled | RunStatus::Queued) && self.nav.can_manage()
+    }
+    fn can_retry(&self) -> bool {
+        self.run.status == RunStatus::Failed && self.nav.can_manage()
+    }
+}
+
+async fn load(scope: &Scope, state: &AppState, id: &str) -> Result<RunView, AppError> {
+    runs::get(&state.db, id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)
+}
+
+async fn show(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<RunPage, AppError> {
+    let run = load(&scope, &state, &path.1).await?;
+    let events = runs::timeline(&state.db, &run.id).await?;
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    Ok(RunPage {
+        ctx,
+        nav: WorkspaceNav::new(&scope, "runs"),
+        params: pretty(&run.params),
+        output: run.output.as_ref().map(pretty),
+        events,
+        run,
+    })
+}
+
+fn actor(ctx: &PageContext) -> String {
+    ctx.user_email().to_owned()
+}
+
+async fn cancel(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_manager()?;
+    let run = load(&scope, &state, &path.1).await?;
+    match runs::cancel(&state.db, &run, &actor(&ctx)).await {
+        Ok(_) => Flash::success(&ctx.session, "Run cancelled; it will not start."),
+        Err(AppError::Conflict(msg)) => Flash::error(&ctx.session, msg),
+        Err(other) => return Err(other),
+    }
+    Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
+}
+
+async fn retry(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_manager()?;
+    let run = load(&scope, &state, &path.1).await?;
+    match runs::retry(&state.db, &run, &actor(&ctx)).await {
+        Ok(_) => Flash::success(&ctx.session, "Run queued again with a fresh set of attempts."),
+        Err(AppError::Conflict(msg)) => Flash::error(&ctx.session, msg),
+        Err(other) => return Err(other),
+    }
+    Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
+}

@@ -1,0 +1,102 @@
+//! Workflows and runs in the admin UI: running by hand from a generated form, the run history
+//! with filters and search, a run's detail, and cancel / retry.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use chrono::{Duration, Utc};
+use offstage::domain::Role;
+use offstage::workflows::runs::{self, RunStatus};
+use offstage::workflows::{NewRun, probe};
+use reqwest::StatusCode;
+
+fn probe_params(ws: &offstage::db::entities::workspace::Model) -> probe::Params {
+    probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false }
+}
+
+on_both_databases! {
+    async fn an_owner_runs_a_workflow_by_hand_from_a_form_built_from_its_schema(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let (status, list) = owner.get_html(&format!("/admin/workspaces/{}/workflows", ws.slug)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(list.contains("probe") && list.contains("Run manually") && !list.contains("record_workspace_created"));
+        let form_path = format!("/admin/workspaces/{}/workflows/probe/run", ws.slug);
+        let (_, form) = owner.get_html(&form_path).await;
+        for field in ["name=\"sleep_ms\"", "name=\"fail_attempts\"", "name=\"skip\"", "name=\"value\""] {
+            assert!(form.contains(field), "{field} in the generated form");
+        }
+        assert!(!form.contains("name=\"workspace_id\""), "the workspace is filled in");
+        let response = owner.post_form(&form_path, &[("value", "{\"hello\": \"world\"}"), ("sleep_ms", ""), ("fail_attempts", "0")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let run_page = location(&response);
+        assert!(run_page.starts_with(&format!("/admin/workspaces/{}/runs/", ws.slug)));
+        app.drain_jobs().await;
+        let (_, html) = owner.get_html(&run_page).await;
+        assert!(html.contains("Run of probe started."));
+        assert!(html.contains("run-succeeded") && html.contains("&#34;hello&#34;: &#34;world&#34;"), "{html}");
+        assert!(html.contains("Timeline") && html.contains("Succeeded"));
+    }
+
+    async fn a_wrong_value_in_the_run_form_is_explained_and_starts_nothing(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let form_path = format!("/admin/workspaces/{}/workflows/probe/run", ws.slug);
+        for (field, value, message) in [("fail_attempts", "many", "fail_attempts: enter a whole number"), ("value", "{oops", "value: not valid JSON")] {
+            let response = owner.post_form(&form_path, &[(field, value)]).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+            assert!(response.text().await.unwrap().contains(message), "{message}");
+        }
+        let filter = runs::RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() };
+        assert!(runs::list(&app.db, &filter).await.unwrap().is_empty());
+        let member = app.create_user("mia@example.com").await;
+        app.add_member(&ws, &member, Role::Member).await;
+        let response = app.sign_in(&member.email).await.post_form(&form_path, &[]).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "members cannot start runs");
+    }
+
+    async fn the_run_history_filters_by_status_and_finds_a_run_by_id(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let skipped = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe::Params { skip: true, ..probe_params(&ws) })).await.unwrap();
+        let scheduled = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(&ws)).at(Utc::now() + Duration::hours(2))).await.unwrap();
+        app.drain_jobs_due().await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let base = format!("/admin/workspaces/{}/runs", ws.slug);
+        let (_, all) = owner.get_html(&base).await;
+        assert!(all.contains(&skipped.id) && all.contains(&scheduled.id));
+        let (_, only_skipped) = owner.get_html(&format!("{base}?status=skipped")).await;
+        assert!(only_skipped.contains(&skipped.id) && !only_skipped.contains(&scheduled.id));
+        let found = owner.get(&format!("{base}?q={}", scheduled.id)).await;
+        assert_eq!(found.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&found), format!("{base}/{}", scheduled.id));
+        let (_, missing) = owner.get_html(&format!("{base}?q=01NOPE")).await;
+        assert!(missing.contains("No run of this workspace has the id"));
+        let (_, detail) = owner.get_html(&format!("{base}/{}", skipped.id)).await;
+        assert!(detail.contains("Skipped because “skip is false” was false"));
+        let (_, empty) = owner.get_html(&format!("{base}?status=failed")).await;
+        assert!(empty.contains("No runs match these filters"));
+    }
+
+    async fn an_owner_cancels_a_scheduled_run_and_retries_a_failed_one(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let scheduled = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(&ws)).at(Utc::now() + Duration::hours(2))).await.unwrap();
+        let failing = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe::Params { fail_attempts: 3, ..probe_params(&ws) })).await.unwrap();
+        app.drain_jobs_due().await;
+        assert_eq!(runs::get(&app.db, &failing.id, None).await.unwrap().unwrap().status, RunStatus::Failed);
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let base = format!("/admin/workspaces/{}/runs", ws.slug);
+        let (_, page) = owner.get_html(&format!("{base}/{}", scheduled.id)).await;
+        assert!(page.contains("Cancel run"));
+        let response = owner.post_form(&format!("{base}/{}/cancel", scheduled.id), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(runs::get(&app.db, &scheduled.id, None).await.unwrap().unwrap().status, RunStatus::Cancelled);
+        let (_, page) = owner.get_html(&format!("{base}/{}", failing.id)).await;
+        assert!(page.contains("Retry") && page.contains("probe failing attempt 3"));
+        let response = owner.post_form(&format!("{base}/{}/retry", failing.id), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        app.drain_jobs_due().await;
+        let retried = runs::get(&app.db, &failing.id, None).await.unwrap().unwrap();
+        assert_eq!(retried.status, RunStatus::Succeeded);
+        let (_, page) = owner.get_html(&format!("{base}/{}", failing.id)).await;
+        assert!(page.contains("Run queued again") && page.contains(&format!("Retried by {ADMIN_EMAIL}")));
+    }
+}
