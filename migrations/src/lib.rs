@@ -12,6 +12,7 @@ mod m20261127_000006_create_activities;
 mod m20261127_000007_create_login_attempts;
 mod m20261127_000008_create_workflow_runs;
 mod m20261127_000009_create_run_events;
+mod m20261127_000010_create_schedules;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000007_create_login_attempts::Migration),
             Box::new(m20261127_000008_create_workflow_runs::Migration),
             Box::new(m20261127_000009_create_run_events::Migration),
+            Box::new(m20261127_000010_create_schedules::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! Pure domain types with no I/O: every value here is parsed once at the edge and trusted after.
 //! Nothing in this module may touch the database, the network or the clock.
 
+mod cron_expr;
 mod email;
 mod password;
 mod public_id;
@@ -10,6 +11,7 @@ mod subscription_status;
 mod timezone;
 mod workspace_name;
 
+pub use cron_expr::CronExpr;
 pub use email::Email;
 pub use password::{Password, PasswordHash};
 pub use public_id::PublicId;

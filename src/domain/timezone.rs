@@ -23,6 +23,10 @@ impl Timezone {
         Timezone::parse(value).unwrap_or(Timezone(Tz::UTC))
     }
 
+    pub fn tz(&self) -> Tz {
+        self.0
+    }
+
     pub fn name(&self) -> &'static str {
         self.0.name()
     }

@@ -69,6 +69,7 @@ pub async fn run_workers(
     shutdown: impl Future<Output = std::io::Result<()>> + Send + 'static,
 ) -> anyhow::Result<()> {
     let concurrency = ctx.config.worker_concurrency;
+    let ctx_db = ctx.db.clone();
     let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
     let monitor = match ctx.db.get_database_backend() {
         DbBackend::Postgres => {
@@ -106,7 +107,8 @@ pub async fn run_workers(
             })
         }
     };
-    monitor
+    let ticker = tokio::spawn(fire_schedules_every_second(ctx_db));
+    let result = monitor
         .should_restart(|worker, err| {
             // A worker stops when the database does; back off so an outage doesn't burn a core.
             let delay = Duration::from_millis(100 * 2u64.pow(worker.restarts().min(4) as u32));
@@ -116,5 +118,20 @@ pub async fn run_workers(
         })
         .run_with_signal(shutdown)
         .await
-        .context("job workers")
+        .context("job workers");
+    ticker.abort();
+    result
+}
+
+/// The schedules' clock: every worker process fires due schedules once a second (locking makes
+/// several processes safe; see `workflows::schedules`).
+async fn fire_schedules_every_second(db: DatabaseConnection) {
+    let mut interval = tokio::time::interval(Duration::from_secs(1));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(err) = crate::workflows::schedules::fire_due(&db, chrono::Utc::now()).await {
+            tracing::warn!(error = %err, "firing due schedules failed; trying again in a second");
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod execute;
 mod outcome;
 mod registry;
 pub mod runs;
+pub mod schedules;
 
 pub mod probe;
 pub mod record_workspace_created;

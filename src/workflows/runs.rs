@@ -235,6 +235,21 @@ pub async fn find_by_idempotency(db: &DatabaseConnection, scope: &str, key: &str
     Ok(list(db, &filter).await?.into_iter().next())
 }
 
+/// The id of the run with this idempotency key, read through `db` (a transaction, say).
+pub async fn find_by_idempotency_in<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    key: &str,
+) -> Result<Option<String>, AppError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let found = workflow_run::Entity::find()
+        .filter(workflow_run::Column::IdempotencyScope.eq(scope))
+        .filter(workflow_run::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?;
+    Ok(found.map(|r| r.id))
+}
+
 /// Which runs to list; newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {

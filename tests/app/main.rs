@@ -13,6 +13,7 @@ mod csrf;
 mod health;
 mod jobs;
 mod members;
+mod schedules;
 mod tenancy;
 mod workflow_pages;
 mod workflow_runs;

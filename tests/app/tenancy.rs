@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 /// Workspace A with a member, a pending invitation and an API key; an outsider who owns B.
 struct World {
+    a_schedule: String,
     a_run: String,
     a: workspace::Model,
     b: workspace::Model,
@@ -55,8 +56,18 @@ async fn world(app: &TestApp) -> World {
     .await
     .unwrap()
     .id;
+    let schedule = offstage::workflows::schedules::NewSchedule {
+        workflow: offstage::workflows::find("probe").unwrap(),
+        workspace: Some(a.clone()),
+        cron: offstage::domain::CronExpr::parse("0 0 1 1 *").unwrap(),
+        timezone: None,
+        params: serde_json::json!({}),
+        created_by: "test".into(),
+    };
+    let a_schedule = offstage::workflows::schedules::create(&app.db, schedule).await.unwrap().id;
     app.drain_jobs_due().await;
     World {
+        a_schedule,
         a_run,
         a,
         b,
@@ -81,7 +92,8 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
     .await
     .unwrap();
     let runs: Vec<(String, offstage::workflows::RunStatus)> = runs.into_iter().map(|r| (r.id, r.status)).collect();
-    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}")
+    let schedules = offstage::db::entities::schedule::Entity::find().all(&app.db).await.unwrap();
+    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}")
 }
 
 on_both_databases! {
@@ -98,6 +110,7 @@ on_both_databases! {
             format!("/admin/workspaces/{a}/workflows/probe/run"),
             format!("/admin/workspaces/{a}/runs"),
             format!("/admin/workspaces/{a}/runs/{}", w.a_run),
+            format!("/admin/workspaces/{a}/schedules"),
         ];
         for path in &gets {
             let (status, html) = w.outsider.get_html(path).await;
@@ -115,6 +128,10 @@ on_both_databases! {
             (format!("/admin/workspaces/{a}/workflows/probe/run"), vec![]),
             (format!("/admin/workspaces/{a}/runs/{}/cancel", w.a_run), vec![]),
             (format!("/admin/workspaces/{a}/runs/{}/retry", w.a_run), vec![]),
+            (format!("/admin/workspaces/{a}/schedules"), vec![("workflow", "probe"), ("cron", "* * * * *")]),
+            (format!("/admin/workspaces/{a}/schedules/{}/pause", w.a_schedule), vec![]),
+            (format!("/admin/workspaces/{a}/schedules/{}/run-now", w.a_schedule), vec![]),
+            (format!("/admin/workspaces/{a}/schedules/{}/delete", w.a_schedule), vec![]),
         ];
         for (path, fields) in &posts {
             let response = w.outsider.post_form(path, fields).await;
@@ -136,6 +153,9 @@ on_both_databases! {
             (format!("/admin/workspaces/{b}/api-keys/{}/revoke", w.a_key), vec![]),
             (format!("/admin/workspaces/{b}/runs/{}/cancel", w.a_run), vec![]),
             (format!("/admin/workspaces/{b}/runs/{}/retry", w.a_run), vec![]),
+            (format!("/admin/workspaces/{b}/schedules/{}/pause", w.a_schedule), vec![]),
+            (format!("/admin/workspaces/{b}/schedules/{}/run-now", w.a_schedule), vec![]),
+            (format!("/admin/workspaces/{b}/schedules/{}/delete", w.a_schedule), vec![]),
         ];
         for (path, fields) in &posts {
             let response = w.outsider.post_form(path, fields).await;

@@ -7,6 +7,7 @@ pub mod invitation;
 pub mod login_attempt;
 pub mod membership;
 pub mod run_event;
+pub mod schedule;
 pub mod user;
 pub mod workflow_run;
 pub mod workspace;

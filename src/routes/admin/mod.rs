@@ -5,6 +5,7 @@ mod account;
 mod api_keys;
 mod members;
 mod runs;
+mod schedules;
 mod workflows;
 mod workspaces;
 
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(api_keys::configure)
             .configure(workflows::configure)
             .configure(runs::configure)
+            .configure(schedules::configure)
             .configure(account::configure),
     );
 }

@@ -1,0 +1,177 @@
+//! Recurring schedules: a workflow started on a cron expression, globally or for one workspace
+//! (in the workspace's timezone unless the schedule names one). Every worker process calls
+//! `fire_due` once a second; each due schedule is locked while it fires (FOR UPDATE SKIP LOCKED
+//! on PostgreSQL, the single writer on SQLite), and its run carries the idempotency key
+//! `schedule:{id}:{tick}`, so a tick starts exactly one run however many processes are running
+//! and across restarts. A tick missed while nothing ran fires once, late; older ones are dropped.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::Value;
+
+use super::AnyWorkflow;
+use super::runs::{self, NewRun, RunView};
+use crate::db::begin_write;
+use crate::db::entities::{schedule, workspace};
+use crate::domain::{CronExpr, PublicId, Timezone};
+use crate::error::AppError;
+
+/// How many due schedules one call fires; the rest wait for the next second.
+const BATCH: u64 = 200;
+
+pub struct NewSchedule {
+    pub workflow: &'static dyn AnyWorkflow,
+    pub workspace: Option<workspace::Model>,
+    pub cron: CronExpr,
+    /// None: the workspace's timezone (UTC when global).
+    pub timezone: Option<Timezone>,
+    pub params: Value,
+    pub created_by: String,
+}
+
+fn zone(timezone: &Option<String>, workspace: Option<&workspace::Model>) -> Timezone {
+    match (timezone, workspace) {
+        (Some(name), _) => Timezone::from_stored(name),
+        (None, Some(ws)) => ws.tz(),
+        (None, None) => Timezone::from_stored("UTC"),
+    }
+}
+
+/// The parameters each run of the schedule gets.
+fn run_params(params: &str, workspace_id: &Option<String>) -> Value {
+    let mut params: Value = serde_json::from_str(params).unwrap_or_else(|_| Value::Object(Default::default()));
+    if let (Some(ws), Some(map)) = (workspace_id, params.as_object_mut()) {
+        map.insert("workspace_id".into(), Value::String(ws.clone()));
+    }
+    params
+}
+
+pub async fn create(db: &DatabaseConnection, new: NewSchedule) -> Result<schedule::Model, AppError> {
+    let workspace_id = new.workspace.as_ref().map(|w| w.id.clone());
+    let params = new.params.to_string();
+    new.workflow.check_params(&run_params(&params, &workspace_id)).map_err(AppError::Unprocessable)?;
+    let tz = new.timezone.unwrap_or_else(|| zone(&None, new.workspace.as_ref()));
+    let next = new.cron.next_after(Utc::now(), tz);
+    Ok(schedule::ActiveModel {
+        id: Set(PublicId::generate("sch")),
+        workflow: Set(new.workflow.name().to_owned()),
+        workspace_id: Set(workspace_id),
+        cron: Set(new.cron.as_str().to_owned()),
+        timezone: Set(new.timezone.map(|t| t.name().to_owned())),
+        params: Set(params),
+        paused: Set(false),
+        next_run_at: Set(next),
+        last_run_at: Set(None),
+        last_run_id: Set(None),
+        created_by: Set(Some(new.created_by)),
+        created_at: Set(Utc::now()),
+    }
+    .insert(db)
+    .await?)
+}
+
+pub async fn for_workspace(db: &DatabaseConnection, workspace_id: &str) -> Result<Vec<schedule::Model>, AppError> {
+    Ok(schedule::Entity::find()
+        .filter(schedule::Column::WorkspaceId.eq(workspace_id))
+        .order_by_asc(schedule::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn find_in_workspace(
+    db: &DatabaseConnection,
+    workspace_id: &str,
+    id: &str,
+) -> Result<schedule::Model, AppError> {
+    schedule::Entity::find_by_id(id)
+        .filter(schedule::Column::WorkspaceId.eq(workspace_id))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Pausing clears the next tick; resuming computes it from now (missed ticks are not replayed).
+pub async fn set_paused(
+    db: &DatabaseConnection,
+    found: schedule::Model,
+    paused: bool,
+) -> Result<schedule::Model, AppError> {
+    let workspace = match &found.workspace_id {
+        Some(id) => workspace::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let next = if paused {
+        None
+    } else {
+        let cron = CronExpr::parse(&found.cron).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        cron.next_after(Utc::now(), zone(&found.timezone, workspace.as_ref()))
+    };
+    let mut active: schedule::ActiveModel = found.into();
+    active.paused = Set(paused);
+    active.next_run_at = Set(next);
+    Ok(active.update(db).await?)
+}
+
+/// Starts a run at once, outside the schedule's ticks.
+pub async fn run_now(db: &DatabaseConnection, found: &schedule::Model) -> Result<RunView, AppError> {
+    let new = NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id))?.trigger("schedule");
+    runs::start(db, new).await
+}
+
+pub async fn delete(db: &DatabaseConnection, found: schedule::Model) -> Result<(), AppError> {
+    schedule::Entity::delete_by_id(found.id).exec(db).await?;
+    Ok(())
+}
+
+/// Fires every schedule due at `now`: one run per tick. Returns how many runs were started.
+pub async fn fire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
+    let txn = begin_write(db).await?;
+    let mut due = schedule::Entity::find()
+        .filter(schedule::Column::Paused.eq(false))
+        .filter(schedule::Column::NextRunAt.lte(now))
+        .order_by_asc(schedule::Column::NextRunAt)
+        .limit(BATCH);
+    if db.get_database_backend() == DbBackend::Postgres {
+        due =
+            due.lock_with_behavior(sea_orm::sea_query::LockType::Update, sea_orm::sea_query::LockBehavior::SkipLocked);
+    }
+    let due = due.all(&txn).await?;
+    let mut started = 0;
+    for found in due {
+        let Some(tick) = found.next_run_at else { continue };
+        let workspace = match &found.workspace_id {
+            Some(id) => workspace::Entity::find_by_id(id).one(&txn).await?,
+            None => None,
+        };
+        let key = format!("schedule:{}:{}", found.id, tick.timestamp());
+        let scope = found.workspace_id.clone().unwrap_or_else(|| "global".into());
+        let mut last_run_id = found.last_run_id.clone();
+        if runs::find_by_idempotency_in(&txn, &scope, &key).await?.is_none() {
+            let new = NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id))
+                .map(|n| n.idempotency_key(key).trigger("schedule").at(tick));
+            match new {
+                Ok(new) => match runs::start_in(&txn, &new).await {
+                    Ok(id) => {
+                        last_run_id = Some(id);
+                        started += 1;
+                    }
+                    Err(err) => tracing::warn!(schedule = found.id, error = %err, "schedule could not start its run"),
+                },
+                Err(err) => tracing::warn!(schedule = found.id, error = %err, "schedule names an unknown workflow"),
+            }
+        }
+        let next = CronExpr::parse(&found.cron)
+            .ok()
+            .and_then(|cron| cron.next_after(now.max(tick), zone(&found.timezone, workspace.as_ref())));
+        let mut active: schedule::ActiveModel = found.into();
+        active.next_run_at = Set(next);
+        active.last_run_at = Set(Some(tick));
+        active.last_run_id = Set(last_run_id);
+        active.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(started)
+}

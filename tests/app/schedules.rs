@@ -1,0 +1,113 @@
+//! Recurring schedules: created in the UI, each tick starts exactly one run (even when several
+//! processes fire at once), pause / resume / run now, and bad input explained.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use chrono::{Duration, Utc};
+use offstage::db::entities::{schedule, workflow_run};
+use offstage::domain::{CronExpr, Timezone};
+use offstage::workflows::schedules::{self, NewSchedule};
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+async fn runs_of(app: &TestApp, ws_id: &str) -> Vec<workflow_run::Model> {
+    workflow_run::Entity::find()
+        .filter(workflow_run::Column::WorkspaceId.eq(ws_id))
+        .filter(workflow_run::Column::Trigger.eq("schedule"))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn yearly_probe(app: &TestApp, ws: &offstage::db::entities::workspace::Model) -> schedule::Model {
+    let new = NewSchedule {
+        workflow: offstage::workflows::find("probe").unwrap(),
+        workspace: Some(ws.clone()),
+        cron: CronExpr::parse("0 0 1 1 *").unwrap(),
+        timezone: Some(Timezone::parse("UTC").unwrap()),
+        params: serde_json::json!({}),
+        created_by: "test".into(),
+    };
+    schedules::create(&app.db, new).await.unwrap()
+}
+
+on_both_databases! {
+    async fn a_schedule_created_in_the_ui_starts_one_run_per_tick(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let path = format!("/admin/workspaces/{}/schedules", ws.slug);
+        let response = owner.post_form(&path, &[("workflow", "probe"), ("cron", "* * * * * *"), ("timezone", ""), ("params", "{\"value\": 7}")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
+        let runs = runs_of(&app, &ws.id).await;
+        assert!((2..=5).contains(&runs.len()), "every second for 3.5 s: {} runs", runs.len());
+        let mut keys: Vec<String> = runs.iter().map(|r| r.idempotency_key.clone().unwrap()).collect();
+        keys.sort();
+        keys.dedup();
+        assert_eq!(keys.len(), runs.len(), "one run per tick");
+        let (_, html) = owner.get_html(&path).await;
+        assert!(html.contains("Schedule created: probe runs next at"));
+        assert!(html.contains("Europe/Berlin (workspace)"));
+    }
+
+    async fn several_processes_firing_the_same_tick_start_one_run(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let found = yearly_probe(&app, &ws).await;
+        let tick = Utc::now() - Duration::seconds(5);
+        let mut active: schedule::ActiveModel = found.clone().into();
+        active.next_run_at = Set(Some(tick));
+        active.update(&app.db).await.unwrap();
+        let now = Utc::now();
+        let (a, b, c) = tokio::join!(
+            schedules::fire_due(&app.db, now),
+            schedules::fire_due(&app.db, now),
+            schedules::fire_due(&app.db, now)
+        );
+        let fired = [a, b, c].into_iter().map(|r| r.unwrap()).sum::<usize>();
+        assert!(fired <= 1);
+        let runs = runs_of(&app, &ws.id).await;
+        assert_eq!(runs.len(), 1, "exactly one run for the tick");
+        assert_eq!(runs[0].idempotency_key.as_deref(), Some(format!("schedule:{}:{}", found.id, tick.timestamp()).as_str()));
+        let after = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap();
+        assert!(after.next_run_at.unwrap() > now, "the next tick moved on");
+        assert_eq!(after.last_run_id.as_deref(), Some(runs[0].id.as_str()));
+    }
+
+    async fn a_paused_schedule_starts_nothing_until_resumed_and_run_now_starts_one(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let found = yearly_probe(&app, &ws).await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let base = format!("/admin/workspaces/{}/schedules/{}", ws.slug, found.id);
+        assert_eq!(owner.post_form(&format!("{base}/pause"), &[]).await.status(), StatusCode::SEE_OTHER);
+        let paused = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap();
+        assert!(paused.paused && paused.next_run_at.is_none());
+        assert_eq!(schedules::fire_due(&app.db, Utc::now() + Duration::days(400)).await.unwrap(), 0);
+        assert_eq!(owner.post_form(&format!("{base}/resume"), &[]).await.status(), StatusCode::SEE_OTHER);
+        let resumed = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap();
+        assert!(!resumed.paused && resumed.next_run_at.unwrap() > Utc::now());
+        let response = owner.post_form(&format!("{base}/run-now"), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(location(&response).contains("/runs/"));
+        assert_eq!(runs_of(&app, &ws.id).await.len(), 1);
+        assert_eq!(owner.post_form(&format!("{base}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
+        assert_eq!(schedule::Entity::find().count(&app.db).await.unwrap(), 0);
+    }
+
+    async fn bad_schedules_are_explained_and_nothing_is_created(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let path = format!("/admin/workspaces/{}/schedules", ws.slug);
+        for (fields, message) in [
+            (vec![("workflow", "probe"), ("cron", "every day")], "cron:"),
+            (vec![("workflow", "probe"), ("cron", "0 9 * * Sun"), ("timezone", "Mars/Base")], "not a known timezone"),
+            (vec![("workflow", "probe"), ("cron", "0 9 * * Sun"), ("params", "[1]")], "parameters: write a JSON object"),
+            (vec![("workflow", "probe"), ("cron", "0 9 * * Sun"), ("params", "{\"sleep_ms\": \"x\"}")], "sleep_ms"),
+            (vec![("workflow", "record_workspace_created"), ("cron", "0 9 * * Sun")], "workflow: choose one of"),
+        ] {
+            let response = owner.post_form(&path, &fields).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
+            assert!(response.text().await.unwrap().contains(message), "{message}");
+        }
+        assert_eq!(schedule::Entity::find().count(&app.db).await.unwrap(), 0);
+    }
+}
