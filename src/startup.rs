@@ -50,6 +50,9 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
     let db = db::connect(&config.database_url, config.database_kind).await?;
     db::migrate(&db).await?;
     jobs::setup_queue_tables(&db).await?;
+    crate::workflows::schedules::ensure_built_in(&db)
+        .await
+        .map_err(|err| anyhow::anyhow!("creating built-in schedules: {err}"))?;
     Ok(db)
 }
 

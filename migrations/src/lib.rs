@@ -13,6 +13,7 @@ mod m20261127_000007_create_login_attempts;
 mod m20261127_000008_create_workflow_runs;
 mod m20261127_000009_create_run_events;
 mod m20261127_000010_create_schedules;
+mod m20261127_000011_create_health_scores;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000008_create_workflow_runs::Migration),
             Box::new(m20261127_000009_create_run_events::Migration),
             Box::new(m20261127_000010_create_schedules::Migration),
+            Box::new(m20261127_000011_create_health_scores::Migration),
         ]
     }
 }

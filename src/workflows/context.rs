@@ -42,8 +42,25 @@ impl RunContext {
         Utc::now()
     }
 
-    /// Starts another run (or this workflow's continuation, with `NewRun::continuing`).
+    /// Starts another run.
     pub async fn start(&self, new: NewRun) -> Result<RunView, AppError> {
         runs::start(&self.db, new).await
+    }
+
+    /// Continues this run's chain with `next` (the same workflow with the next cursor, say). A
+    /// retried attempt does not start a second continuation.
+    pub async fn continue_chain(&self, next: NewRun) -> Result<RunView, AppError> {
+        let next = next.continuing(self.chain_id.clone()).idempotency_key(format!("continuation:{}", self.run_id));
+        runs::start(&self.db, next).await
+    }
+
+    /// One run per item, in one transaction, the n-th starting `spacing × n` from now. Items
+    /// whose idempotency key already has a run are skipped, so a retried attempt fans out once.
+    pub async fn fan_out(
+        &self,
+        items: Vec<NewRun>,
+        spacing: Option<std::time::Duration>,
+    ) -> Result<Vec<String>, AppError> {
+        runs::fan_out(&self.db, items, spacing).await
     }
 }

@@ -14,6 +14,8 @@ pub mod schedules;
 
 pub mod probe;
 pub mod record_workspace_created;
+pub mod refresh_all_workspace_health;
+pub mod refresh_workspace_health;
 
 pub use context::RunContext;
 pub use execute::{RunRequest, RunResult, execute};

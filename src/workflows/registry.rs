@@ -8,6 +8,8 @@ use serde_json::Value;
 
 use super::probe::Probe;
 use super::record_workspace_created::RecordWorkspaceCreated;
+use super::refresh_all_workspace_health::RefreshAllWorkspaceHealth;
+use super::refresh_workspace_health::RefreshWorkspaceHealth;
 use super::{Outcome, RunContext, Workflow};
 
 /// A workflow seen through its name and JSON parameters, as the engine, API and UI need it.
@@ -75,7 +77,12 @@ const fn entry<W: Workflow>() -> Entry<W> {
 
 /// Every workflow, in the order the UI lists them. Adding a workflow is one line here.
 pub fn registry() -> &'static [&'static dyn AnyWorkflow] {
-    static ALL: &[&dyn AnyWorkflow] = &[&entry::<Probe>(), &entry::<RecordWorkspaceCreated>()];
+    static ALL: &[&dyn AnyWorkflow] = &[
+        &entry::<RefreshWorkspaceHealth>(),
+        &entry::<RefreshAllWorkspaceHealth>(),
+        &entry::<Probe>(),
+        &entry::<RecordWorkspaceCreated>(),
+    ];
     ALL
 }
 
@@ -95,5 +102,14 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "duplicate workflow names");
+    }
+
+    #[test]
+    fn every_built_in_schedule_parses_and_names_a_known_workflow() {
+        for built_in in crate::workflows::schedules::BUILT_IN {
+            crate::domain::CronExpr::parse(built_in.cron).unwrap_or_else(|e| panic!("{}: {e}", built_in.id));
+            crate::domain::Timezone::parse(built_in.timezone).unwrap();
+            assert!(super::find(built_in.workflow).is_some(), "{} names {}", built_in.id, built_in.workflow);
+        }
     }
 }

@@ -221,6 +221,32 @@ pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<Strin
     Ok(id)
 }
 
+/// Starts one run per item in one transaction (the n-th at `spacing × n` from now), skipping
+/// items whose idempotency key already has a run. Returns the ids of the runs started.
+pub async fn fan_out(
+    db: &DatabaseConnection,
+    items: Vec<NewRun>,
+    spacing: Option<std::time::Duration>,
+) -> Result<Vec<String>, AppError> {
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let mut started = Vec::with_capacity(items.len());
+    for (n, mut item) in items.into_iter().enumerate() {
+        if let Some(key) = &item.idempotency_key
+            && find_by_idempotency_in(&txn, &idempotency_scope(&item), key).await?.is_some()
+        {
+            continue;
+        }
+        if let Some(every) = spacing {
+            let offset = chrono::Duration::from_std(every * u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or_default();
+            item.run_at = Some(item.run_at.unwrap_or(now) + offset);
+        }
+        started.push(start_in(&txn, &item).await?);
+    }
+    txn.commit().await?;
+    Ok(started)
+}
+
 /// A run with its current state. `workspace_id` restricts the lookup to one workspace.
 pub async fn get(db: &DatabaseConnection, id: &str, workspace_id: Option<&str>) -> Result<Option<RunView>, AppError> {
     let mut filter = RunFilter { limit: 1, ..RunFilter::default() };
@@ -260,6 +286,7 @@ pub struct RunFilter {
     pub status: Option<RunStatus>,
     pub business_key: Option<String>,
     pub idempotency: Option<(String, String)>,
+    pub chain_id: Option<String>,
     pub limit: u64,
 }
 
@@ -285,6 +312,9 @@ pub async fn list(db: &DatabaseConnection, filter: &RunFilter) -> Result<Vec<Run
     }
     if let Some(key) = &filter.business_key {
         bind("v.business_key = ?", key.clone().into());
+    }
+    if let Some(chain) = &filter.chain_id {
+        bind("v.chain_id = ?", chain.clone().into());
     }
     if let Some((scope, key)) = &filter.idempotency {
         bind("v.idempotency_scope = ?", scope.clone().into());

@@ -22,6 +22,55 @@ use crate::error::AppError;
 /// How many due schedules one call fires; the rest wait for the next second.
 const BATCH: u64 = 200;
 
+/// A schedule that ships with Offstage, created (once, then left to the operator) at start-up.
+pub struct BuiltIn {
+    pub id: &'static str,
+    pub workflow: &'static str,
+    pub cron: &'static str,
+    pub timezone: &'static str,
+}
+
+pub const BUILT_IN: &[BuiltIn] = &[BuiltIn {
+    id: "sch_builtin_daily_health",
+    workflow: "refresh_all_workspace_health",
+    cron: "0 3 * * *",
+    timezone: "UTC",
+}];
+
+/// Creates the built-in schedules that don't exist yet; existing ones (paused or not) are kept.
+pub async fn ensure_built_in(db: &DatabaseConnection) -> Result<(), AppError> {
+    for built_in in BUILT_IN {
+        if schedule::Entity::find_by_id(built_in.id).one(db).await?.is_some() {
+            continue;
+        }
+        let cron = CronExpr::parse(built_in.cron).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let tz = Timezone::parse(built_in.timezone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let inserted = schedule::ActiveModel {
+            id: Set(built_in.id.to_owned()),
+            workflow: Set(built_in.workflow.to_owned()),
+            workspace_id: Set(None),
+            cron: Set(built_in.cron.to_owned()),
+            timezone: Set(Some(tz.name().to_owned())),
+            params: Set("{}".into()),
+            paused: Set(false),
+            next_run_at: Set(cron.next_after(Utc::now(), tz)),
+            last_run_at: Set(None),
+            last_run_id: Set(None),
+            created_by: Set(Some("Offstage".into())),
+            created_at: Set(Utc::now()),
+        }
+        .insert(db)
+        .await;
+        match inserted {
+            Ok(_) => {}
+            // Another process created it a moment ago.
+            Err(err) if crate::db::is_unique_violation(&err) => {}
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Ok(())
+}
+
 pub struct NewSchedule {
     pub workflow: &'static dyn AnyWorkflow,
     pub workspace: Option<workspace::Model>,

@@ -11,6 +11,7 @@ mod browser;
 mod cli;
 mod csrf;
 mod health;
+mod health_scores;
 mod jobs;
 mod members;
 mod schedules;

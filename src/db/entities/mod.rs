@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod api_key;
+pub mod health_score;
 pub mod invitation;
 pub mod login_attempt;
 pub mod membership;

@@ -98,9 +98,17 @@ struct RunPage {
     events: Vec<run_event::Model>,
     params: String,
     output: Option<String>,
+    /// The runs of this run's chain, oldest first, when it has more than one.
+    chain: Vec<RunView>,
 }
 
 impl RunPage {
+    /// "150 of 205" from the newest `progress` output in the chain.
+    fn chain_progress(&self) -> Option<String> {
+        let progress = self.chain.iter().rev().find_map(|r| r.output.as_ref()?.get("progress").cloned())?;
+        Some(format!("{} of {}", progress.get("processed")?, progress.get("total")?))
+    }
+
     fn observed(&self) -> String {
         self.run
             .skipped
@@ -128,6 +136,22 @@ async fn show(
 ) -> Result<RunPage, AppError> {
     let run = load(&scope, &state, &path.1).await?;
     let events = runs::timeline(&state.db, &run.id).await?;
+    let mut chain = match &run.chain_id {
+        Some(chain_id) => {
+            let filter = RunFilter {
+                chain_id: Some(chain_id.clone()),
+                workspace_id: Some(scope.workspace_id().to_owned()),
+                limit: 1000,
+                ..RunFilter::default()
+            };
+            runs::list(&state.db, &filter).await?
+        }
+        None => Vec::new(),
+    };
+    chain.reverse();
+    if chain.len() < 2 {
+        chain.clear();
+    }
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     Ok(RunPage {
         ctx,
@@ -135,6 +159,7 @@ async fn show(
         params: pretty(&run.params),
         output: run.output.as_ref().map(pretty),
         events,
+        chain,
         run,
     })
 }
