@@ -75,6 +75,15 @@ impl TestApp {
 
     /// Spawns with a setting changed from the test defaults.
     pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_mode(backend, Mode::Serve, adjust).await
+    }
+
+    /// Spawns only the web half (`offstage web`): runs wait for separate worker processes.
+    pub async fn spawn_web_only(backend: Backend) -> TestApp {
+        TestApp::spawn_mode(backend, Mode::Web, |_| {}).await
+    }
+
+    async fn spawn_mode(backend: Backend, mode: Mode, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = match backend {
             Backend::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("offstage.db").display()), None),
@@ -85,7 +94,7 @@ impl TestApp {
         };
         let mut config = test_config(&database_url, dir.path());
         adjust(&mut config);
-        let app = Application::build(config.clone(), Mode::Serve).await.expect("app builds");
+        let app = Application::build(config.clone(), mode).await.expect("app builds");
         let port = app.port().expect("web port");
         let db = app.state().db.clone();
         tokio::spawn(app.run_until_stopped());

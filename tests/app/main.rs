@@ -16,6 +16,7 @@ mod jobs;
 mod members;
 mod schedules;
 mod tenancy;
+mod worker_faults;
 mod workflow_pages;
 mod workflow_runs;
 mod workspaces;
