@@ -40,14 +40,20 @@ impl Drop for Worker {
 }
 
 async fn statuses(app: &TestApp, ws_id: &str) -> Vec<RunStatus> {
-    let filter = RunFilter { workspace_id: Some(ws_id.to_owned()), workflow: Some("probe".into()), limit: 1000, ..RunFilter::default() };
+    let filter = RunFilter {
+        workspace_id: Some(ws_id.to_owned()),
+        workflow: Some("probe".into()),
+        limit: 1000,
+        ..RunFilter::default()
+    };
     runs::list(&app.db, &filter).await.unwrap().into_iter().map(|r| r.status).collect()
 }
 
 async fn a_killed_worker_loses_no_runs(backend: Backend) {
     let app = TestApp::spawn_web_only(backend).await;
     let ws = app.create_workspace("Acme", &app.admin).await;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 3_000, fail_attempts: 0, skip: false };
+    let params =
+        probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 3_000, fail_attempts: 0, skip: false };
     for _ in 0..20 {
         runs::start(&app.db, NewRun::of::<probe::Probe>(&params)).await.unwrap();
     }

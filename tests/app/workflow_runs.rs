@@ -207,4 +207,17 @@ on_both_databases! {
         assert_eq!(statuses.iter().filter(|s| **s == RunStatus::Cancelled).count(), 2);
         assert_eq!(statuses.iter().filter(|s| **s == RunStatus::Scheduled).count(), 1);
     }
+
+    async fn the_openapi_document_describes_every_workflow_from_the_registry(app: TestApp) {
+        let response = app.anonymous().get(app.url("/api/v1/openapi.json")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let doc: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(doc["openapi"], "3.1.0");
+        let probe = &doc["paths"]["/workflows/probe/runs"]["post"];
+        let params = &probe["requestBody"]["content"]["application/json"]["schema"]["properties"]["params"];
+        assert!(params["properties"]["fail_attempts"].is_object(), "{params}");
+        assert!(doc["paths"]["/workflows/refresh_workspace_health/runs"].is_object());
+        assert!(doc["paths"]["/workflows/record_workspace_created/runs"].is_null(), "internal workflows are not documented");
+        assert!(doc["paths"]["/runs/{id}"]["delete"]["responses"]["409"].is_object());
+    }
 }

@@ -1,6 +1,7 @@
 //! JSON API v1, authenticated by `Authorization: Bearer <api key>`. Every handler receives an
 //! `ApiScope`: the key's own workspace, and nothing else is reachable.
 
+mod openapi;
 mod runs;
 mod workflows;
 mod workspace;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(workspace::configure)
             .configure(workflows::configure)
             .configure(runs::configure)
+            .configure(openapi::configure)
             .default_service(web::to(not_found)),
     );
 }
