@@ -130,6 +130,22 @@ pub async fn for_workspace(db: &DatabaseConnection, workspace_id: &str) -> Resul
         .await?)
 }
 
+pub async fn global(db: &DatabaseConnection) -> Result<Vec<schedule::Model>, AppError> {
+    Ok(schedule::Entity::find()
+        .filter(schedule::Column::WorkspaceId.is_null())
+        .order_by_asc(schedule::Column::CreatedAt)
+        .all(db)
+        .await?)
+}
+
+pub async fn find_global(db: &DatabaseConnection, id: &str) -> Result<schedule::Model, AppError> {
+    schedule::Entity::find_by_id(id)
+        .filter(schedule::Column::WorkspaceId.is_null())
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
 pub async fn find_in_workspace(
     db: &DatabaseConnection,
     workspace_id: &str,

@@ -14,6 +14,7 @@ mod health;
 mod health_scores;
 mod jobs;
 mod members;
+mod platform;
 mod schedules;
 mod tenancy;
 mod worker_faults;

@@ -4,6 +4,7 @@
 mod account;
 mod api_keys;
 mod members;
+mod platform;
 mod runs;
 mod schedules;
 mod workflows;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(workflows::configure)
             .configure(runs::configure)
             .configure(schedules::configure)
+            .configure(platform::configure)
             .configure(account::configure),
     );
 }

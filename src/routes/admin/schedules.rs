@@ -133,7 +133,21 @@ async fn act(
     let found = schedules::find_in_workspace(&state.db, scope.workspace_id(), &id).await?;
     scope.require_manager()?;
     let slug = scope.workspace().slug.clone();
-    match action.as_str() {
+    match apply(&state, &ctx, found, &action).await? {
+        Some(run_id) => Ok(redirect(format!("/admin/workspaces/{slug}/runs/{run_id}"))),
+        None => Ok(redirect(format!("/admin/workspaces/{slug}/schedules"))),
+    }
+}
+
+/// Pause, resume, run now or delete, with the flash that says so. Returns the run started by
+/// "run now".
+pub(super) async fn apply(
+    state: &AppState,
+    ctx: &PageContext,
+    found: schedule::Model,
+    action: &str,
+) -> Result<Option<String>, AppError> {
+    match action {
         "pause" => {
             schedules::set_paused(&state.db, found, true).await?;
             Flash::success(&ctx.session, "Schedule paused; it starts no runs until resumed.");
@@ -145,7 +159,7 @@ async fn act(
         "run-now" => {
             let run = schedules::run_now(&state.db, &found).await?;
             Flash::success(&ctx.session, "Run started.");
-            return Ok(redirect(format!("/admin/workspaces/{slug}/runs/{}", run.id)));
+            return Ok(Some(run.id));
         }
         "delete" => {
             schedules::delete(&state.db, found).await?;
@@ -153,5 +167,5 @@ async fn act(
         }
         _ => return Err(AppError::NotFound),
     }
-    Ok(redirect(format!("/admin/workspaces/{slug}/schedules")))
+    Ok(None)
 }

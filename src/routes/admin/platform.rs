@@ -1,0 +1,195 @@
+//! Platform pages for platform admins (everyone else gets 404): the queue overview (runs per
+//! status, finished in the last hour), every run across workspaces with bulk cancel / retry of
+//! a filtered selection, and the global schedules.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use serde::Deserialize;
+
+use sea_orm::EntityTrait;
+
+use crate::db::entities::{run_event, schedule};
+use crate::domain::Timezone;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::{CsrfForm, Flash, PageContext, redirect};
+use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
+use crate::workflows::schedules;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/platform/queue", web::get().to(queue))
+        .route("/platform/runs", web::get().to(all_runs))
+        .route("/platform/runs/bulk", web::post().to(bulk))
+        .route("/platform/runs/{id}", web::get().to(run))
+        .route("/platform/schedules", web::get().to(global_schedules))
+        .route("/platform/schedules/{id}/{action}", web::post().to(schedule_action));
+}
+
+fn require_platform_admin(ctx: &PageContext) -> Result<(), AppError> {
+    if ctx.is_platform_admin() { Ok(()) } else { Err(AppError::NotFound) }
+}
+
+/// Times on platform pages are in UTC.
+pub struct Utc;
+
+impl Utc {
+    pub fn time(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        Timezone::from_stored("UTC").format_seconds(*at)
+    }
+    pub fn maybe(&self, at: &Option<chrono::DateTime<chrono::Utc>>) -> String {
+        at.map(|at| self.time(&at)).unwrap_or_else(|| "—".into())
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/platform/queue.html")]
+struct QueuePage {
+    ctx: PageContext,
+    counts: Vec<(RunStatus, i64)>,
+    last_hour: i64,
+}
+
+async fn queue(ctx: PageContext, state: web::Data<AppState>) -> Result<QueuePage, AppError> {
+    require_platform_admin(&ctx)?;
+    let (counts, last_hour) = runs::counts(&state.db, None).await?;
+    Ok(QueuePage { ctx, counts, last_hour })
+}
+
+#[derive(Deserialize, Default)]
+struct RunsQuery {
+    #[serde(default)]
+    workflow: String,
+    #[serde(default)]
+    status: String,
+}
+
+impl RunsQuery {
+    fn filter(&self) -> Result<RunFilter, AppError> {
+        let status = match self.status.as_str() {
+            "" => None,
+            text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
+        };
+        Ok(RunFilter {
+            workflow: Some(self.workflow.clone()).filter(|w| !w.is_empty()),
+            status,
+            limit: 100,
+            ..RunFilter::default()
+        })
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/platform/runs.html")]
+struct RunsPage {
+    ctx: PageContext,
+    runs: Vec<RunView>,
+    workflows: Vec<&'static str>,
+    statuses: [RunStatus; 7],
+    workflow: String,
+    status: String,
+    utc: Utc,
+}
+
+async fn all_runs(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    query: web::Query<RunsQuery>,
+) -> Result<RunsPage, AppError> {
+    require_platform_admin(&ctx)?;
+    let found = runs::list(&state.db, &query.filter()?).await?;
+    Ok(RunsPage {
+        ctx,
+        runs: found,
+        workflows: crate::workflows::registry().iter().map(|w| w.name()).collect(),
+        statuses: RunStatus::ALL,
+        workflow: query.workflow.clone(),
+        status: query.status.clone(),
+        utc: Utc,
+    })
+}
+
+#[derive(Deserialize)]
+struct BulkForm {
+    action: String,
+    #[serde(default)]
+    workflow: String,
+    #[serde(default)]
+    status: String,
+}
+
+async fn bulk(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<BulkForm>,
+) -> Result<HttpResponse, AppError> {
+    require_platform_admin(&ctx)?;
+    let query = RunsQuery { workflow: form.workflow.clone(), status: form.status.clone() };
+    let filter = RunFilter { limit: 1000, ..query.filter()? };
+    let by = ctx.user_email().to_owned();
+    let message = match form.action.as_str() {
+        "cancel" => format!("{} runs cancelled.", runs::bulk_cancel(&state.db, &filter, &by).await?),
+        "retry" => format!("{} failed runs queued again.", runs::bulk_retry(&state.db, &filter, &by).await?),
+        _ => return Err(AppError::BadRequest("Choose cancel or retry.".into())),
+    };
+    Flash::success(&ctx.session, message);
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("workflow", &form.workflow)
+        .append_pair("status", &form.status)
+        .finish();
+    Ok(redirect(format!("/admin/platform/runs?{q}")))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/platform/run.html")]
+struct RunPage {
+    ctx: PageContext,
+    run: RunView,
+    events: Vec<run_event::Model>,
+    params: String,
+    output: Option<String>,
+    utc: Utc,
+}
+
+async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
+    require_platform_admin(&ctx)?;
+    let run = runs::get(&state.db, &id, None).await?.ok_or(AppError::NotFound)?;
+    if let Some(ws_id) = &run.workspace_id
+        && let Some(ws) = crate::db::entities::workspace::Entity::find_by_id(ws_id).one(&state.db).await?
+    {
+        return Ok(redirect(format!("/admin/workspaces/{}/runs/{}", ws.slug, run.id)));
+    }
+    let events = runs::timeline(&state.db, &run.id).await?;
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let page =
+        RunPage { ctx, params: pretty(&run.params), output: run.output.as_ref().map(pretty), events, run, utc: Utc };
+    crate::web::page::render_with_status(actix_web::http::StatusCode::OK, &page)
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/platform/schedules.html")]
+struct SchedulesPage {
+    ctx: PageContext,
+    schedules: Vec<schedule::Model>,
+    utc: Utc,
+}
+
+async fn global_schedules(ctx: PageContext, state: web::Data<AppState>) -> Result<SchedulesPage, AppError> {
+    require_platform_admin(&ctx)?;
+    Ok(SchedulesPage { ctx, schedules: schedules::global(&state.db).await?, utc: Utc })
+}
+
+async fn schedule_action(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    require_platform_admin(&ctx)?;
+    let (id, action) = path.into_inner();
+    let found = schedules::find_global(&state.db, &id).await?;
+    match super::schedules::apply(&state, &ctx, found, &action).await? {
+        Some(run_id) => Ok(redirect(format!("/admin/platform/runs/{run_id}"))),
+        None => Ok(redirect("/admin/platform/schedules")),
+    }
+}

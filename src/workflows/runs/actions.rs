@@ -1,0 +1,97 @@
+//! Changing runs: cancel (one, by business key, or every match of a filter) and retry (one,
+//! or every failed match of a filter). Each change is recorded in the run's timeline.
+
+use sea_orm::DatabaseConnection;
+
+use super::super::events::{self, EventKind};
+use super::{RunFilter, RunStatus, RunView, get, list};
+use crate::db::begin_write;
+use crate::error::AppError;
+use crate::jobs;
+
+/// Cancels a run that has not started; `Conflict` when it already has.
+pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, AppError> {
+    let txn = begin_write(db).await?;
+    let cancelled =
+        jobs::cancel_not_started(&txn, std::slice::from_ref(&run.id), &format!("cancelled by {by}")).await?;
+    if cancelled == 0 {
+        return Err(AppError::Conflict(format!("The run is {} and can no longer be cancelled.", run.status.as_str())));
+    }
+    events::record(&txn, &run.id, EventKind::Cancelled, format!("Cancelled by {by}")).await?;
+    txn.commit().await?;
+    get(db, &run.id, None).await?.ok_or(AppError::NotFound)
+}
+
+/// Cancels every not-yet-started run with `business_key` (in one workspace, when given), e.g.
+/// the pending trial reminder of a workspace whose trial end moved. Returns how many.
+pub async fn cancel_by_business_key(
+    db: &DatabaseConnection,
+    workspace_id: Option<&str>,
+    business_key: &str,
+    by: &str,
+) -> Result<u64, AppError> {
+    let filter = RunFilter {
+        workspace_id: workspace_id.map(str::to_owned),
+        business_key: Some(business_key.to_owned()),
+        limit: 1000,
+        ..RunFilter::default()
+    };
+    let ids: Vec<String> = list(db, &filter)
+        .await?
+        .into_iter()
+        .filter(|r| !r.status.is_finished() && r.status != RunStatus::Running)
+        .map(|r| r.id)
+        .collect();
+    let txn = begin_write(db).await?;
+    let cancelled = jobs::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;
+    for id in &ids {
+        events::record(&txn, id, EventKind::Cancelled, format!("Cancelled by {by} (business key {business_key})"))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(cancelled)
+}
+
+/// Runs a failed run again with its workflow's attempts; `Conflict` unless it failed.
+pub async fn retry(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, AppError> {
+    let extra = crate::workflows::find(&run.workflow).map(|w| w.max_attempts()).unwrap_or(1);
+    let txn = begin_write(db).await?;
+    if !jobs::reopen_failed(&txn, &run.id, i32::try_from(extra).unwrap_or(1)).await? {
+        return Err(AppError::Conflict(format!(
+            "Only failed runs can be retried; this one is {}.",
+            run.status.as_str()
+        )));
+    }
+    events::record(&txn, &run.id, EventKind::Retried, format!("Retried by {by}")).await?;
+    txn.commit().await?;
+    get(db, &run.id, None).await?.ok_or(AppError::NotFound)
+}
+
+/// Cancels every not-yet-started run matching `filter` (up to its limit). Returns how many.
+pub async fn bulk_cancel(db: &DatabaseConnection, filter: &RunFilter, by: &str) -> Result<u64, AppError> {
+    let ids: Vec<String> = list(db, filter)
+        .await?
+        .into_iter()
+        .filter(|r| matches!(r.status, RunStatus::Scheduled | RunStatus::Queued))
+        .map(|r| r.id)
+        .collect();
+    let txn = begin_write(db).await?;
+    let cancelled = jobs::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;
+    for id in &ids {
+        events::record(&txn, id, EventKind::Cancelled, format!("Cancelled by {by} (bulk)")).await?;
+    }
+    txn.commit().await?;
+    Ok(cancelled)
+}
+
+/// Retries every failed run matching `filter` (up to its limit). Returns how many.
+pub async fn bulk_retry(db: &DatabaseConnection, filter: &RunFilter, by: &str) -> Result<u64, AppError> {
+    let failed = RunFilter { status: Some(RunStatus::Failed), ..filter.clone() };
+    let mut retried = 0;
+    for run in list(db, &failed).await? {
+        if retry(db, &run, by).await.is_ok() {
+            retried += 1;
+        }
+    }
+    Ok(retried)
+}

@@ -1,0 +1,206 @@
+//! Starting, reading, cancelling and retrying runs. A run is a `workflow_runs` row (its facts)
+//! plus the apalis job with the same id (its state), written in one transaction; `RunView` is
+//! the two read together, with the status computed from the job row.
+
+mod actions;
+mod query;
+
+pub use actions::{bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
+pub use query::{
+    RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, list, timeline,
+};
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+
+use super::events::{self, EventKind};
+use super::{AnyWorkflow, Workflow};
+use crate::db::entities::workflow_run;
+use crate::db::{begin_write, is_unique_violation};
+use crate::error::AppError;
+use crate::jobs;
+
+/// A request to run a workflow.
+pub struct NewRun {
+    workflow: &'static dyn AnyWorkflow,
+    params: serde_json::Value,
+    run_at: Option<DateTime<Utc>>,
+    idempotency_key: Option<String>,
+    business_key: Option<String>,
+    chain_id: Option<String>,
+    trigger: &'static str,
+}
+
+impl NewRun {
+    /// By name, with JSON parameters (the API and the UI): unknown names are `NotFound`.
+    pub fn named(name: &str, params: serde_json::Value) -> Result<NewRun, AppError> {
+        let workflow = super::find(name).ok_or(AppError::NotFound)?;
+        Ok(NewRun {
+            workflow,
+            params,
+            run_at: None,
+            idempotency_key: None,
+            business_key: None,
+            chain_id: None,
+            trigger: "code",
+        })
+    }
+
+    /// From code, with typed parameters.
+    pub fn of<W: Workflow>(params: &W::Params) -> NewRun {
+        let workflow = super::find(W::NAME).unwrap_or_else(|| panic!("workflow {} is not in the registry", W::NAME));
+        let params = serde_json::to_value(params).unwrap_or(serde_json::Value::Null);
+        NewRun {
+            workflow,
+            params,
+            run_at: None,
+            idempotency_key: None,
+            business_key: None,
+            chain_id: None,
+            trigger: "code",
+        }
+    }
+
+    /// Run at `at` instead of now.
+    pub fn at(mut self, at: DateTime<Utc>) -> NewRun {
+        self.run_at = Some(at);
+        self
+    }
+
+    /// A second start with the same key (in the same workspace) returns the first run.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> NewRun {
+        self.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// A key for cancelling related runs together, e.g. `trial_ending:ws_…`.
+    pub fn business_key(mut self, key: impl Into<String>) -> NewRun {
+        self.business_key = Some(key.into());
+        self
+    }
+
+    /// Continues the chain `chain_id` (recursion in batches).
+    pub fn continuing(mut self, chain_id: impl Into<String>) -> NewRun {
+        self.chain_id = Some(chain_id.into());
+        self.trigger = "continuation";
+        self
+    }
+
+    pub fn trigger(mut self, trigger: &'static str) -> NewRun {
+        self.trigger = trigger;
+        self
+    }
+
+    pub fn workflow(&self) -> &'static dyn AnyWorkflow {
+        self.workflow
+    }
+
+    /// The workspace named by the parameters, for workspace-scoped workflows.
+    pub fn workspace_id(&self) -> Option<String> {
+        self.params.get("workspace_id").and_then(|v| v.as_str()).map(str::to_owned)
+    }
+
+    pub fn params_mut(&mut self) -> &mut serde_json::Value {
+        &mut self.params
+    }
+}
+
+/// Queues a run (or returns the existing one for a repeated idempotency key).
+pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, AppError> {
+    new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
+    let scope = idempotency_scope(&new);
+    if let Some(key) = &new.idempotency_key
+        && let Some(existing) = find_by_idempotency(db, &scope, key).await?
+    {
+        return Ok(existing);
+    }
+    let txn = begin_write(db).await?;
+    let id = match start_in(&txn, &new).await {
+        Ok(id) => id,
+        Err(AppError::Conflict(_)) => {
+            // Another request with the same idempotency key committed first.
+            txn.rollback().await?;
+            let key = new.idempotency_key.as_deref().unwrap_or_default();
+            return find_by_idempotency(db, &scope, key).await?.ok_or(AppError::NotFound);
+        }
+        Err(err) => return Err(err),
+    };
+    txn.commit().await?;
+    get(db, &id, None).await?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("run {id} vanished after insert")))
+}
+
+fn idempotency_scope(new: &NewRun) -> String {
+    workspace_of(new).unwrap_or_else(|| "global".into())
+}
+
+fn workspace_of(new: &NewRun) -> Option<String> {
+    if new.workflow.workspace_scoped() { new.workspace_id() } else { None }
+}
+
+/// Queues a run inside the caller's transaction, so it exists exactly when the caller's change
+/// commits. Returns the run's id; a repeated idempotency key is a `Conflict`.
+pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<String, AppError> {
+    new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
+    let id = ulid::Ulid::new().to_string();
+    let now = Utc::now();
+    let run_at = new.run_at.unwrap_or(now).max(now);
+    let request = super::RunRequest { workflow: new.workflow.name().to_owned(), params: new.params.clone() };
+    let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
+    let inserted = workflow_run::ActiveModel {
+        id: Set(id.clone()),
+        workflow: Set(new.workflow.name().to_owned()),
+        workspace_id: Set(workspace_of(new)),
+        params: Set(new.params.to_string()),
+        business_key: Set(new.business_key.clone()),
+        idempotency_scope: Set(idempotency_scope(new)),
+        idempotency_key: Set(new.idempotency_key.clone()),
+        chain_id: Set(Some(new.chain_id.clone().unwrap_or_else(|| id.clone()))),
+        trigger: Set(new.trigger.to_owned()),
+        created_at: Set(now),
+        scheduled_for: Set(run_at),
+    }
+    .insert(txn)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        Err(err) if is_unique_violation(&err) => {
+            return Err(AppError::Conflict("A run with this idempotency key already exists.".into()));
+        }
+        Err(err) => return Err(err.into()),
+    }
+    let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
+    jobs::insert_job(txn, jobs::WORKFLOW_QUEUE, &id, payload, run_at, max_attempts).await?;
+    let when = if run_at > now {
+        format!("Scheduled for {}", run_at.format("%Y-%m-%d %H:%M:%S UTC"))
+    } else {
+        "Queued".into()
+    };
+    events::record(txn, &id, EventKind::Created, format!("{when} (trigger: {})", new.trigger)).await?;
+    Ok(id)
+}
+
+/// Starts one run per item in one transaction (the n-th at `spacing × n` from now), skipping
+/// items whose idempotency key already has a run. Returns the ids of the runs started.
+pub async fn fan_out(
+    db: &DatabaseConnection,
+    items: Vec<NewRun>,
+    spacing: Option<std::time::Duration>,
+) -> Result<Vec<String>, AppError> {
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    let mut started = Vec::with_capacity(items.len());
+    for (n, mut item) in items.into_iter().enumerate() {
+        if let Some(key) = &item.idempotency_key
+            && find_by_idempotency_in(&txn, &idempotency_scope(&item), key).await?.is_some()
+        {
+            continue;
+        }
+        if let Some(every) = spacing {
+            let offset = chrono::Duration::from_std(every * u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or_default();
+            item.run_at = Some(item.run_at.unwrap_or(now) + offset);
+        }
+        started.push(start_in(&txn, &item).await?);
+    }
+    txn.commit().await?;
+    Ok(started)
+}

@@ -1,0 +1,251 @@
+//! Reading runs: the status words, filters, one run or a page of them, counts per status, and
+//! a run's timeline. The status comes from the job row through `jobs::run_view_sql`.
+
+use chrono::{DateTime, TimeZone, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
+use serde::Serialize;
+
+use super::super::events;
+use super::super::{RunResult, SkipReason};
+use crate::db::entities::workflow_run;
+use crate::error::AppError;
+use crate::jobs;
+
+/// The words the API and the UI use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Scheduled,
+    Queued,
+    Running,
+    Succeeded,
+    Skipped,
+    Failed,
+    Cancelled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Scheduled,
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Succeeded,
+        RunStatus::Skipped,
+        RunStatus::Failed,
+        RunStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Scheduled => "scheduled",
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Succeeded => "succeeded",
+            RunStatus::Skipped => "skipped",
+            RunStatus::Failed => "failed",
+            RunStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(input: &str) -> Result<RunStatus, String> {
+        RunStatus::ALL
+            .into_iter()
+            .find(|s| s.as_str() == input)
+            .ok_or_else(|| format!("“{input}” is not a run status; use one of scheduled, queued, running, succeeded, skipped, failed, cancelled"))
+    }
+
+    /// Succeeded, skipped, failed or cancelled: nothing more will happen on its own.
+    pub fn is_finished(self) -> bool {
+        matches!(self, RunStatus::Succeeded | RunStatus::Skipped | RunStatus::Failed | RunStatus::Cancelled)
+    }
+}
+
+/// A run with its current state. `workspace_id` restricts the lookup to one workspace.
+pub async fn get(db: &DatabaseConnection, id: &str, workspace_id: Option<&str>) -> Result<Option<RunView>, AppError> {
+    let mut filter = RunFilter { limit: 1, ..RunFilter::default() };
+    filter.id = Some(id.to_owned());
+    filter.workspace_id = workspace_id.map(str::to_owned);
+    Ok(list(db, &filter).await?.into_iter().next())
+}
+
+/// The run started earlier with this idempotency key, in `scope` (a workspace id or `global`).
+pub async fn find_by_idempotency(db: &DatabaseConnection, scope: &str, key: &str) -> Result<Option<RunView>, AppError> {
+    let filter = RunFilter { idempotency: Some((scope.to_owned(), key.to_owned())), limit: 1, ..RunFilter::default() };
+    Ok(list(db, &filter).await?.into_iter().next())
+}
+
+/// The id of the run with this idempotency key, read through `db` (a transaction, say).
+pub async fn find_by_idempotency_in<C: ConnectionTrait>(
+    db: &C,
+    scope: &str,
+    key: &str,
+) -> Result<Option<String>, AppError> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let found = workflow_run::Entity::find()
+        .filter(workflow_run::Column::IdempotencyScope.eq(scope))
+        .filter(workflow_run::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?;
+    Ok(found.map(|r| r.id))
+}
+
+/// Which runs to list; newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub id: Option<String>,
+    /// Only this workspace's runs (the API always sets it).
+    pub workspace_id: Option<String>,
+    pub workflow: Option<String>,
+    pub status: Option<RunStatus>,
+    pub business_key: Option<String>,
+    pub idempotency: Option<(String, String)>,
+    pub chain_id: Option<String>,
+    pub limit: u64,
+}
+
+pub async fn list(db: &DatabaseConnection, filter: &RunFilter) -> Result<Vec<RunView>, AppError> {
+    let backend = db.get_database_backend();
+    let mut conditions = Vec::new();
+    let mut values: Vec<Value> = Vec::new();
+    let mut bind = |condition: &str, value: Value| {
+        values.push(value);
+        conditions.push(condition.replace('?', &format!("${}", values.len())));
+    };
+    if let Some(id) = &filter.id {
+        bind("v.id = ?", id.clone().into());
+    }
+    if let Some(ws) = &filter.workspace_id {
+        bind("v.workspace_id = ?", ws.clone().into());
+    }
+    if let Some(workflow) = &filter.workflow {
+        bind("v.workflow = ?", workflow.clone().into());
+    }
+    if let Some(status) = filter.status {
+        bind("v.status = ?", status.as_str().into());
+    }
+    if let Some(key) = &filter.business_key {
+        bind("v.business_key = ?", key.clone().into());
+    }
+    if let Some(chain) = &filter.chain_id {
+        bind("v.chain_id = ?", chain.clone().into());
+    }
+    if let Some((scope, key)) = &filter.idempotency {
+        bind("v.idempotency_scope = ?", scope.clone().into());
+        bind("v.idempotency_key = ?", key.clone().into());
+    }
+    let mut sql = format!("SELECT * FROM ({}) v", jobs::run_view_sql(backend));
+    if !conditions.is_empty() {
+        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+    }
+    sql.push_str(&format!(" ORDER BY v.id DESC LIMIT {}", filter.limit.clamp(1, 1000)));
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(AppError::from)
+}
+
+/// A run as the API and the UI show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub id: String,
+    pub workflow: String,
+    pub workspace_id: Option<String>,
+    pub status: RunStatus,
+    pub params: serde_json::Value,
+    pub output: Option<serde_json::Value>,
+    pub skipped: Option<SkipReason>,
+    pub error: Option<String>,
+    pub attempts: i64,
+    pub max_attempts: i64,
+    /// When it runs (or ran, or retries) next.
+    pub scheduled_for: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub business_key: Option<String>,
+    pub chain_id: Option<String>,
+    pub trigger: String,
+}
+
+fn from_unix(seconds: Option<i64>) -> Option<DateTime<Utc>> {
+    seconds.and_then(|s| Utc.timestamp_opt(s, 0).single())
+}
+
+impl RunView {
+    fn from_row(row: &QueryResult) -> Result<RunView, sea_orm::DbErr> {
+        let status: String = row.try_get("", "status")?;
+        let status = RunStatus::parse(&status).map_err(sea_orm::DbErr::Custom)?;
+        let params: String = row.try_get("", "params")?;
+        let result: Option<String> = row.try_get("", "result")?;
+        let result: Option<serde_json::Value> = result.and_then(|r| serde_json::from_str(&r).ok());
+        let ok: Option<RunResult> =
+            result.as_ref().and_then(|r| r.get("Ok")).and_then(|v| serde_json::from_value(v.clone()).ok());
+        let error = result.as_ref().and_then(|r| r.get("Err")).and_then(|e| e.as_str()).map(str::to_owned);
+        let finished = status.is_finished();
+        let started =
+            !matches!(status, RunStatus::Scheduled | RunStatus::Queued) || row.try_get::<i64>("", "attempts")? > 0;
+        Ok(RunView {
+            id: row.try_get("", "id")?,
+            workflow: row.try_get("", "workflow")?,
+            workspace_id: row.try_get("", "workspace_id")?,
+            status,
+            params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
+            output: ok.as_ref().and_then(|r| r.output.clone()),
+            skipped: ok.and_then(|r| r.skipped),
+            error: if status == RunStatus::Succeeded || status == RunStatus::Skipped { None } else { error },
+            attempts: row.try_get("", "attempts")?,
+            max_attempts: row.try_get("", "max_attempts")?,
+            scheduled_for: from_unix(row.try_get("", "run_at_s")?),
+            started_at: if started { from_unix(row.try_get("", "started_s")?) } else { None },
+            finished_at: if finished { from_unix(row.try_get("", "done_s")?) } else { None },
+            created_at: row.try_get("", "created_at")?,
+            business_key: row.try_get("", "business_key")?,
+            chain_id: row.try_get("", "chain_id")?,
+            trigger: row.try_get("", "trigger")?,
+        })
+    }
+}
+
+/// A run's events, oldest first: its timeline.
+pub async fn timeline<C: ConnectionTrait>(
+    db: &C,
+    run_id: &str,
+) -> Result<Vec<crate::db::entities::run_event::Model>, AppError> {
+    Ok(events::for_run(db, run_id).await?)
+}
+
+/// How many runs are in each status, and how many finished in the last hour (all workspaces
+/// when `workspace_id` is None).
+pub async fn counts(
+    db: &DatabaseConnection,
+    workspace_id: Option<&str>,
+) -> Result<(Vec<(RunStatus, i64)>, i64), AppError> {
+    let backend = db.get_database_backend();
+    let (condition, values): (&str, Vec<Value>) = match workspace_id {
+        Some(ws) => (" WHERE v.workspace_id = $1", vec![ws.into()]),
+        None => ("", Vec::new()),
+    };
+    let sql = format!(
+        "SELECT v.status AS status, COUNT(*) AS n FROM ({}) v{condition} GROUP BY v.status",
+        jobs::run_view_sql(backend)
+    );
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values.clone())).await?;
+    let mut by_status: Vec<(RunStatus, i64)> = RunStatus::ALL.iter().map(|s| (*s, 0)).collect();
+    for row in rows {
+        let status: String = row.try_get("", "status")?;
+        let n: i64 = row.try_get("", "n")?;
+        if let Some(slot) = by_status.iter_mut().find(|(s, _)| s.as_str() == status) {
+            slot.1 = n;
+        }
+    }
+    let hour_ago = Utc::now().timestamp() - 3600;
+    let joiner = if condition.is_empty() { " WHERE" } else { " AND" };
+    let sql = format!(
+        "SELECT COUNT(*) AS n FROM ({}) v{condition}{joiner} v.status IN ('succeeded', 'skipped', 'failed') AND v.done_s >= {hour_ago}",
+        jobs::run_view_sql(backend)
+    );
+    let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let last_hour = match row {
+        Some(row) => row.try_get::<i64>("", "n")?,
+        None => 0,
+    };
+    Ok((by_status, last_hour))
+}
