@@ -24,11 +24,12 @@ pub async fn unfinished_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> 
     .await
 }
 
-/// Jobs that are due or in progress (not those scheduled for later), across every queue.
-pub async fn due_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
+/// Jobs in progress or due within `seconds` (retries a moment away included), across every
+/// queue; jobs scheduled further ahead are not counted.
+pub async fn due_within<C: ConnectionTrait>(db: &C, seconds: u32) -> Result<i64, DbErr> {
     let (table, now) = match db.get_database_backend() {
-        DbBackend::Postgres => ("apalis.jobs", "now()"),
-        _ => ("Jobs", "CAST(strftime('%s', 'now') AS INTEGER)"),
+        DbBackend::Postgres => ("apalis.jobs", format!("now() + interval '{seconds} seconds'")),
+        _ => ("Jobs", format!("CAST(strftime('%s', 'now') AS INTEGER) + {seconds}")),
     };
     count(
         db,

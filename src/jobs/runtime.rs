@@ -23,7 +23,7 @@ pub struct JobContext {
 }
 
 const POLL_INTERVAL: Duration = Duration::from_millis(100);
-const HEARTBEAT: Duration = Duration::from_secs(5);
+const HEARTBEAT: Duration = Duration::from_secs(3);
 const MISSED_HEARTBEATS: usize = 3;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 

@@ -149,10 +149,11 @@ impl TestApp {
         scope.add_member(&self.db, &email, role, &self.config.base_url).await.unwrap();
     }
 
-    /// Waits until no job is due (scheduled ones in the future may remain), bounded.
+    /// Waits until no job is running or due in the next 2 s (retries included; runs scheduled
+    /// later may remain), bounded.
     pub async fn drain_jobs_due(&self) {
         for _ in 0..300 {
-            if offstage::jobs::due_count(&self.db).await.unwrap() == 0 {
+            if offstage::jobs::due_within(&self.db, 2).await.unwrap() == 0 {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -17,7 +17,7 @@ mod members;
 mod platform;
 mod schedules;
 mod tenancy;
-mod worker_faults;
+mod worker_processes;
 mod workflow_pages;
 mod workflow_runs;
 mod workspaces;

@@ -128,6 +128,7 @@ on_both_databases! {
             (format!("/admin/workspaces/{a}/workflows/probe/run"), vec![]),
             (format!("/admin/workspaces/{a}/runs/{}/cancel", w.a_run), vec![]),
             (format!("/admin/workspaces/{a}/runs/{}/retry", w.a_run), vec![]),
+            (format!("/admin/workspaces/{a}/runs/bulk"), vec![("action", "cancel")]),
             (format!("/admin/workspaces/{a}/schedules"), vec![("workflow", "probe"), ("cron", "* * * * *")]),
             (format!("/admin/workspaces/{a}/schedules/{}/pause", w.a_schedule), vec![]),
             (format!("/admin/workspaces/{a}/schedules/{}/run-now", w.a_schedule), vec![]),

@@ -99,4 +99,20 @@ on_both_databases! {
         let (_, page) = owner.get_html(&format!("{base}/{}", failing.id)).await;
         assert!(page.contains("Run queued again") && page.contains(&format!("Retried by {ADMIN_EMAIL}")));
     }
+
+    async fn bulk_cancel_on_a_workspace_touches_only_that_workspaces_matching_runs(app: TestApp) {
+        let a = app.create_workspace("Alpha", &app.admin).await;
+        let b = app.create_workspace("Beta", &app.admin).await;
+        let later = Utc::now() + Duration::hours(1);
+        for ws in [&a, &a, &b] {
+            runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(ws)).at(later)).await.unwrap();
+        }
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let response = owner.post_form(&format!("/admin/workspaces/{}/runs/bulk", a.slug), &[("action", "cancel"), ("status", "scheduled")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, html) = owner.get_html(&location(&response)).await;
+        assert!(html.contains("2 runs cancelled."));
+        let b_runs = runs::list(&app.db, &runs::RunFilter { workspace_id: Some(b.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() }).await.unwrap();
+        assert_eq!(b_runs[0].status, RunStatus::Scheduled, "another workspace's run is untouched");
+    }
 }

@@ -17,6 +17,7 @@ use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/runs", web::get().to(index))
+        .route("/workspaces/{slug}/runs/bulk", web::post().to(bulk))
         .route("/workspaces/{slug}/runs/{id}", web::get().to(show))
         .route("/workspaces/{slug}/runs/{id}/cancel", web::post().to(cancel))
         .route("/workspaces/{slug}/runs/{id}/retry", web::post().to(retry));
@@ -34,6 +35,8 @@ struct RunsPage {
     status: String,
     q: String,
     error: Option<String>,
+    counts: Vec<(RunStatus, i64)>,
+    last_hour: i64,
 }
 
 #[derive(Deserialize)]
@@ -75,7 +78,10 @@ async fn index(
         ..RunFilter::default()
     };
     let found = runs::list(&state.db, &filter).await?;
+    let (counts, last_hour) = runs::counts(&state.db, Some(scope.workspace_id())).await?;
     let page = RunsPage {
+        counts,
+        last_hour,
         ctx,
         nav: WorkspaceNav::new(&scope, "runs"),
         runs: found,
@@ -200,4 +206,46 @@ async fn retry(
         Err(other) => return Err(other),
     }
     Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
+}
+
+#[derive(Deserialize)]
+struct BulkForm {
+    action: String,
+    #[serde(default)]
+    workflow: String,
+    #[serde(default)]
+    status: String,
+}
+
+/// Cancel or retry every run of this workspace that matches the page's filters.
+async fn bulk(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<BulkForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_manager()?;
+    let status = match form.status.as_str() {
+        "" => None,
+        text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
+    };
+    let filter = RunFilter {
+        workspace_id: Some(scope.workspace_id().to_owned()),
+        workflow: Some(form.workflow.clone()).filter(|w| !w.is_empty()),
+        status,
+        limit: 1000,
+        ..RunFilter::default()
+    };
+    let by = actor(&ctx);
+    let message = match form.action.as_str() {
+        "cancel" => format!("{} runs cancelled.", runs::bulk_cancel(&state.db, &filter, &by).await?),
+        "retry" => format!("{} failed runs queued again.", runs::bulk_retry(&state.db, &filter, &by).await?),
+        _ => return Err(AppError::BadRequest("Choose cancel or retry.".into())),
+    };
+    Flash::success(&ctx.session, message);
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("workflow", &form.workflow)
+        .append_pair("status", &form.status)
+        .finish();
+    Ok(redirect(format!("/admin/workspaces/{}/runs?{q}", scope.workspace().slug)))
 }

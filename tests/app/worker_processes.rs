@@ -1,0 +1,180 @@
+//! Separate `offstage worker` processes beside a web-only app: two workers execute 10,000 runs
+//! exactly once and fire each schedule tick once; a worker killed with SIGKILL in the middle of
+//! runs loses none of them, as another recovers its runs (heartbeat timeout) and finishes them.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use offstage::workflows::runs::{self, RunFilter, RunStatus};
+use offstage::workflows::{NewRun, probe};
+
+struct Worker(Child);
+
+impl Worker {
+    fn start(app: &TestApp) -> Worker {
+        Worker::start_with(app, "8")
+    }
+
+    fn start_with(app: &TestApp, concurrency: &str) -> Worker {
+        let child = Command::new(env!("CARGO_BIN_EXE_offstage"))
+            .arg("worker")
+            .env("OFFSTAGE_DATABASE_URL", &app.database_url)
+            .env("OFFSTAGE_DATA_DIR", &app.config.data_dir)
+            .env("OFFSTAGE_SECRET_KEY", app.config.secret_key.expose())
+            .env("OFFSTAGE_WORKER_CONCURRENCY", concurrency)
+            .env("OFFSTAGE_LOG", "error")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start offstage worker");
+        Worker(child)
+    }
+
+    fn kill_9(&mut self) {
+        Command::new("kill").args(["-KILL", &self.0.id().to_string()]).status().unwrap();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn statuses(app: &TestApp, ws_id: &str) -> Vec<RunStatus> {
+    let filter = RunFilter {
+        workspace_id: Some(ws_id.to_owned()),
+        workflow: Some("probe".into()),
+        limit: 1000,
+        ..RunFilter::default()
+    };
+    runs::list(&app.db, &filter).await.unwrap().into_iter().map(|r| r.status).collect()
+}
+
+async fn a_killed_worker_loses_no_runs(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let params =
+        probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 3_000, fail_attempts: 0, skip: false };
+    for _ in 0..20 {
+        runs::start(&app.db, NewRun::of::<probe::Probe>(&params)).await.unwrap();
+    }
+    let mut first = Worker::start(&app);
+    let started = Instant::now();
+    loop {
+        let now = statuses(&app, &ws.id).await;
+        if now.contains(&RunStatus::Running) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the worker never started a run: {now:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    first.kill_9();
+    let killed_at = Instant::now();
+    let _second = Worker::start(&app);
+    loop {
+        let now = statuses(&app, &ws.id).await;
+        if now.iter().all(|s| *s == RunStatus::Succeeded) {
+            break;
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(30), "runs not recovered within 30 s of the kill: {now:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("{backend:?}: all 20 runs succeeded {:.1} s after the kill", killed_at.elapsed().as_secs_f64());
+    assert_eq!(statuses(&app, &ws.id).await.len(), 20);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_loses_nothing_on_sqlite() {
+    a_killed_worker_loses_no_runs(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_killed_mid_run_loses_nothing_on_postgres() {
+    if !postgres_configured() {
+        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL variant does not run here");
+        return;
+    }
+    a_killed_worker_loses_no_runs(Backend::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_execute_ten_thousand_runs_exactly_once_and_fire_each_tick_once() {
+    if !postgres_configured() {
+        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: this PostgreSQL test does not run here");
+        return;
+    }
+    use offstage::db::entities::{run_event, workflow_run};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let app = TestApp::spawn_web_only(Backend::Postgres).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let items: Vec<NewRun> = (0..10_000).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
+    runs::fan_out(&app.db, items, None).await.unwrap();
+    let schedule = offstage::workflows::schedules::NewSchedule {
+        workflow: offstage::workflows::find("probe").unwrap(),
+        workspace: Some(ws.clone()),
+        cron: offstage::domain::CronExpr::parse("* * * * * *").unwrap(),
+        timezone: None,
+        params: serde_json::json!({}),
+        created_by: "test".into(),
+    };
+    let _workers = [Worker::start_with(&app, "16"), Worker::start_with(&app, "16")];
+    offstage::workflows::schedules::create(&app.db, schedule).await.unwrap();
+    let started = Instant::now();
+    loop {
+        let unfinished = offstage::jobs::unfinished_count(&app.db).await.unwrap();
+        if unfinished == 0 && started.elapsed() > Duration::from_secs(4) {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(240), "{unfinished} runs still unfinished");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    eprintln!("10,000 runs drained by two worker processes in {:.1} s", started.elapsed().as_secs_f64());
+    let filter = RunFilter {
+        workspace_id: Some(ws.id.clone()),
+        workflow: Some("probe".into()),
+        status: Some(RunStatus::Succeeded),
+        limit: 1000,
+        ..RunFilter::default()
+    };
+    assert!(runs::list(&app.db, &filter).await.unwrap().iter().all(|r| r.attempts == 1));
+    let executions =
+        run_event::Entity::find().filter(run_event::Column::Kind.eq("started")).count(&app.db).await.unwrap();
+    let probes =
+        workflow_run::Entity::find().filter(workflow_run::Column::Workflow.eq("probe")).count(&app.db).await.unwrap();
+    assert!(probes >= 10_003, "10,000 runs plus a few ticks: {probes}");
+    let runs_total = workflow_run::Entity::find().count(&app.db).await.unwrap();
+    if executions != runs_total {
+        let events = run_event::Entity::find().all(&app.db).await.unwrap();
+        let mut started: std::collections::HashMap<String, usize> = Default::default();
+        for e in events.iter().filter(|e| e.kind == "started") {
+            *started.entry(e.run_id.clone()).or_default() += 1;
+        }
+        for (run, n) in started.iter().filter(|(_, n)| **n > 1) {
+            let timeline: Vec<String> = events
+                .iter()
+                .filter(|e| &e.run_id == run)
+                .map(|e| format!("{} {} {}", e.at, e.kind, e.message))
+                .collect();
+            let view = runs::get(&app.db, run, None).await.unwrap();
+            eprintln!("run {run} started {n} times: {timeline:#?} {view:?}");
+        }
+    }
+    assert_eq!(executions, runs_total, "every run executed exactly once");
+    let ticks: Vec<String> = workflow_run::Entity::find()
+        .filter(workflow_run::Column::Trigger.eq("schedule"))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.idempotency_key.unwrap())
+        .collect();
+    let mut unique = ticks.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), ticks.len(), "each tick fired once by two workers");
+}
