@@ -47,6 +47,16 @@ pub async fn find_by_email(db: &DatabaseConnection, email: &Email) -> Result<Opt
     Ok(user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(db).await?)
 }
 
+/// The first platform admin (by creation), if any.
+pub async fn first_platform_admin(db: &DatabaseConnection) -> Result<Option<user::Model>, AppError> {
+    use sea_orm::QueryOrder;
+    Ok(user::Entity::find()
+        .filter(user::Column::IsPlatformAdmin.eq(true))
+        .order_by_asc(user::Column::CreatedAt)
+        .one(db)
+        .await?)
+}
+
 pub async fn platform_admin_exists(db: &DatabaseConnection) -> Result<bool, AppError> {
     Ok(user::Entity::find().filter(user::Column::IsPlatformAdmin.eq(true)).count(db).await? > 0)
 }

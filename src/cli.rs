@@ -34,6 +34,8 @@ enum Command {
     Worker,
     /// Apply database migrations and exit.
     Migrate,
+    /// Seed demo workspaces, schedules and runs (once), then serve like `serve`.
+    Demo,
     /// Manage users.
     User {
         #[command(subcommand)]
@@ -100,6 +102,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve(config, Mode::Serve).await,
         Command::Web => serve(config, Mode::Web).await,
         Command::Worker => serve(config, Mode::Worker).await,
+        Command::Demo => {
+            let db = startup::prepare_database(&config).await?;
+            crate::bootstrap::ensure_platform_admin(&db, &config).await?;
+            let owner =
+                accounts::first_platform_admin(&db).await?.context("no platform admin to own the demo workspaces")?;
+            let created = crate::demo::seed(&db, &owner).await?;
+            println!("Demo: {created} workspaces seeded (acme-corp, globex, initech), owned by {}.", owner.email);
+            serve(config, Mode::Serve).await
+        }
         Command::Migrate => {
             startup::prepare_database(&config).await?;
             println!("Database is up to date.");

@@ -10,6 +10,7 @@ mod auth;
 mod browser;
 mod cli;
 mod csrf;
+mod demo;
 mod health;
 mod health_scores;
 mod jobs;
