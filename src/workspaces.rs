@@ -124,6 +124,9 @@ pub async fn update_settings(
     active.name = Set(name.as_str().to_owned());
     active.timezone = Set(timezone.name().to_owned());
     let updated = active.update(&txn).await?;
+    if updated.timezone != scope.workspace().timezone {
+        crate::workflows::schedules::follow_timezone(&txn, &updated).await?;
+    }
     scope
         .record_activity(
             &txn,

@@ -180,6 +180,25 @@ pub async fn set_paused(
     Ok(active.update(db).await?)
 }
 
+/// After a workspace's timezone changed: its schedules that follow the workspace's timezone get
+/// their next tick computed again in the new one.
+pub async fn follow_timezone<C: sea_orm::ConnectionTrait>(db: &C, ws: &workspace::Model) -> Result<(), AppError> {
+    let following = schedule::Entity::find()
+        .filter(schedule::Column::WorkspaceId.eq(&ws.id))
+        .filter(schedule::Column::Timezone.is_null())
+        .filter(schedule::Column::Paused.eq(false))
+        .all(db)
+        .await?;
+    for found in following {
+        let Ok(cron) = CronExpr::parse(&found.cron) else { continue };
+        let next = cron.next_after(Utc::now(), ws.tz());
+        let mut active: schedule::ActiveModel = found.into();
+        active.next_run_at = Set(next);
+        active.update(db).await?;
+    }
+    Ok(())
+}
+
 /// Starts a run at once, outside the schedule's ticks.
 pub async fn run_now(db: &DatabaseConnection, found: &schedule::Model) -> Result<RunView, AppError> {
     let new = NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id))?.trigger("schedule");

@@ -111,4 +111,24 @@ on_both_databases! {
         }
         assert_eq!(schedule::Entity::find().filter(schedule::Column::WorkspaceId.is_not_null()).count(&app.db).await.unwrap(), 0);
     }
+
+    async fn schedules_in_the_workspace_timezone_follow_it_when_it_changes(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let new = NewSchedule {
+            workflow: offstage::workflows::find("probe").unwrap(),
+            workspace: Some(ws.clone()),
+            cron: CronExpr::parse("0 9 * * *").unwrap(),
+            timezone: None,
+            params: serde_json::json!({}),
+            created_by: "test".into(),
+        };
+        let found = schedules::create(&app.db, new).await.unwrap();
+        let berlin = found.next_run_at.unwrap();
+        assert_eq!(berlin.with_timezone(&chrono_tz::Europe::Berlin).format("%H:%M").to_string(), "09:00");
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let response = owner.post_form(&format!("/admin/workspaces/{}/settings", ws.slug), &[("name", "Acme"), ("timezone", "Asia/Tokyo")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let moved = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap().next_run_at.unwrap();
+        assert_eq!(moved.with_timezone(&chrono_tz::Asia::Tokyo).format("%H:%M").to_string(), "09:00");
+    }
 }
