@@ -3,6 +3,7 @@
 //! inside the caller's own database transaction (so a run exists exactly when the change that
 //! caused it was committed) and reads their state; `runtime` runs the workers.
 
+pub mod bare;
 mod runtime;
 mod table;
 

@@ -22,7 +22,9 @@ pub struct JobContext {
     pub config: Config,
 }
 
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
+pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(25);
+/// Jobs fetched per poll.
+const BATCH_SIZE: usize = 50;
 const HEARTBEAT: Duration = Duration::from_secs(3);
 const MISSED_HEARTBEATS: usize = 3;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -77,6 +79,7 @@ pub async fn run_workers(
             monitor.register(move |restarts| {
                 let config = apalis_postgres::Config::default()
                     .queue(WORKFLOW_QUEUE)
+                    .batch_size(BATCH_SIZE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
                 let storage = apalis_postgres::PostgresStorage::<RunRequest>::new(&pool)
@@ -94,6 +97,7 @@ pub async fn run_workers(
             monitor.register(move |restarts| {
                 let config = apalis_sqlite::Config::default()
                     .queue(WORKFLOW_QUEUE)
+                    .batch_size(BATCH_SIZE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
                 let storage = apalis_sqlite::SqliteStorage::<RunRequest>::new(&pool)

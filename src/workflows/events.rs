@@ -38,11 +38,22 @@ pub async fn record<C: ConnectionTrait>(
     kind: EventKind,
     message: impl Into<String>,
 ) -> Result<(), DbErr> {
+    record_at(db, run_id, kind, message, Utc::now()).await
+}
+
+/// An event that happened at `at` (written later, with the attempt's ending).
+pub async fn record_at<C: ConnectionTrait>(
+    db: &C,
+    run_id: &str,
+    kind: EventKind,
+    message: impl Into<String>,
+    at: chrono::DateTime<Utc>,
+) -> Result<(), DbErr> {
     run_event::Entity::insert(run_event::ActiveModel {
         run_id: Set(run_id.to_owned()),
         kind: Set(kind.as_str().to_owned()),
         message: Set(message.into()),
-        at: Set(Utc::now()),
+        at: Set(at),
         ..Default::default()
     })
     .exec(db)

@@ -4,13 +4,14 @@
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::events::{self, EventKind};
 use super::{Outcome, RunContext, SkipReason};
+use crate::db::begin_write;
 use crate::jobs::{self, JobContext};
 use crate::tenancy::Scope;
 
@@ -19,6 +20,9 @@ use crate::tenancy::Scope;
 pub struct RunRequest {
     pub workflow: String,
     pub params: Value,
+    /// The chain the run belongs to (absent for a chain's first run).
+    #[serde(default)]
+    pub chain_id: Option<String>,
 }
 
 /// What a finished attempt leaves in apalis's `last_result` (as `{"Ok": …}`).
@@ -45,84 +49,92 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
     exponential.mul_f64(1.0 + jitter)
 }
 
+/// One attempt of a run, as its timeline records it.
+struct AttemptLog<'a> {
+    job: &'a JobContext,
+    run_id: &'a str,
+    attempt: u32,
+    max_attempts: u32,
+    started_at: DateTime<Utc>,
+}
+
+impl AttemptLog<'_> {
+    /// Writes the attempt's `started` event (at its real start) and its ending in one commit,
+    /// with `retry` (the next attempt's time) when there is one: one write per attempt.
+    async fn record(&self, ending: EventKind, message: String, retry: Option<DateTime<Utc>>) {
+        let written = async {
+            let txn = begin_write(&self.job.db).await?;
+            let started = format!("Attempt {} of {} started", self.attempt, self.max_attempts);
+            events::record_at(&txn, self.run_id, EventKind::Started, started, self.started_at).await?;
+            events::record(&txn, self.run_id, ending, message).await?;
+            if let Some(at) = retry {
+                jobs::retry_at(&txn, self.run_id, at).await?;
+            }
+            txn.commit().await
+        };
+        if let Err(err) = written.await {
+            tracing::warn!(run_id = self.run_id, error = %err, "could not record the attempt");
+        }
+    }
+
+    async fn finish(&self, outcome: Outcome) -> RunResult {
+        let (kind, message, result) = match outcome {
+            Outcome::Succeeded(output) => (
+                EventKind::Succeeded,
+                "Succeeded".to_owned(),
+                RunResult { outcome: "succeeded".into(), output, skipped: None },
+            ),
+            Outcome::Skipped(reason) => (
+                EventKind::Skipped,
+                format!("Skipped: “{}” was false (saw {})", reason.condition, reason.observed),
+                RunResult { outcome: "skipped".into(), output: None, skipped: Some(reason) },
+            ),
+        };
+        self.record(kind, message, None).await;
+        result
+    }
+
+    /// Records the failure and, when attempts remain, when the next one runs.
+    async fn failed(&self, error: String) -> RunError {
+        if self.attempt < self.max_attempts {
+            let wait = backoff(self.job.config.retry_base, self.attempt);
+            let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
+            let message =
+                format!("Attempt {} failed: {error}. Next attempt at {}", self.attempt, next.format("%H:%M:%S UTC"));
+            self.record(EventKind::AttemptFailed, message, Some(next)).await;
+        } else {
+            let message = format!("Failed after {} attempts: {error}", self.attempt);
+            self.record(EventKind::Failed, message, None).await;
+        }
+        RunError(error)
+    }
+}
+
 /// Runs one attempt. `attempt` counts from 1.
 pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunRequest) -> Result<RunResult, RunError> {
-    let fail = |message: String| RunError(message);
     let Some(workflow) = super::find(&request.workflow) else {
-        return Err(fail(format!("unknown workflow “{}”", request.workflow)));
+        return Err(RunError(format!("unknown workflow “{}”", request.workflow)));
     };
+    let log = AttemptLog { job, run_id, attempt, max_attempts: workflow.max_attempts(), started_at: Utc::now() };
     let db = &job.db;
-    let _ = events::record(
-        db,
-        run_id,
-        EventKind::Started,
-        format!("Attempt {attempt} of {} started", workflow.max_attempts()),
-    )
-    .await;
     let scope = match request.params.get("workspace_id").and_then(Value::as_str) {
         Some(ws) if workflow.workspace_scoped() => match Scope::system(db, ws).await {
             Ok(scope) => Some(scope),
             Err(crate::error::AppError::NotFound) => {
-                let outcome = Outcome::skipped(
-                    "the workspace exists",
-                    serde_json::json!({ "workspace_id": ws, "exists": false }),
-                );
-                return Ok(finish(job, run_id, outcome).await);
+                let observed = serde_json::json!({ "workspace_id": ws, "exists": false });
+                return Ok(log.finish(Outcome::skipped("the workspace exists", observed)).await);
             }
-            Err(err) => {
-                return Err(attempt_failed(job, run_id, attempt, workflow.max_attempts(), err.to_string()).await);
-            }
+            Err(err) => return Err(log.failed(err.to_string()).await),
         },
         _ => None,
     };
-    let chain_id = crate::workflows::runs::get(db, run_id, None)
-        .await
-        .ok()
-        .flatten()
-        .and_then(|r| r.chain_id)
-        .unwrap_or_else(|| run_id.to_owned());
+    let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
     let ctx = RunContext::new(db.clone(), job.config.clone(), run_id.to_owned(), attempt, chain_id, scope);
     match tokio::time::timeout(workflow.timeout(), workflow.run(ctx, request.params)).await {
-        Ok(Ok(outcome)) => Ok(finish(job, run_id, outcome).await),
-        Ok(Err(err)) => Err(attempt_failed(job, run_id, attempt, workflow.max_attempts(), format!("{err:#}")).await),
-        Err(_) => {
-            let message = format!("timed out after {} s", workflow.timeout().as_secs());
-            Err(attempt_failed(job, run_id, attempt, workflow.max_attempts(), message).await)
-        }
+        Ok(Ok(outcome)) => Ok(log.finish(outcome).await),
+        Ok(Err(err)) => Err(log.failed(format!("{err:#}")).await),
+        Err(_) => Err(log.failed(format!("timed out after {} s", workflow.timeout().as_secs())).await),
     }
-}
-
-async fn finish(job: &JobContext, run_id: &str, outcome: Outcome) -> RunResult {
-    let (kind, message, result) = match outcome {
-        Outcome::Succeeded(output) => (
-            EventKind::Succeeded,
-            "Succeeded".to_owned(),
-            RunResult { outcome: "succeeded".into(), output, skipped: None },
-        ),
-        Outcome::Skipped(reason) => (
-            EventKind::Skipped,
-            format!("Skipped: “{}” was false (saw {})", reason.condition, reason.observed),
-            RunResult { outcome: "skipped".into(), output: None, skipped: Some(reason) },
-        ),
-    };
-    let _ = events::record(&job.db, run_id, kind, message).await;
-    result
-}
-
-/// Records the failure and, when attempts remain, when the next one runs.
-async fn attempt_failed(job: &JobContext, run_id: &str, attempt: u32, max_attempts: u32, error: String) -> RunError {
-    if attempt < max_attempts {
-        let next = Utc::now() + chrono::Duration::from_std(backoff(job.config.retry_base, attempt)).unwrap_or_default();
-        if let Err(err) = jobs::retry_at(&job.db, run_id, next).await {
-            tracing::warn!(run_id, error = %err, "could not push the retry into the future");
-        }
-        let message = format!("Attempt {attempt} failed: {error}. Next attempt at {}", next.format("%H:%M:%S UTC"));
-        let _ = events::record(&job.db, run_id, EventKind::AttemptFailed, message).await;
-    } else {
-        let message = format!("Failed after {attempt} attempts: {error}");
-        let _ = events::record(&job.db, run_id, EventKind::Failed, message).await;
-    }
-    RunError(error)
 }
 
 #[cfg(test)]

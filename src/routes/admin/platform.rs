@@ -127,11 +127,7 @@ async fn bulk(
     let query = RunsQuery { workflow: form.workflow.clone(), status: form.status.clone() };
     let filter = RunFilter { limit: 1000, ..query.filter()? };
     let by = ctx.user_email().to_owned();
-    let message = match form.action.as_str() {
-        "cancel" => format!("{} runs cancelled.", runs::bulk_cancel(&state.db, &filter, &by).await?),
-        "retry" => format!("{} failed runs queued again.", runs::bulk_retry(&state.db, &filter, &by).await?),
-        _ => return Err(AppError::BadRequest("Choose cancel or retry.".into())),
-    };
+    let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&form.action)?, &by).await?;
     Flash::success(&ctx.session, message);
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("workflow", &form.workflow)

@@ -19,8 +19,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/runs", web::get().to(index))
         .route("/workspaces/{slug}/runs/bulk", web::post().to(bulk))
         .route("/workspaces/{slug}/runs/{id}", web::get().to(show))
-        .route("/workspaces/{slug}/runs/{id}/cancel", web::post().to(cancel))
-        .route("/workspaces/{slug}/runs/{id}/retry", web::post().to(retry));
+        .route("/workspaces/{slug}/runs/{id}/{action}", web::post().to(act));
 }
 
 #[derive(Template, WebTemplate)]
@@ -174,34 +173,26 @@ fn actor(ctx: &PageContext) -> String {
     ctx.user_email().to_owned()
 }
 
-async fn cancel(
+/// Cancel (a run that has not started) or retry (a failed run); a refusal is a flash.
+async fn act(
     ctx: PageContext,
     scope: Scope,
     state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
+    path: web::Path<(String, String, String)>,
     CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
+    let (_, id, action) = path.into_inner();
+    let run = load(&scope, &state, &id).await?;
     scope.require_manager()?;
-    let run = load(&scope, &state, &path.1).await?;
-    match runs::cancel(&state.db, &run, &actor(&ctx)).await {
-        Ok(_) => Flash::success(&ctx.session, "Run cancelled; it will not start."),
-        Err(AppError::Conflict(msg)) => Flash::error(&ctx.session, msg),
-        Err(other) => return Err(other),
-    }
-    Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
-}
-
-async fn retry(
-    ctx: PageContext,
-    scope: Scope,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
-) -> Result<HttpResponse, AppError> {
-    scope.require_manager()?;
-    let run = load(&scope, &state, &path.1).await?;
-    match runs::retry(&state.db, &run, &actor(&ctx)).await {
-        Ok(_) => Flash::success(&ctx.session, "Run queued again with a fresh set of attempts."),
+    let done = match action.as_str() {
+        "cancel" => runs::cancel(&state.db, &run, &actor(&ctx)).await.map(|_| "Run cancelled; it will not start."),
+        "retry" => {
+            runs::retry(&state.db, &run, &actor(&ctx)).await.map(|_| "Run queued again with a fresh set of attempts.")
+        }
+        _ => return Err(AppError::NotFound),
+    };
+    match done {
+        Ok(message) => Flash::success(&ctx.session, message),
         Err(AppError::Conflict(msg)) => Flash::error(&ctx.session, msg),
         Err(other) => return Err(other),
     }
@@ -237,11 +228,7 @@ async fn bulk(
         ..RunFilter::default()
     };
     let by = actor(&ctx);
-    let message = match form.action.as_str() {
-        "cancel" => format!("{} runs cancelled.", runs::bulk_cancel(&state.db, &filter, &by).await?),
-        "retry" => format!("{} failed runs queued again.", runs::bulk_retry(&state.db, &filter, &by).await?),
-        _ => return Err(AppError::BadRequest("Choose cancel or retry.".into())),
-    };
+    let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&form.action)?, &by).await?;
     Flash::success(&ctx.session, message);
     let q: String = url::form_urlencoded::Serializer::new(String::new())
         .append_pair("workflow", &form.workflow)

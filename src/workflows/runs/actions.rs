@@ -95,3 +95,33 @@ pub async fn bulk_retry(db: &DatabaseConnection, filter: &RunFilter, by: &str) -
     }
     Ok(retried)
 }
+
+/// What a bulk action on a filtered selection does.
+#[derive(Debug, Clone, Copy)]
+pub enum BulkAction {
+    Cancel,
+    Retry,
+}
+
+impl BulkAction {
+    pub fn parse(input: &str) -> Result<BulkAction, AppError> {
+        match input {
+            "cancel" => Ok(BulkAction::Cancel),
+            "retry" => Ok(BulkAction::Retry),
+            _ => Err(AppError::BadRequest("Choose cancel or retry.".into())),
+        }
+    }
+}
+
+/// Applies `action` to the runs matching `filter`; returns the sentence to show.
+pub async fn bulk(
+    db: &DatabaseConnection,
+    filter: &RunFilter,
+    action: BulkAction,
+    by: &str,
+) -> Result<String, AppError> {
+    Ok(match action {
+        BulkAction::Cancel => format!("{} runs cancelled.", bulk_cancel(db, filter, by).await?),
+        BulkAction::Retry => format!("{} failed runs queued again.", bulk_retry(db, filter, by).await?),
+    })
+}

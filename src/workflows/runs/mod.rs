@@ -5,7 +5,7 @@
 mod actions;
 mod query;
 
-pub use actions::{bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
+pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
 pub use query::{
     RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, list, timeline,
 };
@@ -144,7 +144,11 @@ pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<Strin
     let id = ulid::Ulid::new().to_string();
     let now = Utc::now();
     let run_at = new.run_at.unwrap_or(now).max(now);
-    let request = super::RunRequest { workflow: new.workflow.name().to_owned(), params: new.params.clone() };
+    let request = super::RunRequest {
+        workflow: new.workflow.name().to_owned(),
+        params: new.params.clone(),
+        chain_id: new.chain_id.clone(),
+    };
     let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
     let inserted = workflow_run::ActiveModel {
         id: Set(id.clone()),

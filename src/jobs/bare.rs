@@ -1,0 +1,90 @@
+//! Bare apalis, for the benchmark's baseline: the same storage and pool, no-op jobs pushed with
+//! apalis's own bulk push and drained by a plain apalis worker with the same concurrency and
+//! polling, so `offstage-bench` can print Offstage's overhead as a ratio.
+
+use std::time::{Duration, Instant};
+
+use apalis::prelude::*;
+use sea_orm::{DatabaseConnection, DbBackend};
+use serde::{Deserialize, Serialize};
+
+use super::runtime::POLL_INTERVAL;
+
+const QUEUE: &str = "bench_bare";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Noop(u64);
+
+async fn noop(_: Noop) -> Result<(), BoxDynError> {
+    Ok(())
+}
+
+/// Pushes `n` no-op jobs in bulk, then drains them; returns (push time, drain time).
+pub async fn push_and_drain(
+    db: &DatabaseConnection,
+    n: u64,
+    concurrency: usize,
+) -> anyhow::Result<(Duration, Duration)> {
+    let jobs: Vec<Noop> = (0..n).map(Noop).collect();
+    let started = Instant::now();
+    match db.get_database_backend() {
+        DbBackend::Postgres => {
+            let pool = db.get_postgres_connection_pool().clone();
+            let config = apalis_postgres::Config::default().queue(QUEUE);
+            let mut storage = apalis_postgres::PostgresStorage::<Noop>::new(&pool).with_config(config.clone());
+            for chunk in jobs.chunks(1000) {
+                storage.push_bulk(chunk.to_vec()).await.map_err(|e| anyhow::anyhow!("push: {e:?}"))?;
+            }
+            let pushed = started.elapsed();
+            let backend = apalis_postgres::PostgresStorage::<Noop>::new(&pool)
+                .with_config(config)
+                .poll_with_interval(POLL_INTERVAL);
+            let worker = WorkerBuilder::new(format!("bench-bare-{}", ulid::Ulid::new()))
+                .backend(backend)
+                .concurrency(concurrency)
+                .build(noop);
+            let drained = drain(db, worker.run(), n).await?;
+            Ok((pushed, drained))
+        }
+        _ => {
+            let pool = db.get_sqlite_connection_pool().clone();
+            let config = apalis_sqlite::Config::default().queue(QUEUE);
+            let mut storage = apalis_sqlite::SqliteStorage::<Noop>::new(&pool).with_config(config.clone());
+            for chunk in jobs.chunks(1000) {
+                storage.push_bulk(chunk.to_vec()).await.map_err(|e| anyhow::anyhow!("push: {e:?}"))?;
+            }
+            let pushed = started.elapsed();
+            let backend =
+                apalis_sqlite::SqliteStorage::<Noop>::new(&pool).with_config(config).poll_with_interval(POLL_INTERVAL);
+            let worker = WorkerBuilder::new(format!("bench-bare-{}", ulid::Ulid::new()))
+                .backend(backend)
+                .concurrency(concurrency)
+                .build(noop);
+            let drained = drain(db, worker.run(), n).await?;
+            Ok((pushed, drained))
+        }
+    }
+}
+
+/// Runs `worker` until no job of the queue is left unfinished; returns how long that took.
+async fn drain<F, E>(db: &DatabaseConnection, worker: F, n: u64) -> anyhow::Result<Duration>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
+    let started = Instant::now();
+    let table = if db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE job_type = '{QUEUE}' AND status <> 'Done'");
+    let watch = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            let left = super::count(db, &sql).await.unwrap_or(i64::MAX);
+            if left == 0 {
+                return started.elapsed();
+            }
+        }
+    };
+    tokio::select! {
+        elapsed = watch => Ok(elapsed),
+        _ = worker => anyhow::bail!("the bare apalis worker stopped before draining {n} jobs"),
+    }
+}
