@@ -78,6 +78,8 @@ impl Config {
                 .ok()
                 .filter(|n| (1..=1024).contains(n))
                 .context("OFFSTAGE_WORKER_CONCURRENCY must be a number from 1 to 1024")?,
+            // SQLite has one writer at a time: more concurrent runs only queue on its lock.
+            None if database_kind == DatabaseKind::Sqlite => 4,
             None => 16,
         };
         let retry_base = match var("OFFSTAGE_RETRY_BASE_MS") {

@@ -34,7 +34,8 @@ pub async fn insert_job<C: ConnectionTrait>(
              VALUES ($3, $1, $2, 'Pending', 0, $4, $5, 0, '{}')"
         }
     };
-    let values = vec![id.into(), queue.into(), payload.into(), max_attempts.into(), run_at.timestamp().into()];
+    let values =
+        vec![id.into(), queue.into(), payload.into(), max_attempts.into(), whole_seconds_not_before(run_at).into()];
     db.execute_raw(statement(backend, sql, values)).await.map(|_| ())
 }
 
@@ -69,7 +70,14 @@ pub async fn retry_at<C: ConnectionTrait>(db: &C, id: &str, at: DateTime<Utc>) -
         DbBackend::Postgres => "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2",
         _ => "UPDATE Jobs SET run_at = $1 WHERE id = $2",
     };
-    db.execute_raw(statement(backend, sql, vec![at.timestamp().into(), id.into()])).await.map(|_| ())
+    db.execute_raw(statement(backend, sql, vec![whole_seconds_not_before(at).into(), id.into()])).await.map(|_| ())
+}
+
+/// apalis keeps `run_at` in whole seconds: a future time rounds up, so a job never starts
+/// before its time; a time already due rounds down, so it starts at once.
+fn whole_seconds_not_before(at: DateTime<Utc>) -> i64 {
+    let seconds = at.timestamp();
+    if at > Utc::now() && at.timestamp_subsec_nanos() > 0 { seconds + 1 } else { seconds }
 }
 
 /// Gives a job that failed for good `extra` more attempts, starting now. False when the job
