@@ -123,7 +123,7 @@ async fn two_workers_execute_ten_thousand_runs_exactly_once_and_fire_each_tick_o
         created_by: "test".into(),
     };
     let _workers = [Worker::start_with(&app, "16"), Worker::start_with(&app, "16")];
-    offstage::workflows::schedules::create(&app.db, schedule).await.unwrap();
+    let every_second = offstage::workflows::schedules::create(&app.db, schedule).await.unwrap();
     let started = Instant::now();
     loop {
         let unfinished = offstage::jobs::unfinished_count(&app.db).await.unwrap();
@@ -134,6 +134,12 @@ async fn two_workers_execute_ten_thousand_runs_exactly_once_and_fire_each_tick_o
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     eprintln!("10,000 runs drained by two worker processes in {:.1} s", started.elapsed().as_secs_f64());
+    // Stop the schedule, then let its last tick finish, so nothing is started while counting.
+    offstage::workflows::schedules::delete(&app.db, every_second).await.unwrap();
+    while offstage::jobs::unfinished_count(&app.db).await.unwrap() > 0 {
+        assert!(started.elapsed() < Duration::from_secs(240), "the last tick did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let filter = RunFilter {
         workspace_id: Some(ws.id.clone()),
         workflow: Some("probe".into()),
