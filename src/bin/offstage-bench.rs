@@ -78,34 +78,28 @@ async fn delays(
     db: &DatabaseConnection,
     ids: &[String],
     reference: impl Fn(&workflow_run::Model) -> chrono::DateTime<Utc>,
-) -> Vec<f64> {
+) -> anyhow::Result<Vec<f64>> {
     let mut started: HashMap<String, chrono::DateTime<Utc>> = HashMap::new();
     for chunk in ids.chunks(500) {
         let events = run_event::Entity::find()
             .filter(run_event::Column::RunId.is_in(chunk.to_vec()))
             .filter(run_event::Column::Kind.eq("started"))
             .all(db)
-            .await
-            .expect("events");
+            .await?;
         for e in events {
             started.entry(e.run_id).or_insert(e.at);
         }
     }
     let mut out = Vec::new();
     for chunk in ids.chunks(500) {
-        for run in workflow_run::Entity::find()
-            .filter(workflow_run::Column::Id.is_in(chunk.to_vec()))
-            .all(db)
-            .await
-            .expect("runs")
-        {
+        for run in workflow_run::Entity::find().filter(workflow_run::Column::Id.is_in(chunk.to_vec())).all(db).await? {
             if let Some(at) = started.get(&run.id) {
                 out.push((*at - reference(&run)).num_microseconds().unwrap_or(0) as f64 / 1000.0);
             }
         }
     }
     out.sort_by(|a, b| a.total_cmp(b));
-    out
+    Ok(out)
 }
 
 #[tokio::main]
@@ -181,7 +175,7 @@ async fn main() -> anyhow::Result<()> {
         ids.push(runs::start(&db, NewRun::of::<probe::Probe>(&params)).await?.id);
     }
     wait_until_drained(&db).await;
-    let pickup = delays(&db, &ids, |r| r.created_at).await;
+    let pickup = delays(&db, &ids, |r| r.created_at).await?;
     // Lateness of 500 runs due over the next 3–5 s.
     let base = Utc::now() + chrono::Duration::seconds(3);
     let mut ids = Vec::new();
@@ -191,7 +185,7 @@ async fn main() -> anyhow::Result<()> {
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
     wait_until_drained(&db).await;
-    let lateness = delays(&db, &ids, |r| r.scheduled_for).await;
+    let lateness = delays(&db, &ids, |r| r.scheduled_for).await?;
     // Memory with many runs scheduled a day ahead, workers polling.
     let later = Utc::now() + chrono::Duration::days(1);
     let started = Instant::now();

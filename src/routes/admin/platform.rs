@@ -13,9 +13,11 @@ use crate::db::entities::{run_event, schedule};
 use crate::domain::Timezone;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::{CsrfForm, Flash, PageContext, redirect};
+use crate::web::{CsrfForm, PageContext, redirect};
 use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
 use crate::workflows::schedules;
+
+use super::runs::{BulkForm, filter_from};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/platform/queue", web::get().to(queue))
@@ -66,16 +68,7 @@ struct RunsQuery {
 
 impl RunsQuery {
     fn filter(&self) -> Result<RunFilter, AppError> {
-        let status = match self.status.as_str() {
-            "" => None,
-            text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
-        };
-        Ok(RunFilter {
-            workflow: Some(self.workflow.clone()).filter(|w| !w.is_empty()),
-            status,
-            limit: 100,
-            ..RunFilter::default()
-        })
+        filter_from(&self.workflow, &self.status, None, 100)
     }
 }
 
@@ -89,6 +82,12 @@ struct RunsPage {
     workflow: String,
     status: String,
     utc: Utc,
+}
+
+impl RunsPage {
+    fn bulk_url(&self) -> &'static str {
+        "/admin/platform/runs/bulk"
+    }
 }
 
 async fn all_runs(
@@ -109,31 +108,14 @@ async fn all_runs(
     })
 }
 
-#[derive(Deserialize)]
-struct BulkForm {
-    action: String,
-    #[serde(default)]
-    workflow: String,
-    #[serde(default)]
-    status: String,
-}
-
 async fn bulk(
     ctx: PageContext,
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<HttpResponse, AppError> {
     require_platform_admin(&ctx)?;
-    let query = RunsQuery { workflow: form.workflow.clone(), status: form.status.clone() };
-    let filter = RunFilter { limit: 1000, ..query.filter()? };
-    let by = ctx.user_email().to_owned();
-    let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&form.action)?, &by).await?;
-    Flash::success(&ctx.session, message);
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("workflow", &form.workflow)
-        .append_pair("status", &form.status)
-        .finish();
-    Ok(redirect(format!("/admin/platform/runs?{q}")))
+    let query = form.apply(&state, &ctx, None).await?;
+    Ok(redirect(format!("/admin/platform/runs?{query}")))
 }
 
 #[derive(Template, WebTemplate)]

@@ -38,6 +38,12 @@ struct RunsPage {
     last_hour: i64,
 }
 
+impl RunsPage {
+    fn bulk_url(&self) -> String {
+        format!("/admin/workspaces/{}/runs/bulk", self.nav.workspace.slug)
+    }
+}
+
 #[derive(Deserialize)]
 struct RunsQuery {
     workflow: Option<String>,
@@ -199,13 +205,53 @@ async fn act(
     Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
 }
 
+/// The run filters a page shows (`workflow`, `status`; empty means any), as a `RunFilter`.
+pub(super) fn filter_from(
+    workflow: &str,
+    status: &str,
+    workspace_id: Option<&str>,
+    limit: u64,
+) -> Result<RunFilter, AppError> {
+    let status = match status {
+        "" => None,
+        text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
+    };
+    Ok(RunFilter {
+        workspace_id: workspace_id.map(str::to_owned),
+        workflow: Some(workflow.to_owned()).filter(|w| !w.is_empty()),
+        status,
+        limit,
+        ..RunFilter::default()
+    })
+}
+
+/// The bulk-action form under a run list: the action and the list's filters.
 #[derive(Deserialize)]
-struct BulkForm {
+pub(super) struct BulkForm {
     action: String,
     #[serde(default)]
     workflow: String,
     #[serde(default)]
     status: String,
+}
+
+impl BulkForm {
+    /// Cancels or retries up to 1,000 matching runs (of one workspace, when given), says so in
+    /// a flash, and returns the query string that shows the same list again.
+    pub(super) async fn apply(
+        &self,
+        state: &AppState,
+        ctx: &PageContext,
+        workspace_id: Option<&str>,
+    ) -> Result<String, AppError> {
+        let filter = filter_from(&self.workflow, &self.status, workspace_id, 1000)?;
+        let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&self.action)?, &actor(ctx)).await?;
+        Flash::success(&ctx.session, message);
+        Ok(url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("workflow", &self.workflow)
+            .append_pair("status", &self.status)
+            .finish())
+    }
 }
 
 /// Cancel or retry every run of this workspace that matches the page's filters.
@@ -216,23 +262,6 @@ async fn bulk(
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
-    let status = match form.status.as_str() {
-        "" => None,
-        text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
-    };
-    let filter = RunFilter {
-        workspace_id: Some(scope.workspace_id().to_owned()),
-        workflow: Some(form.workflow.clone()).filter(|w| !w.is_empty()),
-        status,
-        limit: 1000,
-        ..RunFilter::default()
-    };
-    let by = actor(&ctx);
-    let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&form.action)?, &by).await?;
-    Flash::success(&ctx.session, message);
-    let q: String = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("workflow", &form.workflow)
-        .append_pair("status", &form.status)
-        .finish();
-    Ok(redirect(format!("/admin/workspaces/{}/runs?{q}", scope.workspace().slug)))
+    let query = form.apply(&state, &ctx, Some(scope.workspace_id())).await?;
+    Ok(redirect(format!("/admin/workspaces/{}/runs?{query}", scope.workspace().slug)))
 }
