@@ -82,8 +82,11 @@ pub async fn run_workers(
                     .batch_size(BATCH_SIZE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
+                // Woken at once by the insert trigger's NOTIFY; the interval catches runs that
+                // become due later (scheduled, retried) and anything a lost notification missed.
                 let storage = apalis_postgres::PostgresStorage::<RunRequest>::new(&pool)
                     .with_config(config)
+                    .with_pubsub()
                     .poll_with_interval(POLL_INTERVAL);
                 WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)
