@@ -45,6 +45,45 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// The wait before a failed run's first retry; each later retry waits twice as long.
     pub retry_base: std::time::Duration,
+    pub stripe: StripeSettings,
+}
+
+/// Stripe: the webhook endpoint's secrets and how Stripe prices map to Offstage plan names.
+#[derive(Debug, Clone, Default)]
+pub struct StripeSettings {
+    /// Any of these may have signed a delivery (more than one while a secret is rotated).
+    pub webhook_secrets: Vec<Secret>,
+    /// Stripe price (or legacy plan) id → plan name, e.g. `price_123` → `pro`.
+    pub plans: Vec<(String, String)>,
+}
+
+impl StripeSettings {
+    fn from_env() -> anyhow::Result<StripeSettings> {
+        let webhook_secrets = var("OFFSTAGE_STRIPE_WEBHOOK_SECRET")
+            .map(|list| list.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Secret::new).collect())
+            .unwrap_or_default();
+        let mut plans = Vec::new();
+        for pair in var("OFFSTAGE_STRIPE_PLANS").unwrap_or_default().split(',').filter(|p| !p.trim().is_empty()) {
+            let (price, plan) = pair
+                .split_once('=')
+                .map(|(price, plan)| (price.trim(), plan.trim()))
+                .filter(|(price, plan)| !price.is_empty() && !plan.is_empty())
+                .with_context(|| {
+                    format!("OFFSTAGE_STRIPE_PLANS must be price_id=plan pairs separated by commas, got “{pair}”")
+                })?;
+            plans.push((price.to_owned(), plan.to_owned()));
+        }
+        Ok(StripeSettings { webhook_secrets, plans })
+    }
+
+    /// The plan name for a Stripe price id: the configured name, else the id itself.
+    pub fn plan_for(&self, price_id: &str) -> String {
+        self.plans
+            .iter()
+            .find(|(price, _)| price == price_id)
+            .map(|(_, plan)| plan.clone())
+            .unwrap_or_else(|| price_id.to_owned())
+    }
 }
 
 /// Reads a variable; unset and empty are the same.
@@ -91,6 +130,7 @@ impl Config {
                 .context("OFFSTAGE_RETRY_BASE_MS must be a number of milliseconds from 1 to 3600000")?,
             None => std::time::Duration::from_secs(2),
         };
+        let stripe = StripeSettings::from_env()?;
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -108,6 +148,7 @@ impl Config {
             admin_password: var("OFFSTAGE_ADMIN_PASSWORD").map(Secret::new),
             worker_concurrency,
             retry_base,
+            stripe,
         })
     }
 

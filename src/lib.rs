@@ -3,6 +3,7 @@
 //! or PostgreSQL.
 
 pub mod accounts;
+pub mod billing;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;

@@ -61,6 +61,9 @@ async fn try_create(
         stripe_customer_id: Set(None),
         stripe_subscription_id: Set(None),
         created_at: Set(Utc::now()),
+        current_period_end: Set(None),
+        cancel_at_period_end: Set(false),
+        billing_event_key: Set(None),
     }
     .insert(&txn)
     .await;

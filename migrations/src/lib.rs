@@ -14,6 +14,9 @@ mod m20261127_000008_create_workflow_runs;
 mod m20261127_000009_create_run_events;
 mod m20261127_000010_create_schedules;
 mod m20261127_000011_create_health_scores;
+mod m20261127_000012_create_stripe_events;
+mod m20261127_000013_add_billing_state_to_workspaces;
+mod m20261127_000014_create_invoices;
 
 pub struct Migrator;
 
@@ -32,6 +35,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000009_create_run_events::Migration),
             Box::new(m20261127_000010_create_schedules::Migration),
             Box::new(m20261127_000011_create_health_scores::Migration),
+            Box::new(m20261127_000012_create_stripe_events::Migration),
+            Box::new(m20261127_000013_add_billing_state_to_workspaces::Migration),
+            Box::new(m20261127_000014_create_invoices::Migration),
         ]
     }
 }

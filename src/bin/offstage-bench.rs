@@ -130,6 +130,7 @@ async fn main() -> anyhow::Result<()> {
         admin_password: None,
         worker_concurrency: concurrency,
         retry_base: Duration::from_secs(2),
+        stripe: Default::default(),
     };
     let db = startup::prepare_database(&config).await?;
     let owner = accounts::create_user(

@@ -18,6 +18,7 @@ pub enum ActivityKind {
     InvitationAccepted,
     ApiKeyCreated,
     ApiKeyRevoked,
+    TrialEnding,
 }
 
 impl ActivityKind {
@@ -33,6 +34,7 @@ impl ActivityKind {
             ActivityKind::InvitationAccepted => "invitation.accepted",
             ActivityKind::ApiKeyCreated => "api_key.created",
             ActivityKind::ApiKeyRevoked => "api_key.revoked",
+            ActivityKind::TrialEnding => "billing.trial_ending",
         }
     }
 }

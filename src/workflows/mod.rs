@@ -13,9 +13,11 @@ pub mod runs;
 pub mod schedules;
 
 pub mod probe;
+pub mod process_stripe_event;
 pub mod record_workspace_created;
 pub mod refresh_all_workspace_health;
 pub mod refresh_workspace_health;
+pub mod trial_ending_reminder;
 
 pub use context::RunContext;
 pub use execute::{RunRequest, RunResult, execute};

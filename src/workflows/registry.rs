@@ -7,9 +7,11 @@ use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::probe::Probe;
+use super::process_stripe_event::ProcessStripeEvent;
 use super::record_workspace_created::RecordWorkspaceCreated;
 use super::refresh_all_workspace_health::RefreshAllWorkspaceHealth;
 use super::refresh_workspace_health::RefreshWorkspaceHealth;
+use super::trial_ending_reminder::TrialEndingReminder;
 use super::{Outcome, RunContext, Workflow};
 
 /// A workflow seen through its name and JSON parameters, as the engine, API and UI need it.
@@ -82,6 +84,8 @@ pub fn registry() -> &'static [&'static dyn AnyWorkflow] {
         &entry::<RefreshAllWorkspaceHealth>(),
         &entry::<Probe>(),
         &entry::<RecordWorkspaceCreated>(),
+        &entry::<ProcessStripeEvent>(),
+        &entry::<TrialEndingReminder>(),
     ];
     ALL
 }

@@ -144,6 +144,7 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("OFFSTAGE_SECRET_KEY", "too-short"),
         ("OFFSTAGE_BASE_URL", "ftp://example.com"),
         ("OFFSTAGE_WORKER_CONCURRENCY", "lots"),
+        ("OFFSTAGE_STRIPE_PLANS", "price_123"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let output = Command::new(env!("CARGO_BIN_EXE_offstage"))

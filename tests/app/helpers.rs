@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use offstage::config::{Config, Secret};
+use offstage::config::{Config, Secret, StripeSettings};
 use offstage::db::entities::{user, workspace};
 use offstage::domain::{Email, Password, Timezone, WorkspaceName};
 use offstage::startup::{Application, Mode};
@@ -13,6 +13,9 @@ use sea_orm::DatabaseConnection;
 
 pub const ADMIN_EMAIL: &str = "admin@example.com";
 pub const PASSWORD: &str = "correct horse battery";
+/// The Stripe webhook secret tests sign with; the old one is still accepted (a rotation).
+pub const STRIPE_SECRET: &str = "whsec_test_current";
+pub const STRIPE_SECRET_OLD: &str = "whsec_test_previous";
 
 /// Declares each test twice: on SQLite (always) and on PostgreSQL (when
 /// OFFSTAGE_TEST_POSTGRES_URL is set; CI sets it, so there the PostgreSQL half always runs).
@@ -229,6 +232,10 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         admin_password: Some(Secret::new(PASSWORD)),
         worker_concurrency: 4,
         retry_base: Duration::from_millis(50),
+        stripe: StripeSettings {
+            webhook_secrets: vec![Secret::new(STRIPE_SECRET_OLD), Secret::new(STRIPE_SECRET)],
+            plans: vec![("price_pro_monthly".into(), "pro".into()), ("price_team_monthly".into(), "team".into())],
+        },
     }
 }
 

@@ -17,6 +17,7 @@ mod jobs;
 mod members;
 mod platform;
 mod schedules;
+mod stripe_webhooks;
 mod tenancy;
 mod worker_processes;
 mod workflow_pages;

@@ -111,6 +111,7 @@ on_both_databases! {
             format!("/admin/workspaces/{a}/runs"),
             format!("/admin/workspaces/{a}/runs/{}", w.a_run),
             format!("/admin/workspaces/{a}/schedules"),
+            format!("/admin/workspaces/{a}/billing"),
         ];
         for path in &gets {
             let (status, html) = w.outsider.get_html(path).await;

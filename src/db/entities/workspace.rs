@@ -19,6 +19,10 @@ pub struct Model {
     pub stripe_customer_id: Option<String>,
     pub stripe_subscription_id: Option<String>,
     pub created_at: DateTimeUtc,
+    pub current_period_end: Option<DateTimeUtc>,
+    pub cancel_at_period_end: bool,
+    /// Orders the Stripe events behind the subscription state: see `billing::apply`.
+    pub billing_event_key: Option<String>,
 }
 
 impl Model {

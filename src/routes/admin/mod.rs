@@ -3,10 +3,12 @@
 
 mod account;
 mod api_keys;
+mod billing;
 mod members;
 mod platform;
 mod runs;
 mod schedules;
+mod stripe_events;
 mod workflows;
 mod workspaces;
 
@@ -25,6 +27,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(runs::configure)
             .configure(schedules::configure)
             .configure(platform::configure)
+            .configure(stripe_events::configure)
+            .configure(billing::configure)
             .configure(account::configure),
     );
 }
@@ -57,7 +61,21 @@ impl WorkspaceNav {
         at.map(|at| self.precise(&at)).unwrap_or_else(|| "—".into())
     }
 
+    /// "ends in 4 days" / "ended 2 days ago", for the trial countdown.
+    pub fn trial_countdown(&self) -> Option<String> {
+        let remaining = self.workspace.trial_ends_at? - chrono::Utc::now();
+        Some(match (remaining.num_days(), remaining.num_hours()) {
+            (_, h) if h < 0 => format!("ended {} ago", plural(-(remaining.num_days()).max(0), "day")),
+            (0, h) => format!("ends in {}", plural(h, "hour")),
+            (d, _) => format!("ends in {}", plural(d, "day")),
+        })
+    }
+
     pub fn can_manage(&self) -> bool {
         self.role.can_manage()
     }
+}
+
+fn plural(n: i64, unit: &str) -> String {
+    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }

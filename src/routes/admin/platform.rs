@@ -28,7 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/platform/schedules/{id}/{action}", web::post().to(schedule_action));
 }
 
-fn require_platform_admin(ctx: &PageContext) -> Result<(), AppError> {
+pub(super) fn require_platform_admin(ctx: &PageContext) -> Result<(), AppError> {
     if ctx.is_platform_admin() { Ok(()) } else { Err(AppError::NotFound) }
 }
 

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
@@ -141,25 +140,6 @@ struct ShowPage {
     member_count: u64,
     api_key_count: usize,
     activity: Vec<activity::Model>,
-}
-
-impl ShowPage {
-    /// "in 4 days" / "ended 2 days ago", for the trial countdown.
-    fn trial_countdown(&self) -> Option<String> {
-        let ends = self.nav.workspace.trial_ends_at?;
-        let remaining = ends - Utc::now();
-        let days = remaining.num_days();
-        let hours = remaining.num_hours();
-        Some(match (days, hours) {
-            (_, h) if h < 0 => format!("ended {} ago", plural(-(remaining.num_days()).max(0), "day")),
-            (0, h) => format!("ends in {}", plural(h, "hour")),
-            (d, _) => format!("ends in {}", plural(d, "day")),
-        })
-    }
-}
-
-fn plural(n: i64, unit: &str) -> String {
-    if n == 1 { format!("1 {unit}") } else { format!("{n} {unit}s") }
 }
 
 async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<ShowPage, AppError> {

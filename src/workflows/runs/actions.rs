@@ -1,7 +1,7 @@
 //! Changing runs: cancel (one, by business key, or every match of a filter) and retry (one,
 //! or every failed match of a filter). Each change is recorded in the run's timeline.
 
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::super::events::{self, EventKind};
 use super::{RunFilter, RunStatus, RunView, get, list};
@@ -30,25 +30,36 @@ pub async fn cancel_by_business_key(
     business_key: &str,
     by: &str,
 ) -> Result<u64, AppError> {
+    let txn = begin_write(db).await?;
+    let cancelled = cancel_by_business_key_in(&txn, workspace_id, business_key, by).await?;
+    txn.commit().await?;
+    Ok(cancelled)
+}
+
+/// `cancel_by_business_key` inside the caller's transaction, so a reschedule is atomic.
+pub async fn cancel_by_business_key_in<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: Option<&str>,
+    business_key: &str,
+    by: &str,
+) -> Result<u64, AppError> {
     let filter = RunFilter {
         workspace_id: workspace_id.map(str::to_owned),
         business_key: Some(business_key.to_owned()),
         limit: 1000,
         ..RunFilter::default()
     };
-    let ids: Vec<String> = list(db, &filter)
+    let ids: Vec<String> = list(txn, &filter)
         .await?
         .into_iter()
         .filter(|r| !r.status.is_finished() && r.status != RunStatus::Running)
         .map(|r| r.id)
         .collect();
-    let txn = begin_write(db).await?;
-    let cancelled = jobs::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;
+    let cancelled = jobs::cancel_not_started(txn, &ids, &format!("cancelled by {by}")).await?;
     for id in &ids {
-        events::record(&txn, id, EventKind::Cancelled, format!("Cancelled by {by} (business key {business_key})"))
+        events::record(txn, id, EventKind::Cancelled, format!("Cancelled by {by} (business key {business_key})"))
             .await?;
     }
-    txn.commit().await?;
     Ok(cancelled)
 }
 

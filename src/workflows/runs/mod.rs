@@ -5,7 +5,9 @@
 mod actions;
 mod query;
 
-pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
+pub use actions::{
+    BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, cancel_by_business_key_in, retry,
+};
 pub use query::{
     RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, list, timeline,
 };

@@ -103,7 +103,7 @@ pub struct RunFilter {
     pub limit: u64,
 }
 
-pub async fn list(db: &DatabaseConnection, filter: &RunFilter) -> Result<Vec<RunView>, AppError> {
+pub async fn list<C: ConnectionTrait>(db: &C, filter: &RunFilter) -> Result<Vec<RunView>, AppError> {
     let backend = db.get_database_backend();
     let mut conditions = Vec::new();
     let mut values: Vec<Value> = Vec::new();

@@ -1,0 +1,349 @@
+//! Applies one recorded Stripe event to its workspace. Order-proof: every subscription event
+//! carries an order key (Stripe's `created`, then the event kind, then the event id), the
+//! workspace keeps the key of the state it shows, and an update only lands when its key is
+//! newer — one conditional UPDATE, atomic on both databases. Whatever order events arrive in,
+//! the workspace ends in the state of the newest one.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, QueryFilter, Statement,
+};
+use serde_json::Value;
+
+use super::envelope::{Envelope, id_of, timestamp};
+use super::inbox::{EventStatus, set_status};
+use crate::config::StripeSettings;
+use crate::db::entities::{stripe_event, workspace};
+use crate::db::{begin_write, is_unique_violation};
+use crate::domain::SubscriptionStatus;
+use crate::error::AppError;
+use crate::workflows::{runs, trial_ending_reminder};
+
+/// What applying an event did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Applied {
+    /// Applied to the workspace; the words say what changed.
+    Processed { workspace_id: String, summary: String },
+    /// No workspace matches the event's customer or metadata.
+    Unmatched { customer: Option<String> },
+    /// A type Offstage does not act on.
+    Ignored,
+    /// Already processed, ignored or unmatched before this attempt.
+    AlreadyDone(EventStatus),
+    /// Can't be applied; the event is marked failed with this reason.
+    Failed(String),
+}
+
+/// The event types Offstage acts on, by what they carry.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// Carries a subscription object: its state becomes the workspace's (if newest).
+    Subscription {
+        rank: u8,
+    },
+    CheckoutCompleted,
+    InvoicePaid,
+    InvoicePaymentFailed,
+}
+
+fn kind(event_type: &str) -> Option<Kind> {
+    Some(match event_type {
+        "customer.subscription.created" => Kind::Subscription { rank: 0 },
+        "customer.subscription.updated"
+        | "customer.subscription.paused"
+        | "customer.subscription.resumed"
+        | "customer.subscription.trial_will_end" => Kind::Subscription { rank: 1 },
+        "customer.subscription.deleted" => Kind::Subscription { rank: 2 },
+        "checkout.session.completed" => Kind::CheckoutCompleted,
+        "invoice.paid" | "invoice.payment_succeeded" => Kind::InvoicePaid,
+        "invoice.payment_failed" => Kind::InvoicePaymentFailed,
+        _ => return None,
+    })
+}
+
+/// The event types `apply` acts on (the UI lists them).
+pub const HANDLED_TYPES: [&str; 10] = [
+    "checkout.session.completed",
+    "customer.subscription.created",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "customer.subscription.paused",
+    "customer.subscription.resumed",
+    "customer.subscription.trial_will_end",
+    "invoice.paid",
+    "invoice.payment_succeeded",
+    "invoice.payment_failed",
+];
+
+/// Applies the recorded event `event_id` and records the outcome on it, in one transaction.
+pub async fn apply(
+    db: &DatabaseConnection,
+    settings: &StripeSettings,
+    event_id: &str,
+) -> Result<Applied, sea_orm::DbErr> {
+    let txn = begin_write(db).await?;
+    let Some(row) = stripe_event::Entity::find_by_id(event_id).one(&txn).await? else {
+        return Ok(Applied::Failed(format!("event {event_id} is not in the inbox")));
+    };
+    let status = EventStatus::parse(&row.status).unwrap_or(EventStatus::Failed);
+    if !matches!(status, EventStatus::Received | EventStatus::Failed) {
+        return Ok(Applied::AlreadyDone(status));
+    }
+    let applied = match Envelope::parse(row.payload.as_bytes()) {
+        Ok(event) => apply_event(&txn, settings, &event).await,
+        Err(reason) => Err(Problem::Data(reason)),
+    };
+    let applied = match applied {
+        Ok(applied) => applied,
+        Err(Problem::Database(err)) => return Err(err),
+        Err(Problem::Data(reason)) => {
+            // The partial work rolls back; only the failure is recorded.
+            txn.rollback().await?;
+            let txn = begin_write(db).await?;
+            set_status(&txn, event_id, EventStatus::Failed, Some(&reason), None).await?;
+            txn.commit().await?;
+            return Ok(Applied::Failed(reason));
+        }
+    };
+    match &applied {
+        Applied::Processed { workspace_id, .. } => {
+            set_status(&txn, event_id, EventStatus::Processed, None, Some(workspace_id)).await?
+        }
+        Applied::Unmatched { .. } => set_status(&txn, event_id, EventStatus::Unmatched, None, None).await?,
+        Applied::Ignored => set_status(&txn, event_id, EventStatus::Ignored, None, None).await?,
+        Applied::AlreadyDone(_) | Applied::Failed(_) => {}
+    }
+    txn.commit().await?;
+    Ok(applied)
+}
+
+enum Problem {
+    /// The event can't be applied as it is: recorded as failed.
+    Data(String),
+    /// The database failed: the attempt fails and is retried.
+    Database(sea_orm::DbErr),
+}
+
+/// Starting or cancelling runs failed: like a database failure, worth another attempt.
+impl From<AppError> for Problem {
+    fn from(err: AppError) -> Self {
+        Problem::Database(sea_orm::DbErr::Custom(err.to_string()))
+    }
+}
+
+impl From<sea_orm::DbErr> for Problem {
+    fn from(err: sea_orm::DbErr) -> Self {
+        Problem::Database(err)
+    }
+}
+
+async fn apply_event(
+    txn: &DatabaseTransaction,
+    settings: &StripeSettings,
+    event: &Envelope,
+) -> Result<Applied, Problem> {
+    let Some(kind) = kind(&event.event_type) else {
+        return Ok(Applied::Ignored);
+    };
+    let customer = event.id_at("customer");
+    let Some(workspace) = find_workspace(txn, event, customer.as_deref()).await? else {
+        return Ok(Applied::Unmatched { customer });
+    };
+    if let Some(customer) = &customer {
+        link_customer(txn, &workspace, customer).await?;
+    }
+    let summary = match kind {
+        Kind::Subscription { rank } => apply_subscription(txn, settings, &workspace, event, rank).await?,
+        Kind::CheckoutCompleted => {
+            let subscription = event.id_at("subscription");
+            if let Some(subscription) = &subscription
+                && workspace.stripe_subscription_id.is_none()
+            {
+                execute(
+                    txn,
+                    "UPDATE workspaces SET stripe_subscription_id = $1 WHERE id = $2",
+                    [subscription.clone().into(), workspace.id.clone().into()],
+                )
+                .await?;
+            }
+            format!("checkout completed (customer {})", customer.as_deref().unwrap_or("—"))
+        }
+        Kind::InvoicePaid => record_invoice(txn, &workspace, event).await?,
+        Kind::InvoicePaymentFailed => {
+            let amount = event.object["amount_due"].as_i64().unwrap_or(0);
+            format!("payment of {} failed", money(amount, event.object["currency"].as_str().unwrap_or("")))
+        }
+    };
+    Ok(Applied::Processed { workspace_id: workspace.id, summary })
+}
+
+/// The workspace an event belongs to: the one linked to its Stripe customer, else the one its
+/// metadata (or a checkout session's client_reference_id) names.
+async fn find_workspace(
+    txn: &DatabaseTransaction,
+    event: &Envelope,
+    customer: Option<&str>,
+) -> Result<Option<workspace::Model>, Problem> {
+    if let Some(customer) = customer
+        && let Some(found) =
+            workspace::Entity::find().filter(workspace::Column::StripeCustomerId.eq(customer)).one(txn).await?
+    {
+        return Ok(Some(found));
+    }
+    let named = [
+        event.metadata_workspace_id(),
+        event.object["client_reference_id"].as_str().map(str::to_owned),
+        event.object["subscription_details"]["metadata"]["workspace_id"].as_str().map(str::to_owned),
+        event.object["parent"]["subscription_details"]["metadata"]["workspace_id"].as_str().map(str::to_owned),
+    ];
+    for id in named.into_iter().flatten() {
+        if let Some(found) = workspace::Entity::find_by_id(id).one(txn).await? {
+            return Ok(Some(found));
+        }
+    }
+    Ok(None)
+}
+
+/// Remembers the customer on the workspace the first time an event names both.
+async fn link_customer(txn: &DatabaseTransaction, workspace: &workspace::Model, customer: &str) -> Result<(), Problem> {
+    match &workspace.stripe_customer_id {
+        Some(linked) if linked == customer => Ok(()),
+        Some(linked) => Err(Problem::Data(format!(
+            "workspace {} is linked to Stripe customer {linked}, but this event is for customer {customer}",
+            workspace.id
+        ))),
+        None => {
+            let linked = execute(
+                txn,
+                "UPDATE workspaces SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL",
+                [customer.into(), workspace.id.clone().into()],
+            )
+            .await;
+            match linked {
+                Err(Problem::Database(err)) if is_unique_violation(&err) => {
+                    Err(Problem::Data(format!("Stripe customer {customer} is already linked to another workspace")))
+                }
+                other => other.map(|_| ()),
+            }
+        }
+    }
+}
+
+/// Makes the subscription's state the workspace's, unless a newer event already did.
+async fn apply_subscription(
+    txn: &DatabaseTransaction,
+    settings: &StripeSettings,
+    workspace: &workspace::Model,
+    event: &Envelope,
+    rank: u8,
+) -> Result<String, Problem> {
+    let sub = &event.object;
+    let status = sub["status"].as_str().ok_or_else(|| Problem::Data("subscription has no status".into()))?;
+    let status = SubscriptionStatus::parse(status).map_err(Problem::Data)?;
+    let price = first_item(sub)
+        .and_then(|item| id_of(&item["price"]).or_else(|| id_of(&item["plan"])))
+        .or_else(|| id_of(&sub["plan"]));
+    let plan = price.as_deref().map(|price| settings.plan_for(price)).unwrap_or_else(|| workspace.plan.clone());
+    let trial_ends_at = event.time_at("trial_end");
+    let period_end = event
+        .time_at("current_period_end")
+        .or_else(|| first_item(sub).and_then(|item| item["current_period_end"].as_i64()).and_then(timestamp));
+    let cancel_at_period_end = sub["cancel_at_period_end"].as_bool().unwrap_or(false);
+    let key = order_key(event.created, rank, &event.id);
+    let updated = execute(
+        txn,
+        "UPDATE workspaces SET subscription_status = $1, plan = $2, trial_ends_at = $3, current_period_end = $4, \
+         cancel_at_period_end = $5, stripe_subscription_id = $6, billing_event_key = $7 \
+         WHERE id = $8 AND (billing_event_key IS NULL OR billing_event_key < $7)",
+        [
+            status.as_str().into(),
+            plan.clone().into(),
+            trial_ends_at.into(),
+            period_end.into(),
+            cancel_at_period_end.into(),
+            event.id_at("id").into(),
+            key.into(),
+            workspace.id.clone().into(),
+        ],
+    )
+    .await?;
+    if updated == 0 {
+        return Ok("older than the subscription state already applied; kept the newer state".into());
+    }
+    if trial_ends_at != workspace.trial_ends_at {
+        reschedule_trial_reminder(txn, &workspace.id, trial_ends_at).await?;
+    }
+    Ok(format!("subscription {} on plan {plan}", status.as_str()))
+}
+
+/// Replaces the workspace's pending trial reminder with one for the new trial end (if any, and
+/// still ahead), in the transaction that changes the date.
+async fn reschedule_trial_reminder(
+    txn: &DatabaseTransaction,
+    workspace_id: &str,
+    trial_ends_at: Option<DateTime<Utc>>,
+) -> Result<(), Problem> {
+    let key = trial_ending_reminder::business_key(workspace_id);
+    runs::cancel_by_business_key_in(txn, Some(workspace_id), &key, "billing (the trial end changed)").await?;
+    if let Some(ends) = trial_ends_at.filter(|ends| *ends > Utc::now()) {
+        runs::start_in(txn, &trial_ending_reminder::reminder(workspace_id, ends)).await?;
+    }
+    Ok(())
+}
+
+/// Sorts by Stripe's `created` (whole seconds), then created < updated < deleted within one
+/// second, then by event id so that every order of arrival picks the same winner.
+fn order_key(created: DateTime<Utc>, rank: u8, event_id: &str) -> String {
+    format!("{:012}:{rank}:{event_id}", created.timestamp().max(0))
+}
+
+fn first_item(sub: &Value) -> Option<&Value> {
+    sub["items"]["data"].as_array().and_then(|items| items.first())
+}
+
+async fn record_invoice(
+    txn: &DatabaseTransaction,
+    workspace: &workspace::Model,
+    event: &Envelope,
+) -> Result<String, Problem> {
+    let invoice = &event.object;
+    let id = event.id_at("id").ok_or_else(|| Problem::Data("invoice has no id".into()))?;
+    let amount = invoice["amount_paid"].as_i64().ok_or_else(|| Problem::Data("invoice has no amount_paid".into()))?;
+    let currency = invoice["currency"].as_str().unwrap_or("usd").to_owned();
+    let line_period = &invoice["lines"]["data"][0]["period"];
+    let period_start = line_period["start"].as_i64().or(invoice["period_start"].as_i64()).and_then(timestamp);
+    let period_end = line_period["end"].as_i64().or(invoice["period_end"].as_i64()).and_then(timestamp);
+    let paid_at = invoice["status_transitions"]["paid_at"].as_i64().and_then(timestamp).unwrap_or(event.created);
+    let backend = txn.get_database_backend();
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        "INSERT INTO invoices (id, workspace_id, amount_paid, currency, period_start, period_end, paid_at, stripe_event_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        [
+            id.clone().into(),
+            workspace.id.clone().into(),
+            amount.into(),
+            currency.clone().into(),
+            period_start.into(),
+            period_end.into(),
+            paid_at.into(),
+            event.id.clone().into(),
+        ],
+    ))
+    .await?;
+    Ok(format!("invoice {id} paid: {}", money(amount, &currency)))
+}
+
+/// "20.00 USD" from 2000 and "usd" (two decimals; enough for the UI and the timeline).
+pub fn money(amount: i64, currency: &str) -> String {
+    format!("{}.{:02} {}", amount / 100, (amount % 100).abs(), currency.to_uppercase())
+}
+
+async fn execute<const N: usize>(
+    txn: &DatabaseTransaction,
+    sql: &str,
+    values: [sea_orm::Value; N],
+) -> Result<u64, Problem> {
+    let backend = txn.get_database_backend();
+    Ok(txn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected())
+}

@@ -1,0 +1,128 @@
+//! The platform's Stripe events inbox (platform admins only): every received event with its
+//! status, deliveries and error, one event's pretty payload and processing runs, and replay of
+//! one failed or unmatched event or of all of them.
+
+use actix_web::{HttpResponse, web};
+use askama::Template;
+use askama_web::WebTemplate;
+use sea_orm::EntityTrait;
+use serde::Deserialize;
+
+use super::platform::{Utc, require_platform_admin};
+use crate::billing::{EventStatus, inbox};
+use crate::db::entities::stripe_event;
+use crate::error::AppError;
+use crate::state::AppState;
+use crate::web::{CsrfForm, Flash, PageContext, redirect};
+use crate::workflows::runs::{self, RunFilter, RunView};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/platform/stripe-events", web::get().to(index))
+        .route("/platform/stripe-events/replay", web::post().to(replay_all))
+        .route("/platform/stripe-events/{id}", web::get().to(show))
+        .route("/platform/stripe-events/{id}/replay", web::post().to(replay));
+}
+
+#[derive(Deserialize, Default)]
+struct EventsQuery {
+    #[serde(default)]
+    status: String,
+    #[serde(default)]
+    event_type: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/platform/stripe_events.html")]
+struct EventsPage {
+    ctx: PageContext,
+    events: Vec<stripe_event::Model>,
+    counts: Vec<(EventStatus, u64)>,
+    statuses: [EventStatus; 5],
+    types: [&'static str; 10],
+    status: String,
+    event_type: String,
+    utc: Utc,
+}
+
+async fn index(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    query: web::Query<EventsQuery>,
+) -> Result<EventsPage, AppError> {
+    require_platform_admin(&ctx)?;
+    let status = match query.status.as_str() {
+        "" => None,
+        other => Some(
+            EventStatus::parse(other)
+                .ok_or_else(|| AppError::BadRequest(format!("“{other}” is not an event status")))?,
+        ),
+    };
+    let event_type = Some(query.event_type.as_str()).filter(|t| !t.is_empty());
+    Ok(EventsPage {
+        events: inbox::list(&state.db, status, event_type, None, 100).await?,
+        counts: inbox::counts(&state.db).await?,
+        statuses: EventStatus::ALL,
+        types: crate::billing::apply::HANDLED_TYPES,
+        status: query.status.clone(),
+        event_type: query.event_type.clone(),
+        utc: Utc,
+        ctx,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "admin/platform/stripe_event.html")]
+struct EventPage {
+    ctx: PageContext,
+    event: stripe_event::Model,
+    payload: String,
+    runs: Vec<RunView>,
+    can_replay: bool,
+    utc: Utc,
+}
+
+async fn show(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<EventPage, AppError> {
+    require_platform_admin(&ctx)?;
+    let event = stripe_event::Entity::find_by_id(id.as_str()).one(&state.db).await?.ok_or(AppError::NotFound)?;
+    let payload = serde_json::from_str::<serde_json::Value>(&event.payload)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| event.payload.clone());
+    let filter = RunFilter { business_key: Some(format!("stripe:{}", event.id)), limit: 20, ..RunFilter::default() };
+    let runs = runs::list(&state.db, &filter).await?;
+    let can_replay = EventStatus::parse(&event.status).is_some_and(EventStatus::can_replay);
+    Ok(EventPage { ctx, event, payload, runs, can_replay, utc: Utc })
+}
+
+async fn replay(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    require_platform_admin(&ctx)?;
+    if inbox::replay(&state.db, &id).await? {
+        Flash::success(&ctx.session, "Event queued for processing again.");
+    } else {
+        Flash::error(&ctx.session, "Only failed or unmatched events can be replayed.");
+    }
+    Ok(redirect(format!("/admin/platform/stripe-events/{id}")))
+}
+
+#[derive(Deserialize)]
+struct ReplayAllForm {
+    status: String,
+}
+
+async fn replay_all(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    CsrfForm(form): CsrfForm<ReplayAllForm>,
+) -> Result<HttpResponse, AppError> {
+    require_platform_admin(&ctx)?;
+    let status = EventStatus::parse(&form.status)
+        .filter(|s| s.can_replay())
+        .ok_or_else(|| AppError::Unprocessable("Only failed or unmatched events can be replayed.".into()))?;
+    let queued = inbox::replay_all(&state.db, status).await?;
+    Flash::success(&ctx.session, format!("{queued} {} event(s) queued for processing again.", status.as_str()));
+    Ok(redirect(format!("/admin/platform/stripe-events?status={}", status.as_str())))
+}

@@ -1,0 +1,53 @@
+//! `POST /webhooks/stripe`: Stripe's webhook endpoint. The signature is checked over the raw
+//! body; the event and the run that will process it are committed before the 2xx answer; a
+//! repeated delivery answers 200 and changes nothing but its delivery count.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::Utc;
+use serde_json::json;
+
+use crate::billing::{Envelope, Received, inbox, signature};
+use crate::state::AppState;
+
+/// Stripe's events are a few KB; anything near this is not one of them (413).
+pub const BODY_LIMIT: usize = 1024 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/webhooks/stripe")
+            .app_data(web::PayloadConfig::new(BODY_LIMIT))
+            .route(web::post().to(receive_stripe)),
+    );
+}
+
+fn refuse(reason: &str) -> HttpResponse {
+    HttpResponse::BadRequest().json(json!({ "error": reason }))
+}
+
+async fn receive_stripe(state: web::Data<AppState>, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let secrets = &state.config.stripe.webhook_secrets;
+    if secrets.is_empty() {
+        // Not a 4xx: Stripe keeps retrying, so nothing is lost while the secret is being set.
+        return HttpResponse::ServiceUnavailable()
+            .json(json!({ "error": "Stripe webhooks are not configured: set OFFSTAGE_STRIPE_WEBHOOK_SECRET" }));
+    }
+    let header = request.headers().get("Stripe-Signature").and_then(|value| value.to_str().ok());
+    if let Err(err) = signature::verify(header, &body, secrets, Utc::now()) {
+        return refuse(err.reason());
+    }
+    let Ok(raw) = std::str::from_utf8(&body) else {
+        return refuse("body is not UTF-8");
+    };
+    let event = match Envelope::parse(&body) {
+        Ok(event) => event,
+        Err(reason) => return refuse(&reason),
+    };
+    match inbox::receive(&state.db, &event, raw).await {
+        Ok(Received::New { run_id }) => HttpResponse::Ok().json(json!({ "received": event.id, "run_id": run_id })),
+        Ok(Received::Duplicate) => HttpResponse::Ok().json(json!({ "received": event.id, "duplicate": true })),
+        Err(err) => {
+            tracing::error!(event = %event.id, error = %err, "recording a Stripe event failed");
+            HttpResponse::ServiceUnavailable().json(json!({ "error": "could not record the event; Stripe will retry" }))
+        }
+    }
+}
