@@ -55,6 +55,10 @@ pub struct StripeSettings {
     pub webhook_secrets: Vec<Secret>,
     /// Stripe price (or legacy plan) id → plan name, e.g. `price_123` → `pro`.
     pub plans: Vec<(String, String)>,
+    /// The API key: without it, Offstage only receives webhooks and never calls Stripe.
+    pub secret_key: Option<Secret>,
+    /// Where the Stripe API is (tests point it at localstripe); Stripe's own when unset.
+    pub api_base: Option<String>,
 }
 
 impl StripeSettings {
@@ -73,7 +77,18 @@ impl StripeSettings {
                 })?;
             plans.push((price.to_owned(), plan.to_owned()));
         }
-        Ok(StripeSettings { webhook_secrets, plans })
+        let api_base = match var("OFFSTAGE_STRIPE_API_BASE") {
+            Some(url) => Some(
+                url::Url::parse(&url)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .map(|u| u.as_str().trim_end_matches('/').to_owned())
+                    .with_context(|| format!("OFFSTAGE_STRIPE_API_BASE must be an http(s) URL, got “{url}”"))?,
+            ),
+            None => None,
+        };
+        let secret_key = var("OFFSTAGE_STRIPE_SECRET_KEY").map(Secret::new);
+        Ok(StripeSettings { webhook_secrets, plans, secret_key, api_base })
     }
 
     /// The plan name for a Stripe price id: the configured name, else the id itself.

@@ -75,11 +75,32 @@ pub const HANDLED_TYPES: [&str; 10] = [
     "invoice.payment_failed",
 ];
 
+/// The subscription whose current state should be read from the Stripe API before applying
+/// `event_id` (when a key is configured): the event's own copy may already be outdated.
+pub async fn subscription_to_refresh(
+    db: &DatabaseConnection,
+    event_id: &str,
+) -> Result<Option<String>, sea_orm::DbErr> {
+    let Some(row) = stripe_event::Entity::find_by_id(event_id).one(db).await? else {
+        return Ok(None);
+    };
+    let Ok(event) = Envelope::parse(row.payload.as_bytes()) else {
+        return Ok(None);
+    };
+    Ok(match kind(&event.event_type) {
+        Some(Kind::Subscription { .. }) => event.id_at("id"),
+        _ => None,
+    })
+}
+
 /// Applies the recorded event `event_id` and records the outcome on it, in one transaction.
+/// `latest` is the subscription as the Stripe API returned it just before, when it was read:
+/// its state is applied instead of the event's copy (the event's time still orders it).
 pub async fn apply(
     db: &DatabaseConnection,
     settings: &StripeSettings,
     event_id: &str,
+    latest: Option<&Value>,
 ) -> Result<Applied, sea_orm::DbErr> {
     let txn = begin_write(db).await?;
     let Some(row) = stripe_event::Entity::find_by_id(event_id).one(&txn).await? else {
@@ -90,7 +111,7 @@ pub async fn apply(
         return Ok(Applied::AlreadyDone(status));
     }
     let applied = match Envelope::parse(row.payload.as_bytes()) {
-        Ok(event) => apply_event(&txn, settings, &event).await,
+        Ok(event) => apply_event(&txn, settings, &event, latest).await,
         Err(reason) => Err(Problem::Data(reason)),
     };
     let applied = match applied {
@@ -141,6 +162,7 @@ async fn apply_event(
     txn: &DatabaseTransaction,
     settings: &StripeSettings,
     event: &Envelope,
+    latest: Option<&Value>,
 ) -> Result<Applied, Problem> {
     let Some(kind) = kind(&event.event_type) else {
         return Ok(Applied::Ignored);
@@ -153,7 +175,10 @@ async fn apply_event(
         link_customer(txn, &workspace, customer).await?;
     }
     let summary = match kind {
-        Kind::Subscription { rank } => apply_subscription(txn, settings, &workspace, event, rank).await?,
+        Kind::Subscription { rank } => {
+            let sub = latest.filter(|latest| id_of(&latest["id"]) == event.id_at("id")).unwrap_or(&event.object);
+            apply_subscription(txn, settings, &workspace, event, sub, rank).await?
+        }
         Kind::CheckoutCompleted => {
             let subscription = event.id_at("subscription");
             if let Some(subscription) = &subscription
@@ -235,9 +260,9 @@ async fn apply_subscription(
     settings: &StripeSettings,
     workspace: &workspace::Model,
     event: &Envelope,
+    sub: &Value,
     rank: u8,
 ) -> Result<String, Problem> {
-    let sub = &event.object;
     let status = sub["status"].as_str().ok_or_else(|| Problem::Data("subscription has no status".into()))?;
     let status = SubscriptionStatus::parse(status).map_err(Problem::Data)?;
     let price = first_item(sub)
@@ -261,7 +286,7 @@ async fn apply_subscription(
             trial_ends_at.into(),
             period_end.into(),
             cancel_at_period_end.into(),
-            event.id_at("id").into(),
+            id_of(&sub["id"]).into(),
             key.into(),
             workspace.id.clone().into(),
         ],

@@ -6,6 +6,8 @@ pub mod apply;
 pub mod envelope;
 pub mod inbox;
 pub mod signature;
+pub mod stripe_api;
 
 pub use envelope::Envelope;
 pub use inbox::{EventStatus, Received};
+pub use stripe_api::StripeApi;

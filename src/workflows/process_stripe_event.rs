@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::{Outcome, RunContext, Workflow};
-use crate::billing::apply::{Applied, apply};
+use crate::billing::StripeApi;
+use crate::billing::apply::{Applied, apply, subscription_to_refresh};
 
 pub struct ProcessStripeEvent;
 
@@ -25,7 +26,21 @@ impl Workflow for ProcessStripeEvent {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        match apply(&ctx.db, &ctx.config.stripe, &params.event_id).await? {
+        let latest = match (
+            StripeApi::from_settings(&ctx.config.stripe),
+            subscription_to_refresh(&ctx.db, &params.event_id).await?,
+        ) {
+            (Some(api), Some(subscription)) => match api.subscription(&subscription).await {
+                Ok(latest) => Some(latest),
+                Err(err) => {
+                    // Stripe unreachable: the event's own copy is still a valid, ordered state.
+                    tracing::warn!(event = %params.event_id, error = %err, "reading the subscription from Stripe failed; applying the event's copy");
+                    None
+                }
+            },
+            _ => None,
+        };
+        match apply(&ctx.db, &ctx.config.stripe, &params.event_id, latest.as_ref()).await? {
             Applied::Processed { workspace_id, summary } => {
                 Ok(Outcome::output(json!({ "workspace_id": workspace_id, "result": summary })))
             }

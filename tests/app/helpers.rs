@@ -235,6 +235,7 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         stripe: StripeSettings {
             webhook_secrets: vec![Secret::new(STRIPE_SECRET_OLD), Secret::new(STRIPE_SECRET)],
             plans: vec![("price_pro_monthly".into(), "pro".into()), ("price_team_monthly".into(), "team".into())],
+            ..StripeSettings::default()
         },
     }
 }

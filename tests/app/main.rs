@@ -17,6 +17,7 @@ mod jobs;
 mod members;
 mod platform;
 mod schedules;
+mod stripe_api;
 mod stripe_webhooks;
 mod tenancy;
 mod worker_processes;

@@ -234,7 +234,7 @@ on_both_databases! {
                 let Received::New { .. } = inbox::receive(&app.db, &envelope, std::str::from_utf8(&body).unwrap()).await.unwrap() else {
                     panic!("a new event");
                 };
-                apply::apply(&app.db, &app.config.stripe, &envelope.id).await.unwrap();
+                apply::apply(&app.db, &app.config.stripe, &envelope.id, None).await.unwrap();
             }
             let ws = app.workspace(&ws.id).await;
             finals.insert((ws.subscription_status.clone(), ws.cancel_at_period_end));

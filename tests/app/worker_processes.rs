@@ -1,6 +1,7 @@
 //! Separate `offstage worker` processes beside a web-only app: two workers execute 10,000 runs
 //! exactly once and fire each schedule tick once; a worker killed with SIGKILL in the middle of
-//! runs loses none of them, as another recovers its runs (heartbeat timeout) and finishes them.
+//! runs loses none of them, as another recovers its runs (heartbeat timeout) and finishes them;
+//! Stripe events acknowledged by a server killed right after are processed all the same.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -17,8 +18,20 @@ impl Worker {
     }
 
     fn start_with(app: &TestApp, concurrency: &str) -> Worker {
+        Worker::command(app, "worker", concurrency, 0)
+    }
+
+    /// `offstage serve` (web and workers in one process) on `port`.
+    fn serving(app: &TestApp, port: u16) -> Worker {
+        Worker::command(app, "serve", "4", port)
+    }
+
+    /// `offstage {mode}` on the app's database, with its settings.
+    fn command(app: &TestApp, mode: &str, concurrency: &str, port: u16) -> Worker {
         let child = Command::new(env!("CARGO_BIN_EXE_offstage"))
-            .arg("worker")
+            .arg(mode)
+            .env("OFFSTAGE_STRIPE_WEBHOOK_SECRET", STRIPE_SECRET)
+            .env("OFFSTAGE_BIND", format!("127.0.0.1:{port}"))
             .env("OFFSTAGE_DATABASE_URL", &app.database_url)
             .env("OFFSTAGE_DATA_DIR", &app.config.data_dir)
             .env("OFFSTAGE_SECRET_KEY", app.config.secret_key.expose())
@@ -42,6 +55,90 @@ impl Drop for Worker {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Stripe events acknowledged with 200 by `offstage serve` are processed even when the process
+/// is killed with SIGKILL right after the last answer: the inbox row and its run were committed
+/// before the 200, and a new worker finishes them.
+async fn acknowledged_webhooks_survive_kill_9_of_the_server(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let port = free_port();
+    let mut server = Worker::serving(&app, port);
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    while !client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status() == reqwest::StatusCode::OK) {
+        assert!(started.elapsed() < Duration::from_secs(20), "offstage serve did not come up");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut ids = Vec::new();
+    for n in 0..20 {
+        let id = format!("evt_crash_{n}");
+        let body = serde_json::to_vec(&serde_json::json!({
+            "id": id, "object": "event", "type": "invoice.paid", "created": chrono::Utc::now().timestamp(),
+            "data": { "object": {
+                "id": format!("in_crash_{n}"), "object": "invoice", "customer": "cus_crash", "amount_paid": 1000,
+                "currency": "usd", "subscription_details": { "metadata": { "workspace_id": ws.id } },
+            } },
+        }))
+        .unwrap();
+        let signature = offstage::billing::signature::sign(
+            &offstage::config::Secret::new(STRIPE_SECRET),
+            chrono::Utc::now().timestamp(),
+            &body,
+        );
+        let response = client
+            .post(format!("{base}/webhooks/stripe"))
+            .header("Stripe-Signature", signature)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        ids.push(id);
+    }
+    server.kill_9();
+    use offstage::db::entities::{invoice, stripe_event};
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let recorded =
+        stripe_event::Entity::find().filter(stripe_event::Column::Id.is_in(ids.clone())).count(&app.db).await.unwrap();
+    assert_eq!(recorded, 20, "every acknowledged event is in the inbox");
+    let _worker = Worker::start(&app);
+    let killed_at = Instant::now();
+    loop {
+        let processed = stripe_event::Entity::find()
+            .filter(stripe_event::Column::Id.is_in(ids.clone()))
+            .filter(stripe_event::Column::Status.eq("processed"))
+            .count(&app.db)
+            .await
+            .unwrap();
+        if processed == 20 {
+            break;
+        }
+        assert!(killed_at.elapsed() < Duration::from_secs(30), "{processed} of 20 processed 30 s after the kill");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let invoices =
+        invoice::Entity::find().filter(invoice::Column::WorkspaceId.eq(&ws.id)).count(&app.db).await.unwrap();
+    assert_eq!(invoices, 20, "each invoice stored once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhooks_survive_kill_9_of_the_server_on_sqlite() {
+    acknowledged_webhooks_survive_kill_9_of_the_server(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_webhooks_survive_kill_9_of_the_server_on_postgres() {
+    if !postgres_configured() {
+        return;
+    }
+    acknowledged_webhooks_survive_kill_9_of_the_server(Backend::Postgres).await;
 }
 
 async fn statuses(app: &TestApp, ws_id: &str) -> Vec<RunStatus> {

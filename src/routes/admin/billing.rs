@@ -1,21 +1,24 @@
 //! A workspace's billing page: subscription status, plan, trial countdown, current period, the
-//! paid invoices, and the workspace's Stripe events as a timeline.
+//! paid invoices, and the workspace's Stripe events as a timeline. With a Stripe key, owners and
+//! admins can link a Stripe customer, upgrade (Stripe Checkout) and manage billing (the portal).
 
-use actix_web::web;
+use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
 
 use super::WorkspaceNav;
-use crate::billing::{apply::money, inbox};
+use crate::billing::{StripeApi, apply::money, inbox};
 use crate::db::entities::{invoice, stripe_event};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
-use crate::web::PageContext;
+use crate::web::{CsrfForm, Flash, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/workspaces/{slug}/billing", web::get().to(show));
+    cfg.route("/workspaces/{slug}/billing", web::get().to(show))
+        .route("/workspaces/{slug}/billing/{action}", web::post().to(act));
 }
 
 #[derive(Template, WebTemplate)]
@@ -25,6 +28,10 @@ struct BillingPage {
     nav: WorkspaceNav,
     invoices: Vec<invoice::Model>,
     events: Vec<stripe_event::Model>,
+    /// Whether Offstage can call Stripe (a secret key is set).
+    stripe_enabled: bool,
+    /// (price id, plan name) an owner can upgrade to.
+    plans: Vec<(String, String)>,
 }
 
 impl BillingPage {
@@ -41,5 +48,64 @@ async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Res
         .all(&state.db)
         .await?;
     let events = inbox::list(&state.db, None, None, Some(scope.workspace_id()), 50).await?;
-    Ok(BillingPage { ctx, nav: WorkspaceNav::new(&scope, "billing"), invoices, events })
+    Ok(BillingPage {
+        ctx,
+        nav: WorkspaceNav::new(&scope, "billing"),
+        invoices,
+        events,
+        stripe_enabled: state.config.stripe.secret_key.is_some(),
+        plans: state.config.stripe.plans.clone(),
+    })
+}
+
+#[derive(Deserialize)]
+struct ActionForm {
+    #[serde(default)]
+    price: String,
+}
+
+/// `customer` links a Stripe customer; `upgrade` and `portal` send the user to Stripe.
+async fn act(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(form): CsrfForm<ActionForm>,
+) -> Result<HttpResponse, AppError> {
+    scope.require_manager()?;
+    let api = StripeApi::from_settings(&state.config.stripe).ok_or_else(|| {
+        AppError::Unprocessable(
+            "Stripe is not configured: set OFFSTAGE_STRIPE_SECRET_KEY to enable billing actions.".into(),
+        )
+    })?;
+    let ws = scope.workspace();
+    let page = format!("/admin/workspaces/{}/billing", ws.slug);
+    let return_to = format!("{}{page}", state.config.base_url);
+    let action = path.1.as_str();
+    if action == "upgrade" && !state.config.stripe.plans.iter().any(|(price, _)| *price == form.price) {
+        return Err(AppError::Unprocessable(format!("“{}” is not a configured plan price.", form.price)));
+    }
+    let outcome = async {
+        let customer = api.ensure_customer(&state.db, ws, ctx.user_email()).await?;
+        match action {
+            "customer" => Ok(None),
+            "upgrade" => api.checkout_url(ws, &customer, &form.price, &return_to).await.map(Some),
+            "portal" => api.portal_url(&customer, &return_to).await.map(Some),
+            _ => Err(AppError::NotFound),
+        }
+    }
+    .await;
+    match outcome {
+        Ok(Some(stripe_page)) => Ok(redirect(stripe_page)),
+        Ok(None) => {
+            Flash::success(&ctx.session, "The workspace is linked to a Stripe customer.");
+            Ok(redirect(page))
+        }
+        Err(AppError::NotFound) => Err(AppError::NotFound),
+        Err(err) => {
+            tracing::warn!(workspace = %ws.id, action, error = %err, "a Stripe call failed");
+            Flash::error(&ctx.session, format!("{err}. Nothing was changed; try again in a moment."));
+            Ok(redirect(page))
+        }
+    }
 }
