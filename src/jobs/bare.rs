@@ -1,6 +1,6 @@
 //! Bare apalis, for the benchmark's baseline: the same storage and pool, no-op jobs pushed with
-//! apalis's own bulk push and drained by a plain apalis worker with the same concurrency and
-//! polling, so `offstage-bench` can print Offstage's overhead as a ratio.
+//! apalis's own bulk push and drained by a plain apalis worker with the same concurrency, batch
+//! size and polling, so `offstage-bench` can print Offstage's overhead as a ratio.
 
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,7 @@ use apalis::prelude::*;
 use sea_orm::{DatabaseConnection, DbBackend};
 use serde::{Deserialize, Serialize};
 
-use super::runtime::POLL_INTERVAL;
+use super::runtime::{BATCH_SIZE, POLL_INTERVAL};
 
 const QUEUE: &str = "bench_bare";
 
@@ -30,7 +30,7 @@ pub async fn push_and_drain(
     match db.get_database_backend() {
         DbBackend::Postgres => {
             let pool = db.get_postgres_connection_pool().clone();
-            let config = apalis_postgres::Config::default().queue(QUEUE);
+            let config = apalis_postgres::Config::default().queue(QUEUE).batch_size(BATCH_SIZE);
             let mut storage = apalis_postgres::PostgresStorage::<Noop>::new(&pool).with_config(config.clone());
             for chunk in jobs.chunks(1000) {
                 storage.push_bulk(chunk.to_vec()).await.map_err(|e| anyhow::anyhow!("push: {e:?}"))?;
@@ -48,7 +48,7 @@ pub async fn push_and_drain(
         }
         _ => {
             let pool = db.get_sqlite_connection_pool().clone();
-            let config = apalis_sqlite::Config::default().queue(QUEUE);
+            let config = apalis_sqlite::Config::default().queue(QUEUE).batch_size(BATCH_SIZE);
             let mut storage = apalis_sqlite::SqliteStorage::<Noop>::new(&pool).with_config(config.clone());
             for chunk in jobs.chunks(1000) {
                 storage.push_bulk(chunk.to_vec()).await.map_err(|e| anyhow::anyhow!("push: {e:?}"))?;
@@ -76,7 +76,8 @@ where
     let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE job_type = '{QUEUE}' AND status <> 'Done'");
     let watch = async {
         loop {
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // As often as Offstage's own drain check: the count competes with the worker.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             let left = super::count(db, &sql).await.unwrap_or(i64::MAX);
             if left == 0 {
                 return started.elapsed();

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use apalis::prelude::*;
-use sea_orm::{DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::WORKFLOW_QUEUE;
 use crate::config::Config;
@@ -24,7 +24,7 @@ pub struct JobContext {
 
 pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(25);
 /// Jobs fetched per poll.
-const BATCH_SIZE: usize = 50;
+pub(super) const BATCH_SIZE: usize = 50;
 const HEARTBEAT: Duration = Duration::from_secs(3);
 const MISSED_HEARTBEATS: usize = 3;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
@@ -44,8 +44,30 @@ pub async fn setup_queue_tables(db: &DatabaseConnection) -> anyhow::Result<()> {
                 .run(db.get_sqlite_connection_pool())
                 .await
                 .context("creating the job queue tables (SQLite)")?;
+            pin_lock_by_selectivity(db).await.context("tuning the job queue's query plans (SQLite)")?;
         }
     }
+    Ok(())
+}
+
+/// apalis acknowledges finished jobs with `UPDATE Jobs … FROM json_each(batch) WHERE id = … AND
+/// lock_by = worker`. Without statistics SQLite drives that from the `lock_by` index, and every
+/// job a worker ever finished keeps its `lock_by`: each acknowledgement re-parsed the batch's
+/// JSON once per job done so far (profiled: 40 % of CPU after 10,000 runs, and growing). The
+/// statistic recorded here says a `lock_by` value matches many rows, so the planner walks the
+/// batch and finds each job by id instead. A later ANALYZE replaces it with real figures,
+/// which lead to the same plan.
+async fn pin_lock_by_selectivity(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let stats =
+        Statement::from_string(DbBackend::Sqlite, "SELECT 1 AS n FROM sqlite_master WHERE name = 'sqlite_stat1'");
+    if db.query_one_raw(stats).await?.is_none() {
+        // Only ANALYZE creates the statistics table.
+        db.execute_unprepared("ANALYZE Jobs").await?;
+    }
+    db.execute_unprepared("DELETE FROM sqlite_stat1 WHERE tbl = 'Jobs' AND idx = 'LIdx'").await?;
+    db.execute_unprepared("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES ('Jobs', 'LIdx', '1000000 100000')")
+        .await?;
+    db.execute_unprepared("ANALYZE sqlite_schema").await?;
     Ok(())
 }
 
