@@ -13,6 +13,7 @@ use actix_web::middleware::{Compress, Logger};
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
+use crate::billing::Intake;
 use crate::config::Config;
 use crate::jobs::{self, JobContext};
 use crate::state::AppState;
@@ -59,7 +60,7 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
 impl Application {
     pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
         let db = prepare_database(&config).await?;
-        let state = AppState { db, config };
+        let state = AppState { stripe_intake: Intake::start(db.clone()), db, config };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }

@@ -2,10 +2,13 @@
 
 use sea_orm::DatabaseConnection;
 
+use crate::billing::Intake;
 use crate::config::Config;
 
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Config,
+    /// Records Stripe webhook deliveries, several per commit.
+    pub stripe_intake: Intake,
 }

@@ -67,7 +67,23 @@ pub enum Received {
 
 /// Records a verified event and queues its processing, atomically.
 pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Result<Received, AppError> {
+    let mut received = receive_all(db, &[(event, raw)]).await?;
+    Ok(received.remove(0))
+}
+
+/// Records several verified events in one transaction (one commit for all: see `intake`), each
+/// with its processing run; a repeated event id, even within the batch, only counts a delivery.
+pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) -> Result<Vec<Received>, AppError> {
     let txn = begin_write(db).await?;
+    let mut received = Vec::with_capacity(events.len());
+    for (event, raw) in events {
+        received.push(record(&txn, event, raw).await?);
+    }
+    txn.commit().await?;
+    Ok(received)
+}
+
+async fn record<C: ConnectionTrait>(txn: &C, event: &Envelope, raw: &str) -> Result<Received, AppError> {
     let backend = txn.get_database_backend();
     let inserted = txn
         .execute_raw(Statement::from_sql_and_values(
@@ -92,11 +108,9 @@ pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Re
             [event.id.clone().into()],
         ))
         .await?;
-        txn.commit().await?;
         return Ok(Received::Duplicate);
     }
-    let run_id = runs::start_in(&txn, &processing_run(&event.id, 0)).await?;
-    txn.commit().await?;
+    let run_id = runs::start_in(txn, &processing_run(&event.id, 0)).await?;
     Ok(Received::New { run_id })
 }
 

@@ -1,13 +1,16 @@
 //! Stripe billing. `signature` checks a webhook delivery, `inbox` records it durably (one row per
-//! Stripe event id, with the run that will process it), `apply` turns a recorded event into the
+//! Stripe event id, with the run that will process it; `intake` groups concurrent deliveries
+//! into one commit), `apply` turns a recorded event into the
 //! workspace's subscription state, and `process_stripe_event` (a workflow) runs `apply`.
 
 pub mod apply;
 pub mod envelope;
 pub mod inbox;
+pub mod intake;
 pub mod signature;
 pub mod stripe_api;
 
 pub use envelope::Envelope;
 pub use inbox::{EventStatus, Received};
+pub use intake::Intake;
 pub use stripe_api::StripeApi;

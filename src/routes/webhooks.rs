@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
 
-use crate::billing::{Envelope, Received, inbox, signature};
+use crate::billing::{Envelope, Received, signature};
 use crate::state::AppState;
 
 /// Stripe's events are a few KB; anything near this is not one of them (413).
@@ -42,11 +42,12 @@ async fn receive_stripe(state: web::Data<AppState>, request: HttpRequest, body: 
         Ok(event) => event,
         Err(reason) => return refuse(&reason),
     };
-    match inbox::receive(&state.db, &event, raw).await {
-        Ok(Received::New { run_id }) => HttpResponse::Ok().json(json!({ "received": event.id, "run_id": run_id })),
-        Ok(Received::Duplicate) => HttpResponse::Ok().json(json!({ "received": event.id, "duplicate": true })),
+    let id = event.id.clone();
+    match state.stripe_intake.receive(event, raw.to_owned()).await {
+        Ok(Received::New { run_id }) => HttpResponse::Ok().json(json!({ "received": id, "run_id": run_id })),
+        Ok(Received::Duplicate) => HttpResponse::Ok().json(json!({ "received": id, "duplicate": true })),
         Err(err) => {
-            tracing::error!(event = %event.id, error = %err, "recording a Stripe event failed");
+            tracing::error!(event = %id, error = %err, "recording a Stripe event failed");
             HttpResponse::ServiceUnavailable().json(json!({ "error": "could not record the event; Stripe will retry" }))
         }
     }

@@ -1,5 +1,5 @@
 //! `offstage-bench jobs --db sqlite|postgres --runs N`: measures the workflow engine on a fresh
-//! database and prints one JSON line — enqueue rates (one call per run, and in bulk), drain rate,
+//! database — enqueue rates (one call per run, and in bulk), drain rate,
 //! pickup latency at 200 runs/s, lateness of scheduled runs, peak RSS with many future runs, and
 //! bare apalis draining the same number of no-op jobs on the same storage, with the ratio.
 
@@ -7,62 +7,13 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use clap::{Parser, Subcommand, ValueEnum};
-use offstage::config::{Config, Secret, database_kind};
 use offstage::db::entities::{run_event, workflow_run};
-use offstage::domain::{Email, Password, Timezone, WorkspaceName};
 use offstage::jobs::{self, JobContext};
 use offstage::workflows::{NewRun, probe, runs};
-use offstage::{accounts, startup, workspaces};
-use sea_orm::{ColumnTrait, ConnectionTrait, Database, DatabaseConnection, EntityTrait, QueryFilter, Statement};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde_json::json;
 
-#[derive(Parser)]
-struct Cli {
-    #[command(subcommand)]
-    command: Bench,
-}
-
-#[derive(Subcommand)]
-enum Bench {
-    /// The workflow engine's queue: enqueue, drain, pickup, lateness, memory, and bare apalis.
-    Jobs {
-        #[arg(long, value_enum, default_value = "sqlite")]
-        db: Db,
-        /// No-op runs for the enqueue and drain phases.
-        #[arg(long, default_value_t = 10_000)]
-        runs: u64,
-        /// Runs scheduled a day ahead for the memory phase.
-        #[arg(long, default_value_t = 100_000)]
-        future: u64,
-        #[arg(long, default_value_t = 16)]
-        concurrency: usize,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq)]
-enum Db {
-    Sqlite,
-    Postgres,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    (sorted[index] * 10.0).round() / 10.0
-}
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    (kb / 1024.0 * 10.0).round() / 10.0
-}
+use crate::common::{BenchDb, Db, peak_rss_mb, percentile, round};
 
 async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
     let started = Instant::now();
@@ -102,50 +53,11 @@ async fn delays(
     Ok(out)
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let Bench::Jobs { db: which, runs: n, future, concurrency } = Cli::parse().command;
-    let dir = tempfile::tempdir()?;
-    let (url, pg_admin) = match which {
-        Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), None),
-        Db::Postgres => {
-            let admin_url = std::env::var("OFFSTAGE_BENCH_POSTGRES_URL")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let name = format!("offstage_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
-            let admin = Database::connect(&admin_url).await?;
-            admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-            let mut parsed = url::Url::parse(&admin_url)?;
-            parsed.set_path(&format!("/{name}"));
-            (parsed.to_string(), Some((admin, name)))
-        }
-    };
-    let config = Config {
-        database_url: url.clone(),
-        database_kind: database_kind(&url)?,
-        data_dir: dir.path().to_path_buf(),
-        bind: "127.0.0.1:0".parse()?,
-        base_url: "http://127.0.0.1".into(),
-        secret_key: Secret::new("bench-secret-bench-secret-bench-secret-0123"),
-        admin_email: None,
-        admin_password: None,
-        worker_concurrency: concurrency,
-        retry_base: Duration::from_secs(2),
-        stripe: Default::default(),
-    };
-    let db = startup::prepare_database(&config).await?;
-    let owner = accounts::create_user(
-        &db,
-        &Email::parse("bench@example.com").map_err(anyhow::Error::msg)?,
-        &Password::parse("bench-password").map_err(anyhow::Error::msg)?,
-        true,
-    )
-    .await?;
-    let new = workspaces::NewWorkspace {
-        name: WorkspaceName::parse("Bench").map_err(anyhow::Error::msg)?,
-        slug: None,
-        timezone: Timezone::parse("UTC").map_err(anyhow::Error::msg)?,
-    };
-    let ws = workspaces::create(&db, new, &owner).await?;
+/// Runs the jobs benchmark on a fresh database and returns its JSON line.
+pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::Result<serde_json::Value> {
+    let bench = BenchDb::create(which, concurrency).await?;
+    let (db, config) = (bench.db.clone(), bench.config.clone());
+    let ws = bench.workspace().await?;
     let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
 
     // Enqueue, one call per run.
@@ -201,12 +113,9 @@ async fn main() -> anyhow::Result<()> {
     // Bare apalis, same storage and concurrency.
     let (bare_push, bare_drain) = jobs::bare::push_and_drain(&db, n, concurrency).await?;
     let bare_rate = n as f64 / bare_drain.as_secs_f64();
-    let round = |v: f64| (v * 10.0).round() / 10.0;
-    println!(
-        "{}",
-        json!({
+    let line = json!({
             "bench": "jobs",
-            "db": if which == Db::Sqlite { "sqlite" } else { "postgres" },
+            "db": which.name(),
             "runs": n,
             "concurrency": concurrency,
             "enqueue_single_per_s": round(enqueue_single),
@@ -219,16 +128,7 @@ async fn main() -> anyhow::Result<()> {
             "peak_rss_mb": rss,
             "bare_apalis": { "push_bulk_per_s": round(n as f64 / bare_push.as_secs_f64()), "drain_per_s": round(bare_rate) },
             "drain_ratio_bare_over_offstage": round(bare_rate / drain_rate),
-        })
-    );
-    db.close().await?;
-    if let Some((admin, name)) = pg_admin {
-        admin
-            .execute_raw(Statement::from_string(
-                admin.get_database_backend(),
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-            ))
-            .await?;
-    }
-    Ok(())
+    });
+    bench.drop().await?;
+    Ok(line)
 }

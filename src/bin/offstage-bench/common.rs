@@ -1,0 +1,125 @@
+//! What both benchmarks share: a fresh database (a temporary SQLite file, or a new PostgreSQL
+//! database dropped at the end) with a workspace, and the figures' arithmetic.
+
+use std::time::Duration;
+
+use clap::ValueEnum;
+use offstage::config::{Config, Secret, StripeSettings, database_kind};
+use offstage::db::entities::workspace;
+use offstage::domain::{Email, Password, Timezone, WorkspaceName};
+use offstage::{accounts, startup, workspaces};
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, Statement};
+
+#[derive(Clone, Copy, ValueEnum, PartialEq)]
+pub enum Db {
+    Sqlite,
+    Postgres,
+}
+
+impl Db {
+    pub fn name(self) -> &'static str {
+        match self {
+            Db::Sqlite => "sqlite",
+            Db::Postgres => "postgres",
+        }
+    }
+}
+
+/// The webhook secret the webhooks benchmark signs with.
+pub const WEBHOOK_SECRET: &str = "whsec_bench";
+
+pub struct BenchDb {
+    pub db: DatabaseConnection,
+    pub config: Config,
+    pg_admin: Option<(DatabaseConnection, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl BenchDb {
+    /// A migrated, empty database and the settings to run Offstage on it.
+    pub async fn create(which: Db, concurrency: usize) -> anyhow::Result<BenchDb> {
+        let dir = tempfile::tempdir()?;
+        let (url, pg_admin) = match which {
+            Db::Sqlite => (format!("sqlite://{}?mode=rwc", dir.path().join("bench.db").display()), None),
+            Db::Postgres => {
+                let admin_url = std::env::var("OFFSTAGE_BENCH_POSTGRES_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+                let name = format!("offstage_bench_{}", ulid::Ulid::new().to_string().to_lowercase());
+                let admin = Database::connect(&admin_url).await?;
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                let mut parsed = url::Url::parse(&admin_url)?;
+                parsed.set_path(&format!("/{name}"));
+                (parsed.to_string(), Some((admin, name)))
+            }
+        };
+        let config = Config {
+            database_url: url.clone(),
+            database_kind: database_kind(&url)?,
+            data_dir: dir.path().to_path_buf(),
+            bind: "127.0.0.1:0".parse()?,
+            base_url: "http://127.0.0.1".into(),
+            secret_key: Secret::new("bench-secret-bench-secret-bench-secret-0123"),
+            admin_email: None,
+            admin_password: None,
+            worker_concurrency: concurrency,
+            retry_base: Duration::from_secs(2),
+            stripe: StripeSettings { webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)], ..StripeSettings::default() },
+        };
+        let db = startup::prepare_database(&config).await?;
+        Ok(BenchDb { db, config, pg_admin, _dir: dir })
+    }
+
+    /// A workspace (with its owner) to run against.
+    pub async fn workspace(&self) -> anyhow::Result<workspace::Model> {
+        let owner = accounts::create_user(
+            &self.db,
+            &Email::parse("bench@example.com").map_err(anyhow::Error::msg)?,
+            &Password::parse("bench-password").map_err(anyhow::Error::msg)?,
+            true,
+        )
+        .await?;
+        let new = workspaces::NewWorkspace {
+            name: WorkspaceName::parse("Bench").map_err(anyhow::Error::msg)?,
+            slug: None,
+            timezone: Timezone::parse("UTC").map_err(anyhow::Error::msg)?,
+        };
+        Ok(workspaces::create(&self.db, new, &owner).await?)
+    }
+
+    /// Closes the pool and drops the PostgreSQL database.
+    pub async fn drop(self) -> anyhow::Result<()> {
+        self.db.close().await?;
+        if let Some((admin, name)) = self.pg_admin {
+            admin
+                .execute_raw(Statement::from_string(
+                    admin.get_database_backend(),
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ))
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The value at `p` (0–1) of sorted milliseconds, to 0.1.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    round(sorted[index])
+}
+
+pub fn round(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+pub fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    round(kb / 1024.0)
+}

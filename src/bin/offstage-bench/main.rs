@@ -1,0 +1,55 @@
+//! `offstage-bench`: benchmarks that print one JSON line each, on a fresh database.
+//! `jobs` measures the workflow engine (and bare apalis beside it); `webhooks` measures Stripe
+//! webhook intake (and the database's durable-insert floor beside it).
+
+mod common;
+mod jobs;
+mod webhooks;
+
+use clap::{Parser, Subcommand};
+
+use common::Db;
+
+#[derive(Parser)]
+struct Cli {
+    #[command(subcommand)]
+    command: Bench,
+}
+
+#[derive(Subcommand)]
+enum Bench {
+    /// The workflow engine's queue: enqueue, drain, pickup, lateness, memory, and bare apalis.
+    Jobs {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        /// No-op runs for the enqueue and drain phases.
+        #[arg(long, default_value_t = 10_000)]
+        runs: u64,
+        /// Runs scheduled a day ahead for the memory phase.
+        #[arg(long, default_value_t = 100_000)]
+        future: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// Stripe webhooks: events/s durably accepted, latency at 500/s, processing, and the floor.
+    Webhooks {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        /// Unique signed events posted for the throughput phase.
+        #[arg(long, default_value_t = 10_000)]
+        events: u64,
+        /// Requests in flight at once.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+    },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let line = match Cli::parse().command {
+        Bench::Jobs { db, runs, future, concurrency } => jobs::run(db, runs, future, concurrency).await?,
+        Bench::Webhooks { db, events, concurrency } => webhooks::run(db, events, concurrency).await?,
+    };
+    println!("{line}");
+    Ok(())
+}

@@ -1,0 +1,191 @@
+//! `offstage-bench webhooks --db sqlite|postgres --events N`: Offstage (web and workers in one
+//! process) receives unique signed `invoice.paid` events over HTTP. Measures events/s durably
+//! accepted with `concurrency` requests in flight, response latency p50/p99 at a steady 500
+//! events/s, the time until every event is processed, and — on the same database, with the same
+//! durability — the floor: single-row inserts of the same payloads, one transaction each.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use offstage::billing::signature;
+use offstage::config::Secret;
+use offstage::startup::{Application, Mode};
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use serde_json::json;
+
+use crate::common::{BenchDb, Db, WEBHOOK_SECRET, percentile, round};
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+/// Events per second in the latency phase, and how long it lasts.
+const STEADY_RATE: u64 = 500;
+const STEADY_SECONDS: u64 = 10;
+
+/// A signed, ~1 KB `invoice.paid` event for `workspace_id`.
+fn event(n: u64, workspace_id: &str) -> (Vec<u8>, String) {
+    let body = serde_json::to_vec(&json!({
+        "id": format!("evt_bench_{n:09}"), "object": "event", "type": "invoice.paid", "api_version": "2022-11-15",
+        "created": chrono::Utc::now().timestamp(), "livemode": false, "pending_webhooks": 1,
+        "data": { "object": {
+            "id": format!("in_bench_{n:09}"), "object": "invoice", "customer": "cus_bench", "amount_paid": 2000,
+            "amount_due": 2000, "currency": "usd", "status": "paid", "billing_reason": "subscription_cycle",
+            "subscription_details": { "metadata": { "workspace_id": workspace_id } },
+            "lines": { "object": "list", "data": [{ "id": format!("il_bench_{n:09}"), "amount": 2000, "currency": "usd",
+                "description": "1 × Pro (at $20.00 / month)", "period": { "start": 1_795_000_000, "end": 1_797_600_000 } }] },
+            "status_transitions": { "paid_at": chrono::Utc::now().timestamp() },
+        } },
+    }))
+    .expect("JSON");
+    let header = signature::sign(&Secret::new(WEBHOOK_SECRET), chrono::Utc::now().timestamp(), &body);
+    (body, header)
+}
+
+/// Posts one event; returns the response status and how long the answer took.
+async fn post(client: &HttpClient, url: &str, n: u64, workspace_id: &str) -> anyhow::Result<(u16, Duration)> {
+    let (body, header) = event(n, workspace_id);
+    let request = hyper::Request::post(url)
+        .header("Stripe-Signature", header)
+        .header("Content-Type", "application/json")
+        .body(Full::new(Bytes::from(body)))?;
+    let started = Instant::now();
+    let response = client.request(request).await?;
+    let status = response.status().as_u16();
+    response.into_body().collect().await?;
+    Ok((status, started.elapsed()))
+}
+
+async fn received_left(db: &DatabaseConnection) -> anyhow::Result<i64> {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM stripe_events WHERE status = 'received'",
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}
+
+pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<serde_json::Value> {
+    // The workers' default concurrency for each database (see OFFSTAGE_WORKER_CONCURRENCY).
+    let workers = if which == Db::Sqlite { 4 } else { 16 };
+    let bench = BenchDb::create(which, workers).await?;
+    let ws = bench.workspace().await?;
+    let app = Application::build(bench.config.clone(), Mode::Serve).await?;
+    let url = format!("http://127.0.0.1:{}/webhooks/stripe", app.port().unwrap_or_default());
+    let server = tokio::spawn(app.run_until_stopped());
+    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(concurrency).build_http();
+
+    // Throughput: `concurrency` requests in flight until every event was answered.
+    let next = Arc::new(AtomicU64::new(0));
+    let refused = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (client, url, next, refused, ws_id) =
+            (client.clone(), url.clone(), next.clone(), refused.clone(), ws.id.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= events {
+                    return anyhow::Ok(());
+                }
+                if post(&client, &url, n, &ws_id).await?.0 != 200 {
+                    refused.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let accept_s = started.elapsed().as_secs_f64();
+    while received_left(&bench.db).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let processed_s = started.elapsed().as_secs_f64();
+
+    // Latency at a steady rate, open loop: each request is sent on time, whatever the others do.
+    let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / STEADY_RATE));
+    let mut sent = Vec::new();
+    for n in 0..STEADY_RATE * STEADY_SECONDS {
+        tick.tick().await;
+        let (client, url, ws_id) = (client.clone(), url.clone(), ws.id.clone());
+        sent.push(tokio::spawn(async move { post(&client, &url, events + n, &ws_id).await }));
+    }
+    let mut latencies = Vec::new();
+    for request in sent {
+        let (status, took) = request.await??;
+        if status != 200 {
+            refused.fetch_add(1, Ordering::Relaxed);
+        }
+        latencies.push(took.as_secs_f64() * 1000.0);
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let steady_started = Instant::now();
+    while received_left(&bench.db).await? > 0 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let steady_backlog_s = steady_started.elapsed().as_secs_f64();
+    server.abort();
+
+    let floor = insert_floor(&bench.db, events, concurrency, &ws.id).await?;
+    let accepted = events as f64 / accept_s;
+    let line = json!({
+        "bench": "webhooks",
+        "db": which.name(),
+        "events": events,
+        "concurrency": concurrency,
+        "accepted_per_s": round(accepted),
+        "refused": refused.load(Ordering::Relaxed),
+        "all_processed_after_s": round(processed_s),
+        "processed_per_s": round(events as f64 / processed_s),
+        "steady": { "rate_per_s": STEADY_RATE, "seconds": STEADY_SECONDS, "p50_ms": percentile(&latencies, 0.5),
+            "p99_ms": percentile(&latencies, 0.99), "max_ms": percentile(&latencies, 1.0),
+            "backlog_after_last_answer_s": round(steady_backlog_s) },
+        "floor_inserts_per_s": round(floor),
+        "accepted_over_floor": (accepted / floor * 100.0).round() / 100.0,
+    });
+    bench.drop().await?;
+    Ok(line)
+}
+
+/// The durable-insert floor: the same payloads inserted straight into a table through the same
+/// pool (same durability settings), one transaction each, `concurrency` at a time.
+async fn insert_floor(
+    db: &DatabaseConnection,
+    rows: u64,
+    concurrency: usize,
+    workspace_id: &str,
+) -> anyhow::Result<f64> {
+    db.execute_unprepared("CREATE TABLE bench_floor (id VARCHAR(64) PRIMARY KEY, payload TEXT NOT NULL)").await?;
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (db, next, ws_id) = (db.clone(), next.clone(), workspace_id.to_owned());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = next.fetch_add(1, Ordering::Relaxed);
+                if n >= rows {
+                    return anyhow::Ok(());
+                }
+                let (body, _) = event(n, &ws_id);
+                db.execute_raw(Statement::from_sql_and_values(
+                    db.get_database_backend(),
+                    "INSERT INTO bench_floor (id, payload) VALUES ($1, $2)",
+                    [format!("evt_floor_{n:09}").into(), String::from_utf8(body)?.into()],
+                ))
+                .await?;
+            }
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    Ok(rows as f64 / started.elapsed().as_secs_f64())
+}
