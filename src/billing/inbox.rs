@@ -2,6 +2,8 @@
 //! it in one transaction, so a 2xx answer means both are durable; a repeated delivery only counts
 //! itself. `replay` hands a failed or unmatched event to a new run.
 
+use std::collections::HashSet;
+
 use chrono::Utc;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
@@ -72,46 +74,61 @@ pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Re
 }
 
 /// Records several verified events in one transaction (one commit for all: see `intake`), each
-/// with its processing run; a repeated event id, even within the batch, only counts a delivery.
+/// with its processing run: one multi-row INSERT for the events, one for their runs. A repeated
+/// event id, even within the batch, only counts a delivery.
 pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) -> Result<Vec<Received>, AppError> {
     let txn = begin_write(db).await?;
-    let mut received = Vec::with_capacity(events.len());
-    for (event, raw) in events {
-        received.push(record(&txn, event, raw).await?);
+    let inserted = insert_new(&txn, events).await?;
+    // The first occurrence of an inserted id is the new one; any other occurrence is a repeat.
+    let mut seen = HashSet::new();
+    let is_new: Vec<bool> =
+        events.iter().map(|(e, _)| inserted.contains(&e.id) && seen.insert(e.id.as_str())).collect();
+    let mut fresh = Vec::new();
+    for ((event, _), new) in events.iter().zip(&is_new) {
+        if *new {
+            fresh.push(processing_run(&event.id, 0));
+        } else {
+            txn.execute_raw(Statement::from_sql_and_values(
+                txn.get_database_backend(),
+                "UPDATE stripe_events SET deliveries = deliveries + 1 WHERE id = $1",
+                [event.id.clone().into()],
+            ))
+            .await?;
+        }
     }
+    let mut run_ids = runs::start_all_in(&txn, &fresh).await?.into_iter();
     txn.commit().await?;
-    Ok(received)
+    Ok(is_new
+        .into_iter()
+        .map(|new| match new.then(|| run_ids.next()).flatten() {
+            Some(run_id) => Received::New { run_id },
+            None => Received::Duplicate,
+        })
+        .collect())
 }
 
-async fn record<C: ConnectionTrait>(txn: &C, event: &Envelope, raw: &str) -> Result<Received, AppError> {
-    let backend = txn.get_database_backend();
-    let inserted = txn
-        .execute_raw(Statement::from_sql_and_values(
-            backend,
-            "INSERT INTO stripe_events (id, event_type, api_version, stripe_created_at, payload, status, deliveries, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 1, $7) ON CONFLICT (id) DO NOTHING",
-            [
-                event.id.clone().into(),
-                event.event_type.clone().into(),
-                event.api_version.clone().into(),
-                event.created.into(),
-                raw.into(),
-                EventStatus::Received.as_str().into(),
-                Utc::now().into(),
-            ],
-        ))
-        .await?;
-    if inserted.rows_affected() == 0 {
-        txn.execute_raw(Statement::from_sql_and_values(
-            backend,
-            "UPDATE stripe_events SET deliveries = deliveries + 1 WHERE id = $1",
-            [event.id.clone().into()],
-        ))
-        .await?;
-        return Ok(Received::Duplicate);
+/// Inserts the events whose id is not in the inbox yet; returns the ids inserted.
+async fn insert_new<C: ConnectionTrait>(txn: &C, events: &[(&Envelope, &str)]) -> Result<HashSet<String>, AppError> {
+    let mut values: Vec<sea_orm::Value> = vec![EventStatus::Received.as_str().into(), Utc::now().into()];
+    let mut rows = Vec::with_capacity(events.len());
+    for (event, raw) in events {
+        let n = values.len();
+        rows.push(format!("(${}, ${}, ${}, ${}, ${}, $1, 1, $2)", n + 1, n + 2, n + 3, n + 4, n + 5));
+        values.extend([
+            event.id.clone().into(),
+            event.event_type.clone().into(),
+            event.api_version.clone().into(),
+            event.created.into(),
+            (*raw).into(),
+        ]);
     }
-    let run_id = runs::start_in(txn, &processing_run(&event.id, 0)).await?;
-    Ok(Received::New { run_id })
+    let sql = format!(
+        "INSERT INTO stripe_events (id, event_type, api_version, stripe_created_at, payload, status, deliveries, received_at) \
+         VALUES {} ON CONFLICT (id) DO NOTHING RETURNING id",
+        rows.join(", ")
+    );
+    let returned = txn.query_all_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, values)).await?;
+    returned.iter().map(|row| row.try_get::<String>("", "id").map_err(AppError::from)).collect()
 }
 
 fn processing_run(event_id: &str, replay: u64) -> NewRun {

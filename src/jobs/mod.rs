@@ -8,7 +8,7 @@ mod runtime;
 mod table;
 
 pub use runtime::{JobContext, run_workers, setup_queue_tables};
-pub use table::{WORKFLOW_QUEUE, cancel_not_started, insert_job, reopen_failed, retry_at, run_view_sql};
+pub use table::{NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs, reopen_failed, retry_at, run_view_sql};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 

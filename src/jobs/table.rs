@@ -14,29 +14,48 @@ fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// Inserts a job that a worker of `queue` will pick up at `run_at`.
-pub async fn insert_job<C: ConnectionTrait>(
-    db: &C,
-    queue: &str,
-    id: &str,
-    payload: Vec<u8>,
-    run_at: DateTime<Utc>,
-    max_attempts: i32,
-) -> Result<(), DbErr> {
+/// A job to insert: the run's id, its request, when it is due, and its attempts.
+pub struct NewJob {
+    pub id: String,
+    pub payload: Vec<u8>,
+    pub run_at: DateTime<Utc>,
+    pub max_attempts: i32,
+}
+
+/// Inserts jobs that a worker of `queue` will pick up at their `run_at`, in one statement.
+pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob]) -> Result<(), DbErr> {
+    if jobs.is_empty() {
+        return Ok(());
+    }
     let backend = db.get_database_backend();
-    let sql = match backend {
+    let mut values: Vec<Value> = vec![queue.into()];
+    let mut rows = Vec::with_capacity(jobs.len());
+    for job in jobs {
+        let n = values.len();
+        let (id, payload, max_attempts, run_at) = (n + 1, n + 2, n + 3, n + 4);
+        rows.push(match backend {
+            DbBackend::Postgres => {
+                format!(
+                    "(${id}, $1, ${payload}, 'Pending', 0, ${max_attempts}, to_timestamp(${run_at}), 0, ''::hstore)"
+                )
+            }
+            _ => format!("(${payload}, ${id}, $1, 'Pending', 0, ${max_attempts}, ${run_at}, 0, '{{}}')"),
+        });
+        values.extend([
+            job.id.clone().into(),
+            job.payload.clone().into(),
+            job.max_attempts.into(),
+            whole_seconds_not_before(job.run_at).into(),
+        ]);
+    }
+    let columns = match backend {
         DbBackend::Postgres => {
-            "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata) \
-             VALUES ($1, $2, $3, 'Pending', 0, $4, to_timestamp($5), 0, ''::hstore)"
+            "apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata)"
         }
-        _ => {
-            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) \
-             VALUES ($3, $1, $2, 'Pending', 0, $4, $5, 0, '{}')"
-        }
+        _ => "Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata)",
     };
-    let values =
-        vec![id.into(), queue.into(), payload.into(), max_attempts.into(), whole_seconds_not_before(run_at).into()];
-    db.execute_raw(statement(backend, sql, values)).await.map(|_| ())
+    let sql = format!("INSERT INTO {columns} VALUES {}", rows.join(", "));
+    db.execute_raw(statement(backend, &sql, values)).await.map(|_| ())
 }
 
 /// Marks jobs that have not started (waiting, or waiting to retry) as killed with `reason`,

@@ -61,6 +61,22 @@ pub async fn record_at<C: ConnectionTrait>(
     .map(|_| ())
 }
 
+/// Several events that happen now, in one statement: (run id, kind, message).
+pub async fn record_all<C: ConnectionTrait>(db: &C, events: &[(String, EventKind, String)]) -> Result<(), DbErr> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let at = Utc::now();
+    let rows = events.iter().map(|(run_id, kind, message)| run_event::ActiveModel {
+        run_id: Set(run_id.clone()),
+        kind: Set(kind.as_str().to_owned()),
+        message: Set(message.clone()),
+        at: Set(at),
+        ..Default::default()
+    });
+    run_event::Entity::insert_many(rows).exec(db).await.map(|_| ())
+}
+
 pub async fn for_run<C: ConnectionTrait>(db: &C, run_id: &str) -> Result<Vec<run_event::Model>, DbErr> {
     run_event::Entity::find()
         .filter(run_event::Column::RunId.eq(run_id))

@@ -364,6 +364,22 @@ on_both_databases! {
         assert!(html.contains("reminder sent"), "the overview's activity shows the reminder");
     }
 
+    async fn one_batch_with_a_repeated_event_records_it_once_and_counts_every_delivery(app: TestApp) {
+        let first = serde_json::to_vec(&event("evt_batch_a", "customer.created", Utc::now().timestamp(), object("customer"))).unwrap();
+        let second = serde_json::to_vec(&event("evt_batch_b", "customer.created", Utc::now().timestamp(), object("customer"))).unwrap();
+        let (a, b) = (Envelope::parse(&first).unwrap(), Envelope::parse(&second).unwrap());
+        let (raw_a, raw_b) = (std::str::from_utf8(&first).unwrap(), std::str::from_utf8(&second).unwrap());
+        let received = inbox::receive_all(&app.db, &[(&a, raw_a), (&b, raw_b), (&a, raw_a)]).await.unwrap();
+        assert!(matches!(received[0], Received::New { .. }) && matches!(received[1], Received::New { .. }), "{received:?}");
+        assert_eq!(received[2], Received::Duplicate);
+        let again = inbox::receive_all(&app.db, &[(&b, raw_b)]).await.unwrap();
+        assert_eq!(again, vec![Received::Duplicate]);
+        assert_eq!(app.stored_event("evt_batch_a").await.unwrap().deliveries, 2);
+        assert_eq!(app.stored_event("evt_batch_b").await.unwrap().deliveries, 2);
+        let runs = workflow_run::Entity::find().filter(workflow_run::Column::Workflow.eq("process_stripe_event")).count(&app.db).await.unwrap();
+        assert_eq!(runs, 2, "one processing run per event");
+    }
+
     async fn the_stripe_pages_are_not_found_for_non_platform_admins(app: TestApp) {
         let user = app.create_user("member@example.com").await;
         let visitor = app.sign_in(&user.email).await;
@@ -373,6 +389,17 @@ on_both_databases! {
         let response = visitor.post_form("/admin/platform/stripe-events/replay", &[("status", "failed")]).await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_webhook_secret_deliveries_get_503_so_stripe_retries_them_later() {
+    let app =
+        TestApp::spawn_with(crate::helpers::Backend::Sqlite, |config| config.stripe.webhook_secrets.clear()).await;
+    let (status, text) =
+        app.deliver(&event("evt_early", "customer.created", Utc::now().timestamp(), object("customer"))).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(text.contains("OFFSTAGE_STRIPE_WEBHOOK_SECRET"), "{text}");
+    assert!(app.stored_event("evt_early").await.is_none());
 }
 
 /// Every order of 0..n.

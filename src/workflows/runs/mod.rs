@@ -13,7 +13,7 @@ pub use query::{
 };
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 
 use super::events::{self, EventKind};
 use super::{AnyWorkflow, Workflow};
@@ -142,47 +142,69 @@ fn workspace_of(new: &NewRun) -> Option<String> {
 /// Queues a run inside the caller's transaction, so it exists exactly when the caller's change
 /// commits. Returns the run's id; a repeated idempotency key is a `Conflict`.
 pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<String, AppError> {
-    new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
-    let id = ulid::Ulid::new().to_string();
+    let mut ids = start_all_in(txn, std::slice::from_ref(new)).await?;
+    ids.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no run id returned")))
+}
+
+/// Rows per multi-row INSERT: well under both databases' limits on bound values.
+const ROWS_PER_INSERT: usize = 500;
+
+/// Queues several runs inside the caller's transaction with three multi-row INSERTs (facts,
+/// jobs, timeline) per 500 runs instead of three statements per run. A repeated idempotency key
+/// among them, or one already used, is a `Conflict` and nothing is written.
+pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, AppError> {
     let now = Utc::now();
-    let run_at = new.run_at.unwrap_or(now).max(now);
-    let request = super::RunRequest {
-        workflow: new.workflow.name().to_owned(),
-        params: new.params.clone(),
-        chain_id: new.chain_id.clone(),
-    };
-    let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
-    let inserted = workflow_run::ActiveModel {
-        id: Set(id.clone()),
-        workflow: Set(new.workflow.name().to_owned()),
-        workspace_id: Set(workspace_of(new)),
-        params: Set(new.params.to_string()),
-        business_key: Set(new.business_key.clone()),
-        idempotency_scope: Set(idempotency_scope(new)),
-        idempotency_key: Set(new.idempotency_key.clone()),
-        chain_id: Set(Some(new.chain_id.clone().unwrap_or_else(|| id.clone()))),
-        trigger: Set(new.trigger.to_owned()),
-        created_at: Set(now),
-        scheduled_for: Set(run_at),
+    let mut facts = Vec::with_capacity(news.len());
+    let mut jobs_rows = Vec::with_capacity(news.len());
+    let mut timeline = Vec::with_capacity(news.len());
+    for new in news {
+        new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
+        let id = ulid::Ulid::new().to_string();
+        let run_at = new.run_at.unwrap_or(now).max(now);
+        let request = super::RunRequest {
+            workflow: new.workflow.name().to_owned(),
+            params: new.params.clone(),
+            chain_id: new.chain_id.clone(),
+        };
+        let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
+        facts.push(workflow_run::ActiveModel {
+            id: Set(id.clone()),
+            workflow: Set(new.workflow.name().to_owned()),
+            workspace_id: Set(workspace_of(new)),
+            params: Set(new.params.to_string()),
+            business_key: Set(new.business_key.clone()),
+            idempotency_scope: Set(idempotency_scope(new)),
+            idempotency_key: Set(new.idempotency_key.clone()),
+            chain_id: Set(Some(new.chain_id.clone().unwrap_or_else(|| id.clone()))),
+            trigger: Set(new.trigger.to_owned()),
+            created_at: Set(now),
+            scheduled_for: Set(run_at),
+        });
+        let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
+        jobs_rows.push(jobs::NewJob { id: id.clone(), payload, run_at, max_attempts });
+        let when = if run_at > now {
+            format!("Scheduled for {}", run_at.format("%Y-%m-%d %H:%M:%S UTC"))
+        } else {
+            "Queued".into()
+        };
+        timeline.push((id, EventKind::Created, format!("{when} (trigger: {})", new.trigger)));
     }
-    .insert(txn)
-    .await;
-    match inserted {
-        Ok(_) => {}
-        Err(err) if is_unique_violation(&err) => {
-            return Err(AppError::Conflict("A run with this idempotency key already exists.".into()));
+    for chunk in facts.chunks(ROWS_PER_INSERT) {
+        match workflow_run::Entity::insert_many(chunk.to_vec()).exec(txn).await {
+            Ok(_) => {}
+            Err(err) if is_unique_violation(&err) => {
+                return Err(AppError::Conflict("A run with this idempotency key already exists.".into()));
+            }
+            Err(err) => return Err(err.into()),
         }
-        Err(err) => return Err(err.into()),
     }
-    let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
-    jobs::insert_job(txn, jobs::WORKFLOW_QUEUE, &id, payload, run_at, max_attempts).await?;
-    let when = if run_at > now {
-        format!("Scheduled for {}", run_at.format("%Y-%m-%d %H:%M:%S UTC"))
-    } else {
-        "Queued".into()
-    };
-    events::record(txn, &id, EventKind::Created, format!("{when} (trigger: {})", new.trigger)).await?;
-    Ok(id)
+    for chunk in jobs_rows.chunks(ROWS_PER_INSERT) {
+        jobs::insert_jobs(txn, jobs::WORKFLOW_QUEUE, chunk).await?;
+    }
+    for chunk in timeline.chunks(ROWS_PER_INSERT) {
+        events::record_all(txn, chunk).await?;
+    }
+    Ok(timeline.into_iter().map(|(id, _, _)| id).collect())
 }
 
 /// Starts one run per item in one transaction (the n-th at `spacing × n` from now), skipping
@@ -194,7 +216,7 @@ pub async fn fan_out(
 ) -> Result<Vec<String>, AppError> {
     let now = Utc::now();
     let txn = begin_write(db).await?;
-    let mut started = Vec::with_capacity(items.len());
+    let mut fresh = Vec::with_capacity(items.len());
     for (n, mut item) in items.into_iter().enumerate() {
         if let Some(key) = &item.idempotency_key
             && find_by_idempotency_in(&txn, &idempotency_scope(&item), key).await?.is_some()
@@ -205,8 +227,9 @@ pub async fn fan_out(
             let offset = chrono::Duration::from_std(every * u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or_default();
             item.run_at = Some(item.run_at.unwrap_or(now) + offset);
         }
-        started.push(start_in(&txn, &item).await?);
+        fresh.push(item);
     }
+    let started = start_all_in(&txn, &fresh).await?;
     txn.commit().await?;
     Ok(started)
 }
