@@ -118,10 +118,19 @@ pub async fn apply(
         Ok(applied) => applied,
         Err(Problem::Database(err)) => return Err(err),
         Err(Problem::Data(reason)) => {
-            // The partial work rolls back; only the failure is recorded.
+            // The partial work rolls back; only the failure is recorded, with the workspace it
+            // belongs to when that is known, so the workspace's billing timeline shows it.
             txn.rollback().await?;
             let txn = begin_write(db).await?;
-            set_status(&txn, event_id, EventStatus::Failed, Some(&reason), None).await?;
+            let workspace = match Envelope::parse(row.payload.as_bytes()) {
+                Ok(event) => match find_workspace(&txn, &event, event.id_at("customer").as_deref()).await {
+                    Ok(found) => found.map(|ws| ws.id),
+                    Err(Problem::Database(err)) => return Err(err),
+                    Err(Problem::Data(_)) => None,
+                },
+                Err(_) => None,
+            };
+            set_status(&txn, event_id, EventStatus::Failed, Some(&reason), workspace.as_deref()).await?;
             txn.commit().await?;
             return Ok(Applied::Failed(reason));
         }

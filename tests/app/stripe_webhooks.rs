@@ -283,6 +283,7 @@ on_both_databases! {
         assert_eq!(stored.status, "failed");
         assert!(stored.error.as_deref().unwrap_or_default().contains("something_new"), "{:?}", stored.error);
         assert_eq!(app.workspace(&ws.id).await.subscription_status, "none", "nothing was applied");
+        assert_eq!(stored.workspace_id.as_deref(), Some(ws.id.as_str()), "it still shows on the workspace's billing timeline");
         let admin = app.sign_in(ADMIN_EMAIL).await;
         let (_, html) = admin.get_html("/admin/platform/stripe-events?status=failed").await;
         assert!(html.contains("evt_odd") && html.contains("Replay every failed event"), "{html}");
