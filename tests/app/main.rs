@@ -18,6 +18,7 @@ mod members;
 mod platform;
 mod schedules;
 mod stripe_api;
+mod stripe_pages;
 mod stripe_webhooks;
 mod tenancy;
 mod worker_processes;
