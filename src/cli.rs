@@ -137,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 name: WorkspaceName::parse(&name).map_err(anyhow::Error::msg)?,
                 slug: slug.as_deref().map(Slug::parse).transpose().map_err(anyhow::Error::msg)?,
                 timezone: Timezone::parse(&timezone).map_err(anyhow::Error::msg)?,
+                trial_days: config.trial_days,
             };
             let owner = Email::parse(&owner).map_err(anyhow::Error::msg)?;
             let db = startup::prepare_database(&config).await?;

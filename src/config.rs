@@ -46,6 +46,45 @@ pub struct Config {
     /// The wait before a failed run's first retry; each later retry waits twice as long.
     pub retry_base: std::time::Duration,
     pub stripe: StripeSettings,
+    pub mail: MailSettings,
+    /// Workspaces created in Offstage start a trial this long; None: no trial.
+    pub trial_days: Option<u32>,
+}
+
+/// Email: where it is sent and who it is from.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://host:25`, `smtp://user:pass@host:587` (STARTTLS), `smtps://…`; None: mail is
+    /// captured in the admin Mailbox instead of sent.
+    pub smtp_url: Option<Secret>,
+    /// The From header: `Offstage <hello@example.com>`.
+    pub from: String,
+}
+
+impl Default for MailSettings {
+    fn default() -> MailSettings {
+        MailSettings { smtp_url: None, from: "Offstage <offstage@localhost>".into() }
+    }
+}
+
+impl MailSettings {
+    fn from_env() -> anyhow::Result<MailSettings> {
+        let smtp_url = match var("OFFSTAGE_SMTP_URL") {
+            Some(url) => {
+                let parsed = url::Url::parse(&url).ok().filter(|u| matches!(u.scheme(), "smtp" | "smtps"));
+                if parsed.is_none_or(|u| u.host_str().is_none()) {
+                    bail!("OFFSTAGE_SMTP_URL must be smtp://host:port or smtps://host:port (user:password@ optional)");
+                }
+                Some(Secret::new(url))
+            }
+            None => None,
+        };
+        let from = var("OFFSTAGE_MAIL_FROM").unwrap_or_else(|| MailSettings::default().from);
+        if from.parse::<lettre::message::Mailbox>().is_err() {
+            bail!("OFFSTAGE_MAIL_FROM must be an address such as “Acme <hello@acme.test>”, got “{from}”");
+        }
+        Ok(MailSettings { smtp_url, from })
+    }
 }
 
 /// Stripe: the webhook endpoint's secrets and how Stripe prices map to Offstage plan names.
@@ -146,6 +185,15 @@ impl Config {
             None => std::time::Duration::from_secs(2),
         };
         let stripe = StripeSettings::from_env()?;
+        let mail = MailSettings::from_env()?;
+        let trial_days = match var("OFFSTAGE_TRIAL_DAYS") {
+            Some(days) => match days.parse::<u32>().ok().filter(|d| *d <= 365) {
+                Some(0) => None,
+                Some(d) => Some(d),
+                None => bail!("OFFSTAGE_TRIAL_DAYS must be a number of days from 0 (no trial) to 365"),
+            },
+            None => Some(14),
+        };
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -164,6 +212,8 @@ impl Config {
             worker_concurrency,
             retry_base,
             stripe,
+            mail,
+            trial_days,
         })
     }
 

@@ -36,6 +36,7 @@ pub async fn seed(db: &DatabaseConnection, owner: &user::Model) -> Result<usize,
             name: parse(WorkspaceName::parse(name))?,
             slug: Some(parse(Slug::parse(slug))?),
             timezone: parse(Timezone::parse(tz))?,
+            trial_days: Some(14),
         };
         let ws = workspaces::create(db, new, owner).await?;
         created += 1;

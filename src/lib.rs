@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod mail;
 pub mod routes;
 pub mod startup;
 pub mod state;

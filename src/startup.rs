@@ -54,13 +54,17 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
     crate::workflows::schedules::ensure_built_in(&db)
         .await
         .map_err(|err| anyhow::anyhow!("creating built-in schedules: {err}"))?;
+    crate::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db)
+        .await
+        .map_err(|err| anyhow::anyhow!("creating weekly digest schedules: {err}"))?;
     Ok(db)
 }
 
 impl Application {
     pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
         let db = prepare_database(&config).await?;
-        let state = AppState { stripe_intake: Intake::start(db.clone()), db, config };
+        let mailer = crate::mail::Mailer::from_settings(&config.mail)?;
+        let state = AppState { stripe_intake: Intake::start(db.clone()), db, config, mailer };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }
@@ -86,7 +90,11 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let workers = async {
             if self.mode.runs_workers() {
-                let ctx = JobContext { db: self.state.db.clone(), config: self.state.config.clone() };
+                let ctx = JobContext {
+                    db: self.state.db.clone(),
+                    config: self.state.config.clone(),
+                    mailer: self.state.mailer.clone(),
+                };
                 jobs::run_workers(ctx, shutdown_signal()).await
             } else {
                 Ok(())

@@ -11,4 +11,5 @@ pub struct AppState {
     pub config: Config,
     /// Records Stripe webhook deliveries, several per commit.
     pub stripe_intake: Intake,
+    pub mailer: crate::mail::Mailer,
 }

@@ -13,9 +13,10 @@ use crate::db::entities::{membership, user, workspace};
 use crate::db::is_unique_violation;
 use crate::domain::{PublicId, Role, Slug, Timezone, WorkspaceName};
 use crate::error::AppError;
+use crate::mail::sequences::{self, onboarding};
 use crate::tenancy::{ActivityKind, Scope};
 use crate::workflows::record_workspace_created::{self, RecordWorkspaceCreated};
-use crate::workflows::{NewRun, runs};
+use crate::workflows::{NewRun, generate_weekly_digest, runs, send_trial_ending_email};
 
 pub const PAGE_SIZE: u64 = 50;
 
@@ -24,6 +25,8 @@ pub struct NewWorkspace {
     /// None: derived from the name, with a number appended while taken.
     pub slug: Option<Slug>,
     pub timezone: Timezone,
+    /// Days of trial the workspace starts with (`Config::trial_days`); None: no trial.
+    pub trial_days: Option<u32>,
 }
 
 pub async fn create(
@@ -49,6 +52,8 @@ async fn try_create(
     slug: &Slug,
     owner: &user::Model,
 ) -> Result<workspace::Model, AppError> {
+    let now = Utc::now();
+    let trial_ends_at = new.trial_days.map(|days| now + chrono::Duration::days(i64::from(days)));
     let txn = crate::db::begin_write(db).await?;
     let inserted = workspace::ActiveModel {
         id: Set(PublicId::generate("ws")),
@@ -56,8 +61,8 @@ async fn try_create(
         slug: Set(slug.to_string()),
         timezone: Set(new.timezone.name().to_owned()),
         plan: Set("free".into()),
-        subscription_status: Set("none".into()),
-        trial_ends_at: Set(None),
+        subscription_status: Set(if trial_ends_at.is_some() { "trialing" } else { "none" }.into()),
+        trial_ends_at: Set(trial_ends_at),
         stripe_customer_id: Set(None),
         stripe_subscription_id: Set(None),
         created_at: Set(Utc::now()),
@@ -77,6 +82,18 @@ async fn try_create(
     crate::tenancy::insert_membership(&txn, &created.id, &owner.id, Role::Owner).await?;
     let params = record_workspace_created::Params { workspace_id: created.id.clone(), created_by: owner.email.clone() };
     runs::start_in(&txn, &NewRun::of::<RecordWorkspaceCreated>(&params)).await?;
+    send_trial_ending_email::schedule_for(&txn, &created.id, created.trial_ends_at).await?;
+    generate_weekly_digest::schedule_for(&txn, &created).await?;
+    let onboarding_key = onboarding::key(&created.id);
+    sequences::enrol_in(
+        &txn,
+        &onboarding::ONBOARDING,
+        &created.id,
+        onboarding_key,
+        Some(owner.email.to_lowercase()),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(created)
 }

@@ -17,6 +17,9 @@ mod m20261127_000011_create_health_scores;
 mod m20261127_000012_create_stripe_events;
 mod m20261127_000013_add_billing_state_to_workspaces;
 mod m20261127_000014_create_invoices;
+mod m20261127_000015_create_emails;
+mod m20261127_000016_create_email_suppressions;
+mod m20261127_000017_create_enrolments;
 
 pub struct Migrator;
 
@@ -38,6 +41,9 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000012_create_stripe_events::Migration),
             Box::new(m20261127_000013_add_billing_state_to_workspaces::Migration),
             Box::new(m20261127_000014_create_invoices::Migration),
+            Box::new(m20261127_000015_create_emails::Migration),
+            Box::new(m20261127_000016_create_email_suppressions::Migration),
+            Box::new(m20261127_000017_create_enrolments::Migration),
         ]
     }
 }

@@ -17,7 +17,9 @@ use crate::db::entities::{stripe_event, workspace};
 use crate::db::{begin_write, is_unique_violation};
 use crate::domain::SubscriptionStatus;
 use crate::error::AppError;
-use crate::workflows::{runs, trial_ending_reminder};
+use crate::mail::sequences::{self, dunning, onboarding};
+use crate::workflows::runs;
+use crate::workflows::send_trial_ending_email;
 
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq)]
@@ -202,9 +204,16 @@ async fn apply_event(
             }
             format!("checkout completed (customer {})", customer.as_deref().unwrap_or("—"))
         }
-        Kind::InvoicePaid => record_invoice(txn, &workspace, event).await?,
+        Kind::InvoicePaid => {
+            let summary = record_invoice(txn, &workspace, event).await?;
+            sequences::stop(txn, &workspace.id, dunning::DUNNING.name, "the invoice was paid").await?;
+            summary
+        }
         Kind::InvoicePaymentFailed => {
             let amount = event.object["amount_due"].as_i64().unwrap_or(0);
+            let invoice = event.id_at("id").unwrap_or_else(|| event.id.clone());
+            let key = dunning::key(&workspace.id, &invoice);
+            sequences::enrol_in(txn, &dunning::DUNNING, &workspace.id, key, Some(invoice), Utc::now()).await?;
             format!("payment of {} failed", money(amount, event.object["currency"].as_str().unwrap_or("")))
         }
     };
@@ -305,24 +314,19 @@ async fn apply_subscription(
         return Ok("older than the subscription state already applied; kept the newer state".into());
     }
     if trial_ends_at != workspace.trial_ends_at {
-        reschedule_trial_reminder(txn, &workspace.id, trial_ends_at).await?;
+        send_trial_ending_email::schedule_for(txn, &workspace.id, trial_ends_at).await?;
+    }
+    if status == SubscriptionStatus::Active && plan != "free" {
+        sequences::stop(txn, &workspace.id, onboarding::ONBOARDING.name, "the workspace converted to a paid plan")
+            .await?;
+    }
+    if event.event_type == "customer.subscription.trial_will_end"
+        && let Some(ends) = trial_ends_at
+    {
+        // Stripe's own 3-day warning: the same email as the scheduled one (same dedupe key).
+        runs::start_in(txn, &send_trial_ending_email::reminder(&workspace.id, ends).at(Utc::now())).await?;
     }
     Ok(format!("subscription {} on plan {plan}", status.as_str()))
-}
-
-/// Replaces the workspace's pending trial reminder with one for the new trial end (if any, and
-/// still ahead), in the transaction that changes the date.
-async fn reschedule_trial_reminder(
-    txn: &DatabaseTransaction,
-    workspace_id: &str,
-    trial_ends_at: Option<DateTime<Utc>>,
-) -> Result<(), Problem> {
-    let key = trial_ending_reminder::business_key(workspace_id);
-    runs::cancel_by_business_key_in(txn, Some(workspace_id), &key, "billing (the trial end changed)").await?;
-    if let Some(ends) = trial_ends_at.filter(|ends| *ends > Utc::now()) {
-        runs::start_in(txn, &trial_ending_reminder::reminder(workspace_id, ends)).await?;
-    }
-    Ok(())
 }
 
 /// Sorts by Stripe's `created` (whole seconds), then created < updated < deleted within one

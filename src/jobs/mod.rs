@@ -12,19 +12,6 @@ pub use table::{NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs, reopen_
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
-/// Jobs not yet finished (waiting, fetched or running), across every queue.
-pub async fn unfinished_count<C: ConnectionTrait>(db: &C) -> Result<i64, DbErr> {
-    let table = if db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
-    count(
-        db,
-        &format!(
-            "SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Pending', 'Queued', 'Running') \
-             OR (status = 'Failed' AND attempts < max_attempts)"
-        ),
-    )
-    .await
-}
-
 /// Jobs in progress or due within `seconds` (retries a moment away included), across every
 /// queue; jobs scheduled further ahead are not counted.
 pub async fn due_within<C: ConnectionTrait>(db: &C, seconds: u32) -> Result<i64, DbErr> {
@@ -40,6 +27,22 @@ pub async fn due_within<C: ConnectionTrait>(db: &C, seconds: u32) -> Result<i64,
         ),
     )
     .await
+}
+
+/// Moves every job scheduled in the future `seconds` earlier, as if that much time had passed:
+/// how the tests drive day-long email sequences without waiting (the queue's clock is `run_at`).
+pub async fn advance_clock<C: ConnectionTrait>(db: &C, seconds: i64) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DbBackend::Postgres => {
+            "UPDATE apalis.jobs SET run_at = run_at - make_interval(secs => $1) WHERE status = 'Pending' AND run_at > now()"
+        }
+        _ => {
+            "UPDATE Jobs SET run_at = run_at - $1 WHERE status = 'Pending' AND run_at > CAST(strftime('%s', 'now') AS INTEGER)"
+        }
+    };
+    let seconds: sea_orm::Value = if backend == DbBackend::Postgres { (seconds as f64).into() } else { seconds.into() };
+    Ok(db.execute_raw(Statement::from_sql_and_values(backend, sql, [seconds])).await?.rows_affected())
 }
 
 /// Jobs waiting to run, across every queue: the health check's proof that the queue answers.

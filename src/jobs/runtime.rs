@@ -15,11 +15,12 @@ use super::WORKFLOW_QUEUE;
 use crate::config::Config;
 use crate::workflows::{RunRequest, RunResult, execute::RunError};
 
-/// What every job handler gets: the database and the settings.
+/// What every job handler gets: the database, the settings and the mail transport.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
     pub config: Config,
+    pub mailer: crate::mail::Mailer,
 }
 
 pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(25);
@@ -159,8 +160,17 @@ async fn fire_schedules_every_second(db: DatabaseConnection) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if let Err(err) = crate::workflows::schedules::fire_due(&db, chrono::Utc::now()).await {
-            tracing::warn!(error = %err, "firing due schedules failed; trying again in a second");
+        // A full batch means more are due (10,000 workspaces' Sunday digests at one instant):
+        // keep firing rather than wait a second per batch.
+        loop {
+            match crate::workflows::schedules::fire_due(&db, chrono::Utc::now()).await {
+                Ok(fired) if fired >= crate::workflows::schedules::BATCH as usize => continue,
+                Ok(_) => break,
+                Err(err) => {
+                    tracing::warn!(error = %err, "firing due schedules failed; trying again in a second");
+                    break;
+                }
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod health;
 pub mod invitations;
+pub mod unsubscribe;
 pub mod webhooks;
 
 use actix_web::{HttpResponse, web};
@@ -17,6 +18,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(health::configure)
         .configure(auth::configure)
         .configure(invitations::configure)
+        .configure(unsubscribe::configure)
         .configure(webhooks::configure)
         .configure(api::configure)
         .configure(admin::configure);

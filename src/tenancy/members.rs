@@ -9,9 +9,12 @@ use sea_orm::{
 };
 
 use super::{ActivityKind, Scope};
+use crate::config::Config;
 use crate::db::entities::{invitation, membership, user, workspace};
 use crate::domain::{Email, PublicId, Role};
 use crate::error::AppError;
+use crate::mail;
+use crate::mail::templates::{Email as _, Invitation};
 use crate::tokens;
 
 const INVITATION_DAYS: i64 = 7;
@@ -63,7 +66,7 @@ impl Scope {
         db: &DatabaseConnection,
         email: &Email,
         role: Role,
-        base_url: &str,
+        config: &Config,
     ) -> Result<AddMemberOutcome, AppError> {
         self.require_manager()?;
         self.require_may_grant(role)?;
@@ -90,25 +93,42 @@ impl Scope {
             )));
         }
         let token = tokens::random_hex(24);
+        let link = format!("{}/invitations/{token}", config.base_url);
         let now = Utc::now();
+        let expires_at = now + Duration::days(INVITATION_DAYS);
+        let invitation_id = PublicId::generate("inv");
         let txn = crate::db::begin_write(db).await?;
         invitation::ActiveModel {
-            id: Set(PublicId::generate("inv")),
+            id: Set(invitation_id.clone()),
             workspace_id: Set(self.workspace_id().to_owned()),
             email: Set(email.to_string()),
             role: Set(role.as_str().to_owned()),
             token_hash: Set(tokens::sha256_hex(&token)),
             invited_by: Set(Some(self.actor().label())),
             created_at: Set(now),
-            expires_at: Set(now + Duration::days(INVITATION_DAYS)),
+            expires_at: Set(expires_at),
             accepted_at: Set(None),
             revoked_at: Set(None),
         }
         .insert(&txn)
         .await?;
         self.record_activity(&txn, ActivityKind::InvitationSent, format!("{email} was invited as {role}")).await?;
+        let ws = self.workspace();
+        let invitation = Invitation {
+            workspace_name: ws.name.clone(),
+            inviter: self.actor().label(),
+            role: role.to_string(),
+            accept_url: link.clone(),
+            expires_at: ws.tz().format(expires_at),
+        };
+        let recipients = [email.to_string()];
+        let prefix = format!("invitation:{invitation_id}");
+        let emails = mail::compose(config, ws, &recipients, &prefix, (Invitation::KIND, Invitation::CATEGORY), |f| {
+            invitation.render(f)
+        })?;
+        mail::outbox::enqueue_in(&txn, &emails, &mail::from_domain(config)).await?;
         txn.commit().await?;
-        Ok(AddMemberOutcome::Invited { email: email.to_string(), link: format!("{base_url}/invitations/{token}") })
+        Ok(AddMemberOutcome::Invited { email: email.to_string(), link })
     }
 
     pub async fn change_role(

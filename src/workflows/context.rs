@@ -1,4 +1,4 @@
-//! What a running workflow gets: the database, the settings, who it is (run id, attempt), the
+//! What a running workflow gets: the database, the settings, the mailer, who it is (run id, attempt), the
 //! workspace scope when its parameters name a workspace, and a way to start other runs.
 
 use chrono::{DateTime, Utc};
@@ -7,12 +7,15 @@ use sea_orm::DatabaseConnection;
 use super::runs::{self, NewRun, RunView};
 use crate::config::Config;
 use crate::error::AppError;
+use crate::jobs::JobContext;
+use crate::mail::Mailer;
 use crate::tenancy::Scope;
 
 #[derive(Clone)]
 pub struct RunContext {
     pub db: DatabaseConnection,
     pub config: Config,
+    pub mailer: Mailer,
     pub run_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
@@ -22,15 +25,8 @@ pub struct RunContext {
 }
 
 impl RunContext {
-    pub(crate) fn new(
-        db: DatabaseConnection,
-        config: Config,
-        run_id: String,
-        attempt: u32,
-        chain_id: String,
-        scope: Option<Scope>,
-    ) -> Self {
-        RunContext { db, config, run_id, attempt, chain_id, scope }
+    pub(crate) fn new(job: JobContext, run_id: String, attempt: u32, chain_id: String, scope: Option<Scope>) -> Self {
+        RunContext { db: job.db, config: job.config, mailer: job.mailer, run_id, attempt, chain_id, scope }
     }
 
     /// The workspace of a workspace-scoped run.

@@ -129,7 +129,7 @@ pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunR
         _ => None,
     };
     let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
-    let ctx = RunContext::new(db.clone(), job.config.clone(), run_id.to_owned(), attempt, chain_id, scope);
+    let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, scope);
     match tokio::time::timeout(workflow.timeout(), workflow.run(ctx, request.params)).await {
         Ok(Ok(outcome)) => Ok(log.finish(outcome).await),
         Ok(Err(err)) => Err(log.failed(format!("{err:#}")).await),

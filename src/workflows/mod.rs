@@ -7,6 +7,7 @@
 mod context;
 pub mod events;
 pub mod execute;
+pub mod generate_weekly_digest;
 mod outcome;
 mod registry;
 pub mod runs;
@@ -17,7 +18,9 @@ pub mod process_stripe_event;
 pub mod record_workspace_created;
 pub mod refresh_all_workspace_health;
 pub mod refresh_workspace_health;
-pub mod trial_ending_reminder;
+pub mod send_email;
+pub mod send_sequence_step;
+pub mod send_trial_ending_email;
 
 pub use context::RunContext;
 pub use execute::{RunRequest, RunResult, execute};

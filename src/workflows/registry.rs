@@ -6,12 +6,15 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+use super::generate_weekly_digest::GenerateWeeklyDigest;
 use super::probe::Probe;
 use super::process_stripe_event::ProcessStripeEvent;
 use super::record_workspace_created::RecordWorkspaceCreated;
 use super::refresh_all_workspace_health::RefreshAllWorkspaceHealth;
 use super::refresh_workspace_health::RefreshWorkspaceHealth;
-use super::trial_ending_reminder::TrialEndingReminder;
+use super::send_email::SendEmail;
+use super::send_sequence_step::SendSequenceStep;
+use super::send_trial_ending_email::SendTrialEndingEmail;
 use super::{Outcome, RunContext, Workflow};
 
 /// A workflow seen through its name and JSON parameters, as the engine, API and UI need it.
@@ -85,7 +88,10 @@ pub fn registry() -> &'static [&'static dyn AnyWorkflow] {
         &entry::<Probe>(),
         &entry::<RecordWorkspaceCreated>(),
         &entry::<ProcessStripeEvent>(),
-        &entry::<TrialEndingReminder>(),
+        &entry::<GenerateWeeklyDigest>(),
+        &entry::<SendTrialEndingEmail>(),
+        &entry::<SendSequenceStep>(),
+        &entry::<SendEmail>(),
     ];
     ALL
 }

@@ -9,7 +9,8 @@ on_both_databases! {
         assert_eq!(offstage::demo::seed(&app.db, &app.admin).await.unwrap(), 3);
         assert_eq!(offstage::demo::seed(&app.db, &app.admin).await.unwrap(), 0, "seeding twice changes nothing");
         assert_eq!(workspace::Entity::find().count(&app.db).await.unwrap(), 3);
-        assert_eq!(schedule::Entity::find().filter(schedule::Column::WorkspaceId.is_not_null()).count(&app.db).await.unwrap(), 6);
+        // Two demo schedules per workspace, plus each workspace's weekly digest.
+        assert_eq!(schedule::Entity::find().filter(schedule::Column::WorkspaceId.is_not_null()).count(&app.db).await.unwrap(), 9);
         app.drain_jobs_due().await;
         let demo_runs = workflow_run::Entity::find().filter(workflow_run::Column::Trigger.eq("demo")).count(&app.db).await.unwrap();
         assert_eq!(demo_runs, 15);

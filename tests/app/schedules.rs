@@ -14,6 +14,7 @@ async fn runs_of(app: &TestApp, ws_id: &str) -> Vec<workflow_run::Model> {
     workflow_run::Entity::find()
         .filter(workflow_run::Column::WorkspaceId.eq(ws_id))
         .filter(workflow_run::Column::Trigger.eq("schedule"))
+        .filter(workflow_run::Column::Workflow.eq("probe"))
         .all(&app.db)
         .await
         .unwrap()
@@ -91,7 +92,7 @@ on_both_databases! {
         assert!(location(&response).contains("/runs/"));
         assert_eq!(runs_of(&app, &ws.id).await.len(), 1);
         assert_eq!(owner.post_form(&format!("{base}/delete"), &[]).await.status(), StatusCode::SEE_OTHER);
-        assert_eq!(schedule::Entity::find().filter(schedule::Column::WorkspaceId.is_not_null()).count(&app.db).await.unwrap(), 0);
+        assert_eq!(schedule::Entity::find().filter(schedule::Column::Workflow.eq("probe")).count(&app.db).await.unwrap(), 0);
     }
 
     async fn bad_schedules_are_explained_and_nothing_is_created(app: TestApp) {
@@ -109,7 +110,7 @@ on_both_databases! {
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{fields:?}");
             assert!(response.text().await.unwrap().contains(message), "{message}");
         }
-        assert_eq!(schedule::Entity::find().filter(schedule::Column::WorkspaceId.is_not_null()).count(&app.db).await.unwrap(), 0);
+        assert_eq!(schedule::Entity::find().filter(schedule::Column::Workflow.eq("probe")).count(&app.db).await.unwrap(), 0);
     }
 
     async fn schedules_in_the_workspace_timezone_follow_it_when_it_changes(app: TestApp) {

@@ -320,7 +320,7 @@ on_both_databases! {
         sub["trial_end"] = json!(first_end);
         app.deliver(&event("evt_trial_1", "customer.subscription.created", now - 20, sub.clone())).await;
         app.drain_jobs_due().await;
-        let filter = RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("trial_ending_reminder".into()), limit: 10, ..RunFilter::default() };
+        let filter = RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("send_trial_ending_email".into()), limit: 10, ..RunFilter::default() };
         let reminders = runs::list(&app.db, &filter).await.unwrap();
         assert_eq!(reminders.len(), 1);
         assert_eq!(reminders[0].status, RunStatus::Scheduled);
@@ -344,7 +344,7 @@ on_both_databases! {
         assert_eq!(reminders.iter().filter(|r| r.status == RunStatus::Succeeded).count(), 1, "{reminders:?}");
         let admin = app.sign_in(ADMIN_EMAIL).await;
         let (_, html) = admin.get_html(&format!("/admin/workspaces/{}", ws.slug)).await;
-        assert!(html.contains("reminder sent"), "the overview's activity shows the reminder");
+        assert!(html.contains("reminder emailed to admin@example.com"), "the overview's activity shows the reminder");
     }
 
     async fn one_batch_with_a_repeated_event_records_it_once_and_counts_every_delivery(app: TestApp) {

@@ -27,7 +27,7 @@ async fn world(app: &TestApp) -> World {
     app.add_member(&a, &member, Role::Member).await;
     let scope = offstage::tenancy::Scope::trusted(a.clone(), offstage::tenancy::Actor::System);
     scope
-        .add_member(&app.db, &offstage::domain::Email::parse("invitee@example.com").unwrap(), Role::Member, "http://x")
+        .add_member(&app.db, &offstage::domain::Email::parse("invitee@example.com").unwrap(), Role::Member, &app.config)
         .await
         .unwrap();
     let key = scope.create_api_key(&app.db, "Alpha key").await.unwrap();

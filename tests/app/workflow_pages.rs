@@ -108,7 +108,7 @@ on_both_databases! {
             runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(ws)).at(later)).await.unwrap();
         }
         let owner = app.sign_in(ADMIN_EMAIL).await;
-        let response = owner.post_form(&format!("/admin/workspaces/{}/runs/bulk", a.slug), &[("action", "cancel"), ("status", "scheduled")]).await;
+        let response = owner.post_form(&format!("/admin/workspaces/{}/runs/bulk", a.slug), &[("action", "cancel"), ("status", "scheduled"), ("workflow", "probe")]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let (_, html) = owner.get_html(&location(&response)).await;
         assert!(html.contains("2 runs cancelled."));

@@ -64,6 +64,8 @@ impl BenchDb {
             worker_concurrency: concurrency,
             retry_base: Duration::from_secs(2),
             stripe: StripeSettings { webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)], ..StripeSettings::default() },
+            mail: offstage::config::MailSettings::default(),
+            trial_days: None,
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })
@@ -82,13 +84,16 @@ impl BenchDb {
             name: WorkspaceName::parse("Bench").map_err(anyhow::Error::msg)?,
             slug: None,
             timezone: Timezone::parse("UTC").map_err(anyhow::Error::msg)?,
+            trial_days: None,
         };
         Ok(workspaces::create(&self.db, new, &owner).await?)
     }
 
     /// Closes the pool and drops the PostgreSQL database.
     pub async fn drop(self) -> anyhow::Result<()> {
-        self.db.close().await?;
+        // Workers that were stopped mid-flight may still hold a connection (PostgreSQL's LISTEN):
+        // closing waits for them at most briefly; the database is dropped with FORCE anyway.
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.db.close()).await;
         if let Some((admin, name)) = self.pg_admin {
             admin
                 .execute_raw(Statement::from_string(

@@ -3,6 +3,9 @@
 
 pub mod activity;
 pub mod api_key;
+pub mod email;
+pub mod email_suppression;
+pub mod enrolment;
 pub mod health_score;
 pub mod invitation;
 pub mod invoice;

@@ -76,7 +76,7 @@ async fn add(
     scope.require_manager()?;
     let parsed = Email::parse(&form.email).and_then(|e| Role::parse(&form.role).map(|r| (e, r)));
     let outcome = match parsed {
-        Ok((email, role)) => scope.add_member(&state.db, &email, role, &state.config.base_url).await,
+        Ok((email, role)) => scope.add_member(&state.db, &email, role, &state.config).await,
         Err(msg) => Err(AppError::BadRequest(msg)),
     };
     match outcome {
@@ -88,7 +88,7 @@ async fn add(
             Flash::success(
                 &ctx.session,
                 format!(
-                    "{email} has no account yet, so an invitation was created. Send them this link (valid for 7 days): {link}"
+                    "{email} has no account yet: an invitation email is on its way. The link, valid for 7 days, if you want to pass it on yourself: {link}"
                 ),
             );
             Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))

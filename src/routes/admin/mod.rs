@@ -4,6 +4,8 @@
 mod account;
 mod api_keys;
 mod billing;
+mod emails;
+mod mailbox;
 mod members;
 mod platform;
 mod runs;
@@ -29,6 +31,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(platform::configure)
             .configure(stripe_events::configure)
             .configure(billing::configure)
+            .configure(emails::configure)
+            .configure(mailbox::configure)
             .configure(account::configure),
     );
 }

@@ -99,11 +99,11 @@ struct CreateForm {
     timezone: String,
 }
 
-fn parse_new(form: &CreateForm) -> Result<NewWorkspace, String> {
+fn parse_new(form: &CreateForm, trial_days: Option<u32>) -> Result<NewWorkspace, String> {
     let name = WorkspaceName::parse(&form.name)?;
     let slug = if form.slug.trim().is_empty() { None } else { Some(Slug::parse(&form.slug)?) };
     let timezone = Timezone::parse(&form.timezone)?;
-    Ok(NewWorkspace { name, slug, timezone })
+    Ok(NewWorkspace { name, slug, timezone, trial_days })
 }
 
 async fn create(
@@ -111,7 +111,7 @@ async fn create(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = match parse_new(&form) {
+    let outcome = match parse_new(&form, state.config.trial_days) {
         Ok(new) => workspaces::create(&state.db, new, &ctx.user.0).await,
         Err(msg) => Err(AppError::BadRequest(msg)),
     };

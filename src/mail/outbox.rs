@@ -1,0 +1,229 @@
+//! The outbox: every email is a row written in the same transaction as the decision to send it,
+//! unique by its dedupe key, and delivered by a `send_email` run (retries with backoff). A
+//! retried or re-run workflow that decides the same email again finds its key taken and adds
+//! nothing. The row's Message-ID is derived from the key, so a receiving system can also tell
+//! the one duplicate a crash can cause (see `workflows::send_email`).
+
+use std::collections::HashSet;
+
+use chrono::Utc;
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement,
+};
+
+use super::templates::Rendered;
+use crate::db::entities::email;
+use crate::domain::PublicId;
+use crate::error::AppError;
+use crate::workflows::runs::{self, NewRun};
+use crate::workflows::send_email::{self, SendEmail};
+
+/// Lifecycle mail stops after an unsubscribe; transactional mail (invitations, billing failures)
+/// is sent regardless.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Category {
+    Lifecycle,
+    Transactional,
+}
+
+impl Category {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Lifecycle => "lifecycle",
+            Category::Transactional => "transactional",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailStatus {
+    Queued,
+    Sent,
+    Failed,
+    Suppressed,
+}
+
+impl EmailStatus {
+    pub const ALL: [EmailStatus; 4] =
+        [EmailStatus::Queued, EmailStatus::Sent, EmailStatus::Failed, EmailStatus::Suppressed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EmailStatus::Queued => "queued",
+            EmailStatus::Sent => "sent",
+            EmailStatus::Failed => "failed",
+            EmailStatus::Suppressed => "suppressed",
+        }
+    }
+
+    pub fn parse(input: &str) -> Option<EmailStatus> {
+        EmailStatus::ALL.into_iter().find(|s| s.as_str() == input)
+    }
+}
+
+/// An email a workflow decided to send.
+pub struct NewEmail {
+    pub workspace_id: Option<String>,
+    pub recipient: String,
+    /// The template's name.
+    pub kind: &'static str,
+    pub category: Category,
+    /// Unique per email that should exist once: `trial_ending:{ws}:{trial end}:{recipient}`.
+    pub dedupe_key: String,
+    pub rendered: Rendered,
+}
+
+/// The Message-ID header of the email with `dedupe_key`, at the sender's domain.
+pub fn message_id(dedupe_key: &str, from_domain: &str) -> String {
+    format!("<{}@{from_domain}>", &crate::tokens::sha256_hex(dedupe_key)[..32])
+}
+
+/// The business key of an email's `send_email` runs.
+pub fn business_key(email_id: &str) -> String {
+    format!("email:{email_id}")
+}
+
+/// Rows per multi-row INSERT (13 values each).
+const ROWS_PER_INSERT: usize = 200;
+
+/// Writes `emails` to the outbox with their `send_email` runs inside the caller's transaction.
+/// Emails whose dedupe key is already in the outbox are left out. Returns the new emails' ids.
+pub async fn enqueue_in<C: ConnectionTrait>(
+    txn: &C,
+    emails: &[NewEmail],
+    from_domain: &str,
+) -> Result<Vec<String>, AppError> {
+    let mut created = Vec::new();
+    for chunk in emails.chunks(ROWS_PER_INSERT) {
+        created.extend(insert_new(txn, chunk, from_domain).await?);
+    }
+    let sends: Vec<NewRun> = created
+        .iter()
+        .map(|id| {
+            NewRun::of::<SendEmail>(&send_email::Params { email_id: id.clone() })
+                .business_key(business_key(id))
+                .trigger("email")
+        })
+        .collect();
+    runs::start_all_in(txn, &sends).await?;
+    Ok(created)
+}
+
+async fn insert_new<C: ConnectionTrait>(
+    txn: &C,
+    emails: &[NewEmail],
+    from_domain: &str,
+) -> Result<Vec<String>, AppError> {
+    let mut values: Vec<sea_orm::Value> = vec![EmailStatus::Queued.as_str().into(), Utc::now().into()];
+    let mut rows = Vec::with_capacity(emails.len());
+    let mut seen = HashSet::new();
+    for new in emails.iter().filter(|e| seen.insert(e.dedupe_key.as_str())) {
+        let n = values.len();
+        let slots: Vec<String> = (1..=10).map(|i| format!("${}", n + i)).collect();
+        rows.push(format!("({}, $1, 0, $2)", slots.join(", ")));
+        values.extend([
+            PublicId::generate("eml").into(),
+            new.workspace_id.clone().into(),
+            new.recipient.to_lowercase().into(),
+            new.kind.into(),
+            new.category.as_str().into(),
+            new.rendered.subject.clone().into(),
+            new.rendered.html.clone().into(),
+            new.rendered.text.clone().into(),
+            new.dedupe_key.clone().into(),
+            message_id(&new.dedupe_key, from_domain).into(),
+        ]);
+    }
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "INSERT INTO emails (id, workspace_id, recipient, kind, category, subject, html, text, dedupe_key, message_id, \
+         status, attempts, created_at) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+        rows.join(", ")
+    );
+    let backend = txn.get_database_backend();
+    let inserted = txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(inserted.iter().filter_map(|row| row.try_get::<String>("", "id").ok()).collect())
+}
+
+pub async fn get(db: &DatabaseConnection, id: &str) -> Result<email::Model, AppError> {
+    email::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound)
+}
+
+pub async fn find_by_dedupe_key(db: &DatabaseConnection, key: &str) -> Result<Option<email::Model>, AppError> {
+    Ok(email::Entity::find().filter(email::Column::DedupeKey.eq(key)).one(db).await?)
+}
+
+/// Marks the email sent (or captured) and counts the attempt.
+pub async fn mark_sent(db: &DatabaseConnection, id: &str, transport: &str) -> Result<(), AppError> {
+    set(
+        db,
+        id,
+        "status = 'sent', sent_at = $2, transport = $3, last_error = NULL",
+        vec![Utc::now().into(), transport.into()],
+    )
+    .await
+}
+
+pub async fn mark_suppressed(db: &DatabaseConnection, id: &str, why: &str) -> Result<(), AppError> {
+    set(db, id, "status = 'suppressed', last_error = $2", vec![why.into()]).await
+}
+
+/// Counts a failed attempt; the last one leaves the email `failed`.
+pub async fn record_failure(db: &DatabaseConnection, id: &str, error: &str, last: bool) -> Result<(), AppError> {
+    let status = if last { EmailStatus::Failed } else { EmailStatus::Queued };
+    set(db, id, "status = $2, last_error = $3", vec![status.as_str().into(), error.into()]).await
+}
+
+async fn set(
+    db: &DatabaseConnection,
+    id: &str,
+    assignments: &str,
+    mut values: Vec<sea_orm::Value>,
+) -> Result<(), AppError> {
+    values.insert(0, id.into());
+    let sql = format!("UPDATE emails SET {assignments}, attempts = attempts + 1 WHERE id = $1");
+    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
+    Ok(())
+}
+
+/// What the Mailbox lists.
+#[derive(Debug, Default, Clone)]
+pub struct MailboxFilter {
+    pub workspace_id: Option<String>,
+    pub status: Option<EmailStatus>,
+    /// Matches recipient, subject or kind.
+    pub search: String,
+    pub limit: u64,
+}
+
+pub async fn list(db: &DatabaseConnection, filter: &MailboxFilter) -> Result<Vec<email::Model>, AppError> {
+    let mut query = email::Entity::find().order_by_desc(email::Column::CreatedAt).order_by_desc(email::Column::Id);
+    if let Some(ws) = &filter.workspace_id {
+        query = query.filter(email::Column::WorkspaceId.eq(ws));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(email::Column::Status.eq(status.as_str()));
+    }
+    let search = filter.search.trim().to_lowercase();
+    if !search.is_empty() {
+        query = query.filter(
+            sea_orm::Condition::any()
+                .add(email::Column::Recipient.contains(&search))
+                .add(email::Column::Subject.contains(&search))
+                .add(email::Column::Kind.contains(&search)),
+        );
+    }
+    Ok(query.limit(filter.limit.max(1)).all(db).await?)
+}
+
+/// Emails per status.
+pub async fn counts(db: &DatabaseConnection) -> Result<Vec<(EmailStatus, u64)>, AppError> {
+    let mut counts = Vec::new();
+    for status in EmailStatus::ALL {
+        counts.push((status, email::Entity::find().filter(email::Column::Status.eq(status.as_str())).count(db).await?));
+    }
+    Ok(counts)
+}

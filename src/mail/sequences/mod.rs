@@ -1,0 +1,249 @@
+//! Email sequences (drips): a sequence is one file listing its steps (delay after enrolment,
+//! email, "only when" condition) and what stops it. Enrolling a workspace writes the enrolment and
+//! schedules every step as a `send_sequence_step` run under the business key `enrolment:{id}`,
+//! so stopping (conversion, payment, unsubscribe) cancels all pending steps at once. Each step
+//! checks the stop rule and its own condition again when it runs.
+
+pub mod dunning;
+pub mod onboarding;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
+};
+
+use super::templates::{Footer, Rendered};
+use crate::config::Config;
+use crate::db::entities::{enrolment, invoice, membership, workspace};
+use crate::domain::{PublicId, SubscriptionStatus};
+use crate::error::AppError;
+use crate::workflows::runs::{self, NewRun};
+use crate::workflows::send_sequence_step::{self, SendSequenceStep};
+
+/// What a step's condition and a sequence's stop rule look at, read when the step runs.
+pub struct Facts {
+    pub workspace: workspace::Model,
+    pub member_count: u64,
+    /// The enrolment's subject (the person for onboarding, the invoice for dunning).
+    pub subject: Option<String>,
+    /// For dunning: the failed invoice has been paid since.
+    pub invoice_paid: bool,
+}
+
+impl Facts {
+    pub async fn load<C: ConnectionTrait>(
+        db: &C,
+        ws: workspace::Model,
+        subject: Option<String>,
+    ) -> Result<Facts, AppError> {
+        let member_count =
+            membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&ws.id)).count(db).await?;
+        let invoice_paid = match &subject {
+            Some(id) if id.starts_with("in_") => invoice::Entity::find_by_id(id.as_str()).one(db).await?.is_some(),
+            _ => false,
+        };
+        Ok(Facts { workspace: ws, member_count, subject, invoice_paid })
+    }
+
+    /// An active subscription on a paid plan.
+    pub fn converted(&self) -> bool {
+        self.workspace.status() == SubscriptionStatus::Active && self.workspace.plan != "free"
+    }
+
+    pub fn observed(&self) -> serde_json::Value {
+        serde_json::json!({
+            "subscription_status": self.workspace.subscription_status,
+            "plan": self.workspace.plan,
+            "members": self.member_count,
+            "invoice_paid": self.invoice_paid,
+        })
+    }
+}
+
+/// Links the emails point at.
+pub struct Links {
+    pub workspace: String,
+    pub billing: String,
+    pub members: String,
+}
+
+impl Links {
+    pub fn new(config: &Config, ws: &workspace::Model) -> Links {
+        let workspace = format!("{}/admin/workspaces/{}", config.base_url, ws.slug);
+        Links { billing: format!("{workspace}/billing"), members: format!("{workspace}/members"), workspace }
+    }
+}
+
+pub struct Step {
+    pub name: &'static str,
+    /// After the enrolment started.
+    pub after: Duration,
+    /// The condition in words, as a skipped run shows it.
+    pub only_when: &'static str,
+    pub holds: fn(&Facts) -> bool,
+    pub render: fn(&Facts, &Links, &Footer) -> askama::Result<Rendered>,
+    pub kind: &'static str,
+}
+
+/// Who gets a sequence's emails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Audience {
+    /// The enrolment's subject: the person who created the workspace.
+    Subject,
+    /// Every owner and admin of the workspace.
+    Managers,
+}
+
+pub struct Sequence {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub steps: &'static [Step],
+    /// Why the sequence should stop now, if it should.
+    pub stop_when: fn(&Facts) -> Option<&'static str>,
+    pub audience: Audience,
+    pub category: super::Category,
+}
+
+pub const ALL: &[&Sequence] = &[&onboarding::ONBOARDING, &dunning::DUNNING];
+
+pub fn find(name: &str) -> Option<&'static Sequence> {
+    ALL.iter().copied().find(|s| s.name == name)
+}
+
+impl Sequence {
+    pub fn step(&self, name: &str) -> Option<&'static Step> {
+        self.steps.iter().find(|s| s.name == name)
+    }
+}
+
+pub fn business_key(enrolment_id: &str) -> String {
+    format!("enrolment:{enrolment_id}")
+}
+
+/// Enrols the workspace (once per `key`) and schedules every step, in the caller's transaction.
+/// Returns false when that enrolment already existed.
+pub async fn enrol_in<C: ConnectionTrait>(
+    txn: &C,
+    sequence: &Sequence,
+    workspace_id: &str,
+    key: String,
+    subject: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<bool, AppError> {
+    if enrolment::Entity::find().filter(enrolment::Column::Key.eq(&key)).one(txn).await?.is_some() {
+        return Ok(false);
+    }
+    let id = PublicId::generate("enr");
+    enrolment::ActiveModel {
+        id: Set(id.clone()),
+        workspace_id: Set(workspace_id.to_owned()),
+        sequence: Set(sequence.name.to_owned()),
+        key: Set(key),
+        subject: Set(subject),
+        status: Set("active".into()),
+        steps_sent: Set(0),
+        last_step: Set(None),
+        next_step_at: Set(sequence.steps.first().map(|s| now + s.after)),
+        stopped_reason: Set(None),
+        started_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    let steps: Vec<NewRun> = sequence
+        .steps
+        .iter()
+        .map(|step| {
+            let params = send_sequence_step::Params {
+                workspace_id: workspace_id.to_owned(),
+                enrolment_id: id.clone(),
+                step: step.name.to_owned(),
+            };
+            NewRun::of::<SendSequenceStep>(&params)
+                .at(now + step.after)
+                .business_key(business_key(&id))
+                .trigger("sequence")
+        })
+        .collect();
+    runs::start_all_in(txn, &steps).await?;
+    Ok(true)
+}
+
+/// Stops the workspace's active enrolments in `sequence` and cancels their pending steps.
+pub async fn stop<C: ConnectionTrait>(
+    txn: &C,
+    workspace_id: &str,
+    sequence: &str,
+    reason: &str,
+) -> Result<u64, AppError> {
+    let active = enrolment::Entity::find()
+        .filter(enrolment::Column::WorkspaceId.eq(workspace_id))
+        .filter(enrolment::Column::Sequence.eq(sequence))
+        .filter(enrolment::Column::Status.eq("active"))
+        .all(txn)
+        .await?;
+    stop_all(txn, active, reason).await
+}
+
+/// Stops every active lifecycle enrolment whose subject is `email` (after an unsubscribe).
+pub async fn stop_for_recipient<C: ConnectionTrait>(txn: &C, email: &str, reason: &str) -> Result<u64, AppError> {
+    let lifecycle: Vec<&str> =
+        ALL.iter().filter(|s| s.category == super::Category::Lifecycle).map(|s| s.name).collect();
+    let active = enrolment::Entity::find()
+        .filter(enrolment::Column::Subject.eq(email.to_lowercase()))
+        .filter(enrolment::Column::Sequence.is_in(lifecycle))
+        .filter(enrolment::Column::Status.eq("active"))
+        .all(txn)
+        .await?;
+    stop_all(txn, active, reason).await
+}
+
+async fn stop_all<C: ConnectionTrait>(
+    txn: &C,
+    enrolments: Vec<enrolment::Model>,
+    reason: &str,
+) -> Result<u64, AppError> {
+    let count = enrolments.len() as u64;
+    for found in enrolments {
+        runs::cancel_by_business_key_in(txn, Some(&found.workspace_id), &business_key(&found.id), reason).await?;
+        let mut active: enrolment::ActiveModel = found.into();
+        active.status = Set("stopped".into());
+        active.stopped_reason = Set(Some(reason.to_owned()));
+        active.next_step_at = Set(None);
+        active.updated_at = Set(Utc::now());
+        active.update(txn).await?;
+    }
+    Ok(count)
+}
+
+/// Records that `step` ran (sent or skipped): the step reached, and when the next one is due.
+pub async fn advance<C: ConnectionTrait>(
+    txn: &C,
+    found: enrolment::Model,
+    sequence: &Sequence,
+    step: &Step,
+    sent: bool,
+) -> Result<(), AppError> {
+    let index = sequence.steps.iter().position(|s| s.name == step.name).unwrap_or(0);
+    let next = sequence.steps.get(index + 1).map(|s| found.started_at + s.after);
+    let steps_sent = found.steps_sent + i32::from(sent);
+    let mut active: enrolment::ActiveModel = found.into();
+    active.steps_sent = Set(steps_sent);
+    active.last_step = Set(Some(step.name.to_owned()));
+    active.next_step_at = Set(next);
+    if next.is_none() {
+        active.status = Set("completed".into());
+    }
+    active.updated_at = Set(Utc::now());
+    active.update(txn).await?;
+    Ok(())
+}
+
+pub async fn for_workspace<C: ConnectionTrait>(db: &C, workspace_id: &str) -> Result<Vec<enrolment::Model>, AppError> {
+    Ok(enrolment::Entity::find()
+        .filter(enrolment::Column::WorkspaceId.eq(workspace_id))
+        .order_by_desc(enrolment::Column::StartedAt)
+        .all(db)
+        .await?)
+}

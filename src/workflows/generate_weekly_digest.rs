@@ -1,0 +1,200 @@
+//! `generate_weekly_digest`: every Sunday at 09:00 in the workspace's own timezone (a schedule
+//! per workspace, see `schedule_for`), a summary of the past seven days — runs, failures, members
+//! who joined, billing changes, the health score's change — to the owners and admins. Only when
+//! something happened; one digest per workspace, week and person.
+
+use chrono::{DateTime, Duration, Utc};
+use schemars::JsonSchema;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Outcome, RunContext, Workflow};
+use crate::db::begin_write;
+use crate::db::entities::{health_score, membership, stripe_event, user, workspace};
+use crate::domain::{CronExpr, Timezone};
+use crate::error::AppError;
+use crate::mail::sequences::Links;
+use crate::mail::templates::{Email, WeeklyDigest};
+use crate::mail::{self, outbox};
+
+pub struct GenerateWeeklyDigest;
+
+/// Sunday 09:00, in the workspace's timezone.
+pub const CRON: &str = "0 9 * * Sun";
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Params {
+    pub workspace_id: String,
+}
+
+/// The id of a workspace's digest schedule (one per workspace).
+pub fn schedule_id(workspace_id: &str) -> String {
+    format!("dig_{workspace_id}")
+}
+
+/// Creates the workspace's weekly digest schedule (following its timezone) inside the caller's
+/// transaction; an existing one is kept as the operator left it.
+pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) -> Result<(), AppError> {
+    let cron = CronExpr::parse(CRON).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+    let next = cron.next_after(Utc::now(), ws.tz());
+    let params = json!({}).to_string();
+    txn.execute_raw(Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "INSERT INTO schedules (id, workflow, workspace_id, cron, timezone, params, paused, next_run_at, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, NULL, $5, false, $6, 'Offstage', $7) ON CONFLICT (id) DO NOTHING",
+        [
+            schedule_id(&ws.id).into(),
+            GenerateWeeklyDigest::NAME.into(),
+            ws.id.clone().into(),
+            CRON.into(),
+            params.into(),
+            next.into(),
+            Utc::now().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Creates the digest schedule of every workspace that has none (workspaces made before digests
+/// existed); deleted digest schedules come back at the next start.
+pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) -> Result<(), AppError> {
+    let missing = workspace::Entity::find()
+        .from_raw_sql(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT w.* FROM workspaces w WHERE NOT EXISTS (SELECT 1 FROM schedules s WHERE s.id = 'dig_' || w.id)",
+        ))
+        .all(db)
+        .await?;
+    for ws in missing {
+        schedule_for(db, &ws).await?;
+    }
+    Ok(())
+}
+
+/// The week's facts, read at run time.
+async fn summarize<C: ConnectionTrait>(
+    db: &C,
+    ws: &workspace::Model,
+    since: DateTime<Utc>,
+) -> Result<Counts, AppError> {
+    let backend = db.get_database_backend();
+    let internal: Vec<String> =
+        super::registry().iter().filter(|w| w.internal()).map(|w| format!("'{}'", w.name())).collect();
+    let sql = format!(
+        "SELECT COUNT(*) AS runs, COALESCE(SUM(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END), 0) AS failures \
+         FROM ({}) v WHERE v.workspace_id = $1 AND v.done_s >= $2 AND v.workflow NOT IN ({})",
+        crate::jobs::run_view_sql(backend),
+        internal.join(", ")
+    );
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(backend, sql, [ws.id.clone().into(), since.timestamp().into()]))
+        .await?;
+    let (runs, failures) = match row {
+        Some(row) => (row.try_get::<i64>("", "runs")?, row.try_get::<i64>("", "failures")?),
+        None => (0, 0),
+    };
+    let members_joined = membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(&ws.id))
+        .filter(membership::Column::CreatedAt.gte(since))
+        .find_also_related(user::Entity)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|(_, u)| u.map(|u| u.email))
+        .collect();
+    let billing_changes = stripe_event::Entity::find()
+        .filter(stripe_event::Column::WorkspaceId.eq(&ws.id))
+        .filter(stripe_event::Column::Status.eq("processed"))
+        .filter(stripe_event::Column::ReceivedAt.gte(since))
+        .order_by_asc(stripe_event::Column::ReceivedAt)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|e| describe(&e.event_type))
+        .collect();
+    let latest = health_score::Entity::find()
+        .filter(health_score::Column::WorkspaceId.eq(&ws.id))
+        .order_by_desc(health_score::Column::ComputedAt)
+        .one(db)
+        .await?;
+    let before = health_score::Entity::find()
+        .filter(health_score::Column::WorkspaceId.eq(&ws.id))
+        .filter(health_score::Column::ComputedAt.lt(since))
+        .order_by_desc(health_score::Column::ComputedAt)
+        .one(db)
+        .await?;
+    let health = latest.as_ref().map(|h| h.score);
+    let health_change = match (&latest, &before) {
+        (Some(now), Some(then)) => Some(now.score - then.score),
+        _ => None,
+    };
+    Ok(Counts { runs: runs as u64, failures: failures as u64, members_joined, billing_changes, health, health_change })
+}
+
+struct Counts {
+    runs: u64,
+    failures: u64,
+    members_joined: Vec<String>,
+    billing_changes: Vec<String>,
+    health: Option<i32>,
+    health_change: Option<i32>,
+}
+
+/// `customer.subscription.updated` → "Subscription updated".
+fn describe(event_type: &str) -> String {
+    let words = event_type.trim_start_matches("customer.").replace(['.', '_'], " ");
+    let mut chars = words.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+fn week_label(tz: Timezone, since: DateTime<Utc>, until: DateTime<Utc>) -> String {
+    let from = since.with_timezone(&tz.tz()).format("%-d %b");
+    let to = until.with_timezone(&tz.tz()).format("%-d %b %Y");
+    format!("{from} – {to}")
+}
+
+impl Workflow for GenerateWeeklyDigest {
+    const NAME: &'static str = "generate_weekly_digest";
+    const DESCRIPTION: &'static str =
+        "Emails the owners and admins a summary of the workspace's week, when something happened.";
+    type Params = Params;
+
+    async fn run(ctx: RunContext, _params: Params) -> anyhow::Result<Outcome> {
+        let ws = ctx.scope()?.workspace().clone();
+        let until = ctx.now();
+        let since = until - Duration::days(7);
+        let counts = summarize(&ctx.db, &ws, since).await?;
+        let links = Links::new(&ctx.config, &ws);
+        let digest = WeeklyDigest {
+            workspace_name: ws.name.clone(),
+            week: week_label(ws.tz(), since, until),
+            runs: counts.runs,
+            failures: counts.failures,
+            members_joined: counts.members_joined,
+            billing_changes: counts.billing_changes,
+            health: counts.health,
+            health_change: counts.health_change,
+            workspace_url: links.workspace,
+        };
+        if digest.is_quiet() {
+            return Ok(Outcome::skipped(
+                "something happened in the workspace this week",
+                json!({ "runs": 0, "members_joined": 0, "billing_changes": 0, "health_change": digest.health_change }),
+            ));
+        }
+        // One digest per workspace and local week (the Sunday it is about).
+        let week = until.with_timezone(&ws.tz().tz()).format("%G-W%V");
+        let txn = begin_write(&ctx.db).await?;
+        let recipients = mail::managers(&txn, &ws.id).await?;
+        let prefix = format!("weekly_digest:{}:{week}", ws.id);
+        let emails =
+            mail::compose(&ctx.config, &ws, &recipients, &prefix, (WeeklyDigest::KIND, WeeklyDigest::CATEGORY), |f| {
+                digest.render(f)
+            })?;
+        let queued = outbox::enqueue_in(&txn, &emails, &mail::from_domain(&ctx.config)).await?;
+        txn.commit().await?;
+        Ok(Outcome::output(json!({ "emails": queued.len(), "runs": digest.runs, "failures": digest.failures })))
+    }
+}

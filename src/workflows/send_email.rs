@@ -1,0 +1,88 @@
+//! `send_email`: delivers one outbox row. Suppressed recipients (lifecycle mail after an
+//! unsubscribe) are skipped; a failure is retried with backoff and the last one leaves the email
+//! `failed`. Exactly-once over SMTP is impossible, so the window is made small: the SMTP
+//! hand-over and the `sent` mark happen under the mailer's per-process lock, so a crash can
+//! repeat at most one accepted email per process (the copy has the same Message-ID). If the
+//! `sent` mark itself fails after the server accepted the email, the retry sends it again.
+
+use lettre::Message;
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{Outcome, RunContext, Workflow};
+use crate::config::Config;
+use crate::db::entities::email;
+use crate::mail::{Category, EmailStatus, outbox, unsubscribe};
+
+pub struct SendEmail;
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct Params {
+    pub email_id: String,
+}
+
+impl Workflow for SendEmail {
+    const NAME: &'static str = "send_email";
+    const DESCRIPTION: &'static str = "Delivers one email of the outbox over SMTP (or captures it).";
+    const INTERNAL: bool = true;
+    const MAX_ATTEMPTS: u32 = 8;
+    type Params = Params;
+
+    async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
+        let email = outbox::get(&ctx.db, &params.email_id).await?;
+        if matches!(EmailStatus::parse(&email.status), Some(EmailStatus::Sent | EmailStatus::Suppressed)) {
+            return Ok(Outcome::skipped(
+                "the email is still waiting to be sent",
+                json!({ "status": email.status, "sent_at": email.sent_at }),
+            ));
+        }
+        if email.category == Category::Lifecycle.as_str()
+            && unsubscribe::is_suppressed(&ctx.db, &email.recipient).await?
+        {
+            outbox::mark_suppressed(&ctx.db, &email.id, "the recipient unsubscribed").await?;
+            return Ok(Outcome::skipped(
+                "the recipient has not unsubscribed",
+                json!({ "recipient": email.recipient, "unsubscribed": true }),
+            ));
+        }
+        let message = message(&email, ctx.mailer.from(), &ctx.config)?;
+        let transport = ctx.mailer.transport_name();
+        let record = || async { Ok(outbox::mark_sent(&ctx.db, &email.id, transport).await?) };
+        match ctx.mailer.deliver(message, record).await {
+            Ok(()) => Ok(Outcome::output(json!({
+                "to": email.recipient,
+                "message_id": email.message_id,
+                "transport": ctx.mailer.transport_name(),
+            }))),
+            Err(err) => {
+                let last = ctx.attempt >= Self::MAX_ATTEMPTS;
+                outbox::record_failure(&ctx.db, &email.id, &format!("{err:#}"), last).await?;
+                Err(err)
+            }
+        }
+    }
+}
+
+/// The MIME message of an outbox row: text and HTML alternatives, the Message-ID of its dedupe
+/// key, and for lifecycle mail the one-click List-Unsubscribe headers (RFC 8058).
+pub fn message(email: &email::Model, from: &Mailbox, config: &Config) -> anyhow::Result<Message> {
+    let to: Mailbox = email.recipient.parse().map_err(|e| anyhow::anyhow!("recipient {}: {e}", email.recipient))?;
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(email.subject.clone())
+        .message_id(Some(email.message_id.clone()));
+    if email.category == Category::Lifecycle.as_str() {
+        let link = unsubscribe::link(config, &email.recipient);
+        builder = builder
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("List-Unsubscribe"), format!("<{link}>")))
+            .raw_header(HeaderValue::new(
+                HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                "List-Unsubscribe=One-Click".into(),
+            ));
+    }
+    Ok(builder.multipart(MultiPart::alternative_plain_html(email.text.clone(), email.html.clone()))?)
+}

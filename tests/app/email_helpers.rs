@@ -1,0 +1,136 @@
+//! Email test helpers: reading the outbox, letting days pass on the queue's clock, and maildev
+//! (a real SMTP server with a REST API) on free ports of 127.0.0.1.
+
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use offstage::db::entities::{email, enrolment};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+impl TestApp {
+    /// Every outbox email, oldest first.
+    pub(crate) async fn outbox(&self) -> Vec<email::Model> {
+        email::Entity::find()
+            .order_by_asc(email::Column::CreatedAt)
+            .order_by_asc(email::Column::Id)
+            .all(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// The outbox emails of `kind`.
+    pub(crate) async fn emails_of(&self, kind: &str) -> Vec<email::Model> {
+        self.outbox().await.into_iter().filter(|e| e.kind == kind).collect()
+    }
+
+    pub(crate) async fn enrolment(&self, workspace_id: &str, sequence: &str) -> enrolment::Model {
+        enrolment::Entity::find()
+            .filter(enrolment::Column::WorkspaceId.eq(workspace_id))
+            .filter(enrolment::Column::Sequence.eq(sequence))
+            .one(&self.db)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no {sequence} enrolment for {workspace_id}"))
+    }
+
+    /// Lets `days` pass for the queue (scheduled runs come that much closer), then runs what
+    /// became due.
+    pub(crate) async fn let_days_pass(&self, days: i64) {
+        offstage::jobs::advance_clock(&self.db, days * 86_400).await.unwrap();
+        self.drain_jobs_due().await;
+    }
+}
+
+/// CI sets OFFSTAGE_TEST_SMTP=1 after `npm install -g maildev`.
+pub(crate) fn maildev_configured() -> bool {
+    std::env::var("OFFSTAGE_TEST_SMTP").is_ok_and(|v| v == "1")
+}
+
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// maildev on 127.0.0.1 (SMTP and web ports given), stopped by its PID when dropped.
+pub(crate) struct Maildev {
+    child: Child,
+    pub smtp_port: u16,
+    web: String,
+    http: reqwest::Client,
+}
+
+impl Maildev {
+    pub(crate) async fn start() -> Maildev {
+        Maildev::start_on(free_port()).await
+    }
+
+    pub(crate) async fn start_on(smtp_port: u16) -> Maildev {
+        let web_port = free_port();
+        let child = Command::new("maildev")
+            .args(["--ip", "127.0.0.1", "--web-ip", "127.0.0.1", "--silent"])
+            .args(["--smtp", &smtp_port.to_string(), "--web", &web_port.to_string()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("maildev runs (npm install -g maildev@3.0)");
+        let maildev =
+            Maildev { child, smtp_port, web: format!("http://127.0.0.1:{web_port}"), http: reqwest::Client::new() };
+        for _ in 0..150 {
+            let smtp_up = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port)).await.is_ok();
+            if smtp_up && maildev.http.get(format!("{}/api/email", maildev.web)).send().await.is_ok() {
+                return maildev;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("maildev did not start on ports {smtp_port}/{web_port}");
+    }
+
+    pub(crate) fn smtp_url(&self) -> String {
+        format!("smtp://127.0.0.1:{}", self.smtp_port)
+    }
+
+    /// Every email maildev received.
+    pub(crate) async fn emails(&self) -> Vec<Value> {
+        let response = self.http.get(format!("{}/api/email", self.web)).send().await.unwrap();
+        response.json::<Vec<Value>>().await.unwrap()
+    }
+
+    /// The message as it arrived (headers and MIME body), for headers maildev does not parse.
+    pub(crate) async fn source(&self, email: &Value) -> String {
+        let id = email["id"].as_str().unwrap();
+        self.http.get(format!("{}/api/email/{id}/source", self.web)).send().await.unwrap().text().await.unwrap()
+    }
+
+    /// Waits until maildev holds at least `n` emails (bounded), and returns them.
+    pub(crate) async fn wait_for(&self, n: usize) -> Vec<Value> {
+        for _ in 0..300 {
+            let emails = self.emails().await;
+            if emails.len() >= n {
+                return emails;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("maildev received fewer than {n} emails in 30 s: {:?}", self.emails().await.len());
+    }
+}
+
+/// The value of header `name` in a raw message (folded lines joined), or "" when absent.
+pub(crate) fn raw_header(source: &str, name: &str) -> String {
+    let head = source.split("\r\n\r\n").next().unwrap_or_default();
+    let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
+    unfolded
+        .lines()
+        .find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim().to_owned())
+        })
+        .unwrap_or_default()
+}
+
+impl Drop for Maildev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
