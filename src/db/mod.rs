@@ -36,6 +36,10 @@ pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<DatabaseCo
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
+                // 64 MiB of page cache for the one connection (SQLite's default is 2 MiB): with
+                // 10,000 workspaces the weekly digests spent a fifth of their time re-reading
+                // pages from the OS.
+                .pragma("cache_size", "-65536")
         });
     if kind == DatabaseKind::Sqlite {
         create_sqlite_parent_dir(url)?;

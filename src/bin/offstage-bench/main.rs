@@ -1,8 +1,10 @@
 //! `offstage-bench`: benchmarks that print one JSON line each, on a fresh database.
 //! `jobs` measures the workflow engine (and bare apalis beside it); `webhooks` measures Stripe
-//! webhook intake (and the database's durable-insert floor beside it).
+//! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
+//! delivery through the outbox and the weekly digest of many workspaces.
 
 mod common;
+mod email;
 mod jobs;
 mod webhooks;
 
@@ -42,6 +44,17 @@ enum Bench {
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
+    /// Email: emails/s delivered over SMTP through the outbox, and weekly digests of N workspaces.
+    Email {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 5_000)]
+        emails: u64,
+        #[arg(long, default_value_t = 10_000)]
+        workspaces: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[tokio::main]
@@ -49,6 +62,7 @@ async fn main() -> anyhow::Result<()> {
     let line = match Cli::parse().command {
         Bench::Jobs { db, runs, future, concurrency } => jobs::run(db, runs, future, concurrency).await?,
         Bench::Webhooks { db, events, concurrency } => webhooks::run(db, events, concurrency).await?,
+        Bench::Email { db, emails, workspaces, concurrency } => email::run(db, emails, workspaces, concurrency).await?,
     };
     println!("{line}");
     Ok(())
