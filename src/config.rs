@@ -59,11 +59,14 @@ pub struct MailSettings {
     pub smtp_url: Option<Secret>,
     /// The From header: `Offstage <hello@example.com>`.
     pub from: String,
+    /// PEM certificate(s) trusted for the SMTP server's TLS besides the public roots (a relay
+    /// with a private CA).
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Default for MailSettings {
     fn default() -> MailSettings {
-        MailSettings { smtp_url: None, from: "Offstage <offstage@localhost>".into() }
+        MailSettings { smtp_url: None, from: "Offstage <offstage@localhost>".into(), smtp_ca_file: None }
     }
 }
 
@@ -83,7 +86,8 @@ impl MailSettings {
         if from.parse::<lettre::message::Mailbox>().is_err() {
             bail!("OFFSTAGE_MAIL_FROM must be an address such as “Acme <hello@acme.test>”, got “{from}”");
         }
-        Ok(MailSettings { smtp_url, from })
+        let smtp_ca_file = var("OFFSTAGE_SMTP_CA_FILE").map(PathBuf::from);
+        Ok(MailSettings { smtp_url, from, smtp_ca_file })
     }
 }
 

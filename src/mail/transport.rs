@@ -12,7 +12,7 @@ use anyhow::Context;
 use lettre::Message;
 use lettre::message::Mailbox;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
@@ -42,7 +42,14 @@ impl Mailer {
         let from: Mailbox = settings.from.parse().context("OFFSTAGE_MAIL_FROM is not an email address")?;
         let transport = match &settings.smtp_url {
             Some(url) => {
-                Transport::Smtp(Arc::new(Smtp { server: Server::parse(url.expose())?, open: Mutex::new(None) }))
+                let mut server = Server::parse(url.expose())?;
+                if let Some(path) = &settings.smtp_ca_file {
+                    let pem = std::fs::read(path)
+                        .with_context(|| format!("OFFSTAGE_SMTP_CA_FILE: cannot read {}", path.display()))?;
+                    Certificate::from_pem(&pem).context("OFFSTAGE_SMTP_CA_FILE holds no PEM certificate")?;
+                    server.ca_pem = Some(pem);
+                }
+                Transport::Smtp(Arc::new(Smtp { server, open: Mutex::new(None) }))
             }
             None => Transport::Captured(Arc::new(Mutex::new(()))),
         };
@@ -91,6 +98,8 @@ struct Server {
     port: u16,
     tls: Tls,
     credentials: Option<Credentials>,
+    /// Extra trusted certificates (`OFFSTAGE_SMTP_CA_FILE`).
+    ca_pem: Option<Vec<u8>>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -123,7 +132,7 @@ impl Server {
         let decode = |s: &str| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned();
         let credentials =
             parsed.password().map(|password| Credentials::new(decode(parsed.username()), decode(password)));
-        Ok(Server { port: parsed.port().unwrap_or(default_port), host, tls, credentials })
+        Ok(Server { port: parsed.port().unwrap_or(default_port), host, tls, credentials, ca_pem: None })
     }
 }
 
@@ -175,7 +184,13 @@ impl Smtp {
     async fn connect(&self) -> anyhow::Result<AsyncSmtpConnection> {
         let server = &self.server;
         let hello = ClientId::default();
-        let tls = || TlsParameters::new(server.host.clone()).context("TLS settings for the SMTP server");
+        let tls = || -> anyhow::Result<TlsParameters> {
+            let mut builder = TlsParameters::builder(server.host.clone());
+            if let Some(pem) = &server.ca_pem {
+                builder = builder.add_root_certificate(Certificate::from_pem(pem)?);
+            }
+            builder.build_rustls().context("TLS settings for the SMTP server")
+        };
         let mut connection = if server.tls == Tls::Implicit {
             // lettre opens this socket itself, with Nagle on (lettre 0.11.23): a 40 ms pause per email.
             AsyncSmtpConnection::connect_tokio1(

@@ -201,3 +201,136 @@ async fn a_kill_9_while_sending_1000_emails_loses_none_and_repeats_at_most_one(b
     assert_eq!(per_message_id.len(), 1000);
     assert!(duplicates <= 1, "{duplicates} emails arrived twice");
 }
+
+/// A private CA and a certificate for 127.0.0.1 signed by it, made with openssl in `dir`:
+/// returns (CA certificate, server certificate, server key).
+fn private_ca_and_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    let path = |name: &str| dir.join(name);
+    let openssl = |args: &[&str]| {
+        let status = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .expect("openssl runs");
+        assert!(status.success(), "openssl {args:?}");
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=Offstage test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(path("ext.cnf"), "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "1",
+        "-extfile",
+        "ext.cnf",
+        "-out",
+        "server.pem",
+    ]);
+    (path("ca.pem"), path("server.pem"), path("server.key"))
+}
+
+/// Mail goes over STARTTLS (required on the server, verified against OFFSTAGE_SMTP_CA_FILE;
+/// refused without it) and AUTH with the URL's user and password, which may hold escaped
+/// characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_sent_over_starttls_with_the_urls_user_and_password() {
+    if !maildev_configured() {
+        eprintln!("OFFSTAGE_TEST_SMTP is not set: the SMTP tests do not run here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = private_ca_and_certificate(dir.path());
+    let out = dir.path().join("received.jsonl");
+    let port = free_port();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run_smtp_starttls.py");
+    let mut server = std::process::Command::new("python3")
+        .arg(script)
+        .args([
+            &port.to_string(),
+            cert.to_str().unwrap(),
+            key.to_str().unwrap(),
+            "ada",
+            "p@ss:word",
+            out.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 runs aiosmtpd");
+    let mut ready = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let url = format!("smtp://ada:p%40ss%3Aword@127.0.0.1:{port}?tls=required");
+    // Without the private CA the server's certificate is refused and nothing is sent.
+    let untrusting = TestApp::spawn_with(Backend::Sqlite, {
+        let url = url.clone();
+        move |config| config.mail.smtp_url = Some(Secret::new(url))
+    })
+    .await;
+    untrusting.create_workspace("Untrusted", &untrusting.admin).await;
+    let mut refused = None;
+    for _ in 0..300 {
+        refused = untrusting.emails_of("welcome").await.into_iter().next().and_then(|e| e.last_error);
+        if refused.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(refused.as_deref().unwrap_or_default().contains("STARTTLS"), "{refused:?}");
+    let app = TestApp::spawn_with(Backend::Sqlite, move |config| {
+        config.mail.smtp_url = Some(Secret::new(url));
+        config.mail.smtp_ca_file = Some(ca);
+    })
+    .await;
+    app.create_workspace("Encrypted", &app.admin).await;
+    let mut lines = Vec::new();
+    for _ in 0..300 {
+        lines = std::fs::read_to_string(&out).unwrap_or_default().lines().map(str::to_owned).collect();
+        if !lines.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(lines.len(), 1, "only the trusting app's welcome email arrived: {:?}", app.outbox().await);
+    let got: Value = serde_json::from_str(&lines[0]).unwrap();
+    assert_eq!(got["tls"], true);
+    assert_eq!(got["to"][0], app.admin.email.as_str());
+    assert!(got["content"].as_str().unwrap().contains("Subject: Welcome to Encrypted"));
+    app.drain_jobs_due().await;
+    assert_eq!(app.emails_of("welcome").await[0].status, "sent");
+}
