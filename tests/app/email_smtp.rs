@@ -263,20 +263,13 @@ fn private_ca_and_certificate(dir: &std::path::Path) -> (std::path::PathBuf, std
     (path("ca.pem"), path("server.pem"), path("server.key"))
 }
 
-/// Mail goes over STARTTLS (required on the server, verified against OFFSTAGE_SMTP_CA_FILE;
-/// refused without it) and AUTH with the URL's user and password, which may hold escaped
-/// characters.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mail_is_sent_over_starttls_with_the_urls_user_and_password() {
-    if !maildev_configured() {
-        eprintln!("OFFSTAGE_TEST_SMTP is not set: the SMTP tests do not run here");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let (ca, cert, key) = private_ca_and_certificate(dir.path());
-    let out = dir.path().join("received.jsonl");
+/// aiosmtpd requiring TLS (`starttls` or `smtps`) and AUTH as ada, with a certificate from a
+/// private CA; returns the server, its port and the file it appends received messages to.
+fn tls_server(dir: &std::path::Path, mode: &str) -> (std::process::Child, u16, std::path::PathBuf) {
+    let (_, cert, key) = (dir.join("ca.pem"), dir.join("server.pem"), dir.join("server.key"));
+    let out = dir.join(format!("received-{mode}.jsonl"));
     let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run_smtp_starttls.py");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/run_smtp_tls.py");
     let mut server = std::process::Command::new("python3")
         .arg(script)
         .args([
@@ -286,6 +279,7 @@ async fn mail_is_sent_over_starttls_with_the_urls_user_and_password() {
             "ada",
             "p@ss:word",
             out.to_str().unwrap(),
+            mode,
         ])
         .stdout(std::process::Stdio::piped())
         .spawn()
@@ -293,44 +287,72 @@ async fn mail_is_sent_over_starttls_with_the_urls_user_and_password() {
     let mut ready = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(server.stdout.take().unwrap()), &mut ready).unwrap();
     assert_eq!(ready.trim(), "ready");
-    let url = format!("smtp://ada:p%40ss%3Aword@127.0.0.1:{port}?tls=required");
-    // Without the private CA the server's certificate is refused and nothing is sent.
-    let untrusting = TestApp::spawn_with(Backend::Sqlite, {
-        let url = url.clone();
-        move |config| config.mail.smtp_url = Some(Secret::new(url))
-    })
-    .await;
-    untrusting.create_workspace("Untrusted", &untrusting.admin).await;
-    let mut refused = None;
+    (server, port, out)
+}
+
+/// Waits (bounded) for the first error recorded on `app`'s welcome email.
+async fn welcome_error(app: &TestApp) -> Option<String> {
     for _ in 0..300 {
-        refused = untrusting.emails_of("welcome").await.into_iter().next().and_then(|e| e.last_error);
-        if refused.is_some() {
-            break;
+        if let Some(error) = app.emails_of("welcome").await.into_iter().next().and_then(|e| e.last_error) {
+            return Some(error);
         }
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    assert!(refused.as_deref().unwrap_or_default().contains("STARTTLS"), "{refused:?}");
-    let app = TestApp::spawn_with(Backend::Sqlite, move |config| {
-        config.mail.smtp_url = Some(Secret::new(url));
-        config.mail.smtp_ca_file = Some(ca);
-    })
-    .await;
-    app.create_workspace("Encrypted", &app.admin).await;
-    let mut lines = Vec::new();
-    for _ in 0..300 {
-        lines = std::fs::read_to_string(&out).unwrap_or_default().lines().map(str::to_owned).collect();
-        if !lines.is_empty() {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    None
+}
+
+/// Mail goes over STARTTLS and over TLS from the first byte (smtps://), verified against
+/// OFFSTAGE_SMTP_CA_FILE (refused without it), with AUTH by the URL's user and password, which
+/// may hold escaped characters.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_is_sent_over_starttls_and_smtps_with_the_urls_user_and_password() {
+    if !maildev_configured() {
+        eprintln!("OFFSTAGE_TEST_SMTP is not set: the SMTP tests do not run here");
+        return;
     }
-    let _ = server.kill();
-    let _ = server.wait();
-    assert_eq!(lines.len(), 1, "only the trusting app's welcome email arrived: {:?}", app.outbox().await);
-    let got: Value = serde_json::from_str(&lines[0]).unwrap();
-    assert_eq!(got["tls"], true);
-    assert_eq!(got["to"][0], app.admin.email.as_str());
-    assert!(got["content"].as_str().unwrap().contains("Subject: Welcome to Encrypted"));
-    app.drain_jobs_due().await;
-    assert_eq!(app.emails_of("welcome").await[0].status, "sent");
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, _, _) = private_ca_and_certificate(dir.path());
+    for (mode, url) in [
+        ("starttls", "smtp://ada:p%40ss%3Aword@127.0.0.1:{port}?tls=required"),
+        ("smtps", "smtps://ada:p%40ss%3Aword@127.0.0.1:{port}"),
+    ] {
+        let (mut server, port, out) = tls_server(dir.path(), mode);
+        let url = url.replace("{port}", &port.to_string());
+        if mode == "starttls" {
+            let untrusting = TestApp::spawn_with(Backend::Sqlite, {
+                let url = url.clone();
+                move |config| config.mail.smtp_url = Some(Secret::new(url))
+            })
+            .await;
+            untrusting.create_workspace("Untrusted", &untrusting.admin).await;
+            let refused = welcome_error(&untrusting).await;
+            assert!(refused.as_deref().unwrap_or_default().contains("STARTTLS"), "{refused:?}");
+        }
+        let app = TestApp::spawn_with(Backend::Sqlite, {
+            let ca = ca.clone();
+            move |config| {
+                config.mail.smtp_url = Some(Secret::new(url));
+                config.mail.smtp_ca_file = Some(ca);
+            }
+        })
+        .await;
+        app.create_workspace("Encrypted", &app.admin).await;
+        let mut lines = Vec::new();
+        for _ in 0..300 {
+            lines = std::fs::read_to_string(&out).unwrap_or_default().lines().map(str::to_owned).collect();
+            if !lines.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        let _ = server.kill();
+        let _ = server.wait();
+        assert_eq!(lines.len(), 1, "{mode}: only the trusting app's email arrived: {:?}", app.outbox().await);
+        let got: Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!((got["tls"].as_bool(), got["authenticated"].as_bool()), (Some(true), Some(true)), "{mode}");
+        assert_eq!(got["to"][0], app.admin.email.as_str());
+        assert!(got["content"].as_str().unwrap().contains("Subject: Welcome to Encrypted"));
+        app.drain_jobs_due().await;
+        assert_eq!(app.emails_of("welcome").await[0].status, "sent");
+    }
 }
