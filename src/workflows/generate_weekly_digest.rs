@@ -42,7 +42,7 @@ pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) ->
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
         "INSERT INTO schedules (id, workflow, workspace_id, cron, timezone, params, paused, next_run_at, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, NULL, $5, false, $6, 'Offstage', $7) ON CONFLICT (id) DO NOTHING",
+         VALUES ($1, $2, $3, $4, NULL, $5, false, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
         [
             schedule_id(&ws.id).into(),
             GenerateWeeklyDigest::NAME.into(),
@@ -50,6 +50,7 @@ pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) ->
             CRON.into(),
             params.into(),
             next.into(),
+            super::schedules::BUILT_IN_AUTHOR.into(),
             Utc::now().into(),
         ],
     ))
@@ -58,7 +59,7 @@ pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) ->
 }
 
 /// Creates the digest schedule of every workspace that has none (workspaces made before digests
-/// existed); deleted digest schedules come back at the next start.
+/// existed). Like every built-in schedule it can be paused, not deleted.
 pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) -> Result<(), AppError> {
     let missing = workspace::Entity::find()
         .from_raw_sql(Statement::from_string(

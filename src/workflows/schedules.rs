@@ -39,6 +39,14 @@ pub const BUILT_IN: &[BuiltIn] = &[BuiltIn {
     timezone: "UTC",
 }];
 
+/// Who built-in schedules are created by (the global ones here, each workspace's weekly digest).
+pub const BUILT_IN_AUTHOR: &str = "Offstage";
+
+/// Built-in schedules come back at start-up when missing, so they are paused, never deleted.
+pub fn is_built_in(found: &schedule::Model) -> bool {
+    found.created_by.as_deref() == Some(BUILT_IN_AUTHOR)
+}
+
 /// Creates the built-in schedules that don't exist yet; existing ones (paused or not) are kept.
 pub async fn ensure_built_in(db: &DatabaseConnection) -> Result<(), AppError> {
     for built_in in BUILT_IN {
@@ -58,7 +66,7 @@ pub async fn ensure_built_in(db: &DatabaseConnection) -> Result<(), AppError> {
             next_run_at: Set(cron.next_after(Utc::now(), tz)),
             last_run_at: Set(None),
             last_run_id: Set(None),
-            created_by: Set(Some("Offstage".into())),
+            created_by: Set(Some(BUILT_IN_AUTHOR.into())),
             created_at: Set(Utc::now()),
         }
         .insert(db)
@@ -208,6 +216,11 @@ pub async fn run_now(db: &DatabaseConnection, found: &schedule::Model) -> Result
 }
 
 pub async fn delete(db: &DatabaseConnection, found: schedule::Model) -> Result<(), AppError> {
+    if is_built_in(&found) {
+        return Err(AppError::Conflict(
+            "This schedule is built into Offstage and would come back at the next start: pause it instead.".into(),
+        ));
+    }
     schedule::Entity::delete_by_id(found.id).exec(db).await?;
     Ok(())
 }

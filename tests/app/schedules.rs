@@ -132,4 +132,20 @@ on_both_databases! {
         let moved = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap().next_run_at.unwrap();
         assert_eq!(moved.with_timezone(&chrono_tz::Asia::Tokyo).format("%H:%M").to_string(), "09:00");
     }
+
+    async fn the_weekly_digest_schedule_can_be_paused_but_not_deleted(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let id = offstage::workflows::generate_weekly_digest::schedule_id(&ws.id);
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let (_, page) = owner.get_html(&format!("/admin/workspaces/{}/schedules", ws.slug)).await;
+        assert!(page.contains("generate_weekly_digest") && page.contains(&format!("/schedules/{id}/pause")));
+        assert!(!page.contains(&format!("/schedules/{id}/delete")), "a built-in schedule offers no Delete");
+        let response = owner.post_form(&format!("/admin/workspaces/{}/schedules/{id}/delete", ws.slug), &[]).await;
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert!(response.text().await.unwrap().contains("pause it instead"));
+        assert!(schedule::Entity::find_by_id(&id).one(&app.db).await.unwrap().is_some());
+        let response = owner.post_form(&format!("/admin/workspaces/{}/schedules/{id}/pause", ws.slug), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert!(schedule::Entity::find_by_id(&id).one(&app.db).await.unwrap().unwrap().paused);
+    }
 }

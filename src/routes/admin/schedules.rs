@@ -35,6 +35,11 @@ struct SchedulesPage {
 }
 
 impl SchedulesPage {
+    /// Built-in schedules (the weekly digest) are paused, not deleted.
+    fn built_in(&self, s: &schedule::Model) -> bool {
+        schedules::is_built_in(s)
+    }
+
     fn zone(&self, s: &schedule::Model) -> String {
         s.timezone.clone().unwrap_or_else(|| format!("{} (workspace)", self.nav.workspace.timezone))
     }
