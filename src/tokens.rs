@@ -1,8 +1,12 @@
 //! Random secrets and their hashes: API keys, invitation tokens, CSRF tokens. Secrets are shown
-//! once and stored only as SHA-256 (they are long and random, so a slow hash adds nothing).
+//! once and stored only as SHA-256 (they are long and random, so a slow hash adds nothing). Also
+//! the HMAC-SHA256 that signs (Stripe webhooks, unsubscribe links).
 
+use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+
+use crate::config::Secret;
 
 pub fn random_hex(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
@@ -12,6 +16,12 @@ pub fn random_hex(bytes: usize) -> String {
 
 pub fn sha256_hex(value: &str) -> String {
     hex::encode(Sha256::digest(value.as_bytes()))
+}
+
+/// An HMAC-SHA256 keyed with `key`, ready for `update`.
+pub fn hmac_sha256(key: &Secret) -> Hmac<Sha256> {
+    // HMAC accepts a key of any length, so this cannot fail.
+    Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length")
 }
 
 /// Compares without leaking, through timing, how many leading characters matched.

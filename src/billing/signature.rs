@@ -70,8 +70,7 @@ pub fn sign(secret: &Secret, timestamp: i64, body: &[u8]) -> String {
 }
 
 fn mac(secret: &Secret, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
-    // HMAC accepts a key of any length, so this cannot fail.
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret.expose().as_bytes()).expect("HMAC takes any key length");
+    let mut mac = crate::tokens::hmac_sha256(secret);
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);

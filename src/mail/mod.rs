@@ -19,6 +19,20 @@ use crate::db::entities::{membership, user, workspace};
 use crate::domain::Role;
 use crate::error::AppError;
 
+/// Links the emails point at.
+pub struct Links {
+    pub workspace: String,
+    pub billing: String,
+    pub members: String,
+}
+
+impl Links {
+    pub fn new(config: &Config, ws: &workspace::Model) -> Links {
+        let workspace = format!("{}/admin/workspaces/{}", config.base_url, ws.slug);
+        Links { billing: format!("{workspace}/billing"), members: format!("{workspace}/members"), workspace }
+    }
+}
+
 /// The owners' and admins' addresses of a workspace, oldest membership first.
 pub async fn managers<C: ConnectionTrait>(db: &C, workspace_id: &str) -> Result<Vec<String>, AppError> {
     let rows = membership::Entity::find()

@@ -152,10 +152,6 @@ pub async fn get(db: &DatabaseConnection, id: &str) -> Result<email::Model, AppE
     email::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound)
 }
 
-pub async fn find_by_dedupe_key(db: &DatabaseConnection, key: &str) -> Result<Option<email::Model>, AppError> {
-    Ok(email::Entity::find().filter(email::Column::DedupeKey.eq(key)).one(db).await?)
-}
-
 /// Marks the email sent (or captured) and counts the attempt.
 pub async fn mark_sent(db: &DatabaseConnection, id: &str, transport: &str) -> Result<(), AppError> {
     set(

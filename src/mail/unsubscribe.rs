@@ -5,16 +5,15 @@
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::Utc;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
-use sha2::Sha256;
 
 use crate::config::{Config, Secret};
 use crate::db::entities::email_suppression;
 use crate::error::AppError;
 
 fn signature(key: &Secret, email: &str) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("any key length");
+    let mut mac = crate::tokens::hmac_sha256(key);
     mac.update(b"unsubscribe:");
     mac.update(email.as_bytes());
     hex::encode(&mac.finalize().into_bytes()[..16])

@@ -14,9 +14,8 @@ use crate::db::begin_write;
 use crate::db::entities::{health_score, membership, stripe_event, user, workspace};
 use crate::domain::{CronExpr, Timezone};
 use crate::error::AppError;
-use crate::mail::sequences::Links;
 use crate::mail::templates::{Email, WeeklyDigest};
-use crate::mail::{self, outbox};
+use crate::mail::{self, Links, outbox};
 
 pub struct GenerateWeeklyDigest;
 

@@ -11,8 +11,8 @@ use serde_json::json;
 use super::{Outcome, RunContext, Workflow};
 use crate::db::begin_write;
 use crate::db::entities::enrolment;
-use crate::mail::sequences::{self, Audience, Facts, Links};
-use crate::mail::{self, outbox};
+use crate::mail::sequences::{self, Audience, Facts};
+use crate::mail::{self, Links, outbox};
 
 pub struct SendSequenceStep;
 

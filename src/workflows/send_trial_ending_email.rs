@@ -13,9 +13,8 @@ use super::{NewRun, Outcome, RunContext, Workflow, runs};
 use crate::db::begin_write;
 use crate::domain::SubscriptionStatus;
 use crate::error::AppError;
-use crate::mail::sequences::Links;
 use crate::mail::templates::{Email, TrialEnding};
-use crate::mail::{self, outbox};
+use crate::mail::{self, Links, outbox};
 use crate::tenancy::ActivityKind;
 
 pub struct SendTrialEndingEmail;

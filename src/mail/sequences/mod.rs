@@ -13,8 +13,8 @@ use sea_orm::{
     QueryOrder,
 };
 
+use super::Links;
 use super::templates::{Footer, Rendered};
-use crate::config::Config;
 use crate::db::entities::{enrolment, invoice, membership, workspace};
 use crate::domain::{PublicId, SubscriptionStatus};
 use crate::error::AppError;
@@ -58,20 +58,6 @@ impl Facts {
             "members": self.member_count,
             "invoice_paid": self.invoice_paid,
         })
-    }
-}
-
-/// Links the emails point at.
-pub struct Links {
-    pub workspace: String,
-    pub billing: String,
-    pub members: String,
-}
-
-impl Links {
-    pub fn new(config: &Config, ws: &workspace::Model) -> Links {
-        let workspace = format!("{}/admin/workspaces/{}", config.base_url, ws.slug);
-        Links { billing: format!("{workspace}/billing"), members: format!("{workspace}/members"), workspace }
     }
 }
 
