@@ -90,11 +90,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let workers = async {
             if self.mode.runs_workers() {
-                let ctx = JobContext {
-                    db: self.state.db.clone(),
-                    config: self.state.config.clone(),
-                    mailer: self.state.mailer.clone(),
-                };
+                let state = &self.state;
+                let ctx = JobContext::new(state.db.clone(), state.config.clone(), state.mailer.clone());
                 jobs::run_workers(ctx, shutdown_signal()).await
             } else {
                 Ok(())

@@ -13,14 +13,27 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::WORKFLOW_QUEUE;
 use crate::config::Config;
-use crate::workflows::{RunRequest, RunResult, execute::RunError};
+use crate::tenancy::{WorkspaceLoader, workspace_loader};
+use crate::workflows::execute::{AttemptRecorder, RunError, attempt_recorder};
+use crate::workflows::{RunRequest, RunResult};
 
-/// What every job handler gets: the database, the settings and the mail transport.
+/// What every job handler gets: the database, the settings, the mail transport, the writer of
+/// attempts' records and the loader of workspaces.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
     pub config: Config,
     pub mailer: crate::mail::Mailer,
+    pub attempts: AttemptRecorder,
+    pub workspaces: WorkspaceLoader,
+}
+
+impl JobContext {
+    /// Starts the attempt recorder's and the workspace loader's tasks on the current runtime.
+    pub fn new(db: DatabaseConnection, config: Config, mailer: crate::mail::Mailer) -> JobContext {
+        let (attempts, workspaces) = (attempt_recorder(db.clone()), workspace_loader(db.clone()));
+        JobContext { db, config, mailer, attempts, workspaces }
+    }
 }
 
 pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(25);

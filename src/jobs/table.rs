@@ -45,7 +45,7 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
             job.id.clone().into(),
             job.payload.clone().into(),
             job.max_attempts.into(),
-            whole_seconds_not_before(job.run_at).into(),
+            queue_time(backend, job.run_at, Rounding::Down),
         ]);
     }
     let columns = match backend {
@@ -89,14 +89,26 @@ pub async fn retry_at<C: ConnectionTrait>(db: &C, id: &str, at: DateTime<Utc>) -
         DbBackend::Postgres => "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2",
         _ => "UPDATE Jobs SET run_at = $1 WHERE id = $2",
     };
-    db.execute_raw(statement(backend, sql, vec![whole_seconds_not_before(at).into(), id.into()])).await.map(|_| ())
+    db.execute_raw(statement(backend, sql, vec![queue_time(backend, at, Rounding::Up), id.into()])).await.map(|_| ())
 }
 
-/// apalis keeps `run_at` in whole seconds: a future time rounds up, so a job never starts
-/// before its time; a time already due rounds down, so it starts at once.
-fn whole_seconds_not_before(at: DateTime<Utc>) -> i64 {
-    let seconds = at.timestamp();
-    if at > Utc::now() && at.timestamp_subsec_nanos() > 0 { seconds + 1 } else { seconds }
+/// How a time is fitted to whole seconds where the queue keeps only those.
+#[derive(Clone, Copy)]
+enum Rounding {
+    /// Fetched up to a second early: the worker waits out the rest (`RunRequest::not_before`).
+    Down,
+    /// Never fetched early, up to a second late: for retries, whose time is only a backoff.
+    Up,
+}
+
+/// The value of `run_at` for `at`. PostgreSQL keeps microseconds (`to_timestamp` of fractional
+/// seconds); apalis's SQLite column holds whole unix seconds.
+fn queue_time(backend: DbBackend, at: DateTime<Utc>, rounding: Rounding) -> Value {
+    match (backend, rounding) {
+        (DbBackend::Postgres, _) => (at.timestamp_micros() as f64 / 1e6).into(),
+        (_, Rounding::Up) if at.timestamp_subsec_nanos() > 0 => (at.timestamp() + 1).into(),
+        _ => at.timestamp().into(),
+    }
 }
 
 /// Gives a job that failed for good `extra` more attempts, starting now. False when the job
@@ -127,9 +139,9 @@ pub fn run_view_sql(backend: DbBackend) -> String {
     let (table, run_at, lock_at, done_at, result_text, outcome, err, due) = match backend {
         DbBackend::Postgres => (
             "apalis.jobs",
-            "CAST(EXTRACT(EPOCH FROM j.run_at) AS BIGINT)",
-            "CAST(EXTRACT(EPOCH FROM j.lock_at) AS BIGINT)",
-            "CAST(EXTRACT(EPOCH FROM j.done_at) AS BIGINT)",
+            "CAST(FLOOR(EXTRACT(EPOCH FROM j.run_at)) AS BIGINT)",
+            "CAST(FLOOR(EXTRACT(EPOCH FROM j.lock_at)) AS BIGINT)",
+            "CAST(FLOOR(EXTRACT(EPOCH FROM j.done_at)) AS BIGINT)",
             "CAST(j.last_result AS TEXT)",
             "j.last_result->'Ok'->>'outcome'",
             "COALESCE(j.last_result->>'Err', '')",

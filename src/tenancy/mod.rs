@@ -12,12 +12,35 @@ pub use api_keys::{ApiKeyCreated, authenticate_api_key};
 pub(crate) use members::insert_membership;
 pub use members::{AddMemberOutcome, MemberRow, accept_invitation, find_pending_invitation};
 
+use std::collections::HashMap;
+
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use crate::db::batcher::Batcher;
 use crate::db::entities::{api_key, membership, workspace};
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::web::CurrentUser;
+
+/// Loads workspaces by id for runs, those asked for at the same moment with one query
+/// (`db::batcher`): a worker starts many runs at once, each in its workspace's scope.
+pub type WorkspaceLoader = Batcher<String, Option<workspace::Model>>;
+
+/// Workspaces per query at most.
+const WORKSPACES_PER_LOAD: usize = 128;
+
+/// Starts the loader's tasks on the current runtime.
+pub fn workspace_loader(db: DatabaseConnection) -> WorkspaceLoader {
+    Batcher::start(db, 2, WORKSPACES_PER_LOAD, |db, ids: Vec<String>| async move {
+        let found = workspace::Entity::find()
+            .filter(workspace::Column::Id.is_in(ids.iter().cloned()))
+            .all(&db)
+            .await
+            .map_err(|err| err.to_string())?;
+        let by_id: HashMap<String, workspace::Model> = found.into_iter().map(|ws| (ws.id.clone(), ws)).collect();
+        Ok(ids.iter().map(|id| by_id.get(id).cloned()).collect())
+    })
+}
 
 /// Who is acting inside the scope; recorded in the activity log.
 #[derive(Debug, Clone)]
@@ -73,10 +96,12 @@ impl Scope {
         Scope { workspace, role: Role::Admin, actor }
     }
 
-    /// The system acting for a workspace inside a background job.
-    pub async fn system(db: &DatabaseConnection, workspace_id: &str) -> Result<Scope, AppError> {
-        let workspace = workspace::Entity::find_by_id(workspace_id).one(db).await?.ok_or(AppError::NotFound)?;
-        Ok(Scope { workspace, role: Role::Owner, actor: Actor::System })
+    /// The system acting for a workspace inside a background job, loaded through the worker
+    /// process's loader.
+    pub async fn system(loader: &WorkspaceLoader, workspace_id: &str) -> Result<Scope, AppError> {
+        let workspace =
+            loader.submit(workspace_id.to_owned()).await.map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
+        Ok(Scope { workspace: workspace.ok_or(AppError::NotFound)?, role: Role::Owner, actor: Actor::System })
     }
 
     /// A scope for a workspace the caller has just created or loaded through a global query

@@ -1,6 +1,6 @@
 //! The append-only timeline of each run. Events explain; they never decide a run's status.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::db::entities::run_event;
@@ -32,46 +32,41 @@ impl EventKind {
     }
 }
 
+/// One timeline entry to write.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub run_id: String,
+    pub kind: EventKind,
+    pub message: String,
+    pub at: DateTime<Utc>,
+}
+
+impl NewEvent {
+    /// An event that happens now.
+    pub fn now(run_id: impl Into<String>, kind: EventKind, message: impl Into<String>) -> NewEvent {
+        NewEvent { run_id: run_id.into(), kind, message: message.into(), at: Utc::now() }
+    }
+}
+
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     run_id: &str,
     kind: EventKind,
     message: impl Into<String>,
 ) -> Result<(), DbErr> {
-    record_at(db, run_id, kind, message, Utc::now()).await
+    record_all(db, &[NewEvent::now(run_id, kind, message)]).await
 }
 
-/// An event that happened at `at` (written later, with the attempt's ending).
-pub async fn record_at<C: ConnectionTrait>(
-    db: &C,
-    run_id: &str,
-    kind: EventKind,
-    message: impl Into<String>,
-    at: chrono::DateTime<Utc>,
-) -> Result<(), DbErr> {
-    run_event::Entity::insert(run_event::ActiveModel {
-        run_id: Set(run_id.to_owned()),
-        kind: Set(kind.as_str().to_owned()),
-        message: Set(message.into()),
-        at: Set(at),
-        ..Default::default()
-    })
-    .exec(db)
-    .await
-    .map(|_| ())
-}
-
-/// Several events that happen now, in one statement: (run id, kind, message).
-pub async fn record_all<C: ConnectionTrait>(db: &C, events: &[(String, EventKind, String)]) -> Result<(), DbErr> {
+/// Several events in one statement.
+pub async fn record_all<C: ConnectionTrait>(db: &C, events: &[NewEvent]) -> Result<(), DbErr> {
     if events.is_empty() {
         return Ok(());
     }
-    let at = Utc::now();
-    let rows = events.iter().map(|(run_id, kind, message)| run_event::ActiveModel {
-        run_id: Set(run_id.clone()),
-        kind: Set(kind.as_str().to_owned()),
-        message: Set(message.clone()),
-        at: Set(at),
+    let rows = events.iter().map(|event| run_event::ActiveModel {
+        run_id: Set(event.run_id.clone()),
+        kind: Set(event.kind.as_str().to_owned()),
+        message: Set(event.message.clone()),
+        at: Set(event.at),
         ..Default::default()
     });
     run_event::Entity::insert_many(rows).exec(db).await.map(|_| ())

@@ -19,7 +19,8 @@ pub struct Params {
     /// Returned as the run's output.
     #[serde(default)]
     pub value: Option<Value>,
-    /// Milliseconds to wait before answering (at most 4,000).
+    /// Milliseconds to wait before answering (at most 6,000; past the 4 s timeout the attempt
+    /// fails).
     #[serde(default)]
     pub sleep_ms: u64,
     /// Fail this many attempts before succeeding.
@@ -34,12 +35,12 @@ impl Workflow for Probe {
     const NAME: &'static str = "probe";
     const DESCRIPTION: &'static str = "Checks the workflow engine end to end: echoes a value, can sleep, fail or skip.";
     const MAX_ATTEMPTS: u32 = 3;
-    const TIMEOUT: Duration = Duration::from_secs(5);
+    const TIMEOUT: Duration = Duration::from_secs(4);
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
         if params.sleep_ms > 0 {
-            tokio::time::sleep(Duration::from_millis(params.sleep_ms.min(4_000))).await;
+            tokio::time::sleep(Duration::from_millis(params.sleep_ms.min(6_000))).await;
         }
         if ctx.attempt <= params.fail_attempts {
             anyhow::bail!("probe failing attempt {} of the first {} on purpose", ctx.attempt, params.fail_attempts);

@@ -99,17 +99,42 @@ on_both_databases! {
         assert_eq!(run["error"], serde_json::Value::Null);
     }
 
-    async fn a_scheduled_run_waits_for_its_time(app: TestApp) {
+    async fn a_scheduled_run_starts_at_its_time_to_the_millisecond_not_before(app: TestApp) {
         let (_, key) = setup(&app).await;
-        let at = Utc::now() + Duration::seconds(2);
+        // Mid-second, so a queue that keeps whole seconds would hand it over early.
+        let next_second = Utc::now().timestamp() + 2;
+        let at = chrono::DateTime::from_timestamp(next_second, 700_000_000).unwrap();
         let body = json!({ "run_at": at.to_rfc3339() });
         let (status, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
         assert_eq!(status, StatusCode::ACCEPTED);
         assert_eq!(run["status"], "scheduled");
-        let done = app.finished_run(&key, run["id"].as_str().unwrap()).await;
+        let id = run["id"].as_str().unwrap();
+        let done = app.finished_run(&key, id).await;
         assert_eq!(done["status"], "succeeded");
-        let started: chrono::DateTime<Utc> = done["started_at"].as_str().unwrap().parse().unwrap();
-        assert!(started >= at - Duration::seconds(1), "started {started}, due {at}");
+        let timeline = runs::timeline(&app.db, id).await.unwrap();
+        let started = timeline.iter().find(|event| event.kind == "started").expect("a started event").at;
+        assert!(started >= at, "started {started}, due {at}");
+        assert!(started - at < Duration::milliseconds(500), "started {started}, due {at}: late");
+    }
+
+    async fn an_attempt_that_outlives_its_workflows_timeout_fails_and_is_retried(app: TestApp) {
+        let (_, key) = setup(&app).await;
+        let body = json!({ "params": { "sleep_ms": 5_000 } });
+        let (_, run) = app.api(Method::POST, &key, "/api/v1/workflows/probe/runs", Some(body)).await;
+        let id = run["id"].as_str().unwrap();
+        let started = std::time::Instant::now();
+        let failure = loop {
+            let timeline = runs::timeline(&app.db, id).await.unwrap();
+            if let Some(event) = timeline.into_iter().find(|event| event.kind == "attempt_failed") {
+                break event;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(10), "the first attempt never failed");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        };
+        assert!(failure.message.starts_with("Attempt 1 failed: timed out after 4 s"), "{}", failure.message);
+        assert!(started.elapsed() < std::time::Duration::from_millis(4_900), "the attempt ran past its timeout");
+        let (_, now) = app.api(Method::GET, &key, &format!("/api/v1/runs/{id}"), None).await;
+        assert!(["queued", "scheduled", "running"].contains(&now["status"].as_str().unwrap()), "{now}");
     }
 
     async fn a_pending_run_can_be_cancelled_once_and_then_never_runs(app: TestApp) {

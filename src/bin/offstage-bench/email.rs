@@ -124,7 +124,7 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
     let db = bench.db.clone();
     let ws = bench.workspace().await?;
     let mailer = offstage::mail::Mailer::from_settings(&bench.config.mail)?;
-    let ctx = JobContext { db: db.clone(), config: bench.config.clone(), mailer };
+    let ctx = JobContext::new(db.clone(), bench.config.clone(), mailer);
     let workers = tokio::spawn(jobs::run_workers(ctx, std::future::pending::<std::io::Result<()>>()));
     wait_for(&db, "SELECT COUNT(*) AS n FROM emails WHERE status = 'sent'", 1).await?;
 

@@ -76,11 +76,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     let bulk = n.div_ceil(1000) * 1000;
     let enqueue_bulk = bulk as f64 / started.elapsed().as_secs_f64();
     // Drain everything queued so far with the workers of this process.
-    let ctx = JobContext {
-        db: db.clone(),
-        config: config.clone(),
-        mailer: offstage::mail::Mailer::from_settings(&config.mail)?,
-    };
+    let ctx = JobContext::new(db.clone(), config.clone(), offstage::mail::Mailer::from_settings(&config.mail)?);
     let workers = tokio::spawn(jobs::run_workers(ctx, std::future::pending::<std::io::Result<()>>()));
     let drained = wait_until_drained(&db).await;
     let drain_rate = (singles + bulk + 1) as f64 / drained.as_secs_f64();

@@ -15,7 +15,7 @@ pub use query::{
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 
-use super::events::{self, EventKind};
+use super::events::{self, EventKind, NewEvent};
 use super::{AnyWorkflow, Workflow};
 use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_unique_violation};
@@ -165,6 +165,7 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
             workflow: new.workflow.name().to_owned(),
             params: new.params.clone(),
             chain_id: new.chain_id.clone(),
+            not_before: (run_at > now).then_some(run_at),
         };
         let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
         facts.push(workflow_run::ActiveModel {
@@ -187,7 +188,12 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
         } else {
             "Queued".into()
         };
-        timeline.push((id, EventKind::Created, format!("{when} (trigger: {})", new.trigger)));
+        timeline.push(NewEvent {
+            run_id: id,
+            kind: EventKind::Created,
+            message: format!("{when} (trigger: {})", new.trigger),
+            at: now,
+        });
     }
     for chunk in facts.chunks(ROWS_PER_INSERT) {
         match workflow_run::Entity::insert_many(chunk.to_vec()).exec(txn).await {
@@ -204,7 +210,7 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
     for chunk in timeline.chunks(ROWS_PER_INSERT) {
         events::record_all(txn, chunk).await?;
     }
-    Ok(timeline.into_iter().map(|(id, _, _)| id).collect())
+    Ok(timeline.into_iter().map(|event| event.run_id).collect())
 }
 
 /// Starts one run per item in one transaction (the n-th at `spacing × n` from now), skipping
