@@ -6,6 +6,7 @@
 pub mod bare;
 mod runtime;
 mod table;
+mod wake;
 
 pub use runtime::{JobContext, run_workers, setup_queue_tables};
 pub use table::{NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs, reopen_failed, retry_at, run_view_sql};

@@ -12,6 +12,7 @@ use apalis::prelude::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::WORKFLOW_QUEUE;
+use super::wake::{WakeUp, inserted_runs};
 use crate::config::Config;
 use crate::tenancy::{WorkspaceLoader, workspace_loader};
 use crate::workflows::execute::{AttemptRecorder, RunError, attempt_recorder};
@@ -120,10 +121,10 @@ pub async fn run_workers(
                     .missed_heartbeats(MISSED_HEARTBEATS);
                 // Woken at once by the insert trigger's NOTIFY; the interval catches runs that
                 // become due later (scheduled, retried) and anything a lost notification missed.
+                let announcements = apalis_postgres::Pubsub::new(pool.clone(), WORKFLOW_QUEUE.to_owned());
                 let storage = apalis_postgres::PostgresStorage::<RunRequest>::new(&pool)
                     .with_config(config)
-                    .with_pubsub()
-                    .poll_with_interval(POLL_INTERVAL);
+                    .poll_with_strategy(WakeUp::new(announcements, POLL_INTERVAL));
                 WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)
                     .data(ctx.clone())
@@ -139,9 +140,11 @@ pub async fn run_workers(
                     .batch_size(BATCH_SIZE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
+                // Woken at once by this process's inserts; the interval catches runs that become
+                // due later (scheduled, retried).
                 let storage = apalis_sqlite::SqliteStorage::<RunRequest>::new(&pool)
                     .with_config(config)
-                    .poll_with_interval(POLL_INTERVAL);
+                    .poll_with_strategy(WakeUp::new(inserted_runs(), POLL_INTERVAL));
                 WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)
                     .data(ctx.clone())

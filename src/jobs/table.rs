@@ -30,23 +30,29 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
     let backend = db.get_database_backend();
     let mut values: Vec<Value> = vec![queue.into()];
     let mut rows = Vec::with_capacity(jobs.len());
+    let now = Utc::now();
     for job in jobs {
         let n = values.len();
         let (id, payload, max_attempts, run_at) = (n + 1, n + 2, n + 3, n + 4);
+        values.extend([job.id.clone().into(), job.payload.clone().into(), job.max_attempts.into()]);
         rows.push(match backend {
+            // A run due now gets the transaction's own `now()`: apalis's insert trigger sends the
+            // workers' NOTIFY only for `run_at <= now()`, and `now()` is when the transaction
+            // began, before any time taken here.
+            DbBackend::Postgres if job.run_at <= now => {
+                format!("(${id}, $1, ${payload}, 'Pending', 0, ${max_attempts}, now(), 0, ''::hstore)")
+            }
             DbBackend::Postgres => {
+                values.push(queue_time(backend, job.run_at, Rounding::Down));
                 format!(
                     "(${id}, $1, ${payload}, 'Pending', 0, ${max_attempts}, to_timestamp(${run_at}), 0, ''::hstore)"
                 )
             }
-            _ => format!("(${payload}, ${id}, $1, 'Pending', 0, ${max_attempts}, ${run_at}, 0, '{{}}')"),
+            _ => {
+                values.push(queue_time(backend, job.run_at, Rounding::Down));
+                format!("(${payload}, ${id}, $1, 'Pending', 0, ${max_attempts}, ${run_at}, 0, '{{}}')")
+            }
         });
-        values.extend([
-            job.id.clone().into(),
-            job.payload.clone().into(),
-            job.max_attempts.into(),
-            queue_time(backend, job.run_at, Rounding::Down),
-        ]);
     }
     let columns = match backend {
         DbBackend::Postgres => {
@@ -55,7 +61,11 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
         _ => "Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata)",
     };
     let sql = format!("INSERT INTO {columns} VALUES {}", rows.join(", "));
-    db.execute_raw(statement(backend, &sql, values)).await.map(|_| ())
+    db.execute_raw(statement(backend, &sql, values)).await?;
+    if backend == DbBackend::Sqlite {
+        super::wake::announce_inserted_runs();
+    }
+    Ok(())
 }
 
 /// Marks jobs that have not started (waiting, or waiting to retry) as killed with `reason`,
