@@ -26,11 +26,13 @@ impl Workflow for ProcessStripeEvent {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let latest = match (
-            StripeApi::from_settings(&ctx.config.stripe),
-            subscription_to_refresh(&ctx.db, &params.event_id).await?,
-        ) {
-            (Some(api), Some(subscription)) => match api.subscription(&subscription).await {
+        // Only with an API key is the event read first, to know which subscription to fetch.
+        let subscription = match StripeApi::from_settings(&ctx.config.stripe) {
+            Some(api) => subscription_to_refresh(&ctx.db, &params.event_id).await?.map(|id| (api, id)),
+            None => None,
+        };
+        let latest = match subscription {
+            Some((api, subscription)) => match api.subscription(&subscription).await {
                 Ok(latest) => Some(latest),
                 Err(err) => {
                     // Stripe unreachable: the event's own copy is still a valid, ordered state.
@@ -38,7 +40,7 @@ impl Workflow for ProcessStripeEvent {
                     None
                 }
             },
-            _ => None,
+            None => None,
         };
         match apply(&ctx.db, &ctx.config.stripe, &params.event_id, latest.as_ref()).await? {
             Applied::Processed { workspace_id, summary } => {

@@ -1,8 +1,9 @@
-//! `offstage-bench webhooks --db sqlite|postgres --events N`: Offstage (web and workers in one
-//! process) receives unique signed `invoice.paid` events over HTTP. Measures events/s durably
-//! accepted with `concurrency` requests in flight, response latency p50/p99 at a steady 500
-//! events/s, the time until every event is processed, and — on the same database, with the same
-//! durability — the floor: single-row inserts of the same payloads, one transaction each.
+//! `offstage-bench webhooks --db sqlite|postgres --events N`: Offstage receives unique signed
+//! `invoice.paid` events over HTTP, `concurrency` requests in flight. Measures events/s durably
+//! accepted by a web process (no workers) and then the time a worker process takes to process
+//! them; the same with web and workers in one process; response latency p50/p99 at a steady 500
+//! events/s (one process); and — on the same database, with the same durability — the floor:
+//! single-row inserts of the same payloads, one transaction each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -70,28 +71,27 @@ async fn received_left(db: &DatabaseConnection) -> anyhow::Result<i64> {
     Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
-pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<serde_json::Value> {
-    // The workers' default concurrency for each database (see OFFSTAGE_WORKER_CONCURRENCY).
-    let workers = if which == Db::Sqlite { 4 } else { 16 };
-    let bench = BenchDb::create(which, workers).await?;
-    let ws = bench.workspace().await?;
-    let app = Application::build(bench.config.clone(), Mode::Serve).await?;
-    let url = format!("http://127.0.0.1:{}/webhooks/stripe", app.port().unwrap_or_default());
-    let server = tokio::spawn(app.run_until_stopped());
-    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(concurrency).build_http();
-
-    // Throughput: `concurrency` requests in flight until every event was answered.
-    let next = Arc::new(AtomicU64::new(0));
+/// Posts events `first..first + count` with `concurrency` requests in flight; returns the
+/// seconds until every one was answered, and how many were not answered 200.
+async fn post_all(
+    client: &HttpClient,
+    url: &str,
+    first: u64,
+    count: u64,
+    concurrency: usize,
+    workspace_id: &str,
+) -> anyhow::Result<(f64, u64)> {
+    let next = Arc::new(AtomicU64::new(first));
     let refused = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (client, url, next, refused, ws_id) =
-            (client.clone(), url.clone(), next.clone(), refused.clone(), ws.id.clone());
+            (client.clone(), url.to_owned(), next.clone(), refused.clone(), workspace_id.to_owned());
         tasks.push(tokio::spawn(async move {
             loop {
                 let n = next.fetch_add(1, Ordering::Relaxed);
-                if n >= events {
+                if n >= first + count {
                     return anyhow::Ok(());
                 }
                 if post(&client, &url, n, &ws_id).await?.0 != 200 {
@@ -103,52 +103,88 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
     for task in tasks {
         task.await??;
     }
-    let accept_s = started.elapsed().as_secs_f64();
-    while received_left(&bench.db).await? > 0 {
+    Ok((started.elapsed().as_secs_f64(), refused.load(Ordering::Relaxed)))
+}
+
+async fn wait_until_processed(db: &DatabaseConnection) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    while received_left(db).await? > 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let processed_s = started.elapsed().as_secs_f64();
+    Ok(started.elapsed().as_secs_f64())
+}
 
-    // Latency at a steady rate, open loop: each request is sent on time, whatever the others do.
+fn url_of(app: &Application) -> String {
+    format!("http://127.0.0.1:{}/webhooks/stripe", app.port().unwrap_or_default())
+}
+
+pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<serde_json::Value> {
+    // The workers' default concurrency for each database (see OFFSTAGE_WORKER_CONCURRENCY).
+    let workers = if which == Db::Sqlite { 4 } else { 16 };
+    let bench = BenchDb::create(which, workers).await?;
+    let ws = bench.workspace().await?;
+    let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(concurrency).build_http();
+
+    // 1. A web process (`offstage web`, no workers) accepts N events; then a worker process
+    // (`offstage worker`) processes them.
+    let web = Application::build(bench.config.clone(), Mode::Web).await?;
+    let url = url_of(&web);
+    let server = tokio::spawn(web.run_until_stopped());
+    let (web_accept_s, mut refused) = post_all(&client, &url, 0, events, concurrency, &ws.id).await?;
+    server.abort();
+    let worker = Application::build(bench.config.clone(), Mode::Worker).await?;
+    let worker = tokio::spawn(worker.run_until_stopped());
+    let worker_processed_s = wait_until_processed(&bench.db).await?;
+    worker.abort();
+
+    // 2. Web and workers in one process (`offstage serve`): N more events accepted while they
+    // are being processed.
+    let app = Application::build(bench.config.clone(), Mode::Serve).await?;
+    let url = url_of(&app);
+    let server = tokio::spawn(app.run_until_stopped());
+    let started = Instant::now();
+    let (serve_accept_s, more_refused) = post_all(&client, &url, events, events, concurrency, &ws.id).await?;
+    refused += more_refused;
+    wait_until_processed(&bench.db).await?;
+    let serve_processed_s = started.elapsed().as_secs_f64();
+
+    // 3. Latency at a steady rate, open loop: each request is sent on time, whatever the others do.
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / STEADY_RATE));
     let mut sent = Vec::new();
     for n in 0..STEADY_RATE * STEADY_SECONDS {
         tick.tick().await;
         let (client, url, ws_id) = (client.clone(), url.clone(), ws.id.clone());
-        sent.push(tokio::spawn(async move { post(&client, &url, events + n, &ws_id).await }));
+        sent.push(tokio::spawn(async move { post(&client, &url, 2 * events + n, &ws_id).await }));
     }
     let mut latencies = Vec::new();
     for request in sent {
         let (status, took) = request.await??;
         if status != 200 {
-            refused.fetch_add(1, Ordering::Relaxed);
+            refused += 1;
         }
         latencies.push(took.as_secs_f64() * 1000.0);
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
-    let steady_started = Instant::now();
-    while received_left(&bench.db).await? > 0 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let steady_backlog_s = steady_started.elapsed().as_secs_f64();
+    let steady_backlog_s = wait_until_processed(&bench.db).await?;
     server.abort();
 
     let floor = insert_floor(&bench.db, events, concurrency, &ws.id).await?;
-    let accepted = events as f64 / accept_s;
+    let web_accepted = events as f64 / web_accept_s;
+    let serve_accepted = events as f64 / serve_accept_s;
     let line = json!({
         "bench": "webhooks",
         "db": which.name(),
         "events": events,
         "concurrency": concurrency,
-        "accepted_per_s": round(accepted),
-        "refused": refused.load(Ordering::Relaxed),
-        "all_processed_after_s": round(processed_s),
-        "processed_per_s": round(events as f64 / processed_s),
+        "refused": refused,
+        "web_process": { "accepted_per_s": round(web_accepted), "accepted_over_floor": (web_accepted / floor * 100.0).round() / 100.0 },
+        "worker_process": { "processed_after_s": round(worker_processed_s), "processed_per_s": round(events as f64 / worker_processed_s) },
+        "one_process": { "accepted_per_s": round(serve_accepted), "accepted_over_floor": (serve_accepted / floor * 100.0).round() / 100.0,
+            "all_processed_after_s": round(serve_processed_s), "processed_per_s": round(events as f64 / serve_processed_s) },
         "steady": { "rate_per_s": STEADY_RATE, "seconds": STEADY_SECONDS, "p50_ms": percentile(&latencies, 0.5),
             "p99_ms": percentile(&latencies, 0.99), "max_ms": percentile(&latencies, 1.0),
             "backlog_after_last_answer_s": round(steady_backlog_s) },
         "floor_inserts_per_s": round(floor),
-        "accepted_over_floor": (accepted / floor * 100.0).round() / 100.0,
     });
     bench.drop().await?;
     Ok(line)
