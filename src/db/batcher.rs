@@ -64,19 +64,13 @@ where
     while queue.lock().await.recv_many(&mut batch, max_batch).await > 0 {
         let (items, replies): (Vec<T>, Vec<Reply<R>>) = batch.drain(..).unzip();
         let expected = replies.len();
-        match handle(db.clone(), items).await {
-            Ok(answers) if answers.len() == expected => {
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
-                }
-            }
-            Ok(answers) => {
-                let message = format!("a batch of {expected} items gave {} answers", answers.len());
-                replies.into_iter().for_each(|reply| drop(reply.send(Err(message.clone()))));
-            }
-            Err(message) => {
-                replies.into_iter().for_each(|reply| drop(reply.send(Err(message.clone()))));
-            }
+        let answers = handle(db.clone(), items).await.and_then(|answers| match answers.len() {
+            n if n == expected => Ok(answers),
+            n => Err(format!("a batch of {expected} items gave {n} answers")),
+        });
+        match answers {
+            Ok(answers) => replies.into_iter().zip(answers).for_each(|(reply, answer)| drop(reply.send(Ok(answer)))),
+            Err(message) => replies.into_iter().for_each(|reply| drop(reply.send(Err(message.clone())))),
         }
     }
 }

@@ -28,10 +28,12 @@ pub type WorkspaceLoader = Batcher<String, Option<workspace::Model>>;
 
 /// Workspaces per query at most.
 const WORKSPACES_PER_LOAD: usize = 128;
+/// Queries at once on PostgreSQL.
+const LOADERS: usize = 2;
 
 /// Starts the loader's tasks on the current runtime.
 pub fn workspace_loader(db: DatabaseConnection) -> WorkspaceLoader {
-    Batcher::start(db, 2, WORKSPACES_PER_LOAD, |db, ids: Vec<String>| async move {
+    Batcher::start(db, LOADERS, WORKSPACES_PER_LOAD, |db, ids: Vec<String>| async move {
         let found = workspace::Entity::find()
             .filter(workspace::Column::Id.is_in(ids.iter().cloned()))
             .all(&db)

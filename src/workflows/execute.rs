@@ -104,8 +104,8 @@ struct AttemptLog<'a> {
 }
 
 impl AttemptLog<'_> {
-    /// Records the attempt's `started` event (at its real start) and its ending together, with
-    /// `retry` (the next attempt's time) when there is one: one write per attempt.
+    /// Records the attempt's `started` event (at its real start) and its ending, with `retry_at`
+    /// (the next attempt's time) when there is one, in the recorder's next commit; waits for it.
     async fn record(&self, ending: EventKind, message: String, retry_at: Option<DateTime<Utc>>) {
         let started = format!("Attempt {} of {} started", self.attempt, self.max_attempts);
         let record = AttemptRecord {
