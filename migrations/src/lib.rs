@@ -20,6 +20,7 @@ mod m20261127_000014_create_invoices;
 mod m20261127_000015_create_emails;
 mod m20261127_000016_create_email_suppressions;
 mod m20261127_000017_create_enrolments;
+mod m20261127_000018_drop_run_events_read_off_job_rows;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000015_create_emails::Migration),
             Box::new(m20261127_000016_create_email_suppressions::Migration),
             Box::new(m20261127_000017_create_enrolments::Migration),
+            Box::new(m20261127_000018_drop_run_events_read_off_job_rows::Migration),
         ]
     }
 }

@@ -143,15 +143,17 @@ pub async fn reopen_failed<C: ConnectionTrait>(db: &C, id: &str, extra: i32) -> 
 }
 
 /// A SELECT over `workflow_runs r` joined to its job `j`, with the run's status computed from
-/// the job row (the only place it is stored) and the job's times as unix seconds:
-/// `status, attempts, max_attempts, run_at_s, started_s, done_s, result` plus every column of `r`.
+/// the job row (the only place it is stored) and the job's times as unix seconds (`run_at_s`,
+/// `done_s`, for filters) and microseconds (`started_us`, `done_us`; SQLite keeps whole seconds):
+/// `status, attempts, max_attempts, …, result` plus every column of `r`.
 pub fn run_view_sql(backend: DbBackend) -> String {
-    let (table, run_at, lock_at, done_at, result_text, outcome, err, due) = match backend {
+    let (table, run_at, done_at, lock_at_us, done_at_us, result_text, outcome, err, due) = match backend {
         DbBackend::Postgres => (
             "apalis.jobs",
             "CAST(FLOOR(EXTRACT(EPOCH FROM j.run_at)) AS BIGINT)",
-            "CAST(FLOOR(EXTRACT(EPOCH FROM j.lock_at)) AS BIGINT)",
             "CAST(FLOOR(EXTRACT(EPOCH FROM j.done_at)) AS BIGINT)",
+            "CAST(EXTRACT(EPOCH FROM j.lock_at) * 1000000 AS BIGINT)",
+            "CAST(EXTRACT(EPOCH FROM j.done_at) * 1000000 AS BIGINT)",
             "CAST(j.last_result AS TEXT)",
             "j.last_result->'Ok'->>'outcome'",
             "COALESCE(j.last_result->>'Err', '')",
@@ -160,8 +162,9 @@ pub fn run_view_sql(backend: DbBackend) -> String {
         _ => (
             "Jobs",
             "j.run_at",
-            "j.lock_at",
             "j.done_at",
+            "j.lock_at * 1000000",
+            "j.done_at * 1000000",
             "j.last_result",
             "json_extract(j.last_result, '$.Ok.outcome')",
             "COALESCE(json_extract(j.last_result, '$.Err'), '')",
@@ -181,7 +184,7 @@ pub fn run_view_sql(backend: DbBackend) -> String {
              ELSE 'failed' \
            END AS status, \
            CAST(j.attempts AS BIGINT) AS attempts, CAST(j.max_attempts AS BIGINT) AS max_attempts, {run_at} AS run_at_s, \
-           {lock_at} AS started_s, {done_at} AS done_s, {result_text} AS result \
+           {done_at} AS done_s, {lock_at_us} AS started_us, {done_at_us} AS done_us, {result_text} AS result \
          FROM workflow_runs r JOIN {table} j ON j.id = r.id"
     )
 }

@@ -1,5 +1,6 @@
 //! What a running workflow gets: the database, the settings, the mailer, who it is (run id, attempt), the
-//! workspace scope when its parameters name a workspace, and a way to start other runs.
+//! workspace scope when its parameters name a workspace (loaded when first asked for), and a way
+//! to start other runs.
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -9,7 +10,13 @@ use crate::config::Config;
 use crate::error::AppError;
 use crate::jobs::JobContext;
 use crate::mail::Mailer;
-use crate::tenancy::Scope;
+use crate::tenancy::{Scope, WorkspaceLoader};
+
+/// The workspace a run's parameters name does not exist: the engine ends the run as skipped
+/// ("the workspace exists" was false) instead of failing it.
+#[derive(Debug, thiserror::Error)]
+#[error("the workspace {0} does not exist")]
+pub struct WorkspaceMissing(pub String);
 
 #[derive(Clone)]
 pub struct RunContext {
@@ -21,17 +28,49 @@ pub struct RunContext {
     pub attempt: u32,
     /// The chain this run belongs to (its own id when it starts one).
     pub chain_id: String,
-    scope: Option<Scope>,
+    workspace_id: Option<String>,
+    workspaces: WorkspaceLoader,
+    scope: tokio::sync::OnceCell<Scope>,
 }
 
 impl RunContext {
-    pub(crate) fn new(job: JobContext, run_id: String, attempt: u32, chain_id: String, scope: Option<Scope>) -> Self {
-        RunContext { db: job.db, config: job.config, mailer: job.mailer, run_id, attempt, chain_id, scope }
+    /// `workspace_id`: the workspace a workspace-scoped run's parameters name.
+    pub(crate) fn new(
+        job: JobContext,
+        run_id: String,
+        attempt: u32,
+        chain_id: String,
+        workspace_id: Option<String>,
+    ) -> Self {
+        RunContext {
+            db: job.db,
+            config: job.config,
+            mailer: job.mailer,
+            run_id,
+            attempt,
+            chain_id,
+            workspace_id,
+            workspaces: job.workspaces,
+            scope: tokio::sync::OnceCell::new(),
+        }
     }
 
-    /// The workspace of a workspace-scoped run.
-    pub fn scope(&self) -> anyhow::Result<&Scope> {
-        self.scope.as_ref().ok_or_else(|| anyhow::anyhow!("this workflow has no workspace_id parameter"))
+    /// The workspace of a workspace-scoped run, loaded on first use (runs that start together
+    /// share one query) and kept for the rest of the attempt. A workflow that never asks does
+    /// not pay for it. `WorkspaceMissing` when the workspace does not exist.
+    pub async fn scope(&self) -> anyhow::Result<&Scope> {
+        let Some(id) = &self.workspace_id else {
+            anyhow::bail!("this workflow has no workspace_id parameter");
+        };
+        self.scope
+            .get_or_try_init(|| async {
+                match Scope::system(&self.workspaces, id).await {
+                    Ok(scope) => Ok(scope),
+                    Err(AppError::NotFound) => Err(anyhow::Error::new(WorkspaceMissing(id.clone()))),
+                    Err(err) => Err(anyhow::Error::new(err)),
+                }
+            })
+            .await
     }
 
     pub fn now(&self) -> DateTime<Utc> {

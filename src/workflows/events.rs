@@ -48,6 +48,11 @@ impl NewEvent {
     }
 }
 
+/// "Attempt 2 of 5 started".
+pub fn attempt_started(number: impl std::fmt::Display, max_attempts: impl std::fmt::Display) -> String {
+    format!("Attempt {number} of {max_attempts} started")
+}
+
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     run_id: &str,

@@ -1,6 +1,8 @@
 //! Executing one attempt of a run inside a worker: find the workflow, build its context, run it
-//! under its timeout, record what happened, and on failure push the next attempt into the
-//! future (exponential backoff with jitter) before apalis records the failure.
+//! under its timeout, and on a failure that another attempt follows, record it and push the next
+//! attempt into the future (exponential backoff with jitter) before apalis records the failure.
+//! The last attempt leaves nothing here: apalis's job row says how it ended, and the timeline
+//! reads it from there (`runs::timeline`).
 
 use std::time::Duration;
 
@@ -11,12 +13,12 @@ use serde_json::Value;
 
 use sea_orm::{DatabaseConnection, DbErr};
 
+use super::context::WorkspaceMissing;
 use super::events::{self, EventKind, NewEvent};
 use super::{Outcome, RunContext, SkipReason};
 use crate::db::batcher::Batcher;
 use crate::db::begin_write;
 use crate::jobs::{self, JobContext};
-use crate::tenancy::Scope;
 
 /// The job payload apalis stores and hands back to the worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -39,6 +41,10 @@ pub struct RunResult {
     pub outcome: String,
     pub output: Option<Value>,
     pub skipped: Option<SkipReason>,
+    /// When the attempt began, to the microsecond (the job row's lock time is when it was
+    /// fetched, and on SQLite only to the second).
+    #[serde(default)]
+    pub started_at: Option<DateTime<Utc>>,
 }
 
 /// Why an attempt did not succeed; apalis stores the text as `{"Err": …}`.
@@ -56,22 +62,24 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
     exponential.mul_f64(1.0 + jitter)
 }
 
-/// One attempt's timeline entries (its start, at its real start, and its ending) and, when
-/// another attempt follows, when it runs.
+/// A failed attempt that another attempt follows: its timeline entries (its start, at its real
+/// start, and its failure) and when the next attempt runs. The job row keeps only the last
+/// attempt, so these are the only attempts written down.
 pub struct AttemptRecord {
     started: NewEvent,
-    ending: NewEvent,
-    retry_at: Option<DateTime<Utc>>,
+    failed: NewEvent,
+    retry_at: DateTime<Utc>,
 }
 
-/// Writes finished attempts' records, those of attempts that end together in one commit
-/// (`db::batcher`); each attempt waits for its commit before apalis records its result.
+/// Writes such records, those of attempts that fail together in one commit (`db::batcher`);
+/// each attempt waits for its commit before apalis records the failure, so the next attempt's
+/// time is set before apalis would fetch it again.
 pub type AttemptRecorder = Batcher<AttemptRecord, ()>;
 
 /// Records per commit at most: more than a worker runs at once.
 const RECORDS_PER_COMMIT: usize = 128;
 /// Commits at once on PostgreSQL, as for webhook deliveries: one slow commit does not hold up
-/// every attempt behind it (the drain rate was the same with one).
+/// every attempt behind it.
 const RECORD_WRITERS: usize = 4;
 
 /// Starts the recorder's writer tasks on the current runtime.
@@ -85,72 +93,54 @@ pub fn attempt_recorder(db: DatabaseConnection) -> AttemptRecorder {
 async fn write_attempts(db: &DatabaseConnection, records: Vec<AttemptRecord>) -> Result<(), DbErr> {
     let txn = begin_write(db).await?;
     for record in &records {
-        if let Some(at) = record.retry_at {
-            jobs::retry_at(&txn, &record.started.run_id, at).await?;
-        }
+        jobs::retry_at(&txn, &record.started.run_id, record.retry_at).await?;
     }
-    let timeline: Vec<NewEvent> = records.into_iter().flat_map(|record| [record.started, record.ending]).collect();
+    let timeline: Vec<NewEvent> = records.into_iter().flat_map(|record| [record.started, record.failed]).collect();
     events::record_all(&txn, &timeline).await?;
     txn.commit().await
 }
 
-/// One attempt of a run, as its timeline records it.
-struct AttemptLog<'a> {
+/// One attempt of a run.
+struct Attempt<'a> {
     job: &'a JobContext,
     run_id: &'a str,
-    attempt: u32,
+    number: u32,
     max_attempts: u32,
     started_at: DateTime<Utc>,
 }
 
-impl AttemptLog<'_> {
-    /// Records the attempt's `started` event (at its real start) and its ending, with `retry_at`
-    /// (the next attempt's time) when there is one, in the recorder's next commit; waits for it.
-    async fn record(&self, ending: EventKind, message: String, retry_at: Option<DateTime<Utc>>) {
-        let started = format!("Attempt {} of {} started", self.attempt, self.max_attempts);
-        let record = AttemptRecord {
-            started: NewEvent {
-                run_id: self.run_id.to_owned(),
-                kind: EventKind::Started,
-                message: started,
-                at: self.started_at,
-            },
-            ending: NewEvent::now(self.run_id, ending, message),
-            retry_at,
-        };
-        if let Err(err) = self.job.attempts.submit(record).await {
-            tracing::warn!(run_id = self.run_id, error = %err, "could not record the attempt");
+impl Attempt<'_> {
+    fn finish(&self, outcome: Outcome) -> RunResult {
+        let started_at = Some(self.started_at);
+        match outcome {
+            Outcome::Succeeded(output) => RunResult { outcome: "succeeded".into(), output, skipped: None, started_at },
+            Outcome::Skipped(reason) => {
+                RunResult { outcome: "skipped".into(), output: None, skipped: Some(reason), started_at }
+            }
         }
     }
 
-    async fn finish(&self, outcome: Outcome) -> RunResult {
-        let (kind, message, result) = match outcome {
-            Outcome::Succeeded(output) => (
-                EventKind::Succeeded,
-                "Succeeded".to_owned(),
-                RunResult { outcome: "succeeded".into(), output, skipped: None },
-            ),
-            Outcome::Skipped(reason) => (
-                EventKind::Skipped,
-                format!("Skipped: “{}” was false (saw {})", reason.condition, reason.observed),
-                RunResult { outcome: "skipped".into(), output: None, skipped: Some(reason) },
-            ),
-        };
-        self.record(kind, message, None).await;
-        result
-    }
-
-    /// Records the failure and, when attempts remain, when the next one runs.
+    /// When attempts remain, records the failure and when the next attempt runs, and waits for
+    /// that commit.
     async fn failed(&self, error: String) -> RunError {
-        if self.attempt < self.max_attempts {
-            let wait = backoff(self.job.config.retry_base, self.attempt);
+        if self.number < self.max_attempts {
+            let wait = backoff(self.job.config.retry_base, self.number);
             let next = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default();
             let message =
-                format!("Attempt {} failed: {error}. Next attempt at {}", self.attempt, next.format("%H:%M:%S UTC"));
-            self.record(EventKind::AttemptFailed, message, Some(next)).await;
-        } else {
-            let message = format!("Failed after {} attempts: {error}", self.attempt);
-            self.record(EventKind::Failed, message, None).await;
+                format!("Attempt {} failed: {error}. Next attempt at {}", self.number, next.format("%H:%M:%S UTC"));
+            let record = AttemptRecord {
+                started: NewEvent {
+                    run_id: self.run_id.to_owned(),
+                    kind: EventKind::Started,
+                    message: events::attempt_started(self.number, self.max_attempts),
+                    at: self.started_at,
+                },
+                failed: NewEvent::now(self.run_id, EventKind::AttemptFailed, message),
+                retry_at: next,
+            };
+            if let Err(err) = self.job.attempts.submit(record).await {
+                tracing::warn!(run_id = self.run_id, error = %err, "could not record the failed attempt");
+            }
         }
         RunError(error)
     }
@@ -168,24 +158,27 @@ pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunR
     {
         tokio::time::sleep(wait).await;
     }
-    let log = AttemptLog { job, run_id, attempt, max_attempts: workflow.max_attempts(), started_at: Utc::now() };
-    let scope = match request.params.get("workspace_id").and_then(Value::as_str) {
-        Some(ws) if workflow.workspace_scoped() => match Scope::system(&job.workspaces, ws).await {
-            Ok(scope) => Some(scope),
-            Err(crate::error::AppError::NotFound) => {
-                let observed = serde_json::json!({ "workspace_id": ws, "exists": false });
-                return Ok(log.finish(Outcome::skipped("the workspace exists", observed)).await);
-            }
-            Err(err) => return Err(log.failed(err.to_string()).await),
-        },
+    let current =
+        Attempt { job, run_id, number: attempt, max_attempts: workflow.max_attempts(), started_at: Utc::now() };
+    let workspace_id = match request.params.get("workspace_id").and_then(Value::as_str) {
+        Some(ws) if workflow.workspace_scoped() => Some(ws.to_owned()),
         _ => None,
     };
     let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
-    let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, scope);
+    let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, workspace_id);
     match tokio::time::timeout(workflow.timeout(), workflow.run(ctx, request.params)).await {
-        Ok(Ok(outcome)) => Ok(log.finish(outcome).await),
-        Ok(Err(err)) => Err(log.failed(format!("{err:#}")).await),
-        Err(_) => Err(log.failed(format!("timed out after {} s", workflow.timeout().as_secs())).await),
+        Ok(Ok(outcome)) => Ok(current.finish(outcome)),
+        Ok(Err(err)) => {
+            let missing = err.chain().find_map(|cause| cause.downcast_ref::<WorkspaceMissing>()).map(|m| m.0.clone());
+            match missing {
+                Some(ws) => {
+                    let observed = serde_json::json!({ "workspace_id": ws, "exists": false });
+                    Ok(current.finish(Outcome::skipped("the workspace exists", observed)))
+                }
+                None => Err(current.failed(format!("{err:#}")).await),
+            }
+        }
+        Err(_) => Err(current.failed(format!("timed out after {} s", workflow.timeout().as_secs())).await),
     }
 }
 

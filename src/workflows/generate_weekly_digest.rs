@@ -162,7 +162,7 @@ impl Workflow for GenerateWeeklyDigest {
     type Params = Params;
 
     async fn run(ctx: RunContext, _params: Params) -> anyhow::Result<Outcome> {
-        let ws = ctx.scope()?.workspace().clone();
+        let ws = ctx.scope().await?.workspace().clone();
         let until = ctx.now();
         let since = until - Duration::days(7);
         let counts = summarize(&ctx.db, &ws, since).await?;

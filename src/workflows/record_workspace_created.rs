@@ -23,7 +23,7 @@ impl Workflow for RecordWorkspaceCreated {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let scope = ctx.scope()?;
+        let scope = ctx.scope().await?;
         // A retried run must not log the creation twice.
         if scope.has_activity(&ctx.db, ActivityKind::WorkspaceCreated).await? {
             return Ok(Outcome::skipped("the creation is not recorded yet", serde_json::json!({ "recorded": true })));

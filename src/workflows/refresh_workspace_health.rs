@@ -58,7 +58,7 @@ impl Workflow for RefreshWorkspaceHealth {
     type Params = Params;
 
     async fn run(ctx: RunContext, _params: Params) -> anyhow::Result<Outcome> {
-        let scope = ctx.scope()?;
+        let scope = ctx.scope().await?;
         let members = scope.member_count(&ctx.db).await?;
         let recent_activity = activity::Entity::find()
             .filter(activity::Column::WorkspaceId.eq(scope.workspace_id()))

@@ -32,7 +32,7 @@ impl Workflow for SendSequenceStep {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let ws = ctx.scope()?.workspace().clone();
+        let ws = ctx.scope().await?.workspace().clone();
         let Some(found) = enrolment::Entity::find_by_id(params.enrolment_id.as_str())
             .filter(enrolment::Column::WorkspaceId.eq(&ws.id))
             .one(&ctx.db)

@@ -65,7 +65,7 @@ impl Workflow for SendTrialEndingEmail {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let scope = ctx.scope()?;
+        let scope = ctx.scope().await?;
         let ws = scope.workspace();
         if ws.status() != SubscriptionStatus::Trialing || ws.trial_ends_at != Some(params.trial_ends_at) {
             return Ok(Outcome::skipped(

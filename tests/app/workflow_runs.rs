@@ -5,10 +5,17 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{Duration, Utc};
+use offstage::error::AppError;
 use offstage::workflows::runs::{self, RunStatus};
 use offstage::workflows::{NewRun, probe};
 use reqwest::{Method, StatusCode};
+use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
+
+async fn timeline_of(app: &TestApp, id: &str) -> Vec<runs::TimelineEntry> {
+    let run = runs::get(&app.db, id, None).await.unwrap().expect("the run");
+    runs::timeline(&app.db, &run).await.unwrap()
+}
 
 async fn setup(app: &TestApp) -> (offstage::db::entities::workspace::Model, String) {
     let ws = app.create_workspace("Acme", &app.admin).await;
@@ -84,7 +91,13 @@ on_both_databases! {
         let done = app.finished_run(&key, id).await;
         assert_eq!(done["status"], "succeeded", "attempt 5 succeeds");
         assert_eq!(done["attempts"], 5);
-        assert!(kinds(&done).contains(&"retried".to_owned()));
+        let before_and_after_the_retry = [
+            "created", "started", "attempt_failed", "started", "attempt_failed", "started", "failed", "retried",
+            "started", "succeeded",
+        ];
+        assert_eq!(kinds(&done), before_and_after_the_retry, "{done}");
+        let failed = done["events"][6]["message"].as_str().unwrap();
+        assert_eq!(failed, "Failed after 3 attempts: probe failing attempt 3 of the first 4 on purpose");
         let again = runs::get(&app.db, id, None).await.unwrap().unwrap();
         assert!(runs::retry(&app.db, &again, "ops").await.is_err(), "only failed runs are retried");
     }
@@ -112,7 +125,7 @@ on_both_databases! {
         let id = run["id"].as_str().unwrap();
         let done = app.finished_run(&key, id).await;
         assert_eq!(done["status"], "succeeded");
-        let timeline = runs::timeline(&app.db, id).await.unwrap();
+        let timeline = timeline_of(&app, id).await;
         let started = timeline.iter().find(|event| event.kind == "started").expect("a started event").at;
         assert!(started >= at, "started {started}, due {at}");
     }
@@ -124,7 +137,7 @@ on_both_databases! {
         let id = run["id"].as_str().unwrap();
         let started = std::time::Instant::now();
         let failure = loop {
-            let timeline = runs::timeline(&app.db, id).await.unwrap();
+            let timeline = timeline_of(&app, id).await;
             if let Some(event) = timeline.into_iter().find(|event| event.kind == "attempt_failed") {
                 break event;
             }
@@ -132,11 +145,38 @@ on_both_databases! {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         };
         assert!(failure.message.starts_with("Attempt 1 failed: timed out after 4 s"), "{}", failure.message);
-        let timeline = runs::timeline(&app.db, id).await.unwrap();
+        let timeline = timeline_of(&app, id).await;
         let attempt_started = timeline.iter().find(|event| event.kind == "started").expect("a started event").at;
         assert!(failure.at - attempt_started >= Duration::seconds(4), "cut before its timeout");
         let (_, now) = app.api(Method::GET, &key, &format!("/api/v1/runs/{id}"), None).await;
         assert!(["queued", "scheduled", "running"].contains(&now["status"].as_str().unwrap()), "{now}");
+    }
+
+    async fn a_run_for_a_workspace_that_does_not_exist_is_refused(app: TestApp) {
+        use offstage::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
+        let params = Params { workspace_id: "ws_01nosuchworkspace".into() };
+        let refused = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params)).await;
+        assert!(matches!(&refused, Err(AppError::Unprocessable(m)) if m.starts_with("workspace_id")), "{refused:?}");
+    }
+
+    async fn a_queued_run_whose_workspace_was_deleted_is_skipped_when_it_reads_the_workspace(app: TestApp) {
+        use offstage::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
+        let ws = app.create_workspace("Gone", &app.admin).await;
+        let params = Params { workspace_id: ws.id.clone() };
+        let later = Utc::now() + Duration::hours(1);
+        let run = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params).at(later)).await.unwrap();
+        // The run's own row goes with the workspace; its job stays queued.
+        app.db.execute_unprepared(&format!("DELETE FROM workspaces WHERE id = '{}'", ws.id)).await.unwrap();
+        offstage::jobs::advance_clock(&app.db, 3600).await.unwrap();
+        app.drain_jobs_due().await;
+        let table = if app.db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+        let sql = format!("SELECT status, CAST(last_result AS TEXT) AS result FROM {table} WHERE id = '{}'", run.id);
+        let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap().unwrap();
+        assert_eq!(row.try_get::<String>("", "status").unwrap(), "Done");
+        let result: serde_json::Value = serde_json::from_str(&row.try_get::<String>("", "result").unwrap()).unwrap();
+        assert_eq!(result["Ok"]["outcome"], "skipped", "{result}");
+        assert_eq!(result["Ok"]["skipped"]["condition"], "the workspace exists");
+        assert_eq!(result["Ok"]["skipped"]["observed"], json!({ "workspace_id": ws.id, "exists": false }));
     }
 
     async fn a_pending_run_can_be_cancelled_once_and_then_never_runs(app: TestApp) {

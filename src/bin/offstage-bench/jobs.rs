@@ -3,14 +3,12 @@
 //! pickup latency at 200 runs/s, lateness of scheduled runs, peak RSS with many future runs, and
 //! bare apalis draining the same number of no-op jobs on the same storage, with the ratio.
 
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use offstage::db::entities::{run_event, workflow_run};
 use offstage::jobs::{self, JobContext};
-use offstage::workflows::{NewRun, probe, runs};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use offstage::workflows::{NewRun, RunView, probe, runs};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use crate::common::{BenchDb, Db, peak_rss_mb, percentile, round};
@@ -24,28 +22,17 @@ async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
     started.elapsed()
 }
 
-/// Milliseconds from `reference(run)` to the run's first `started` event, sorted.
+/// Milliseconds from `reference(run)` to the start of the run's (one) attempt, sorted.
 async fn delays(
     db: &DatabaseConnection,
     ids: &[String],
-    reference: impl Fn(&workflow_run::Model) -> chrono::DateTime<Utc>,
+    reference: impl Fn(&RunView) -> chrono::DateTime<Utc>,
 ) -> anyhow::Result<Vec<f64>> {
-    let mut started: HashMap<String, chrono::DateTime<Utc>> = HashMap::new();
+    let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        let events = run_event::Entity::find()
-            .filter(run_event::Column::RunId.is_in(chunk.to_vec()))
-            .filter(run_event::Column::Kind.eq("started"))
-            .all(db)
-            .await?;
-        for e in events {
-            started.entry(e.run_id).or_insert(e.at);
-        }
-    }
-    let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        for run in workflow_run::Entity::find().filter(workflow_run::Column::Id.is_in(chunk.to_vec())).all(db).await? {
-            if let Some(at) = started.get(&run.id) {
-                out.push((*at - reference(&run)).num_microseconds().unwrap_or(0) as f64 / 1000.0);
+        for run in runs::get_many(db, chunk).await? {
+            if let Some(at) = run.started_at {
+                out.push((at - reference(&run)).num_microseconds().unwrap_or(0) as f64 / 1000.0);
             }
         }
     }
@@ -98,7 +85,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     }
     tokio::time::sleep(Duration::from_secs(6)).await;
     wait_until_drained(&db).await;
-    let lateness = delays(&db, &ids, |r| r.scheduled_for).await?;
+    let lateness = delays(&db, &ids, |r| r.requested_for).await?;
     // Memory with many runs scheduled a day ahead, workers polling.
     let later = Utc::now() + chrono::Duration::days(1);
     let started = Instant::now();

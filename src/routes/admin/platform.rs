@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use sea_orm::EntityTrait;
 
-use crate::db::entities::{run_event, schedule};
+use crate::db::entities::schedule;
 use crate::domain::Timezone;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -123,7 +123,7 @@ async fn bulk(
 struct RunPage {
     ctx: PageContext,
     run: RunView,
-    events: Vec<run_event::Model>,
+    events: Vec<runs::TimelineEntry>,
     params: String,
     output: Option<String>,
     utc: Utc,
@@ -137,7 +137,7 @@ async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>
     {
         return Ok(redirect(format!("/admin/workspaces/{}/runs/{}", ws.slug, run.id)));
     }
-    let events = runs::timeline(&state.db, &run.id).await?;
+    let events = runs::timeline(&state.db, &run).await?;
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let page =
         RunPage { ctx, params: pretty(&run.params), output: run.output.as_ref().map(pretty), events, run, utc: Utc };

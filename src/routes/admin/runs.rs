@@ -8,7 +8,6 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
-use crate::db::entities::run_event;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
@@ -106,7 +105,7 @@ struct RunPage {
     ctx: PageContext,
     nav: WorkspaceNav,
     run: RunView,
-    events: Vec<run_event::Model>,
+    events: Vec<runs::TimelineEntry>,
     params: String,
     output: Option<String>,
     /// The runs of this run's chain, oldest first, when it has more than one.
@@ -146,7 +145,7 @@ async fn show(
     path: web::Path<(String, String)>,
 ) -> Result<RunPage, AppError> {
     let run = load(&scope, &state, &path.1).await?;
-    let events = runs::timeline(&state.db, &run.id).await?;
+    let events = runs::timeline(&state.db, &run).await?;
     let mut chain = match &run.chain_id {
         Some(chain_id) => {
             let filter = RunFilter {

@@ -51,11 +51,9 @@ async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let run = runs::get(&state.db, &id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)?;
-    let timeline = runs::timeline(&state.db, &run.id).await?;
-    let events: Vec<_> =
-        timeline.into_iter().map(|e| json!({ "at": e.at, "kind": e.kind, "message": e.message })).collect();
+    let timeline = runs::timeline(&state.db, &run).await?;
     let mut body = serde_json::to_value(&run).map_err(|err| AppError::Internal(err.into()))?;
-    body["events"] = json!(events);
+    body["events"] = json!(timeline);
     Ok(HttpResponse::Ok().json(body))
 }
 

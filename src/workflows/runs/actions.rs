@@ -73,7 +73,9 @@ pub async fn retry(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<R
             run.status.as_str()
         )));
     }
-    events::record(&txn, &run.id, EventKind::Retried, format!("Retried by {by}")).await?;
+    let mut written = super::timeline::last_attempt(run);
+    written.push(events::NewEvent::now(&run.id, EventKind::Retried, format!("Retried by {by}")));
+    events::record_all(&txn, &written).await?;
     txn.commit().await?;
     get(db, &run.id, None).await?.ok_or(AppError::NotFound)
 }

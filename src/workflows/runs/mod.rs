@@ -4,21 +4,22 @@
 
 mod actions;
 mod query;
+mod timeline;
 
 pub use actions::{
     BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, cancel_by_business_key_in, retry,
 };
 pub use query::{
-    RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, list, timeline,
+    RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, get_many, list,
 };
+pub use timeline::{TimelineEntry, timeline};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
 
-use super::events::{self, EventKind, NewEvent};
 use super::{AnyWorkflow, Workflow};
 use crate::db::entities::workflow_run;
-use crate::db::{begin_write, is_unique_violation};
+use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
 use crate::error::AppError;
 use crate::jobs;
 
@@ -149,14 +150,14 @@ pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<Strin
 /// Rows per multi-row INSERT: well under both databases' limits on bound values.
 const ROWS_PER_INSERT: usize = 500;
 
-/// Queues several runs inside the caller's transaction with three multi-row INSERTs (facts,
-/// jobs, timeline) per 500 runs instead of three statements per run. A repeated idempotency key
+/// Queues several runs inside the caller's transaction with two multi-row INSERTs (facts, jobs)
+/// per 500 runs instead of two statements per run. A repeated idempotency key
 /// among them, or one already used, is a `Conflict` and nothing is written.
 pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, AppError> {
     let now = Utc::now();
     let mut facts = Vec::with_capacity(news.len());
     let mut jobs_rows = Vec::with_capacity(news.len());
-    let mut timeline = Vec::with_capacity(news.len());
+    let mut ids = Vec::with_capacity(news.len());
     for new in news {
         new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
         let id = ulid::Ulid::new().to_string();
@@ -183,17 +184,7 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
         });
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
         jobs_rows.push(jobs::NewJob { id: id.clone(), payload, run_at, max_attempts });
-        let when = if run_at > now {
-            format!("Scheduled for {}", run_at.format("%Y-%m-%d %H:%M:%S UTC"))
-        } else {
-            "Queued".into()
-        };
-        timeline.push(NewEvent {
-            run_id: id,
-            kind: EventKind::Created,
-            message: format!("{when} (trigger: {})", new.trigger),
-            at: now,
-        });
+        ids.push(id);
     }
     for chunk in facts.chunks(ROWS_PER_INSERT) {
         match workflow_run::Entity::insert_many(chunk.to_vec()).exec(txn).await {
@@ -201,16 +192,16 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
             Err(err) if is_unique_violation(&err) => {
                 return Err(AppError::Conflict("A run with this idempotency key already exists.".into()));
             }
+            Err(err) if is_foreign_key_violation(&err) => {
+                return Err(AppError::Unprocessable("workspace_id: no workspace has this id.".into()));
+            }
             Err(err) => return Err(err.into()),
         }
     }
     for chunk in jobs_rows.chunks(ROWS_PER_INSERT) {
         jobs::insert_jobs(txn, jobs::WORKFLOW_QUEUE, chunk).await?;
     }
-    for chunk in timeline.chunks(ROWS_PER_INSERT) {
-        events::record_all(txn, chunk).await?;
-    }
-    Ok(timeline.into_iter().map(|event| event.run_id).collect())
+    Ok(ids)
 }
 
 /// Starts one run per item in one transaction (the n-th at `spacing × n` from now), skipping

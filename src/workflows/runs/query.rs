@@ -5,7 +5,6 @@ use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
 use serde::Serialize;
 
-use super::super::events;
 use super::super::{RunResult, SkipReason};
 use crate::db::entities::workflow_run;
 use crate::error::AppError;
@@ -66,6 +65,19 @@ pub async fn get(db: &DatabaseConnection, id: &str, workspace_id: Option<&str>) 
     filter.id = Some(id.to_owned());
     filter.workspace_id = workspace_id.map(str::to_owned);
     Ok(list(db, &filter).await?.into_iter().next())
+}
+
+/// The runs with these ids, in any workspace and in no particular order.
+pub async fn get_many<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<Vec<RunView>, AppError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let backend = db.get_database_backend();
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("SELECT * FROM ({}) v WHERE v.id IN ({})", jobs::run_view_sql(backend), placeholders.join(", "));
+    let values: Vec<Value> = ids.iter().map(|id| id.clone().into()).collect();
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(AppError::from)
 }
 
 /// The run started earlier with this idempotency key, in `scope` (a workspace id or `global`).
@@ -160,6 +172,9 @@ pub struct RunView {
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// When it was asked to run, before any retry moved it (`scheduled_for` is the next time).
+    #[serde(skip_serializing)]
+    pub requested_for: DateTime<Utc>,
     pub business_key: Option<String>,
     pub chain_id: Option<String>,
     pub trigger: String,
@@ -167,6 +182,10 @@ pub struct RunView {
 
 fn from_unix(seconds: Option<i64>) -> Option<DateTime<Utc>> {
     seconds.and_then(|s| Utc.timestamp_opt(s, 0).single())
+}
+
+fn from_unix_micros(micros: Option<i64>) -> Option<DateTime<Utc>> {
+    micros.and_then(DateTime::from_timestamp_micros)
 }
 
 impl RunView {
@@ -180,6 +199,7 @@ impl RunView {
             result.as_ref().and_then(|r| r.get("Ok")).and_then(|v| serde_json::from_value(v.clone()).ok());
         let error = result.as_ref().and_then(|r| r.get("Err")).and_then(|e| e.as_str()).map(str::to_owned);
         let finished = status.is_finished();
+        let attempt_started = ok.as_ref().and_then(|r| r.started_at);
         let started =
             !matches!(status, RunStatus::Scheduled | RunStatus::Queued) || row.try_get::<i64>("", "attempts")? > 0;
         Ok(RunView {
@@ -194,22 +214,19 @@ impl RunView {
             attempts: row.try_get("", "attempts")?,
             max_attempts: row.try_get("", "max_attempts")?,
             scheduled_for: from_unix(row.try_get("", "run_at_s")?),
-            started_at: if started { from_unix(row.try_get("", "started_s")?) } else { None },
-            finished_at: if finished { from_unix(row.try_get("", "done_s")?) } else { None },
+            started_at: if started {
+                attempt_started.or(from_unix_micros(row.try_get("", "started_us")?))
+            } else {
+                None
+            },
+            finished_at: if finished { from_unix_micros(row.try_get("", "done_us")?) } else { None },
             created_at: row.try_get("", "created_at")?,
+            requested_for: row.try_get("", "scheduled_for")?,
             business_key: row.try_get("", "business_key")?,
             chain_id: row.try_get("", "chain_id")?,
             trigger: row.try_get("", "trigger")?,
         })
     }
-}
-
-/// A run's events, oldest first: its timeline.
-pub async fn timeline<C: ConnectionTrait>(
-    db: &C,
-    run_id: &str,
-) -> Result<Vec<crate::db::entities::run_event::Model>, AppError> {
-    Ok(events::for_run(db, run_id).await?)
 }
 
 /// How many runs are in each status, and how many finished in the last hour (all workspaces
