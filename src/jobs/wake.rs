@@ -6,6 +6,12 @@
 //! worker whose next poll came late was not woken until its next heartbeat: runs waited up to
 //! 3 s (seen as 1 s late scheduled runs and 2.4 s pickup stalls on PostgreSQL). This strategy
 //! always leaves the waker registered with both sources before it answers.
+//!
+//! apalis polls the storage whenever the worker is woken, whatever the strategy answers, but
+//! while a fetch is in flight a wake-up only polls that fetch: runs announced during it may be
+//! committed after its snapshot, and when it comes back empty nothing woke the worker again
+//! until the next interval (25 ms). So an announcement also wakes the worker at its next poll,
+//! which comes after the fetch in flight, and that poll fetches again.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -38,22 +44,35 @@ pub(super) struct WakeUp<S> {
     announcements: Option<S>,
     every: Duration,
     timer: Pin<Box<Sleep>>,
+    /// Runs were announced at the last poll: wake the worker at the next one as well.
+    look_again: bool,
 }
 
 impl<S> WakeUp<S> {
     /// Wakes on each item of `announcements` and every `every`.
     pub(super) fn new(announcements: S, every: Duration) -> WakeUp<S> {
-        WakeUp { announcements: Some(announcements), every, timer: Box::pin(tokio::time::sleep(every)) }
+        WakeUp {
+            announcements: Some(announcements),
+            every,
+            timer: Box::pin(tokio::time::sleep(every)),
+            look_again: false,
+        }
     }
 }
 
 impl<S: Stream + Unpin> PollStrategy for WakeUp<S> {
     fn poll_drive(&mut self, cx: &mut Context<'_>, _: &PollSnapshot) -> Poll<Option<()>> {
+        if std::mem::take(&mut self.look_again) {
+            cx.waker().wake_by_ref();
+        }
         let mut woken = false;
         // Take every announcement waiting, until the stream registers the waker (Pending).
         while let Some(stream) = self.announcements.as_mut() {
             match stream.poll_next_unpin(cx) {
-                Poll::Ready(Some(_)) => woken = true,
+                Poll::Ready(Some(_)) => {
+                    woken = true;
+                    self.look_again = true;
+                }
                 // The listener is gone (its connection dropped): the interval still polls.
                 Poll::Ready(None) => self.announcements = None,
                 Poll::Pending => break,
@@ -119,5 +138,24 @@ mod tests {
         assert!(!woken(&flag));
         sender.unbounded_send(3).unwrap();
         assert!(woken(&flag), "an announcement after a ready poll did not wake the worker");
+    }
+
+    #[tokio::test]
+    async fn an_announcement_wakes_the_worker_again_at_its_next_poll_so_a_fetch_in_flight_is_followed_by_another() {
+        let flag = Arc::new(Flag::default());
+        let waker = waker(flag.clone());
+        let mut cx = Context::from_waker(&waker);
+        let (sender, receiver) = futures::channel::mpsc::unbounded::<u32>();
+        let mut wake = WakeUp::new(receiver, Duration::from_secs(3600));
+        // Announced while a fetch is in flight: this poll only polls that fetch.
+        sender.unbounded_send(1).unwrap();
+        assert!(wake.poll_drive(&mut cx, &PollSnapshot::default()).is_ready());
+        assert!(!woken(&flag));
+        // The fetch came back (empty, say): at this poll the worker is woken once more.
+        assert!(wake.poll_drive(&mut cx, &PollSnapshot::default()).is_pending());
+        assert!(woken(&flag), "the announcement was not followed by another poll");
+        // And only once.
+        assert!(wake.poll_drive(&mut cx, &PollSnapshot::default()).is_pending());
+        assert!(!woken(&flag));
     }
 }
