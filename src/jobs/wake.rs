@@ -94,6 +94,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use futures::task::{ArcWake, waker};
+    use std::task::Waker;
 
     use super::*;
 
@@ -108,6 +109,17 @@ mod tests {
 
     fn woken(flag: &Flag) -> bool {
         flag.0.swap(false, Ordering::SeqCst)
+    }
+
+    type Announcements = futures::channel::mpsc::UnboundedReceiver<u32>;
+
+    /// A strategy woken only by announcements (the interval is an hour), the sender of those
+    /// announcements, and the waker it wakes with its flag.
+    fn woken_by_announcements()
+    -> (WakeUp<Announcements>, futures::channel::mpsc::UnboundedSender<u32>, Waker, Arc<Flag>) {
+        let flag = Arc::new(Flag::default());
+        let (sender, receiver) = futures::channel::mpsc::unbounded::<u32>();
+        (WakeUp::new(receiver, Duration::from_secs(3600)), sender, waker(flag.clone()), flag)
     }
 
     #[tokio::test]
@@ -127,11 +139,8 @@ mod tests {
 
     #[tokio::test]
     async fn after_an_announcement_the_next_one_wakes_the_worker_without_another_poll() {
-        let flag = Arc::new(Flag::default());
-        let waker = waker(flag.clone());
+        let (mut wake, sender, waker, flag) = woken_by_announcements();
         let mut cx = Context::from_waker(&waker);
-        let (sender, receiver) = futures::channel::mpsc::unbounded::<u32>();
-        let mut wake = WakeUp::new(receiver, Duration::from_secs(3600));
         sender.unbounded_send(1).unwrap();
         sender.unbounded_send(2).unwrap();
         assert!(wake.poll_drive(&mut cx, &PollSnapshot::default()).is_ready());
@@ -142,11 +151,8 @@ mod tests {
 
     #[tokio::test]
     async fn an_announcement_wakes_the_worker_again_at_its_next_poll_so_a_fetch_in_flight_is_followed_by_another() {
-        let flag = Arc::new(Flag::default());
-        let waker = waker(flag.clone());
+        let (mut wake, sender, waker, flag) = woken_by_announcements();
         let mut cx = Context::from_waker(&waker);
-        let (sender, receiver) = futures::channel::mpsc::unbounded::<u32>();
-        let mut wake = WakeUp::new(receiver, Duration::from_secs(3600));
         // Announced while a fetch is in flight: this poll only polls that fetch.
         sender.unbounded_send(1).unwrap();
         assert!(wake.poll_drive(&mut cx, &PollSnapshot::default()).is_ready());
