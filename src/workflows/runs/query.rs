@@ -72,10 +72,15 @@ pub async fn get_many<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<Vec<
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let backend = db.get_database_backend();
     let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("SELECT * FROM ({}) v WHERE v.id IN ({})", jobs::run_view_sql(backend), placeholders.join(", "));
     let values: Vec<Value> = ids.iter().map(|id| id.clone().into()).collect();
+    select_views(db, &format!(" WHERE v.id IN ({})", placeholders.join(", ")), values).await
+}
+
+/// The runs the run view `v` gives with `rest` (conditions, order, limit) appended.
+async fn select_views<C: ConnectionTrait>(db: &C, rest: &str, values: Vec<Value>) -> Result<Vec<RunView>, AppError> {
+    let backend = db.get_database_backend();
+    let sql = format!("SELECT * FROM ({}) v{rest}", jobs::run_view_sql(backend));
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(AppError::from)
 }
@@ -116,7 +121,6 @@ pub struct RunFilter {
 }
 
 pub async fn list<C: ConnectionTrait>(db: &C, filter: &RunFilter) -> Result<Vec<RunView>, AppError> {
-    let backend = db.get_database_backend();
     let mut conditions = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let mut bind = |condition: &str, value: Value| {
@@ -145,13 +149,12 @@ pub async fn list<C: ConnectionTrait>(db: &C, filter: &RunFilter) -> Result<Vec<
         bind("v.idempotency_scope = ?", scope.clone().into());
         bind("v.idempotency_key = ?", key.clone().into());
     }
-    let mut sql = format!("SELECT * FROM ({}) v", jobs::run_view_sql(backend));
+    let mut rest = String::new();
     if !conditions.is_empty() {
-        sql.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
+        rest.push_str(&format!(" WHERE {}", conditions.join(" AND ")));
     }
-    sql.push_str(&format!(" ORDER BY v.id DESC LIMIT {}", filter.limit.clamp(1, 1000)));
-    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(AppError::from)
+    rest.push_str(&format!(" ORDER BY v.id DESC LIMIT {}", filter.limit.clamp(1, 1000)));
+    select_views(db, &rest, values).await
 }
 
 /// A run as the API and the UI show it.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::super::events::{self, EventKind, NewEvent};
 use super::{RunStatus, RunView};
+use crate::db::entities::run_event;
 use crate::error::AppError;
 
 /// One line of a run's timeline.
@@ -16,6 +17,12 @@ pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     pub kind: String,
     pub message: String,
+}
+
+impl From<run_event::Model> for TimelineEntry {
+    fn from(event: run_event::Model) -> TimelineEntry {
+        TimelineEntry { at: event.at, kind: event.kind, message: event.message }
+    }
 }
 
 impl From<NewEvent> for TimelineEntry {
@@ -28,7 +35,7 @@ impl From<NewEvent> for TimelineEntry {
 pub async fn timeline<C: ConnectionTrait>(db: &C, run: &RunView) -> Result<Vec<TimelineEntry>, AppError> {
     let written = events::for_run(db, &run.id).await?;
     let mut entries = vec![created(run).into()];
-    entries.extend(written.into_iter().map(|e| TimelineEntry { at: e.at, kind: e.kind, message: e.message }));
+    entries.extend(written.into_iter().map(TimelineEntry::from));
     entries.extend(last_attempt(run).into_iter().map(TimelineEntry::from));
     Ok(entries)
 }
