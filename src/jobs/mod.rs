@@ -1,9 +1,11 @@
 //! Background jobs on apalis. This module is the ONLY place that touches apalis: its storages,
 //! workers, monitor and tables. Workflow runs are its one kind of job: `table` inserts them
 //! inside the caller's own database transaction (so a run exists exactly when the change that
-//! caused it was committed) and reads their state; `runtime` runs the workers.
+//! caused it was committed) and reads their state; `runtime` runs the workers; `postgres` is the
+//! storage they read on PostgreSQL.
 
 pub mod bare;
+mod postgres;
 mod runtime;
 mod table;
 mod wake;

@@ -1,5 +1,6 @@
 //! The worker side: creates apalis's tables, builds one worker per queue on the storage that
-//! matches the database (SQLite or PostgreSQL, sharing sea-orm's pool) and runs them under an
+//! matches the database (apalis's own on SQLite, `jobs::postgres` on PostgreSQL; both on
+//! apalis's tables, sharing sea-orm's pool) and runs them under an
 //! apalis Monitor until shutdown. On shutdown, running jobs finish and fetched-but-unstarted
 //! ones go back to the queue; a killed process's jobs are re-queued by the heartbeat of any
 //! live worker once the dead one has missed its heartbeats.
@@ -12,6 +13,7 @@ use apalis::prelude::*;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::WORKFLOW_QUEUE;
+use super::postgres::PostgresQueue;
 use super::wake::{WakeUp, inserted_runs};
 use crate::config::Config;
 use crate::tenancy::{WorkspaceLoader, workspace_loader};
@@ -122,8 +124,7 @@ pub async fn run_workers(
                 // Woken at once by the insert trigger's NOTIFY; the interval catches runs that
                 // become due later (scheduled, retried) and anything a lost notification missed.
                 let announcements = apalis_postgres::Pubsub::new(pool.clone(), WORKFLOW_QUEUE.to_owned());
-                let storage = apalis_postgres::PostgresStorage::<RunRequest>::new(&pool)
-                    .with_config(config)
+                let storage = PostgresQueue::<RunRequest>::new(&pool, config)
                     .poll_with_strategy(WakeUp::new(announcements, POLL_INTERVAL));
                 WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)

@@ -56,6 +56,19 @@ impl Worker {
         command
     }
 
+    /// Sends SIGTERM and waits (up to 40 s) for the process to exit; whether it exited cleanly.
+    fn terminate(&mut self) -> bool {
+        Command::new("kill").args(["-TERM", &self.0.id().to_string()]).status().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            if let Some(status) = self.0.try_wait().unwrap() {
+                return status.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
     pub(crate) fn kill_9(&mut self) {
         Command::new("kill").args(["-KILL", &self.0.id().to_string()]).status().unwrap();
         let _ = self.0.wait();
@@ -208,6 +221,58 @@ async fn a_worker_killed_mid_run_loses_nothing_on_postgres() {
         return;
     }
     a_killed_worker_loses_no_runs(Backend::Postgres).await;
+}
+
+/// Jobs a worker holds (taken from the queue or running) and runs that succeeded.
+async fn held_and_succeeded(app: &TestApp, ws_id: &str) -> (i64, usize) {
+    use sea_orm::ConnectionTrait;
+    let table = if app.db.get_database_backend() == sea_orm::DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Queued', 'Running')");
+    let row = app.db.query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), sql)).await;
+    let held = row.unwrap().unwrap().try_get::<i64>("", "n").unwrap();
+    (held, statuses(app, ws_id).await.into_iter().filter(|s| *s == RunStatus::Succeeded).count())
+}
+
+/// A worker stopped with SIGTERM in the middle of many short runs finishes those it started,
+/// writes each one's end down, and gives back those it had taken but not started: afterwards it
+/// holds nothing, and a new worker runs the rest.
+async fn a_stopped_worker_writes_down_every_run_it_finished(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let params =
+        probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 50, fail_attempts: 0, skip: false };
+    let items: Vec<NewRun> = (0..800).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
+    runs::fan_out(&app.db, items, None).await.unwrap();
+    let mut worker = Worker::start_with(&app, "16");
+    let started = Instant::now();
+    while held_and_succeeded(&app, &ws.id).await.1 < 50 {
+        assert!(started.elapsed() < Duration::from_secs(30), "the worker did not get going");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(worker.terminate(), "the worker did not exit cleanly after SIGTERM");
+    let (held, succeeded) = held_and_succeeded(&app, &ws.id).await;
+    assert_eq!(held, 0, "the stopped worker still holds jobs ({succeeded} runs succeeded)");
+    assert!(succeeded < 800, "every run finished before the stop: make the runs longer");
+    let _next = Worker::start(&app);
+    let restarted = Instant::now();
+    while held_and_succeeded(&app, &ws.id).await.1 < 800 {
+        assert!(restarted.elapsed() < Duration::from_secs(30), "the rest did not run after the restart");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_with_sigterm_writes_down_every_run_it_finished_on_sqlite() {
+    a_stopped_worker_writes_down_every_run_it_finished(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_stopped_with_sigterm_writes_down_every_run_it_finished_on_postgres() {
+    if !postgres_configured() {
+        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL variant does not run here");
+        return;
+    }
+    a_stopped_worker_writes_down_every_run_it_finished(Backend::Postgres).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,6 +59,9 @@ enum Bench {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    if let Ok(filter) = tracing_subscriber::EnvFilter::try_from_env("OFFSTAGE_LOG") {
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    }
     let line = match Cli::parse().command {
         Bench::Jobs { db, runs, future, concurrency } => jobs::run(db, runs, future, concurrency).await?,
         Bench::Webhooks { db, events, concurrency } => webhooks::run(db, events, concurrency).await?,
