@@ -318,3 +318,49 @@ async fn on_postgres_a_run_due_now_is_announced_to_the_workers_at_once() {
         later = later.id
     );
 }
+
+/// On PostgreSQL a worker's acknowledgements are written apart from the worker (`jobs::postgres`).
+/// When that write fails, the worker stops and the monitor starts it again; the run it had
+/// finished is handed over again once the old worker's heartbeats have stopped, and ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_worker_whose_acknowledgement_cannot_be_written_restarts_and_the_run_still_ends() {
+    if !crate::helpers::postgres_configured() {
+        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: this PostgreSQL test does not run here");
+        return;
+    }
+    let app = TestApp::spawn(crate::helpers::Backend::Postgres).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    app.drain_jobs().await;
+    // The next acknowledgement of a finished job fails once (a sequence is not rolled back).
+    app.db
+        .execute_unprepared(
+            "CREATE SEQUENCE acknowledgements; \
+             CREATE FUNCTION refuse_first_acknowledgement() RETURNS trigger LANGUAGE plpgsql AS \
+               $$ BEGIN IF nextval('acknowledgements') = 1 THEN RAISE EXCEPTION 'refused once'; END IF; \
+               RETURN NEW; END $$; \
+             CREATE TRIGGER refuse_first_acknowledgement BEFORE UPDATE OF status ON apalis.jobs FOR EACH ROW \
+               WHEN (NEW.status = 'Done') EXECUTE FUNCTION refuse_first_acknowledgement();",
+        )
+        .await
+        .unwrap();
+    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let run = runs::start(&app.db, NewRun::of::<probe::Probe>(&params)).await.unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let now = runs::get(&app.db, &run.id, None).await.unwrap().unwrap();
+        if now.status == RunStatus::Succeeded {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(40), "the run did not end: {:?}", now.status);
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let tries = app
+        .db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SELECT last_value AS n FROM acknowledgements"))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(tries, 2, "one refused acknowledgement, then the one that ended the run");
+}
