@@ -92,13 +92,11 @@ impl<Args> BackendConfig for PostgresQueue<Args> {
     }
 
     fn middleware(&mut self, _: &mut WorkerContext) -> Self::Layer {
-        let (persist_results, lock_tasks) =
-            (self.persistence.config.persist_results, self.persistence.config.lock_tasks);
-        let batch_size = self.persistence.config.batch_size;
+        let config = self.persistence.config.clone();
         self.persistence
-            .layer(JsonCodec::<Value>::default(), batch_size)
-            .persist_results(persist_results)
-            .lock_tasks(lock_tasks)
+            .layer(JsonCodec::<Value>::default(), config.batch_size)
+            .persist_results(config.persist_results)
+            .lock_tasks(config.lock_tasks)
     }
 }
 

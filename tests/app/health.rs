@@ -19,7 +19,6 @@ on_both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_answers_503_when_postgresql_is_unreachable() {
     if !crate::helpers::postgres_configured() {
-        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: this PostgreSQL test does not run here");
         return;
     }
     let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;

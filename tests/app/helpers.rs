@@ -40,7 +40,6 @@ macro_rules! on_both_databases {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     if !$crate::helpers::postgres_configured() {
-                        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL variant does not run here");
                         return;
                     }
                     let $app = $crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await;
@@ -57,8 +56,13 @@ pub enum Backend {
     Postgres,
 }
 
+/// Whether the PostgreSQL tests run; when they don't, says so in the test's output.
 pub fn postgres_configured() -> bool {
-    std::env::var("OFFSTAGE_TEST_POSTGRES_URL").is_ok_and(|v| !v.trim().is_empty())
+    let configured = std::env::var("OFFSTAGE_TEST_POSTGRES_URL").is_ok_and(|v| !v.trim().is_empty());
+    if !configured {
+        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL part of this test does not run here");
+    }
+    configured
 }
 
 pub struct TestApp {

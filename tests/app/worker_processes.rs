@@ -217,7 +217,6 @@ async fn a_worker_killed_mid_run_loses_nothing_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_killed_mid_run_loses_nothing_on_postgres() {
     if !postgres_configured() {
-        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL variant does not run here");
         return;
     }
     a_killed_worker_loses_no_runs(Backend::Postgres).await;
@@ -269,7 +268,6 @@ async fn a_worker_stopped_with_sigterm_writes_down_every_run_it_finished_on_sqli
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_worker_stopped_with_sigterm_writes_down_every_run_it_finished_on_postgres() {
     if !postgres_configured() {
-        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: the PostgreSQL variant does not run here");
         return;
     }
     a_stopped_worker_writes_down_every_run_it_finished(Backend::Postgres).await;
@@ -278,7 +276,6 @@ async fn a_worker_stopped_with_sigterm_writes_down_every_run_it_finished_on_post
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_execute_ten_thousand_runs_exactly_once_and_fire_each_tick_once() {
     if !postgres_configured() {
-        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: this PostgreSQL test does not run here");
         return;
     }
     use offstage::db::entities::workflow_run;

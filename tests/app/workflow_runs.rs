@@ -295,7 +295,6 @@ on_both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_run_due_now_is_announced_to_the_workers_at_once() {
     if !crate::helpers::postgres_configured() {
-        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: this PostgreSQL test does not run here");
         return;
     }
     let app = TestApp::spawn_web_only(crate::helpers::Backend::Postgres).await;
@@ -325,7 +324,6 @@ async fn on_postgres_a_run_due_now_is_announced_to_the_workers_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_postgres_a_worker_whose_acknowledgement_cannot_be_written_restarts_and_the_run_still_ends() {
     if !crate::helpers::postgres_configured() {
-        eprintln!("OFFSTAGE_TEST_POSTGRES_URL is not set: this PostgreSQL test does not run here");
         return;
     }
     let app = TestApp::spawn(crate::helpers::Backend::Postgres).await;
