@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
 };
 
@@ -74,9 +74,13 @@ pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Re
 }
 
 /// Records several verified events in one transaction (one commit for all: see `intake`), each
-/// with its processing run: one multi-row INSERT for the events, one for their runs. A repeated
-/// event id, even within the batch, only counts a delivery.
+/// with its processing run: one multi-row INSERT for the events, one for their runs (on
+/// PostgreSQL all of it is one statement: `inbox_postgres`). A repeated event id, even within
+/// the batch, only counts a delivery.
 pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) -> Result<Vec<Received>, AppError> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        return super::inbox_postgres::receive_all(db, events).await;
+    }
     let txn = begin_write(db).await?;
     let inserted = insert_new(&txn, events).await?;
     // The first occurrence of an inserted id is the new one; any other occurrence is a repeat.
@@ -131,7 +135,7 @@ async fn insert_new<C: ConnectionTrait>(txn: &C, events: &[(&Envelope, &str)]) -
     returned.iter().map(|row| row.try_get::<String>("", "id").map_err(AppError::from)).collect()
 }
 
-fn processing_run(event_id: &str, replay: u64) -> NewRun {
+pub(super) fn processing_run(event_id: &str, replay: u64) -> NewRun {
     let params = process_stripe_event::Params { event_id: event_id.to_owned() };
     let key = if replay == 0 { format!("stripe:{event_id}") } else { format!("stripe:{event_id}:replay:{replay}") };
     NewRun::of::<ProcessStripeEvent>(&params)

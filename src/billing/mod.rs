@@ -6,6 +6,7 @@
 pub mod apply;
 pub mod envelope;
 pub mod inbox;
+mod inbox_postgres;
 pub mod intake;
 pub mod signature;
 pub mod stripe_api;

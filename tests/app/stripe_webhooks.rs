@@ -355,6 +355,12 @@ on_both_databases! {
         let received = inbox::receive_all(&app.db, &[(&a, raw_a), (&b, raw_b), (&a, raw_a)]).await.unwrap();
         assert!(matches!(received[0], Received::New { .. }) && matches!(received[1], Received::New { .. }), "{received:?}");
         assert_eq!(received[2], Received::Duplicate);
+        // Each new event's answer names the run that processes that event.
+        for (received, event_id) in received.iter().zip(["evt_batch_a", "evt_batch_b"]) {
+            let Received::New { run_id } = received else { unreachable!() };
+            let run = workflow_run::Entity::find_by_id(run_id.as_str()).one(&app.db).await.unwrap().unwrap();
+            assert_eq!(run.business_key.as_deref(), Some(format!("stripe:{event_id}").as_str()));
+        }
         let again = inbox::receive_all(&app.db, &[(&b, raw_b)]).await.unwrap();
         assert_eq!(again, vec![Received::Duplicate]);
         assert_eq!(app.stored_event("evt_batch_a").await.unwrap().deliveries, 2);

@@ -15,7 +15,7 @@ pub use query::{
 pub use timeline::{TimelineEntry, timeline};
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel};
 
 use super::{AnyWorkflow, Workflow};
 use crate::db::entities::workflow_run;
@@ -150,14 +150,15 @@ pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<Strin
 /// Rows per multi-row INSERT: well under both databases' limits on bound values.
 const ROWS_PER_INSERT: usize = 500;
 
-/// Queues several runs inside the caller's transaction with two multi-row INSERTs (facts, jobs)
-/// per 500 runs instead of two statements per run. A repeated idempotency key
-/// among them, or one already used, is a `Conflict` and nothing is written.
-pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, AppError> {
-    let now = Utc::now();
-    let mut facts = Vec::with_capacity(news.len());
-    let mut jobs_rows = Vec::with_capacity(news.len());
-    let mut ids = Vec::with_capacity(news.len());
+/// A run ready to be written: its facts and its job, with the same id.
+pub struct PreparedRun {
+    pub fact: workflow_run::Model,
+    pub job: jobs::NewJob,
+}
+
+/// Checks each run's parameters and gives it its id, its row and its job, as of `now`.
+pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, AppError> {
+    let mut prepared = Vec::with_capacity(news.len());
     for new in news {
         new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
         let id = ulid::Ulid::new().to_string();
@@ -169,23 +170,34 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
             not_before: (run_at > now).then_some(run_at),
         };
         let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
-        facts.push(workflow_run::ActiveModel {
-            id: Set(id.clone()),
-            workflow: Set(new.workflow.name().to_owned()),
-            workspace_id: Set(workspace_of(new)),
-            params: Set(new.params.to_string()),
-            business_key: Set(new.business_key.clone()),
-            idempotency_scope: Set(idempotency_scope(new)),
-            idempotency_key: Set(new.idempotency_key.clone()),
-            chain_id: Set(Some(new.chain_id.clone().unwrap_or_else(|| id.clone()))),
-            trigger: Set(new.trigger.to_owned()),
-            created_at: Set(now),
-            scheduled_for: Set(run_at),
-        });
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
-        jobs_rows.push(jobs::NewJob { id: id.clone(), payload, run_at, max_attempts });
-        ids.push(id);
+        prepared.push(PreparedRun {
+            fact: workflow_run::Model {
+                id: id.clone(),
+                workflow: new.workflow.name().to_owned(),
+                workspace_id: workspace_of(new),
+                params: new.params.to_string(),
+                business_key: new.business_key.clone(),
+                idempotency_scope: idempotency_scope(new),
+                idempotency_key: new.idempotency_key.clone(),
+                chain_id: Some(new.chain_id.clone().unwrap_or_else(|| id.clone())),
+                trigger: new.trigger.to_owned(),
+                created_at: now,
+                scheduled_for: run_at,
+            },
+            job: jobs::NewJob { id, payload, run_at, max_attempts },
+        });
     }
+    Ok(prepared)
+}
+
+/// Queues several runs inside the caller's transaction with two multi-row INSERTs (facts, jobs)
+/// per 500 runs instead of two statements per run. A repeated idempotency key
+/// among them, or one already used, is a `Conflict` and nothing is written.
+pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, AppError> {
+    let (facts, jobs_rows): (Vec<_>, Vec<_>) =
+        prepare(news, Utc::now())?.into_iter().map(|run| (run.fact.into_active_model(), run.job)).unzip();
+    let ids = jobs_rows.iter().map(|job| job.id.clone()).collect();
     for chunk in facts.chunks(ROWS_PER_INSERT) {
         match workflow_run::Entity::insert_many(chunk.to_vec()).exec(txn).await {
             Ok(_) => {}
