@@ -6,6 +6,7 @@
 mod common;
 mod email;
 mod jobs;
+mod process;
 mod webhooks;
 
 use clap::{Parser, Subcommand};

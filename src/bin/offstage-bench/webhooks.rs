@@ -16,11 +16,12 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use offstage::billing::signature;
 use offstage::config::Secret;
-use offstage::startup::{Application, Mode};
+use offstage::startup::Mode;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::json;
 
 use crate::common::{BenchDb, Db, WEBHOOK_SECRET, percentile, round};
+use crate::process::OffstageProcess;
 
 type HttpClient = Client<HttpConnector, Full<Bytes>>;
 
@@ -114,10 +115,6 @@ async fn wait_until_processed(db: &DatabaseConnection) -> anyhow::Result<f64> {
     Ok(started.elapsed().as_secs_f64())
 }
 
-fn url_of(app: &Application) -> String {
-    format!("http://127.0.0.1:{}/webhooks/stripe", app.port().unwrap_or_default())
-}
-
 pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<serde_json::Value> {
     // The workers' default concurrency for each database (see OFFSTAGE_WORKER_CONCURRENCY).
     let workers = if which == Db::Sqlite { 4 } else { 16 };
@@ -127,21 +124,19 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
 
     // 1. A web process (`offstage web`, no workers) accepts N events; then a worker process
     // (`offstage worker`) processes them.
-    let web = Application::build(bench.config.clone(), Mode::Web).await?;
-    let url = url_of(&web);
-    let server = tokio::spawn(web.run_until_stopped());
-    let (web_accept_s, mut refused) = post_all(&client, &url, 0, events, concurrency, &ws.id).await?;
-    server.abort();
-    let worker = Application::build(bench.config.clone(), Mode::Worker).await?;
-    let worker = tokio::spawn(worker.run_until_stopped());
+    eprintln!("webhooks: a web process accepts {events} events");
+    let web = OffstageProcess::start(bench.config.clone(), Mode::Web).await?;
+    let (web_accept_s, mut refused) = post_all(&client, &web.webhook_url(), 0, events, concurrency, &ws.id).await?;
+    web.kill();
+    let worker = OffstageProcess::start(bench.config.clone(), Mode::Worker).await?;
     let worker_processed_s = wait_until_processed(&bench.db).await?;
-    worker.abort();
+    worker.kill();
 
     // 2. Web and workers in one process (`offstage serve`): N more events accepted while they
     // are being processed.
-    let app = Application::build(bench.config.clone(), Mode::Serve).await?;
-    let url = url_of(&app);
-    let server = tokio::spawn(app.run_until_stopped());
+    eprintln!("webhooks: web and workers in one process, {events} more events");
+    let serve = OffstageProcess::start(bench.config.clone(), Mode::Serve).await?;
+    let url = serve.webhook_url();
     let started = Instant::now();
     let (serve_accept_s, more_refused) = post_all(&client, &url, events, events, concurrency, &ws.id).await?;
     refused += more_refused;
@@ -149,6 +144,7 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
     let serve_processed_s = started.elapsed().as_secs_f64();
 
     // 3. Latency at a steady rate, open loop: each request is sent on time, whatever the others do.
+    eprintln!("webhooks: a steady {STEADY_RATE} events/s for {STEADY_SECONDS} s");
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / STEADY_RATE));
     let mut sent = Vec::new();
     for n in 0..STEADY_RATE * STEADY_SECONDS {
@@ -166,8 +162,9 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
     let steady_backlog_s = wait_until_processed(&bench.db).await?;
-    server.abort();
+    serve.kill();
 
+    eprintln!("webhooks: the floor, {events} inserts");
     let floor = insert_floor(&bench.db, events, concurrency, &ws.id).await?;
     let web_accepted = events as f64 / web_accept_s;
     let serve_accepted = events as f64 / serve_accept_s;
