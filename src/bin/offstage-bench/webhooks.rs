@@ -2,8 +2,9 @@
 //! `invoice.paid` events over HTTP, `concurrency` requests in flight. Measures events/s durably
 //! accepted by a web process (no workers) and then the time a worker process takes to process
 //! them; the same with web and workers in one process; response latency p50/p99 at a steady 500
-//! events/s (one process); and — on the same database, with the same durability — the floor:
-//! single-row inserts of the same payloads, one transaction each.
+//! events/s, to the web process alone and to the one process; and — on the same database, with
+//! the same durability — the floor: single-row inserts of the same payloads, one transaction
+//! each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -122,12 +123,20 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
     let ws = bench.workspace().await?;
     let client: HttpClient = Client::builder(TokioExecutor::new()).pool_max_idle_per_host(concurrency).build_http();
 
-    // 1. A web process (`offstage web`, no workers) accepts N events; then a worker process
-    // (`offstage worker`) processes them.
-    eprintln!("webhooks: a web process accepts {events} events");
+    let steady_count = STEADY_RATE * STEADY_SECONDS;
+
+    // 1. A web process (`offstage web`, no workers) accepts N events, then a steady stream (its
+    // latency is the web tier's, with the workers on other machines); then a worker process
+    // (`offstage worker`) processes them all.
+    eprintln!(
+        "webhooks: a web process accepts {events} events, then a steady {STEADY_RATE} events/s for {STEADY_SECONDS} s"
+    );
     let web = OffstageProcess::start(bench.config.clone(), Mode::Web).await?;
     let (web_accept_s, mut refused) = post_all(&client, &web.webhook_url(), 0, events, concurrency, &ws.id).await?;
+    let (web_latencies, more_refused) = steady(&client, &web.webhook_url(), events, &ws.id).await?;
+    refused += more_refused;
     web.kill();
+    eprintln!("webhooks: a worker process processes them");
     let worker = OffstageProcess::start(bench.config.clone(), Mode::Worker).await?;
     let worker_processed_s = wait_until_processed(&bench.db).await?;
     worker.kill();
@@ -138,21 +147,56 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
     let serve = OffstageProcess::start(bench.config.clone(), Mode::Serve).await?;
     let url = serve.webhook_url();
     let started = Instant::now();
-    let (serve_accept_s, more_refused) = post_all(&client, &url, events, events, concurrency, &ws.id).await?;
+    let first = events + steady_count;
+    let (serve_accept_s, more_refused) = post_all(&client, &url, first, events, concurrency, &ws.id).await?;
     refused += more_refused;
     wait_until_processed(&bench.db).await?;
     let serve_processed_s = started.elapsed().as_secs_f64();
 
-    // 3. Latency at a steady rate, open loop: each request is sent on time, whatever the others do.
-    eprintln!("webhooks: a steady {STEADY_RATE} events/s for {STEADY_SECONDS} s");
+    // 3. The steady stream again, while the same process's workers process it.
+    eprintln!("webhooks: a steady {STEADY_RATE} events/s for {STEADY_SECONDS} s to that process");
+    let (latencies, more_refused) = steady(&client, &url, first + events, &ws.id).await?;
+    refused += more_refused;
+    let steady_backlog_s = wait_until_processed(&bench.db).await?;
+    serve.kill();
+
+    eprintln!("webhooks: the floor, {events} inserts");
+    let floor = insert_floor(&bench.db, events, concurrency, &ws.id).await?;
+    let web_accepted = events as f64 / web_accept_s;
+    let serve_accepted = events as f64 / serve_accept_s;
+    let mut steady_figures = latency_figures(&latencies);
+    steady_figures["backlog_after_last_answer_s"] = json!(round(steady_backlog_s));
+    let line = json!({
+        "bench": "webhooks",
+        "db": which.name(),
+        "events": events,
+        "concurrency": concurrency,
+        "refused": refused,
+        "web_process": { "accepted_per_s": round(web_accepted), "accepted_over_floor": (web_accepted / floor * 100.0).round() / 100.0,
+            "steady": latency_figures(&web_latencies) },
+        "worker_process": { "processed_after_s": round(worker_processed_s),
+            "processed_per_s": round((events + steady_count) as f64 / worker_processed_s) },
+        "one_process": { "accepted_per_s": round(serve_accepted), "accepted_over_floor": (serve_accepted / floor * 100.0).round() / 100.0,
+            "all_processed_after_s": round(serve_processed_s), "processed_per_s": round(events as f64 / serve_processed_s) },
+        "steady": steady_figures,
+        "floor_inserts_per_s": round(floor),
+    });
+    bench.drop().await?;
+    Ok(line)
+}
+
+/// Posts `STEADY_RATE` events a second for `STEADY_SECONDS`, numbered from `first`, open loop:
+/// each request is sent on time, whatever the others do. Returns every answer's latency in
+/// milliseconds, sorted, and how many were not answered 200.
+async fn steady(client: &HttpClient, url: &str, first: u64, workspace_id: &str) -> anyhow::Result<(Vec<f64>, u64)> {
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / STEADY_RATE));
     let mut sent = Vec::new();
-    for n in 0..STEADY_RATE * STEADY_SECONDS {
+    for n in first..first + STEADY_RATE * STEADY_SECONDS {
         tick.tick().await;
-        let (client, url, ws_id) = (client.clone(), url.clone(), ws.id.clone());
-        sent.push(tokio::spawn(async move { post(&client, &url, 2 * events + n, &ws_id).await }));
+        let (client, url, ws_id) = (client.clone(), url.to_owned(), workspace_id.to_owned());
+        sent.push(tokio::spawn(async move { post(&client, &url, n, &ws_id).await }));
     }
-    let mut latencies = Vec::new();
+    let (mut latencies, mut refused) = (Vec::new(), 0);
     for request in sent {
         let (status, took) = request.await??;
         if status != 200 {
@@ -161,30 +205,12 @@ pub async fn run(which: Db, events: u64, concurrency: usize) -> anyhow::Result<s
         latencies.push(took.as_secs_f64() * 1000.0);
     }
     latencies.sort_by(|a, b| a.total_cmp(b));
-    let steady_backlog_s = wait_until_processed(&bench.db).await?;
-    serve.kill();
+    Ok((latencies, refused))
+}
 
-    eprintln!("webhooks: the floor, {events} inserts");
-    let floor = insert_floor(&bench.db, events, concurrency, &ws.id).await?;
-    let web_accepted = events as f64 / web_accept_s;
-    let serve_accepted = events as f64 / serve_accept_s;
-    let line = json!({
-        "bench": "webhooks",
-        "db": which.name(),
-        "events": events,
-        "concurrency": concurrency,
-        "refused": refused,
-        "web_process": { "accepted_per_s": round(web_accepted), "accepted_over_floor": (web_accepted / floor * 100.0).round() / 100.0 },
-        "worker_process": { "processed_after_s": round(worker_processed_s), "processed_per_s": round(events as f64 / worker_processed_s) },
-        "one_process": { "accepted_per_s": round(serve_accepted), "accepted_over_floor": (serve_accepted / floor * 100.0).round() / 100.0,
-            "all_processed_after_s": round(serve_processed_s), "processed_per_s": round(events as f64 / serve_processed_s) },
-        "steady": { "rate_per_s": STEADY_RATE, "seconds": STEADY_SECONDS, "p50_ms": percentile(&latencies, 0.5),
-            "p99_ms": percentile(&latencies, 0.99), "max_ms": percentile(&latencies, 1.0),
-            "backlog_after_last_answer_s": round(steady_backlog_s) },
-        "floor_inserts_per_s": round(floor),
-    });
-    bench.drop().await?;
-    Ok(line)
+fn latency_figures(latencies: &[f64]) -> serde_json::Value {
+    json!({ "rate_per_s": STEADY_RATE, "seconds": STEADY_SECONDS, "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99), "max_ms": percentile(latencies, 1.0) })
 }
 
 /// The durable-insert floor: the same payloads inserted straight into a table through the same
