@@ -6,6 +6,7 @@
 //! data-modifying WITH; there the inbox writes in a transaction, in process.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::LazyLock;
 
 use chrono::Utc;
 use sea_orm::DatabaseConnection;
@@ -14,13 +15,21 @@ use super::Envelope;
 use super::inbox::{EventStatus, Received, processing_run};
 use crate::error::AppError;
 use crate::jobs::WORKFLOW_QUEUE;
+use crate::jobs::{postgres_job_insert, postgres_job_row};
 use crate::workflows::runs;
 
 /// `$1…$6`: the events, one row per id; `$7`, `$8`: their status and arrival. `$9…$19`: one run
 /// per event, in the same order, inserted only for the events this statement inserted (an
 /// event id already in the inbox only counts its deliveries). `$20`, `$21`: each run's job, due
 /// at once (processing runs always are), in the queue `$22`.
-const RECEIVE: &str = r#"
+static RECEIVE: LazyLock<String> = LazyLock::new(|| {
+    let jobs = postgres_job_insert(&format!(
+        "SELECT {} FROM unnest($9::text[], $20::bytea[], $21::int4[]) AS j(id, job, max_attempts) \
+         JOIN runs ON runs.id = j.id",
+        postgres_job_row("j.id", "$22", "j.job", "j.max_attempts", "now()")
+    ));
+    format!(
+        r#"
 WITH delivered AS (
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::int4[])
         AS d(id, event_type, api_version, stripe_created_at, payload, deliveries)
@@ -42,13 +51,12 @@ WITH delivered AS (
     JOIN events ON events.id = r.event_id AND events.new
     RETURNING id
 ), jobs AS (
-    INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata)
-    SELECT j.id, $22, j.job, 'Pending', 0, j.max_attempts, now(), 0, ''::hstore
-    FROM unnest($9::text[], $20::bytea[], $21::int4[]) AS j(id, job, max_attempts)
-    JOIN runs ON runs.id = j.id
+    {jobs}
 )
 SELECT id, new FROM events
-"#;
+"#
+    )
+});
 
 /// One event id of the batch: its first delivery and how many came.
 struct Delivered<'a> {
@@ -79,7 +87,7 @@ pub(super) async fn receive_all(
     let news: Vec<_> = delivered.iter().map(|d| processing_run(&d.event.id, 0)).collect();
     let prepared = runs::prepare(&news, now)?;
     let facts: Vec<_> = prepared.iter().map(|run| &run.fact).collect();
-    let returned: Vec<(String, bool)> = sea_orm::sqlx::query_as(RECEIVE)
+    let returned: Vec<(String, bool)> = sea_orm::sqlx::query_as(RECEIVE.as_str())
         .bind(column(&delivered, |d| d.event.id.clone()))
         .bind(column(&delivered, |d| d.event.event_type.clone()))
         .bind(column(&delivered, |d| d.event.api_version.clone()))

@@ -22,6 +22,20 @@ pub struct NewJob {
     pub max_attempts: i32,
 }
 
+/// PostgreSQL: the INSERT of new jobs into apalis's table, from `source` (`VALUES …` or
+/// `SELECT …`) whose rows are `postgres_job_row`s.
+pub fn postgres_job_insert(source: &str) -> String {
+    format!(
+        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata) {source}"
+    )
+}
+
+/// PostgreSQL: a new job's row from SQL expressions for its id, queue, payload, attempts and due
+/// time: pending, not tried yet, normal priority, no metadata.
+pub fn postgres_job_row(id: &str, queue: &str, payload: &str, max_attempts: &str, run_at: &str) -> String {
+    format!("{id}, {queue}, {payload}, 'Pending', 0, {max_attempts}, {run_at}, 0, ''::hstore")
+}
+
 /// Inserts jobs that a worker of `queue` will pick up at their `run_at`, in one statement.
 pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob]) -> Result<(), DbErr> {
     if jobs.is_empty() {
@@ -35,32 +49,32 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
         let n = values.len();
         let (id, payload, max_attempts, run_at) = (n + 1, n + 2, n + 3, n + 4);
         values.extend([job.id.clone().into(), job.payload.clone().into(), job.max_attempts.into()]);
+        let (id, payload, max_attempts) = (format!("${id}"), format!("${payload}"), format!("${max_attempts}"));
         rows.push(match backend {
             // A run due now gets the transaction's own `now()`: apalis's insert trigger sends the
             // workers' NOTIFY only for `run_at <= now()`, and `now()` is when the transaction
             // began, before any time taken here.
             DbBackend::Postgres if job.run_at <= now => {
-                format!("(${id}, $1, ${payload}, 'Pending', 0, ${max_attempts}, now(), 0, ''::hstore)")
+                format!("({})", postgres_job_row(&id, "$1", &payload, &max_attempts, "now()"))
             }
             DbBackend::Postgres => {
                 values.push(queue_time(backend, job.run_at, Rounding::Down));
-                format!(
-                    "(${id}, $1, ${payload}, 'Pending', 0, ${max_attempts}, to_timestamp(${run_at}), 0, ''::hstore)"
-                )
+                let run_at = format!("to_timestamp(${run_at})");
+                format!("({})", postgres_job_row(&id, "$1", &payload, &max_attempts, &run_at))
             }
             _ => {
                 values.push(queue_time(backend, job.run_at, Rounding::Down));
-                format!("(${payload}, ${id}, $1, 'Pending', 0, ${max_attempts}, ${run_at}, 0, '{{}}')")
+                format!("({payload}, {id}, $1, 'Pending', 0, {max_attempts}, ${run_at}, 0, '{{}}')")
             }
         });
     }
-    let columns = match backend {
-        DbBackend::Postgres => {
-            "apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata)"
-        }
-        _ => "Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata)",
+    let values_list = format!("VALUES {}", rows.join(", "));
+    let sql = match backend {
+        DbBackend::Postgres => postgres_job_insert(&values_list),
+        _ => format!(
+            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) {values_list}"
+        ),
     };
-    let sql = format!("INSERT INTO {columns} VALUES {}", rows.join(", "));
     db.execute_raw(statement(backend, &sql, values)).await?;
     if backend == DbBackend::Sqlite {
         super::wake::announce_inserted_runs();

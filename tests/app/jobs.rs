@@ -42,3 +42,64 @@ on_both_databases! {
         assert_eq!(second.skipped.unwrap().condition, "the creation is not recorded yet");
     }
 }
+
+#[tokio::test]
+async fn on_postgresql_an_acknowledgement_finds_its_jobs_by_id_however_many_the_worker_ran() {
+    if !postgres_configured() {
+        return;
+    }
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn_web_only(Backend::Postgres).await;
+    // Worker w1 ran 5,000 jobs and holds two; worker w2 holds a third.
+    app.db
+        .execute_unprepared(
+            "INSERT INTO apalis.workers (id, worker_type, storage_name, layers, last_seen) \
+             VALUES ('w1', 'workflows', 'PgStorage', '', now()), ('w2', 'workflows', 'PgStorage', '', now())",
+        )
+        .await
+        .unwrap();
+    app.db
+        .execute_unprepared(
+            "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, lock_by, lock_at) \
+             SELECT 'done-' || n, 'workflows', '\\x7b7d'::bytea, CASE WHEN n <= 5000 THEN 'Done' ELSE 'Running' END, 1, 3, now(), 0, ''::hstore, \
+                    CASE WHEN n <= 5002 THEN 'w1' ELSE 'w2' END, now() \
+             FROM generate_series(1, 5003) AS n",
+        )
+        .await
+        .unwrap();
+    let ack = |id: &str| serde_json::json!({ "task_id": id, "attempt": 1, "result": { "Ok": "acknowledged" }, "status": "Done" });
+    let acks = serde_json::json!([ack("done-5001"), ack("done-5002"), ack("done-5003")]);
+    let pool = app.db.get_postgres_connection_pool();
+
+    let (plan,): (serde_json::Value,) = sea_orm::sqlx::query_as(sea_orm::sqlx::AssertSqlSafe(format!(
+        "EXPLAIN (FORMAT JSON) {}",
+        offstage::jobs::ACKNOWLEDGE
+    )))
+    .bind(&acks)
+    .bind("w1")
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    let plan = plan.to_string();
+    assert!(plan.contains("jobs_pkey"), "{plan}");
+    assert!(!plan.contains("lock_by_idx") && !plan.contains("idx_apalis_jobs_lock_by"), "{plan}");
+    assert!(!plan.contains("Seq Scan"), "{plan}");
+
+    let acknowledged =
+        sea_orm::sqlx::query(offstage::jobs::ACKNOWLEDGE).bind(&acks).bind("w1").execute(pool).await.unwrap();
+    assert_eq!(acknowledged.rows_affected(), 2, "only the jobs w1 holds");
+    let statuses: Vec<(String, String, Option<serde_json::Value>)> = sea_orm::sqlx::query_as(
+        "SELECT id, status, last_result FROM apalis.jobs WHERE id IN ('done-5001', 'done-5002', 'done-5003') ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        statuses,
+        vec![
+            ("done-5001".into(), "Done".into(), Some(serde_json::json!({ "Ok": "acknowledged" }))),
+            ("done-5002".into(), "Done".into(), Some(serde_json::json!({ "Ok": "acknowledged" }))),
+            ("done-5003".into(), "Running".into(), None),
+        ]
+    );
+}
