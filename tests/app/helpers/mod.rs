@@ -160,13 +160,7 @@ impl TestApp {
     /// Waits until no job is running or due in the next 2 s (retries included; runs scheduled
     /// later may remain), bounded.
     pub async fn drain_jobs_due(&self) {
-        for _ in 0..300 {
-            if offstage::jobs::due_within(&self.db, 2).await.unwrap() == 0 {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("due jobs were left unprocessed after 15 s");
+        self.wait_until_no_job_due_within(2, Duration::from_secs(15)).await;
     }
 
     /// A new API key of `ws`; returns the secret.
@@ -208,13 +202,18 @@ impl TestApp {
     /// Waits until no job is running or due within a minute (bounded), and fails if any is left.
     /// Runs days ahead (a new workspace's onboarding emails) stay scheduled.
     pub async fn drain_jobs(&self) {
-        for _ in 0..200 {
-            if offstage::jobs::due_within(&self.db, 60).await.unwrap() == 0 {
-                return;
-            }
+        self.wait_until_no_job_due_within(60, Duration::from_secs(10)).await;
+    }
+
+    async fn wait_until_no_job_due_within(&self, seconds: u32, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        while offstage::jobs::due_within(&self.db, seconds).await.unwrap() > 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "jobs due within {seconds} s were left unprocessed after {timeout:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        panic!("jobs were left unprocessed after 10 s");
     }
 }
 
