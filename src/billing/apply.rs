@@ -36,46 +36,54 @@ pub enum Applied {
     Failed(String),
 }
 
-/// The event types Offstage acts on, by what they carry.
+/// What an event Offstage acts on carries.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Kind {
     /// Carries a subscription object: its state becomes the workspace's (if newest).
     Subscription {
         rank: u8,
     },
+    /// Carries a customer object: links it to the workspace its metadata names.
+    Customer,
     CheckoutCompleted,
     InvoicePaid,
     InvoicePaymentFailed,
 }
 
+/// The event types Offstage acts on, each with what it carries. Within one second, a
+/// subscription's creation sorts before its updates, and its deletion after them (`order_key`).
+const KINDS: [(&str, Kind); 12] = [
+    ("customer.created", Kind::Customer),
+    ("customer.updated", Kind::Customer),
+    ("checkout.session.completed", Kind::CheckoutCompleted),
+    ("customer.subscription.created", Kind::Subscription { rank: 0 }),
+    ("customer.subscription.updated", Kind::Subscription { rank: 1 }),
+    ("customer.subscription.deleted", Kind::Subscription { rank: 2 }),
+    ("customer.subscription.paused", Kind::Subscription { rank: 1 }),
+    ("customer.subscription.resumed", Kind::Subscription { rank: 1 }),
+    ("customer.subscription.trial_will_end", Kind::Subscription { rank: 1 }),
+    ("invoice.paid", Kind::InvoicePaid),
+    ("invoice.payment_succeeded", Kind::InvoicePaid),
+    ("invoice.payment_failed", Kind::InvoicePaymentFailed),
+];
+
 fn kind(event_type: &str) -> Option<Kind> {
-    Some(match event_type {
-        "customer.subscription.created" => Kind::Subscription { rank: 0 },
-        "customer.subscription.updated"
-        | "customer.subscription.paused"
-        | "customer.subscription.resumed"
-        | "customer.subscription.trial_will_end" => Kind::Subscription { rank: 1 },
-        "customer.subscription.deleted" => Kind::Subscription { rank: 2 },
-        "checkout.session.completed" => Kind::CheckoutCompleted,
-        "invoice.paid" | "invoice.payment_succeeded" => Kind::InvoicePaid,
-        "invoice.payment_failed" => Kind::InvoicePaymentFailed,
-        _ => return None,
-    })
+    KINDS.iter().find(|(name, _)| *name == event_type).map(|(_, kind)| *kind)
 }
 
-/// The event types `apply` acts on (the UI lists them).
-pub const HANDLED_TYPES: [&str; 10] = [
-    "checkout.session.completed",
-    "customer.subscription.created",
-    "customer.subscription.updated",
-    "customer.subscription.deleted",
-    "customer.subscription.paused",
-    "customer.subscription.resumed",
-    "customer.subscription.trial_will_end",
-    "invoice.paid",
-    "invoice.payment_succeeded",
-    "invoice.payment_failed",
-];
+/// The Stripe customer an event is about: a customer event's own object, else the object's
+/// `customer` field.
+fn customer_of(event: &Envelope) -> Option<String> {
+    match kind(&event.event_type) {
+        Some(Kind::Customer) => event.id_at("id"),
+        _ => event.id_at("customer"),
+    }
+}
+
+/// The event types `apply` acts on (the inbox's filter lists them).
+pub fn handled_types() -> impl Iterator<Item = &'static str> {
+    KINDS.iter().map(|(name, _)| *name)
+}
 
 /// The subscription whose current state should be read from the Stripe API before applying
 /// `event_id` (when a key is configured): the event's own copy may already be outdated.
@@ -125,7 +133,7 @@ pub async fn apply(
             txn.rollback().await?;
             let txn = begin_write(db).await?;
             let workspace = match Envelope::parse(row.payload.as_bytes()) {
-                Ok(event) => match find_workspace(&txn, &event, event.id_at("customer").as_deref()).await {
+                Ok(event) => match find_workspace(&txn, &event, customer_of(&event).as_deref()).await {
                     Ok(found) => found.map(|ws| ws.id),
                     Err(Problem::Database(err)) => return Err(err),
                     Err(Problem::Data(_)) => None,
@@ -178,7 +186,7 @@ async fn apply_event(
     let Some(kind) = kind(&event.event_type) else {
         return Ok(Applied::Ignored);
     };
-    let customer = event.id_at("customer");
+    let customer = customer_of(event);
     let Some(workspace) = find_workspace(txn, event, customer.as_deref()).await? else {
         return Ok(Applied::Unmatched { customer });
     };
@@ -190,6 +198,7 @@ async fn apply_event(
             let sub = latest.filter(|latest| id_of(&latest["id"]) == event.id_at("id")).unwrap_or(&event.object);
             apply_subscription(txn, settings, &workspace, event, sub, rank).await?
         }
+        Kind::Customer => format!("customer {} linked", customer.as_deref().unwrap_or("—")),
         Kind::CheckoutCompleted => {
             let subscription = event.id_at("subscription");
             if let Some(subscription) = &subscription
@@ -287,10 +296,10 @@ async fn apply_subscription(
         .and_then(|item| id_of(&item["price"]).or_else(|| id_of(&item["plan"])))
         .or_else(|| id_of(&sub["plan"]));
     let plan = price.as_deref().map(|price| settings.plan_for(price)).unwrap_or_else(|| workspace.plan.clone());
-    let trial_ends_at = event.time_at("trial_end");
-    let period_end = event
-        .time_at("current_period_end")
-        .or_else(|| first_item(sub).and_then(|item| item["current_period_end"].as_i64()).and_then(timestamp));
+    let time_at = |value: &Value| value.as_i64().and_then(timestamp);
+    let trial_ends_at = time_at(&sub["trial_end"]);
+    let period_end = time_at(&sub["current_period_end"])
+        .or_else(|| first_item(sub).and_then(|item| time_at(&item["current_period_end"])));
     let cancel_at_period_end = sub["cancel_at_period_end"].as_bool().unwrap_or(false);
     let key = order_key(event.created, rank, &event.id);
     let updated = execute(

@@ -40,11 +40,6 @@ impl Envelope {
         id_of(&self.object[field])
     }
 
-    /// A Unix-time field of the object, as a time.
-    pub fn time_at(&self, field: &str) -> Option<DateTime<Utc>> {
-        self.object[field].as_i64().and_then(timestamp)
-    }
-
     /// `metadata.workspace_id` of the object.
     pub fn metadata_workspace_id(&self) -> Option<String> {
         self.object["metadata"]["workspace_id"].as_str().filter(|s| !s.is_empty()).map(str::to_owned)

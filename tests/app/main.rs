@@ -22,6 +22,7 @@ mod platform;
 mod schedules;
 mod stripe_api;
 mod stripe_pages;
+mod stripe_state;
 mod stripe_webhooks;
 mod tenancy;
 mod worker_processes;

@@ -12,7 +12,7 @@ use offstage::config::Secret;
 use offstage::db::entities::workspace;
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// CI sets OFFSTAGE_TEST_LOCALSTRIPE=1 after `pip install localstripe`.
 fn localstripe_configured() -> bool {
@@ -190,24 +190,45 @@ async fn a_subscription_made_at_localstripe_reaches_the_workspace_through_signed
     subscription_made_at_localstripe_reaches_the_workspace_through_signed_webhooks(Backend::Postgres).await;
 }
 
-/// Stands in for Stripe's Checkout and billing portal endpoints (localstripe has neither):
-/// records each form it receives and answers with the fields Offstage reads.
-async fn recording_stripe() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
-    let seen: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+/// Every request the stand-in received: (method, path, body).
+type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
+/// `current_period_end` of the stand-in's subscription `sub_latest`.
+const LATEST_PERIOD_END: i64 = 1_900_000_000;
+
+/// `sub_latest` as the stand-in's API returns it now: active on team, no trial, cancelling.
+fn latest_subscription() -> Value {
+    let mut sub = crate::stripe_webhooks::object("subscription");
+    sub["id"] = json!("sub_latest");
+    sub["customer"] = json!("cus_latest");
+    sub["status"] = json!("active");
+    sub["trial_end"] = Value::Null;
+    sub["current_period_end"] = json!(LATEST_PERIOD_END);
+    sub["items"]["data"][0]["price"]["id"] = json!("price_team_monthly");
+    sub["cancel_at_period_end"] = json!(true);
+    sub
+}
+
+/// Stands in for Stripe's Checkout and billing portal endpoints (localstripe has neither) and
+/// for reading subscription `sub_latest`: records each request it receives and answers with the
+/// fields Offstage reads.
+async fn recording_stripe() -> (String, Seen) {
+    let seen: Seen = Arc::default();
     let recorded = seen.clone();
     let server = HttpServer::new(move || {
         let seen = recorded.clone();
         App::new().default_service(web::to(move |request: actix_web::HttpRequest, body: String| {
             let seen = seen.clone();
             async move {
-                let path = request.path().to_owned();
-                seen.lock().unwrap().push((path.clone(), body));
-                let answer = match path.as_str() {
-                    "/v1/customers" => serde_json::json!({ "id": "cus_recorded", "object": "customer" }),
-                    "/v1/checkout/sessions" => {
+                let (method, path) = (request.method().as_str().to_owned(), request.path().to_owned());
+                seen.lock().unwrap().push((method.clone(), path.clone(), body));
+                let answer = match (method.as_str(), path.as_str()) {
+                    ("GET", "/v1/subscriptions/sub_latest") => latest_subscription(),
+                    (_, "/v1/customers") => serde_json::json!({ "id": "cus_recorded", "object": "customer" }),
+                    (_, "/v1/checkout/sessions") => {
                         serde_json::json!({ "id": "cs_test_1", "url": "https://checkout.stripe.test/c/pay/cs_test_1" })
                     }
-                    "/v1/billing_portal/sessions" => {
+                    (_, "/v1/billing_portal/sessions") => {
                         serde_json::json!({ "id": "bps_1", "url": "https://billing.stripe.test/p/session/bps_1" })
                     }
                     _ => {
@@ -227,19 +248,25 @@ async fn recording_stripe() -> (String, Arc<Mutex<Vec<(String, String)>>>) {
     (format!("http://{address}"), seen)
 }
 
-fn form_of(seen: &Arc<Mutex<Vec<(String, String)>>>, path: &str) -> Vec<(String, String)> {
-    let body = seen.lock().unwrap().iter().find(|(p, _)| p == path).map(|(_, b)| b.clone()).unwrap_or_default();
-    serde_urlencoded::from_str(&body).unwrap()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn upgrade_sends_the_owner_to_a_checkout_session_for_the_chosen_plan_and_manage_billing_to_the_portal() {
+/// An app (SQLite) whose Stripe API is the recording stand-in.
+async fn app_with_recording_stripe() -> (TestApp, Seen) {
     let (base, seen) = recording_stripe().await;
     let app = TestApp::spawn_with(Backend::Sqlite, |config| {
         config.stripe.secret_key = Some(Secret::new("sk_test_offstage"));
         config.stripe.api_base = Some(base);
     })
     .await;
+    (app, seen)
+}
+
+fn form_of(seen: &Seen, path: &str) -> Vec<(String, String)> {
+    let body = seen.lock().unwrap().iter().find(|(_, p, _)| p == path).map(|(_, _, b)| b.clone()).unwrap_or_default();
+    serde_urlencoded::from_str(&body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn upgrade_sends_the_owner_to_a_checkout_session_for_the_chosen_plan_and_manage_billing_to_the_portal() {
+    let (app, seen) = app_with_recording_stripe().await;
     let ws = app.create_workspace("Acme", &app.admin).await;
     let admin = app.sign_in(ADMIN_EMAIL).await;
     let (_, html) = admin.get_html(&format!("/admin/workspaces/{}/billing", ws.slug)).await;
@@ -264,12 +291,42 @@ async fn upgrade_sends_the_owner_to_a_checkout_session_for_the_chosen_plan_and_m
     assert_eq!(location(&response), "https://billing.stripe.test/p/session/bps_1");
     let portal = form_of(&seen, "/v1/billing_portal/sessions");
     assert!(portal.iter().any(|(k, v)| k == "customer" && v == "cus_recorded"), "{portal:?}");
-    let customers = seen.lock().unwrap().iter().filter(|(p, _)| p == "/v1/customers").count();
+    let customers = seen.lock().unwrap().iter().filter(|(_, p, _)| p == "/v1/customers").count();
     assert_eq!(customers, 1, "the customer is created once");
 
     let response =
         admin.post_form(&format!("/admin/workspaces/{}/billing/upgrade", ws.slug), &[("price", "price_unknown")]).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "only configured prices");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_stripe_key_a_subscription_event_applies_the_subscription_as_the_api_returns_it() {
+    let (app, seen) = app_with_recording_stripe().await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    // The event's copy is older: trialing on pro, another period end, not cancelling.
+    let mut outdated = crate::stripe_webhooks::subscription(&ws, "cus_latest", "trialing");
+    outdated["id"] = json!("sub_latest");
+    outdated["current_period_end"] = json!(LATEST_PERIOD_END - 30 * 86_400);
+    let created = chrono::Utc::now().timestamp();
+    let evt = crate::stripe_webhooks::event("evt_latest", "customer.subscription.updated", created, outdated);
+    let (status, body) = app.deliver(&evt).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    app.drain_jobs_due().await;
+
+    let stored = app.stored_event("evt_latest").await.unwrap();
+    assert_eq!(stored.status, "processed", "{:?}", stored.error);
+    let ws = app.workspace(&ws.id).await;
+    assert_eq!(ws.subscription_status, "active");
+    assert_eq!(ws.plan, "team", "price_team_monthly maps to team in the test config");
+    assert_eq!(ws.trial_ends_at, None);
+    assert_eq!(ws.current_period_end.map(|t| t.timestamp()), Some(LATEST_PERIOD_END));
+    assert!(ws.cancel_at_period_end);
+    assert_eq!(ws.stripe_subscription_id.as_deref(), Some("sub_latest"));
+    assert_eq!(ws.stripe_customer_id.as_deref(), Some("cus_latest"));
+    assert_eq!(ws.billing_event_key, Some(format!("{created:012}:1:evt_latest")), "the event's time still orders it");
+    let reads =
+        seen.lock().unwrap().iter().filter(|(m, p, _)| m == "GET" && p == "/v1/subscriptions/sub_latest").count();
+    assert!(reads >= 1, "Offstage read the subscription from the API: {:?}", seen.lock().unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,8 @@
 //! Separate `offstage worker` processes beside a web-only app: two workers execute 10,000 runs
 //! exactly once and fire each schedule tick once; a worker killed with SIGKILL in the middle of
 //! runs loses none of them, as another recovers its runs (heartbeat timeout) and finishes them;
-//! Stripe events acknowledged by a server killed right after are processed all the same.
+//! Stripe events acknowledged by a web server killed right after are processed by a worker started
+//! afterwards.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -21,9 +22,9 @@ impl Worker {
         Worker::command(app, "worker", concurrency, 0)
     }
 
-    /// `offstage serve` (web and workers in one process) on `port`.
-    fn serving(app: &TestApp, port: u16) -> Worker {
-        Worker::command(app, "serve", "4", port)
+    /// `offstage web` (the web server alone, no workers) on `port`.
+    fn web_only(app: &TestApp, port: u16) -> Worker {
+        Worker::command(app, "web", "4", port)
     }
 
     /// `offstage worker` sending mail through `smtp_url`.
@@ -86,14 +87,15 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// Stripe events acknowledged with 200 by `offstage serve` are processed even when the process
-/// is killed with SIGKILL right after the last answer: the inbox row and its run were committed
-/// before the 200, and a new worker finishes them.
+/// Stripe events acknowledged with 200 by `offstage web` are processed even when that process is
+/// killed with SIGKILL right after the last answer: the inbox row and its run were committed
+/// before the 200, and a worker started after the kill finishes them. Neither the killed process
+/// nor the test's own (web-only) app runs workers, so at the kill nothing has been processed yet.
 async fn acknowledged_webhooks_survive_kill_9_of_the_server(backend: Backend) {
     let app = TestApp::spawn_web_only(backend).await;
     let ws = app.create_workspace("Acme", &app.admin).await;
     let port = free_port();
-    let mut server = Worker::serving(&app, port);
+    let mut server = Worker::web_only(&app, port);
     let client = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
@@ -128,11 +130,23 @@ async fn acknowledged_webhooks_survive_kill_9_of_the_server(backend: Backend) {
         ids.push(id);
     }
     server.kill_9();
-    use offstage::db::entities::{invoice, stripe_event};
+    use offstage::db::entities::{invoice, stripe_event, workflow_run};
     use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
     let recorded =
-        stripe_event::Entity::find().filter(stripe_event::Column::Id.is_in(ids.clone())).count(&app.db).await.unwrap();
-    assert_eq!(recorded, 20, "every acknowledged event is in the inbox");
+        stripe_event::Entity::find().filter(stripe_event::Column::Id.is_in(ids.clone())).all(&app.db).await.unwrap();
+    assert_eq!(recorded.len(), 20, "every acknowledged event is in the inbox");
+    let statuses: Vec<&str> = recorded.iter().map(|e| e.status.as_str()).collect();
+    assert_eq!(statuses, vec!["received"; 20], "nothing was processed before the kill");
+    let keys: Vec<String> = ids.iter().map(|id| format!("stripe:{id}")).collect();
+    let queued = workflow_run::Entity::find()
+        .filter(workflow_run::Column::BusinessKey.is_in(keys))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(queued, 20, "each event's processing run was committed with it");
+    let invoices_before =
+        invoice::Entity::find().filter(invoice::Column::WorkspaceId.eq(&ws.id)).count(&app.db).await.unwrap();
+    assert_eq!(invoices_before, 0);
     let _worker = Worker::start(&app);
     let killed_at = Instant::now();
     loop {
