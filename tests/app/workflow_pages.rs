@@ -115,4 +115,60 @@ on_both_databases! {
         let b_runs = runs::list(&app.db, &runs::RunFilter { workspace_id: Some(b.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(b_runs[0].status, RunStatus::Scheduled, "another workspace's run is untouched");
     }
+    async fn the_run_history_filters_by_creation_time_here_and_platform_wide_where_a_run_is_found_by_id(app: TestApp) {
+        use offstage::db::entities::workflow_run;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let later = Utc::now() + Duration::hours(2);
+        let old = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(&ws)).at(later)).await.unwrap();
+        let new = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(&ws)).at(later)).await.unwrap();
+        workflow_run::Entity::update_many()
+            .col_expr(workflow_run::Column::CreatedAt, Expr::value(Utc::now() - Duration::days(3)))
+            .filter(workflow_run::Column::Id.eq(&old.id))
+            .exec(&app.db)
+            .await
+            .unwrap();
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        for base in [format!("/admin/workspaces/{}/runs", ws.slug), "/admin/platform/runs".to_owned()] {
+            let (status, day) = admin.get_html(&format!("{base}?within=24h")).await;
+            assert_eq!(status, StatusCode::OK);
+            assert!(day.contains(&new.id) && !day.contains(&old.id), "{base}: only the run created today");
+            assert!(day.contains("value=\"24h\" selected") && day.contains("name=\"within\" value=\"24h\""), "the filter and the bulk form keep it");
+            let (_, week) = admin.get_html(&format!("{base}?within=7d")).await;
+            assert!(week.contains(&new.id) && week.contains(&old.id), "{base}: both within 7 days");
+        }
+        let (_, wrong) = admin.get_html(&format!("/admin/workspaces/{}/runs?within=2h", ws.slug)).await;
+        assert!(wrong.contains("“2h” is not a period"), "{wrong}");
+        assert_eq!(admin.get("/admin/platform/runs?within=2h").await.status(), StatusCode::BAD_REQUEST);
+
+        let found = admin.get(&format!("/admin/platform/runs?q={}", old.id)).await;
+        assert_eq!(found.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&found), format!("/admin/platform/runs/{}", old.id));
+        let (_, missing) = admin.get_html("/admin/platform/runs?q=01NOPE").await;
+        assert!(missing.contains("No run has the id “01NOPE”."));
+
+        let response = admin
+            .post_form(&format!("/admin/workspaces/{}/runs/bulk", ws.slug), &[("action", "cancel"), ("status", "scheduled"), ("within", "24h")])
+            .await;
+        assert_eq!(location(&response), format!("/admin/workspaces/{}/runs?workflow=&status=scheduled&within=24h", ws.slug));
+        assert_eq!(runs::get(&app.db, &new.id, None).await.unwrap().unwrap().status, RunStatus::Cancelled);
+        assert_eq!(runs::get(&app.db, &old.id, None).await.unwrap().unwrap().status, RunStatus::Scheduled, "older than the period");
+    }
+
+    async fn bulk_retry_on_a_workspace_runs_its_failed_runs_again(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let failing = probe::Params { fail_attempts: 3, ..probe_params(&ws) };
+        let first = runs::start(&app.db, NewRun::of::<probe::Probe>(&failing)).await.unwrap();
+        let second = runs::start(&app.db, NewRun::of::<probe::Probe>(&failing)).await.unwrap();
+        app.drain_jobs_due().await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let response = owner.post_form(&format!("/admin/workspaces/{}/runs/bulk", ws.slug), &[("action", "retry"), ("status", "failed")]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        let (_, html) = owner.get_html(&location(&response)).await;
+        assert!(html.contains("2 failed runs queued again."), "the flash says how many");
+        app.drain_jobs_due().await;
+        for run in [first, second] {
+            assert_eq!(runs::get(&app.db, &run.id, None).await.unwrap().unwrap().status, RunStatus::Succeeded, "the fourth attempt succeeds");
+        }
+    }
 }

@@ -51,6 +51,10 @@ on_both_databases! {
         assert_eq!(run["attempts"], 1);
         assert!(run["finished_at"].is_string() && run["started_at"].is_string());
         assert_eq!(run["workflow"], "probe");
+        let (status, shown) = app.api(Method::GET, &key, &format!("/api/v1/runs/{}", run["id"].as_str().unwrap()), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(run, shown, "the same shape as GET /api/v1/runs/{{id}}, timeline included");
+        assert!(!run["events"].as_array().unwrap().is_empty(), "{run}");
     }
 
     async fn a_run_is_accepted_then_runs_and_keeps_a_timeline(app: TestApp) {

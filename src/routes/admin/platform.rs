@@ -1,6 +1,6 @@
 //! Platform pages for platform admins (everyone else gets 404): the queue overview (runs per
-//! status, finished in the last hour), every run across workspaces with bulk cancel / retry of
-//! a filtered selection, and the global schedules.
+//! status, finished in the last hour), every run across workspaces (filters, search by id, bulk
+//! cancel / retry of a filtered selection), and the global schedules.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -14,7 +14,7 @@ use crate::domain::Timezone;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{CsrfForm, PageContext, redirect};
-use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
+use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::workflows::schedules;
 
 use super::runs::{BulkForm, filter_from};
@@ -64,11 +64,15 @@ struct RunsQuery {
     workflow: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    within: String,
+    #[serde(default)]
+    q: String,
 }
 
 impl RunsQuery {
     fn filter(&self) -> Result<RunFilter, AppError> {
-        filter_from(&self.workflow, &self.status, None, 100)
+        filter_from(&self.workflow, &self.status, &self.within, None, 100)
     }
 }
 
@@ -79,8 +83,12 @@ struct RunsPage {
     runs: Vec<RunView>,
     workflows: Vec<&'static str>,
     statuses: [RunStatus; 7],
+    periods: [Period; 3],
     workflow: String,
     status: String,
+    within: String,
+    q: String,
+    error: Option<String>,
     utc: Utc,
 }
 
@@ -88,24 +96,37 @@ impl RunsPage {
     fn bulk_url(&self) -> &'static str {
         "/admin/platform/runs/bulk"
     }
+
+    fn filtered(&self) -> bool {
+        !self.workflow.is_empty() || !self.status.is_empty() || !self.within.is_empty()
+    }
 }
 
 async fn all_runs(
     ctx: PageContext,
     state: web::Data<AppState>,
     query: web::Query<RunsQuery>,
-) -> Result<RunsPage, AppError> {
+) -> Result<HttpResponse, AppError> {
     require_platform_admin(&ctx)?;
+    let q = query.q.trim().to_owned();
+    if !q.is_empty() && runs::get(&state.db, &q, None).await?.is_some() {
+        return Ok(redirect(format!("/admin/platform/runs/{q}")));
+    }
     let found = runs::list(&state.db, &query.filter()?).await?;
-    Ok(RunsPage {
+    let page = RunsPage {
         ctx,
         runs: found,
         workflows: crate::workflows::registry().iter().map(|w| w.name()).collect(),
         statuses: RunStatus::ALL,
+        periods: Period::ALL,
         workflow: query.workflow.clone(),
         status: query.status.clone(),
+        within: query.within.clone(),
+        error: (!q.is_empty()).then(|| format!("No run has the id “{q}”.")),
+        q,
         utc: Utc,
-    })
+    };
+    crate::web::page::render_with_status(actix_web::http::StatusCode::OK, &page)
 }
 
 async fn bulk(

@@ -1,10 +1,11 @@
-//! A workspace's workflow runs in the admin UI: the history with filters and search by id, one
-//! run's detail (parameters, output, error, the skipped-because explanation, its timeline), and
-//! cancel / retry.
+//! A workspace's workflow runs in the admin UI: the history with filters (workflow, status, time)
+//! and search by id, one run's detail (parameters, output, error, the skipped-because
+//! explanation, its timeline), and cancel / retry.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
+use chrono::Utc;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
@@ -12,7 +13,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
-use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
+use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/runs", web::get().to(index))
@@ -29,8 +30,10 @@ struct RunsPage {
     runs: Vec<RunView>,
     workflows: Vec<&'static str>,
     statuses: [RunStatus; 7],
+    periods: [Period; 3],
     workflow: String,
     status: String,
+    within: String,
     q: String,
     error: Option<String>,
     counts: Vec<(RunStatus, i64)>,
@@ -41,12 +44,17 @@ impl RunsPage {
     fn bulk_url(&self) -> String {
         format!("/admin/workspaces/{}/runs/bulk", self.nav.workspace.slug)
     }
+
+    fn filtered(&self) -> bool {
+        !self.workflow.is_empty() || !self.status.is_empty() || !self.within.is_empty()
+    }
 }
 
 #[derive(Deserialize)]
 struct RunsQuery {
     workflow: Option<String>,
     status: Option<String>,
+    within: Option<String>,
     q: Option<String>,
 }
 
@@ -71,6 +79,11 @@ async fn index(
             Err(msg) => (None, Some(msg)),
         },
     };
+    let within = query.within.clone().unwrap_or_default();
+    let period = match within.as_str() {
+        "" => None,
+        text => Period::parse(text).map_err(|msg| error = Some(msg)).ok(),
+    };
     if !q.is_empty() {
         error = Some(format!("No run of this workspace has the id “{q}”."));
     }
@@ -78,6 +91,7 @@ async fn index(
         workspace_id: Some(scope.workspace_id().to_owned()),
         workflow: Some(workflow.clone()).filter(|w| !w.is_empty()),
         status,
+        created_since: period.map(|p| p.since(Utc::now())),
         limit: PAGE_LIMIT,
         ..RunFilter::default()
     };
@@ -91,8 +105,10 @@ async fn index(
         runs: found,
         workflows: crate::workflows::registry().iter().filter(|w| w.workspace_scoped()).map(|w| w.name()).collect(),
         statuses: RunStatus::ALL,
+        periods: Period::ALL,
         workflow,
         status: status_text,
+        within,
         q,
         error,
     };
@@ -208,6 +224,7 @@ async fn act(
 pub(super) fn filter_from(
     workflow: &str,
     status: &str,
+    within: &str,
     workspace_id: Option<&str>,
     limit: u64,
 ) -> Result<RunFilter, AppError> {
@@ -215,10 +232,15 @@ pub(super) fn filter_from(
         "" => None,
         text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
     };
+    let period = match within {
+        "" => None,
+        text => Some(Period::parse(text).map_err(AppError::BadRequest)?),
+    };
     Ok(RunFilter {
         workspace_id: workspace_id.map(str::to_owned),
         workflow: Some(workflow.to_owned()).filter(|w| !w.is_empty()),
         status,
+        created_since: period.map(|p| p.since(Utc::now())),
         limit,
         ..RunFilter::default()
     })
@@ -232,6 +254,8 @@ pub(super) struct BulkForm {
     workflow: String,
     #[serde(default)]
     status: String,
+    #[serde(default)]
+    within: String,
 }
 
 impl BulkForm {
@@ -243,12 +267,13 @@ impl BulkForm {
         ctx: &PageContext,
         workspace_id: Option<&str>,
     ) -> Result<String, AppError> {
-        let filter = filter_from(&self.workflow, &self.status, workspace_id, 1000)?;
+        let filter = filter_from(&self.workflow, &self.status, &self.within, workspace_id, 1000)?;
         let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&self.action)?, &actor(ctx)).await?;
         Flash::success(&ctx.session, message);
         Ok(url::form_urlencoded::Serializer::new(String::new())
             .append_pair("workflow", &self.workflow)
             .append_pair("status", &self.status)
+            .append_pair("within", &self.within)
             .finish())
     }
 }

@@ -3,13 +3,13 @@
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::ApiScope;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::tenancy::Actor;
-use crate::workflows::runs::{self, RunFilter, RunStatus};
+use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/runs", web::get().to(index))
@@ -51,10 +51,15 @@ async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let run = runs::get(&state.db, &id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)?;
-    let timeline = runs::timeline(&state.db, &run).await?;
-    let mut body = serde_json::to_value(&run).map_err(|err| AppError::Internal(err.into()))?;
+    Ok(HttpResponse::Ok().json(with_timeline(&state.db, &run).await?))
+}
+
+/// A run as `GET /api/v1/runs/{id}` shows it: its fields and its timeline (`events`).
+pub(super) async fn with_timeline(db: &sea_orm::DatabaseConnection, run: &RunView) -> Result<Value, AppError> {
+    let timeline = runs::timeline(db, run).await?;
+    let mut body = serde_json::to_value(run).map_err(|err| AppError::Internal(err.into()))?;
     body["events"] = json!(timeline);
-    Ok(HttpResponse::Ok().json(body))
+    Ok(body)
 }
 
 async fn cancel(

@@ -104,7 +104,7 @@ async fn start(
         current = runs::get(&state.db, &current.id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)?;
     }
     if current.status.is_finished() {
-        Ok(HttpResponse::Ok().json(current))
+        Ok(HttpResponse::Ok().json(super::runs::with_timeline(&state.db, &current).await?))
     } else {
         Ok(HttpResponse::Accepted().json(current))
     }

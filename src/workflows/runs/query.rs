@@ -117,6 +117,8 @@ pub struct RunFilter {
     pub business_key: Option<String>,
     pub idempotency: Option<(String, String)>,
     pub chain_id: Option<String>,
+    /// Only runs created at or after this time.
+    pub created_since: Option<DateTime<Utc>>,
     pub limit: u64,
 }
 
@@ -144,6 +146,9 @@ pub async fn list<C: ConnectionTrait>(db: &C, filter: &RunFilter) -> Result<Vec<
     }
     if let Some(chain) = &filter.chain_id {
         bind("v.chain_id = ?", chain.clone().into());
+    }
+    if let Some(since) = filter.created_since {
+        bind("v.created_at >= ?", since.into());
     }
     if let Some((scope, key)) = &filter.idempotency {
         bind("v.idempotency_scope = ?", scope.clone().into());
