@@ -1,6 +1,7 @@
 //! Health scores: the per-workspace workflow over the API, and the daily global chain that walks
 //! every workspace in batches of 100 by recursion, fanning out one run per workspace.
 
+use crate::helpers::ADMIN_EMAIL;
 use crate::on_both_databases;
 use offstage::db::entities::{health_score, workflow_run};
 use offstage::workflows::runs::{self, RunFilter, RunStatus};
@@ -44,5 +45,10 @@ on_both_databases! {
         assert_eq!(fanned, count);
         let scored = health_score::Entity::find().count(&app.db).await.unwrap();
         assert_eq!(scored, count, "one score per workspace");
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let (status, page) = admin.get_html(&format!("/admin/platform/runs/{}", last.id)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains(&format!("Chain: 3 runs · {count} of {count} processed")), "the chain shows as one job with its progress");
+        assert!(page.contains(&format!("href=\"/admin/platform/runs/{}\"", first.id)), "its other runs are linked");
     }
 }

@@ -171,4 +171,17 @@ on_both_databases! {
             assert_eq!(runs::get(&app.db, &run.id, None).await.unwrap().unwrap().status, RunStatus::Succeeded, "the fourth attempt succeeds");
         }
     }
+
+    async fn the_platform_lists_every_workflow_with_where_it_runs_and_a_link_to_its_runs(app: TestApp) {
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let (status, page) = admin.get_html("/admin/platform/workflows").await;
+        assert_eq!(status, StatusCode::OK);
+        for workflow in offstage::workflows::registry() {
+            assert!(page.contains(&format!("href=\"/admin/platform/runs?workflow={}\"", workflow.name())), "{} is listed", workflow.name());
+        }
+        assert!(page.contains("each workspace") && page.contains("the platform"), "per-workspace and global workflows");
+        let member = app.create_user("mia@example.com").await;
+        let (status, _) = app.sign_in(&member.email).await.get_html("/admin/platform/workflows").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "platform admins only");
+    }
 }

@@ -8,6 +8,7 @@ mod emails;
 mod mailbox;
 mod members;
 mod platform;
+mod platform_workflows;
 mod runs;
 mod schedules;
 mod stripe_events;
@@ -29,6 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(runs::configure)
             .configure(schedules::configure)
             .configure(platform::configure)
+            .configure(platform_workflows::configure)
             .configure(stripe_events::configure)
             .configure(billing::configure)
             .configure(emails::configure)

@@ -147,7 +147,23 @@ struct RunPage {
     events: Vec<runs::TimelineEntry>,
     params: String,
     output: Option<String>,
+    /// The runs of this run's chain, oldest first, when it has more than one.
+    chain: Vec<RunView>,
     utc: Utc,
+}
+
+impl RunPage {
+    fn chain_progress(&self) -> Option<String> {
+        runs::chain_progress(&self.chain)
+    }
+
+    fn run_url(&self, id: &str) -> String {
+        format!("/admin/platform/runs/{id}")
+    }
+
+    fn finished(&self, run: &RunView) -> String {
+        self.utc.maybe(&run.finished_at)
+    }
 }
 
 async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
@@ -159,9 +175,17 @@ async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>
         return Ok(redirect(format!("/admin/workspaces/{}/runs/{}", ws.slug, run.id)));
     }
     let events = runs::timeline(&state.db, &run).await?;
+    let chain = runs::chain(&state.db, &run, None).await?;
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
-    let page =
-        RunPage { ctx, params: pretty(&run.params), output: run.output.as_ref().map(pretty), events, run, utc: Utc };
+    let page = RunPage {
+        ctx,
+        params: pretty(&run.params),
+        output: run.output.as_ref().map(pretty),
+        events,
+        chain,
+        run,
+        utc: Utc,
+    };
     crate::web::page::render_with_status(actix_web::http::StatusCode::OK, &page)
 }
 

@@ -129,10 +129,16 @@ struct RunPage {
 }
 
 impl RunPage {
-    /// "150 of 205" from the newest `progress` output in the chain.
     fn chain_progress(&self) -> Option<String> {
-        let progress = self.chain.iter().rev().find_map(|r| r.output.as_ref()?.get("progress").cloned())?;
-        Some(format!("{} of {}", progress.get("processed")?, progress.get("total")?))
+        runs::chain_progress(&self.chain)
+    }
+
+    fn run_url(&self, id: &str) -> String {
+        format!("/admin/workspaces/{}/runs/{id}", self.nav.workspace.slug)
+    }
+
+    fn finished(&self, run: &RunView) -> String {
+        self.nav.maybe_precise(&run.finished_at)
     }
 
     fn observed(&self) -> String {
@@ -162,22 +168,7 @@ async fn show(
 ) -> Result<RunPage, AppError> {
     let run = load(&scope, &state, &path.1).await?;
     let events = runs::timeline(&state.db, &run).await?;
-    let mut chain = match &run.chain_id {
-        Some(chain_id) => {
-            let filter = RunFilter {
-                chain_id: Some(chain_id.clone()),
-                workspace_id: Some(scope.workspace_id().to_owned()),
-                limit: 1000,
-                ..RunFilter::default()
-            };
-            runs::list(&state.db, &filter).await?
-        }
-        None => Vec::new(),
-    };
-    chain.reverse();
-    if chain.len() < 2 {
-        chain.clear();
-    }
+    let chain = runs::chain(&state.db, &run, Some(scope.workspace_id())).await?;
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     Ok(RunPage {
         ctx,

@@ -3,6 +3,7 @@
 //! the two read together, with the status computed from the job row.
 
 mod actions;
+mod chain;
 mod period;
 mod query;
 mod timeline;
@@ -10,6 +11,7 @@ mod timeline;
 pub use actions::{
     BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, cancel_by_business_key_in, retry,
 };
+pub use chain::{chain, progress as chain_progress};
 pub use period::Period;
 pub use query::{
     RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, get_many, list,

@@ -1,0 +1,35 @@
+//! A chain: a run and the continuations it scheduled for itself ("process 100, schedule the next
+//! 100"), shown as one job with its progress.
+
+use sea_orm::DatabaseConnection;
+
+use super::{RunFilter, RunView, list};
+use crate::error::AppError;
+
+/// The runs of `run`'s chain, oldest first (within `workspace_id`, when given); empty when the
+/// run has no continuation.
+pub async fn chain(
+    db: &DatabaseConnection,
+    run: &RunView,
+    workspace_id: Option<&str>,
+) -> Result<Vec<RunView>, AppError> {
+    let Some(chain_id) = &run.chain_id else { return Ok(Vec::new()) };
+    let filter = RunFilter {
+        chain_id: Some(chain_id.clone()),
+        workspace_id: workspace_id.map(str::to_owned),
+        limit: 1000,
+        ..RunFilter::default()
+    };
+    let mut runs = list(db, &filter).await?;
+    if runs.len() < 2 {
+        return Ok(Vec::new());
+    }
+    runs.reverse();
+    Ok(runs)
+}
+
+/// "150 of 205", from the newest `progress` (`{"processed", "total"}`) a run of the chain output.
+pub fn progress(chain: &[RunView]) -> Option<String> {
+    let progress = chain.iter().rev().find_map(|r| r.output.as_ref()?.get("progress").cloned())?;
+    Some(format!("{} of {}", progress.get("processed")?, progress.get("total")?))
+}
