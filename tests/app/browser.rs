@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 
+use crate::helpers::process::free_port;
 use crate::helpers::*;
 
 struct Driver(Child);
@@ -15,10 +16,6 @@ impl Drop for Driver {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,8 +2,9 @@
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::helpers::process::{free_port, read_all, stop_with_sigterm, wait_until_serving};
 use crate::helpers::*;
 use crate::on_both_databases;
 
@@ -89,10 +90,7 @@ on_both_databases! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_start_prints_the_admin_login_and_sigterm_stops_it_cleanly() {
     let dir = tempfile::tempdir().unwrap();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
-    };
+    let port = free_port();
     let mut child = Command::new(env!("CARGO_BIN_EXE_offstage"))
         .current_dir(dir.path())
         .env_remove("OFFSTAGE_DATABASE_URL")
@@ -105,30 +103,12 @@ async fn a_first_start_prints_the_admin_login_and_sigterm_stops_it_cleanly() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(response) = client.get(format!("http://127.0.0.1:{port}/healthz")).send().await {
-            assert_eq!(response.status(), 200);
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(30), "offstage did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_until_serving(&mut child, port, Duration::from_secs(30)).await;
     assert!(dir.path().join("data/offstage.db").exists(), "SQLite file created under ./data");
     assert!(dir.path().join("data/secret_key").exists(), "secret key persisted");
-    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(40);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "offstage did not stop after SIGTERM");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = stop_with_sigterm(&mut child).await;
     assert!(status.success(), "clean exit after SIGTERM: {status:?}");
-    let mut out = String::new();
-    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut out).unwrap();
+    let out = read_all(child.stdout.take());
     assert!(out.contains(&format!("http://127.0.0.1:{port}/login")), "{out}");
     assert!(out.contains("admin@offstage.local"));
     let password =

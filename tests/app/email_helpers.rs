@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 
 use crate::helpers::TestApp;
+use crate::helpers::process::free_port;
 
 impl TestApp {
     /// Every outbox email, oldest first.
@@ -47,10 +48,6 @@ impl TestApp {
 /// CI sets OFFSTAGE_TEST_SMTP=1 after `npm install -g maildev`.
 pub(crate) fn maildev_configured() -> bool {
     std::env::var("OFFSTAGE_TEST_SMTP").is_ok_and(|v| v == "1")
-}
-
-pub(crate) fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// maildev on 127.0.0.1 (SMTP and web ports given), stopped by its PID when dropped.

@@ -6,7 +6,8 @@ use offstage::config::Secret;
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::email_helpers::{Maildev, free_port, maildev_configured, raw_header};
+use crate::email_helpers::{Maildev, maildev_configured, raw_header};
+use crate::helpers::process::free_port;
 use crate::helpers::{Backend, TestApp};
 use crate::worker_processes::Worker;
 

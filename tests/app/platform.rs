@@ -4,12 +4,25 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{Duration, Utc};
+use offstage::db::entities::schedule;
 use offstage::workflows::runs::{self, RunFilter, RunStatus};
 use offstage::workflows::{NewRun, probe};
 use reqwest::StatusCode;
+use sea_orm::EntityTrait;
 
 fn params(ws: &offstage::db::entities::workspace::Model, fail_attempts: u32) -> probe::Params {
     probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts, skip: false }
+}
+
+const DAILY_HEALTH: &str = "sch_builtin_daily_health";
+
+async fn stored_schedule(app: &TestApp, id: &str) -> schedule::Model {
+    schedule::Entity::find_by_id(id).one(&app.db).await.unwrap().expect("the schedule")
+}
+
+/// How a count is shown next to its label on the queue overview.
+fn stat(label: &str, n: i64) -> String {
+    format!("<span class=\"label\">{label}</span><span class=\"value\">{n}</span>")
 }
 
 on_both_databases! {
@@ -81,5 +94,77 @@ on_both_databases! {
         let (status, page) = admin.get_html(&run_page).await;
         assert_eq!(status, StatusCode::OK);
         assert!(page.contains("refresh_all_workspace_health") && page.contains("run-succeeded") && page.contains("global"));
+    }
+
+    async fn the_queue_overview_counts_runs_per_status_and_those_finished_in_the_last_hour(app: TestApp) {
+        let a = app.create_workspace("Alpha", &app.admin).await;
+        // The workspace's own runs (recording it, its emails) count too: start from what they left.
+        app.drain_jobs().await;
+        let (before, finished_before) = runs::counts(&app.db, None).await.unwrap();
+        for _ in 0..2 {
+            runs::start(&app.db, NewRun::of::<probe::Probe>(&params(&a, 0))).await.unwrap();
+        }
+        runs::start(&app.db, NewRun::of::<probe::Probe>(&params(&a, 0)).at(Utc::now() + Duration::hours(2))).await.unwrap();
+        // Failing more attempts than the probe's 3 ends it failed.
+        runs::start(&app.db, NewRun::of::<probe::Probe>(&params(&a, 9))).await.unwrap();
+        app.drain_jobs_due().await;
+        let probes = |status: RunStatus| RunFilter { workflow: Some("probe".into()), status: Some(status), limit: 100, ..RunFilter::default() };
+        for (status, n) in [(RunStatus::Succeeded, 2), (RunStatus::Scheduled, 1), (RunStatus::Failed, 1)] {
+            assert_eq!(runs::list(&app.db, &probes(status)).await.unwrap().len(), n, "probe runs {status:?}");
+        }
+        let added = |status: RunStatus| -> i64 {
+            match status {
+                RunStatus::Succeeded => 2,
+                RunStatus::Scheduled | RunStatus::Failed => 1,
+                _ => 0,
+            }
+        };
+        let (after, finished) = runs::counts(&app.db, None).await.unwrap();
+        for ((status, n), (_, was)) in after.iter().zip(&before) {
+            assert_eq!(*n, *was + added(*status), "{status:?}");
+        }
+        assert_eq!(finished, finished_before + 3, "two succeeded and one failed within the hour");
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let (status, queue) = admin.get_html("/admin/platform/queue").await;
+        assert_eq!(status, StatusCode::OK);
+        for (status, n) in &after {
+            assert!(queue.contains(&stat(status.as_str(), *n)), "{status:?} = {n} in {queue}");
+        }
+        assert!(queue.contains(&stat("Finished in the last hour", finished)), "{queue}");
+        assert!(queue.contains("href=\"/admin/platform/runs?status=failed\""));
+    }
+
+    async fn a_platform_admin_pauses_and_resumes_a_global_schedule(app: TestApp) {
+        assert!(!stored_schedule(&app, DAILY_HEALTH).await.paused);
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let response = admin.post_form(&format!("/admin/platform/schedules/{DAILY_HEALTH}/pause"), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&response), "/admin/platform/schedules");
+        let paused = stored_schedule(&app, DAILY_HEALTH).await;
+        assert!(paused.paused);
+        assert_eq!(paused.next_run_at, None, "no next tick while paused");
+        let (_, page) = admin.get_html(&location(&response)).await;
+        assert!(page.contains("Schedule paused; it starts no runs until resumed."), "{page}");
+        assert_eq!(page.matches("<span class=\"pill\">paused</span>").count(), 1);
+        assert!(page.contains(&format!("/admin/platform/schedules/{DAILY_HEALTH}/resume")));
+
+        let response = admin.post_form(&format!("/admin/platform/schedules/{DAILY_HEALTH}/resume"), &[]).await;
+        assert_eq!(response.status(), StatusCode::SEE_OTHER);
+        assert_eq!(location(&response), "/admin/platform/schedules");
+        let resumed = stored_schedule(&app, DAILY_HEALTH).await;
+        assert!(!resumed.paused);
+        let next = resumed.next_run_at.expect("a next tick once resumed");
+        assert!(next > Utc::now() && next <= Utc::now() + Duration::days(1), "{next}");
+        assert_eq!(next.format("%H:%M:%S").to_string(), "03:00:00", "0 3 * * * in UTC");
+        let (_, page) = admin.get_html(&location(&response)).await;
+        assert!(page.contains("Schedule resumed from now on (missed ticks are not replayed)."), "{page}");
+        assert!(!page.contains("Schedule paused;"), "the earlier flash was shown once");
+        assert!(!page.contains("<span class=\"pill\">paused</span>"));
+        assert!(page.contains(&next.format("%Y-%m-%d %H:%M:%S UTC").to_string()), "the next run is shown");
+        assert!(page.contains(&format!("/admin/platform/schedules/{DAILY_HEALTH}/pause")));
+
+        let unknown = admin.post_form(&format!("/admin/platform/schedules/{DAILY_HEALTH}/snooze"), &[]).await;
+        assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+        assert!(!stored_schedule(&app, DAILY_HEALTH).await.paused);
     }
 }

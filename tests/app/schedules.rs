@@ -20,7 +20,7 @@ async fn runs_of(app: &TestApp, ws_id: &str) -> Vec<workflow_run::Model> {
         .unwrap()
 }
 
-async fn yearly_probe(app: &TestApp, ws: &offstage::db::entities::workspace::Model) -> schedule::Model {
+pub(crate) async fn yearly_probe(app: &TestApp, ws: &offstage::db::entities::workspace::Model) -> schedule::Model {
     let new = NewSchedule {
         workflow: offstage::workflows::find("probe").unwrap(),
         workspace: Some(ws.clone()),

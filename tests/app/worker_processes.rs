@@ -7,6 +7,7 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::helpers::process::free_port;
 use crate::helpers::*;
 use offstage::workflows::runs::{self, RunFilter, RunStatus};
 use offstage::workflows::{NewRun, probe};
@@ -81,10 +82,6 @@ impl Drop for Worker {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Stripe events acknowledged with 200 by `offstage web` are processed even when that process is

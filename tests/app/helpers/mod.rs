@@ -300,3 +300,4 @@ pub fn location(response: &reqwest::Response) -> String {
 }
 
 pub mod pg;
+pub mod process;
