@@ -184,4 +184,23 @@ on_both_databases! {
         let (status, _) = app.sign_in(&member.email).await.get_html("/admin/platform/workflows").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "platform admins only");
     }
+
+    async fn a_platform_admin_cancels_a_global_run_from_its_page(app: TestApp) {
+        use offstage::workflows::refresh_all_workspace_health as all;
+        let later = Utc::now() + Duration::hours(2);
+        let global = runs::start(&app.db, NewRun::of::<all::RefreshAllWorkspaceHealth>(&all::Params::default()).at(later)).await.unwrap();
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let page = format!("/admin/platform/runs/{}", global.id);
+        let (status, html) = admin.get_html(&page).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(html.contains(&format!("action=\"{page}/cancel\"")) && !html.contains("/retry\""), "a scheduled run can be cancelled, not retried");
+        let response = admin.post_form(&format!("{page}/cancel"), &[]).await;
+        assert_eq!(location(&response), page);
+        assert_eq!(runs::get(&app.db, &global.id, None).await.unwrap().unwrap().status, RunStatus::Cancelled);
+        let (_, html) = admin.get_html(&page).await;
+        assert!(html.contains("Run cancelled; it will not start.") && !html.contains("/cancel\""), "{html}");
+        let response = admin.post_form(&format!("{page}/retry"), &[]).await;
+        let (_, html) = admin.get_html(&location(&response)).await;
+        assert!(html.contains("flash-error"), "only a failed run can be retried");
+    }
 }

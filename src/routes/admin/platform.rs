@@ -17,13 +17,14 @@ use crate::web::{CsrfForm, PageContext, redirect};
 use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::workflows::schedules;
 
-use super::runs::{BulkForm, filter_from};
+use super::runs::{BulkForm, act_on, filter_from};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/platform/queue", web::get().to(queue))
         .route("/platform/runs", web::get().to(all_runs))
         .route("/platform/runs/bulk", web::post().to(bulk))
         .route("/platform/runs/{id}", web::get().to(run))
+        .route("/platform/runs/{id}/{action}", web::post().to(act))
         .route("/platform/schedules", web::get().to(global_schedules))
         .route("/platform/schedules/{id}/{action}", web::post().to(schedule_action));
 }
@@ -164,6 +165,14 @@ impl RunPage {
     fn finished(&self, run: &RunView) -> String {
         self.utc.maybe(&run.finished_at)
     }
+
+    fn can_cancel(&self) -> bool {
+        matches!(self.run.status, RunStatus::Scheduled | RunStatus::Queued)
+    }
+
+    fn can_retry(&self) -> bool {
+        self.run.status == RunStatus::Failed
+    }
 }
 
 async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
@@ -187,6 +196,20 @@ async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>
         utc: Utc,
     };
     crate::web::page::render_with_status(actix_web::http::StatusCode::OK, &page)
+}
+
+/// Cancel or retry a global run (a workspace's run is acted on from its workspace's pages).
+async fn act(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    require_platform_admin(&ctx)?;
+    let (id, action) = path.into_inner();
+    let run = runs::get(&state.db, &id, None).await?.ok_or(AppError::NotFound)?;
+    act_on(&state, &ctx, &run, &action).await?;
+    Ok(redirect(format!("/admin/platform/runs/{}", run.id)))
 }
 
 #[derive(Template, WebTemplate)]

@@ -196,10 +196,17 @@ async fn act(
     let (_, id, action) = path.into_inner();
     let run = load(&scope, &state, &id).await?;
     scope.require_manager()?;
-    let done = match action.as_str() {
-        "cancel" => runs::cancel(&state.db, &run, &actor(&ctx)).await.map(|_| "Run cancelled; it will not start."),
+    act_on(&state, &ctx, &run, &action).await?;
+    Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
+}
+
+/// Cancels or retries `run` as the signed-in person (`action`: `cancel` or `retry`) and says so
+/// in a flash; a refusal (the run already started, or has not failed) is an error flash.
+pub(super) async fn act_on(state: &AppState, ctx: &PageContext, run: &RunView, action: &str) -> Result<(), AppError> {
+    let done = match action {
+        "cancel" => runs::cancel(&state.db, run, &actor(ctx)).await.map(|_| "Run cancelled; it will not start."),
         "retry" => {
-            runs::retry(&state.db, &run, &actor(&ctx)).await.map(|_| "Run queued again with a fresh set of attempts.")
+            runs::retry(&state.db, run, &actor(ctx)).await.map(|_| "Run queued again with a fresh set of attempts.")
         }
         _ => return Err(AppError::NotFound),
     };
@@ -208,10 +215,11 @@ async fn act(
         Err(AppError::Conflict(msg)) => Flash::error(&ctx.session, msg),
         Err(other) => return Err(other),
     }
-    Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
+    Ok(())
 }
 
-/// The run filters a page shows (`workflow`, `status`; empty means any), as a `RunFilter`.
+/// The run filters a page shows (`workflow`, `status`, `within`; empty means any), as a
+/// `RunFilter`.
 pub(super) fn filter_from(
     workflow: &str,
     status: &str,
