@@ -171,6 +171,8 @@ on_both_databases! {
         let mut invoice = object("invoice");
         invoice["id"] = json!("in_dunning_1");
         invoice["customer"] = json!(customer);
+        invoice["amount_due"] = json!(4900);
+        invoice["currency"] = json!("usd");
         app.deliver(&event("evt_d_failed", "invoice.payment_failed", Utc::now().timestamp() - 10, invoice.clone())).await;
         app.drain_jobs_due().await;
         app.deliver(&event("evt_d_past_due", "customer.subscription.updated", Utc::now().timestamp() - 5, subscription(&ws, customer, "past_due"))).await;
@@ -178,6 +180,7 @@ on_both_databases! {
         let failed = app.emails_of("payment_failed").await;
         assert_eq!(failed.len(), 1, "one email at once");
         assert_eq!(failed[0].subject, "Payment for Dunning failed");
+        assert!(failed[0].text.contains("We could not collect the payment of 49.00 USD for Dunning."), "{}", failed[0].text);
         app.let_days_pass(3).await;
         let reminders = app.emails_of("payment_failed").await;
         assert_eq!(reminders.len(), 2);

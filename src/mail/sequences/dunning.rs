@@ -54,7 +54,7 @@ fn still_past_due(f: &Facts) -> bool {
 fn render(f: &Facts, links: &Links, footer: &Footer, stage: u8) -> askama::Result<Rendered> {
     PaymentFailed {
         workspace_name: f.workspace.name.clone(),
-        amount: "your latest invoice".into(),
+        amount: f.amount_due.clone().unwrap_or_else(|| "your latest invoice".into()),
         billing_url: links.billing.clone(),
         stage,
     }

@@ -15,7 +15,9 @@ use sea_orm::{
 
 use super::Links;
 use super::templates::{Footer, Rendered};
-use crate::db::entities::{enrolment, invoice, membership, workspace};
+use crate::billing::Envelope;
+use crate::billing::apply::money;
+use crate::db::entities::{enrolment, invoice, membership, stripe_event, workspace};
 use crate::domain::{PublicId, SubscriptionStatus};
 use crate::error::AppError;
 use crate::workflows::runs::{self, NewRun};
@@ -29,6 +31,8 @@ pub struct Facts {
     pub subject: Option<String>,
     /// For dunning: the failed invoice has been paid since.
     pub invoice_paid: bool,
+    /// For dunning: what the failed invoice asked for ("49.00 USD"), from its Stripe event.
+    pub amount_due: Option<String>,
 }
 
 impl Facts {
@@ -39,11 +43,13 @@ impl Facts {
     ) -> Result<Facts, AppError> {
         let member_count =
             membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&ws.id)).count(db).await?;
-        let invoice_paid = match &subject {
-            Some(id) if id.starts_with("in_") => invoice::Entity::find_by_id(id.as_str()).one(db).await?.is_some(),
-            _ => false,
+        let (invoice_paid, amount_due) = match &subject {
+            Some(id) if id.starts_with("in_") => {
+                (invoice::Entity::find_by_id(id.as_str()).one(db).await?.is_some(), amount_due(db, &ws.id, id).await?)
+            }
+            _ => (false, None),
         };
-        Ok(Facts { workspace: ws, member_count, subject, invoice_paid })
+        Ok(Facts { workspace: ws, member_count, subject, invoice_paid, amount_due })
     }
 
     /// An active subscription on a paid plan.
@@ -59,6 +65,27 @@ impl Facts {
             "invoice_paid": self.invoice_paid,
         })
     }
+}
+
+/// The amount the workspace's failed invoice `invoice_id` asked for, read from its
+/// `invoice.payment_failed` event (the inbox keeps every event's payload; there are few per
+/// workspace).
+async fn amount_due<C: ConnectionTrait>(
+    db: &C,
+    workspace_id: &str,
+    invoice_id: &str,
+) -> Result<Option<String>, AppError> {
+    let failed = stripe_event::Entity::find()
+        .filter(stripe_event::Column::WorkspaceId.eq(workspace_id))
+        .filter(stripe_event::Column::EventType.eq("invoice.payment_failed"))
+        .order_by_desc(stripe_event::Column::StripeCreatedAt)
+        .all(db)
+        .await?;
+    Ok(failed.iter().filter_map(|row| Envelope::parse(row.payload.as_bytes()).ok()).find_map(|event| {
+        let amount = event.object["amount_due"].as_i64()?;
+        (event.id_at("id").as_deref() == Some(invoice_id))
+            .then(|| money(amount, event.object["currency"].as_str().unwrap_or("")))
+    }))
 }
 
 pub struct Step {
