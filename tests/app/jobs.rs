@@ -105,83 +105,15 @@ async fn on_postgresql_an_acknowledgement_finds_its_jobs_by_id_however_many_the_
 }
 
 /// The engine's scale test on SQLite, where one process runs web and workers: 10,000 runs are
-/// each handed to a worker once (the database itself records every hand-over), and a schedule
-/// firing every second meanwhile starts at most one run per tick.
+/// each handed to a worker once, and a schedule firing every second meanwhile starts at most one
+/// run per tick (`helpers::scale`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_sqlite_one_process_executes_ten_thousand_runs_exactly_once_and_fires_each_tick_once() {
-    use offstage::db::entities::workflow_run;
-    use offstage::workflows::runs::{self, RunFilter, RunStatus};
-    use offstage::workflows::{NewRun, probe};
-    use sea_orm::{ConnectionTrait, DbBackend, PaginatorTrait, QueryOrder, Statement};
+    use crate::helpers::scale;
     let app = TestApp::spawn(Backend::Sqlite).await;
-    app.db
-        .execute_unprepared(
-            "CREATE TABLE handovers (job_id TEXT NOT NULL); \
-             CREATE TRIGGER note_handover AFTER UPDATE OF status ON Jobs FOR EACH ROW \
-               WHEN NEW.status = 'Queued' AND OLD.status IS NOT 'Queued' AND NEW.job_type = 'workflows' \
-               BEGIN INSERT INTO handovers VALUES (NEW.id); END;",
-        )
-        .await
-        .unwrap();
+    scale::record_handovers(&app).await;
     let ws = app.create_workspace("Acme", &app.admin).await;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
-    let items: Vec<NewRun> = (0..10_000).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
-    let every_second = offstage::workflows::schedules::NewSchedule {
-        workflow: offstage::workflows::find("probe").unwrap(),
-        workspace: Some(ws.clone()),
-        cron: offstage::domain::CronExpr::parse("* * * * * *").unwrap(),
-        timezone: None,
-        params: serde_json::json!({}),
-        created_by: "test".into(),
-    };
-    let every_second = offstage::workflows::schedules::create(&app.db, every_second).await.unwrap();
-    runs::fan_out(&app.db, items, None).await.unwrap();
-    let started = std::time::Instant::now();
-    while offstage::jobs::due_within(&app.db, 60).await.unwrap() > 0 || started.elapsed().as_secs() < 4 {
-        assert!(started.elapsed().as_secs() < 240, "runs still unfinished after 240 s");
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    }
-    offstage::workflows::schedules::delete(&app.db, every_second).await.unwrap();
-    app.drain_jobs().await;
-
-    let succeeded = RunFilter {
-        workspace_id: Some(ws.id.clone()),
-        workflow: Some("probe".into()),
-        status: Some(RunStatus::Succeeded),
-        limit: 1000,
-        ..RunFilter::default()
-    };
-    assert!(runs::list(&app.db, &succeeded).await.unwrap().iter().all(|r| r.attempts == 1));
-    let due = workflow_run::Entity::find()
-        .filter(workflow_run::Column::ScheduledFor.lte(chrono::Utc::now()))
-        .count(&app.db)
-        .await
-        .unwrap();
-    assert!(due >= 10_004, "10,000 runs and the ticks: {due}");
-    let count = |sql: &'static str| {
-        let db = app.db.clone();
-        async move {
-            let row = db.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await.unwrap().unwrap();
-            row.try_get::<i64>("", "n").unwrap()
-        }
-    };
-    assert_eq!(
-        count("SELECT COUNT(*) AS n FROM (SELECT job_id FROM handovers GROUP BY job_id HAVING COUNT(*) > 1)").await,
-        0
-    );
-    assert_eq!(count("SELECT COUNT(*) AS n FROM handovers").await as u64, due, "every due run executed exactly once");
-
-    let ticks: Vec<i64> = workflow_run::Entity::find()
-        .filter(workflow_run::Column::Trigger.eq("schedule"))
-        .order_by_asc(workflow_run::Column::ScheduledFor)
-        .all(&app.db)
-        .await
-        .unwrap()
-        .iter()
-        .map(|run| run.scheduled_for.timestamp())
-        .collect();
-    assert!(ticks.len() >= 4, "{ticks:?}");
-    // A tick the clock reaches late is fired once, and the ones it passed meanwhile are not
-    // caught up (as cron does): every second at most once.
-    assert!(ticks.windows(2).all(|pair| pair[0] < pair[1]), "one run per tick: {ticks:?}");
+    let every_second = scale::queue_runs_and_a_schedule_every_second(&app, &ws).await;
+    scale::wait_until_all_ran(&app, every_second).await;
+    scale::assert_each_run_executed_once(&app, &ws).await;
 }

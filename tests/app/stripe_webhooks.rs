@@ -370,7 +370,6 @@ on_both_databases! {
         let runs = workflow_run::Entity::find().filter(workflow_run::Column::Workflow.eq("process_stripe_event")).count(&app.db).await.unwrap();
         assert_eq!(runs, 2, "one processing run per event");
     }
-
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -289,89 +289,13 @@ async fn two_workers_execute_ten_thousand_runs_exactly_once_and_fire_each_tick_o
     if !postgres_configured() {
         return;
     }
-    use offstage::db::entities::workflow_run;
-    use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, Statement};
+    use crate::helpers::scale;
     let app = TestApp::spawn_web_only(Backend::Postgres).await;
-    // Every time a worker takes a run from the queue (apalis marks it Queued for that worker),
-    // the database itself writes it down: a run taken twice would be executed twice.
-    app.db
-        .execute_unprepared(
-            "CREATE TABLE handovers (job_id TEXT NOT NULL); \
-             CREATE FUNCTION note_handover() RETURNS trigger LANGUAGE plpgsql AS \
-               $$ BEGIN INSERT INTO handovers VALUES (NEW.id); RETURN NEW; END $$; \
-             CREATE TRIGGER note_handover AFTER UPDATE OF status ON apalis.jobs FOR EACH ROW \
-               WHEN (NEW.status = 'Queued' AND OLD.status IS DISTINCT FROM 'Queued' AND NEW.job_type = 'workflows') \
-               EXECUTE FUNCTION note_handover();",
-        )
-        .await
-        .unwrap();
+    scale::record_handovers(&app).await;
     let ws = app.create_workspace("Acme", &app.admin).await;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
-    let items: Vec<NewRun> = (0..10_000).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
-    runs::fan_out(&app.db, items, None).await.unwrap();
-    let schedule = offstage::workflows::schedules::NewSchedule {
-        workflow: offstage::workflows::find("probe").unwrap(),
-        workspace: Some(ws.clone()),
-        cron: offstage::domain::CronExpr::parse("* * * * * *").unwrap(),
-        timezone: None,
-        params: serde_json::json!({}),
-        created_by: "test".into(),
-    };
+    let every_second = scale::queue_runs_and_a_schedule_every_second(&app, &ws).await;
     let _workers = [Worker::start_with(&app, "16"), Worker::start_with(&app, "16")];
-    let every_second = offstage::workflows::schedules::create(&app.db, schedule).await.unwrap();
-    let started = Instant::now();
-    loop {
-        let unfinished = offstage::jobs::due_within(&app.db, 60).await.unwrap();
-        if unfinished == 0 && started.elapsed() > Duration::from_secs(4) {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(240), "{unfinished} runs still unfinished");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    eprintln!("10,000 runs drained by two worker processes in {:.1} s", started.elapsed().as_secs_f64());
-    // Stop the schedule, then let its last tick finish, so nothing is started while counting.
-    offstage::workflows::schedules::delete(&app.db, every_second).await.unwrap();
-    while offstage::jobs::due_within(&app.db, 60).await.unwrap() > 0 {
-        assert!(started.elapsed() < Duration::from_secs(240), "the last tick did not finish");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let filter = RunFilter {
-        workspace_id: Some(ws.id.clone()),
-        workflow: Some("probe".into()),
-        status: Some(RunStatus::Succeeded),
-        limit: 1000,
-        ..RunFilter::default()
-    };
-    assert!(runs::list(&app.db, &filter).await.unwrap().iter().all(|r| r.attempts == 1));
-    let probes =
-        workflow_run::Entity::find().filter(workflow_run::Column::Workflow.eq("probe")).count(&app.db).await.unwrap();
-    assert!(probes >= 10_003, "10,000 runs plus a few ticks: {probes}");
-    // Every run that was due (the workspace's onboarding emails are days ahead).
-    let runs_total = workflow_run::Entity::find()
-        .filter(workflow_run::Column::ScheduledFor.lte(chrono::Utc::now()))
-        .count(&app.db)
-        .await
-        .unwrap();
-    let handed_over = |sql: &str| {
-        let sql = sql.to_owned();
-        let db = app.db.clone();
-        async move { db.query_all_raw(Statement::from_string(DbBackend::Postgres, sql)).await.unwrap() }
-    };
-    let twice = handed_over("SELECT job_id FROM handovers GROUP BY job_id HAVING COUNT(*) > 1").await;
-    let twice: Vec<String> = twice.iter().map(|row| row.try_get("", "job_id").unwrap()).collect();
-    assert!(twice.is_empty(), "runs handed to a worker more than once: {twice:?}");
-    let executions: i64 = handed_over("SELECT COUNT(*) AS n FROM handovers").await[0].try_get("", "n").unwrap();
-    assert_eq!(executions as u64, runs_total, "every run executed exactly once");
-    let ticks: Vec<String> = workflow_run::Entity::find()
-        .filter(workflow_run::Column::Trigger.eq("schedule"))
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.idempotency_key.unwrap())
-        .collect();
-    let mut unique = ticks.clone();
-    unique.sort();
-    unique.dedup();
-    assert_eq!(unique.len(), ticks.len(), "each tick fired once by two workers");
+    let took = scale::wait_until_all_ran(&app, every_second).await;
+    eprintln!("10,000 runs drained by two worker processes in {:.1} s", took.as_secs_f64());
+    scale::assert_each_run_executed_once(&app, &ws).await;
 }

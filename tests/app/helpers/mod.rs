@@ -301,3 +301,4 @@ pub fn location(response: &reqwest::Response) -> String {
 
 pub mod pg;
 pub mod process;
+pub mod scale;
