@@ -1,22 +1,13 @@
 //! A real browser (Debian chromium driven through chromedriver) signs in, creates a workspace,
 //! adds a member and creates an API key. Runs when OFFSTAGE_TEST_BROWSER=1.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 
-use crate::helpers::process::free_port;
+use crate::helpers::process::{KillOnDrop, free_port};
 use crate::helpers::*;
-
-struct Driver(Child);
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_key_in_a_browser() {
@@ -28,7 +19,7 @@ async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_
     app.create_user("teammate@example.com").await;
     let port = free_port();
     let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let _driver = Driver(
+    let _driver = KillOnDrop(
         Command::new(chromedriver)
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())

@@ -1,31 +1,21 @@
 //! `offstage demo` as an operator runs it: it seeds a fresh database, says so, serves like
 //! `serve`, and stops cleanly on SIGTERM.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use offstage::db::entities::{schedule, workflow_run, workspace};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use crate::helpers::PASSWORD;
-use crate::helpers::process::{free_port, read_all, stop_with_sigterm, wait_until_serving};
-
-/// The child process, killed if the test ends early so no server outlives a failed test.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use crate::helpers::process::{KillOnDrop, free_port, read_all, stop_with_sigterm, wait_until_serving};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offstage_demo_seeds_a_fresh_database_then_serves_until_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
     let port = free_port();
-    let mut child = Running(
+    let mut child = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_offstage"))
             .arg("demo")
             .current_dir(dir.path())

@@ -4,6 +4,16 @@
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
+/// A child process killed (and reaped) when dropped, so none outlives a test that failed early.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
