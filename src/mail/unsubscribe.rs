@@ -33,7 +33,7 @@ pub fn link(config: &Config, email: &str) -> String {
 pub fn verify(key: &Secret, token: &str) -> Option<String> {
     let (encoded, given) = token.split_once('.')?;
     let email = String::from_utf8(URL_SAFE_NO_PAD.decode(encoded).ok()?).ok()?;
-    crate::tokens::constant_time_eq(&signature(key, &email), given).then_some(email)
+    crate::tokens::constant_time_eq(signature(key, &email), given).then_some(email)
 }
 
 /// Records the unsubscribe (again is harmless) and stops the sequences mailing that address.

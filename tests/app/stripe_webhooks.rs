@@ -181,6 +181,27 @@ on_both_databases! {
         assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     }
 
+    async fn a_forged_signature_of_25_000_empty_v1_values_on_a_1_mb_body_is_refused_at_once(app: TestApp) {
+        let body = vec![b' '; 1_000_000];
+        let now = Utc::now().timestamp();
+        let started = std::time::Instant::now();
+        let flood = format!("t={now}{}", ",v1=".repeat(25_000));
+        let (status, text) = app.post_stripe(&body, Some(flood)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("longer than 4096 bytes"), "{text}");
+        let many = format!("t={now}{}", format!(",v1={}", "a".repeat(64)).repeat(9));
+        let (status, text) = app.post_stripe(&body, Some(many)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("more than 8 v1 signatures"), "{text}");
+        let eight = format!("t={now}{}", format!(",v1={}", "a".repeat(64)).repeat(8));
+        let (status, text) = app.post_stripe(&body, Some(eight)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(text.contains("no signature matches"), "eight well-formed guesses, two HMACs of the body: {text}");
+        // Each refusal costs a few HMACs of the body at most; 25,000 took 12.5 s of CPU in release.
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "refused in {:?}", started.elapsed());
+        assert_eq!(stripe_event::Entity::find().count(&app.db).await.unwrap(), 0, "nothing stored");
+    }
+
     async fn an_event_signed_with_the_previous_secret_is_accepted_during_a_rotation(app: TestApp) {
         let body = serde_json::to_vec(&event("evt_rotated", "customer.created", Utc::now().timestamp(), object("customer"))).unwrap();
         let (status, text) = app.post_stripe(&body, Some(sign(STRIPE_SECRET_OLD, Utc::now().timestamp(), &body))).await;
@@ -322,8 +343,8 @@ on_both_databases! {
         sub["trial_end"] = json!(first_end);
         app.deliver(&event("evt_trial_1", "customer.subscription.created", now - 20, sub.clone())).await;
         app.drain_jobs_due().await;
-        let filter = RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("send_trial_ending_email".into()), limit: 10, ..RunFilter::default() };
-        let reminders = runs::list(&app.db, &filter).await.unwrap();
+        let filter = RunFilter { workflow: Some("send_trial_ending_email".into()), limit: 10, ..RunFilter::default() };
+        let reminders = runs::list(&app.db, &app.scope(&ws), &filter).await.unwrap();
         assert_eq!(reminders.len(), 1);
         assert_eq!(reminders[0].status, RunStatus::Scheduled);
         assert_eq!(reminders[0].scheduled_for.unwrap().timestamp(), first_end - 3 * 86_400);
@@ -332,7 +353,7 @@ on_both_databases! {
         sub["trial_end"] = json!(second_end);
         app.deliver(&event("evt_trial_2", "customer.subscription.updated", now - 10, sub.clone())).await;
         app.drain_jobs_due().await;
-        let mut reminders = runs::list(&app.db, &filter).await.unwrap();
+        let mut reminders = runs::list(&app.db, &app.scope(&ws), &filter).await.unwrap();
         reminders.sort_by_key(|r| r.created_at);
         let statuses: Vec<RunStatus> = reminders.iter().map(|r| r.status).collect();
         assert_eq!(statuses, vec![RunStatus::Cancelled, RunStatus::Scheduled], "the old reminder is cancelled, a new one scheduled");
@@ -342,7 +363,7 @@ on_both_databases! {
         sub["trial_end"] = json!(now + 2 * 86_400);
         app.deliver(&event("evt_trial_3", "customer.subscription.updated", now, sub)).await;
         app.drain_jobs_due().await;
-        let reminders = runs::list(&app.db, &filter).await.unwrap();
+        let reminders = runs::list(&app.db, &app.scope(&ws), &filter).await.unwrap();
         assert_eq!(reminders.iter().filter(|r| r.status == RunStatus::Succeeded).count(), 1, "{reminders:?}");
         let admin = app.sign_in(ADMIN_EMAIL).await;
         let (_, html) = admin.get_html(&format!("/admin/workspaces/{}", ws.slug)).await;
