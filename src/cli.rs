@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::domain::{Email, Password, Slug, Timezone, WorkspaceName};
 use crate::startup::{self, Application, Mode};
-use crate::tenancy::{Actor, Scope};
+use crate::tenancy::{Platform, Scope};
 use crate::{accounts, workspaces};
 
 #[derive(Parser)]
@@ -156,7 +156,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let ws = workspaces::find_by_slug(&db, &workspace)
                 .await?
                 .with_context(|| format!("no workspace has the slug “{workspace}”"))?;
-            let scope = Scope::trusted(ws, Actor::System);
+            let scope = Scope::acting_for(&Platform::system(), ws);
             let created = scope.create_api_key(&db, &name).await?;
             println!(
                 "Created API key “{}” ({}) for workspace {}. Store the secret now; it is not shown again:",

@@ -49,6 +49,95 @@ pub struct Config {
     pub mail: MailSettings,
     /// Workspaces created in Offstage start a trial this long; None: no trial.
     pub trial_days: Option<u32>,
+    pub sessions: SessionSettings,
+    /// Proxies whose `X-Forwarded-For` is believed; everyone else's address is the peer's.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub limits: TenantLimits,
+}
+
+/// How long a signed-in session lasts.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionSettings {
+    /// A session unused this long has ended.
+    pub idle_timeout: std::time::Duration,
+    /// A session ends this long after sign-in, however much it is used.
+    pub lifetime: std::time::Duration,
+}
+
+impl Default for SessionSettings {
+    fn default() -> SessionSettings {
+        SessionSettings {
+            idle_timeout: std::time::Duration::from_secs(7 * 86_400),
+            lifetime: std::time::Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl SessionSettings {
+    fn from_env() -> anyhow::Result<SessionSettings> {
+        let defaults = SessionSettings::default();
+        let setting = |name: &str, default| match var(name) {
+            Some(text) => crate::domain::parse_duration(&text).map_err(|msg| anyhow::anyhow!("{name}: {msg}")),
+            None => Ok(default),
+        };
+        let idle_timeout = setting("OFFSTAGE_SESSION_IDLE_TIMEOUT", defaults.idle_timeout)?;
+        let lifetime = setting("OFFSTAGE_SESSION_LIFETIME", defaults.lifetime)?;
+        if idle_timeout > lifetime {
+            bail!("OFFSTAGE_SESSION_IDLE_TIMEOUT must not be longer than OFFSTAGE_SESSION_LIFETIME");
+        }
+        Ok(SessionSettings { idle_timeout, lifetime })
+    }
+}
+
+/// What one workspace may ask of the shared system.
+#[derive(Debug, Clone, Copy)]
+pub struct TenantLimits {
+    /// Invitations a workspace may send in 24 hours.
+    pub invitations_per_day: u32,
+    /// Schedules a workspace may have (built-in ones aside).
+    pub schedules_per_workspace: u32,
+    /// `"wait": true` requests one API key may have open at once (per web process).
+    pub api_waits_per_key: u32,
+}
+
+impl Default for TenantLimits {
+    fn default() -> TenantLimits {
+        TenantLimits { invitations_per_day: 50, schedules_per_workspace: 20, api_waits_per_key: 10 }
+    }
+}
+
+impl TenantLimits {
+    fn from_env() -> anyhow::Result<TenantLimits> {
+        let defaults = TenantLimits::default();
+        let limit = |name: &str, default: u32| match var(name) {
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=100_000).contains(n))
+                .with_context(|| format!("{name} must be a number from 1 to 100000, got “{text}”")),
+            None => Ok(default),
+        };
+        Ok(TenantLimits {
+            invitations_per_day: limit("OFFSTAGE_INVITATIONS_PER_DAY", defaults.invitations_per_day)?,
+            schedules_per_workspace: limit("OFFSTAGE_SCHEDULES_PER_WORKSPACE", defaults.schedules_per_workspace)?,
+            api_waits_per_key: limit("OFFSTAGE_API_WAITS_PER_KEY", defaults.api_waits_per_key)?,
+        })
+    }
+}
+
+/// `10.0.0.1, 10.1.0.0/16`: addresses or networks, comma-separated.
+pub fn parse_trusted_proxies(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .with_context(|| {
+                    format!("OFFSTAGE_TRUSTED_PROXIES must list addresses or networks such as 10.0.0.0/8, got “{item}”")
+                })
+        })
+        .collect()
 }
 
 /// Email: where it is sent and who it is from.
@@ -198,6 +287,9 @@ impl Config {
             },
             None => Some(14),
         };
+        let sessions = SessionSettings::from_env()?;
+        let trusted_proxies = parse_trusted_proxies(&var("OFFSTAGE_TRUSTED_PROXIES").unwrap_or_default())?;
+        let limits = TenantLimits::from_env()?;
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -218,10 +310,14 @@ impl Config {
             stripe,
             mail,
             trial_days,
+            sessions,
+            trusted_proxies,
+            limits,
         })
     }
 
-    /// Session cookies are marked Secure when the public URL is https.
+    /// Session cookies are marked Secure, and browsers told to use https only (HSTS), when the
+    /// public URL is https.
     pub fn cookies_secure(&self) -> bool {
         self.base_url.starts_with("https://")
     }

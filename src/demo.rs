@@ -50,8 +50,9 @@ pub async fn seed(db: &DatabaseConnection, owner: &user::Model) -> Result<usize,
                 created_by: "offstage demo".into(),
             })
         };
-        schedules::create(db, every("0 9 * * *", "refresh_workspace_health", json!({}))?).await?;
-        schedules::create(db, every("*/15 * * * *", "probe", json!({ "value": "heartbeat" }))?).await?;
+        let limits = crate::config::TenantLimits::default();
+        schedules::create(db, every("0 9 * * *", "refresh_workspace_health", json!({}))?, &limits).await?;
+        schedules::create(db, every("*/15 * * * *", "probe", json!({ "value": "heartbeat" }))?, &limits).await?;
         let health = refresh_workspace_health::Params { workspace_id: ws.id.clone() };
         runs::start(db, NewRun::of::<RefreshWorkspaceHealth>(&health).trigger("demo")).await?;
         let base = probe::Params {

@@ -25,8 +25,9 @@ pub enum AppError {
     /// Well-formed but invalid input, such as parameters that don't match a workflow's schema.
     #[error("{0}")]
     Unprocessable(String),
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// Refused for now; `retry_after` seconds is when trying again makes sense (`Retry-After`).
+    #[error("{message}")]
+    TooManyRequests { message: String, retry_after: u64 },
     #[error("Service unavailable")]
     Unavailable,
     #[error(transparent)]
@@ -48,7 +49,7 @@ impl AppError {
             AppError::BadRequest(_) => "bad_request",
             AppError::Conflict(_) => "conflict",
             AppError::Unprocessable(_) => "unprocessable",
-            AppError::TooManyRequests(_) => "too_many_requests",
+            AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable => "unavailable",
             AppError::Internal(_) => "internal",
         }
@@ -60,6 +61,14 @@ impl AppError {
             AppError::NotFound => "Not found".into(),
             AppError::Internal(_) => "Something went wrong on our side; it has been logged.".into(),
             other => other.to_string(),
+        }
+    }
+
+    /// The `Retry-After` header a refusal for now carries.
+    pub fn retry_after(&self) -> Option<(&'static str, String)> {
+        match self {
+            AppError::TooManyRequests { retry_after, .. } => Some(("retry-after", retry_after.to_string())),
+            _ => None,
         }
     }
 
@@ -88,7 +97,7 @@ impl ResponseError for AppError {
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -108,7 +117,11 @@ impl ResponseError for AppError {
             message: self.public_message(),
         };
         let body = page.render().unwrap_or_else(|_| self.public_message());
-        HttpResponse::build(status).content_type(ContentType::html()).body(body)
+        let mut response = HttpResponse::build(status);
+        if let Some(header) = self.retry_after() {
+            response.insert_header(header);
+        }
+        response.content_type(ContentType::html()).body(body)
     }
 }
 
@@ -144,7 +157,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         self.0.log();
-        HttpResponse::build(self.status_code()).json(serde_json::json!({
+        let mut response = HttpResponse::build(self.status_code());
+        if let Some(header) = self.0.retry_after() {
+            response.insert_header(header);
+        }
+        response.json(serde_json::json!({
             "error": { "code": self.0.code(), "message": self.0.public_message() }
         }))
     }

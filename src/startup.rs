@@ -9,7 +9,7 @@ use actix_session::config::PersistentSession;
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite};
 use actix_web::dev::Server;
-use actix_web::middleware::{Compress, Logger};
+use actix_web::middleware::Compress;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 
@@ -68,6 +68,7 @@ impl Application {
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }
+        crate::workflows::runs::waiting::listen_for_announcements(&state.db);
         bootstrap::ensure_platform_admin(&state.db, &state.config).await?;
         let listener = TcpListener::bind(state.config.bind)
             .with_context(|| format!("OFFSTAGE_BIND: cannot listen on {}", state.config.bind))?;
@@ -111,21 +112,34 @@ impl Application {
 fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server> {
     let key = Key::derive_from(state.config.secret_key.expose().as_bytes());
     let secure = state.config.cookies_secure();
+    // The cookie lives as long as a session can; the session's row says when it really ends.
+    let cookie_lifetime = actix_web::cookie::time::Duration::try_from(state.config.sessions.lifetime)
+        .unwrap_or(actix_web::cookie::time::Duration::days(30));
     let data = web::Data::new(state);
+    // One count of open `"wait": true` requests for the whole process, not one per web worker.
+    let api_waits = web::Data::new(routes::api::ApiWaits::default());
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("offstage_session".into())
             .cookie_secure(secure)
             .cookie_http_only(true)
             .cookie_same_site(SameSite::Lax)
-            .session_lifecycle(PersistentSession::default().session_ttl(actix_web::cookie::time::Duration::days(14)))
+            .session_lifecycle(PersistentSession::default().session_ttl(cookie_lifetime))
             .build();
         App::new()
             .app_data(data.clone())
+            .app_data(api_waits.clone())
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                crate::error::AppError::BadRequest(format!("The address has a parameter that can't be read: {err}"))
+                    .into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                crate::error::AppError::BadRequest(format!("The address can't be read: {err}")).into()
+            }))
             .wrap(sessions)
-            .wrap(crate::web::security_headers::middleware())
+            .wrap(crate::web::security_headers::middleware(secure))
             .wrap(Compress::default())
-            .wrap(Logger::new("%a \"%r\" %s %b %Dms"))
+            .wrap(crate::web::access_log::middleware())
             .configure(routes::configure)
             .default_service(web::to(not_found))
     })

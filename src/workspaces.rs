@@ -19,6 +19,9 @@ use crate::workflows::record_workspace_created::{self, RecordWorkspaceCreated};
 use crate::workflows::{NewRun, generate_weekly_digest, runs, send_trial_ending_email};
 
 pub const PAGE_SIZE: u64 = 50;
+/// The last page number a list accepts: 5,000,000 workspaces, far past any real list, and far
+/// below where an offset stops fitting the database's integers.
+pub const MAX_PAGE: u64 = 100_000;
 
 pub struct NewWorkspace {
     pub name: WorkspaceName,

@@ -21,6 +21,8 @@ mod m20261127_000015_create_emails;
 mod m20261127_000016_create_email_suppressions;
 mod m20261127_000017_create_enrolments;
 mod m20261127_000018_drop_run_events_read_off_job_rows;
+mod m20261201_000019_create_sessions;
+mod m20261201_000020_index_sign_ins_and_invitations;
 
 pub struct Migrator;
 
@@ -46,6 +48,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000016_create_email_suppressions::Migration),
             Box::new(m20261127_000017_create_enrolments::Migration),
             Box::new(m20261127_000018_drop_run_events_read_off_job_rows::Migration),
+            Box::new(m20261201_000019_create_sessions::Migration),
+            Box::new(m20261201_000020_index_sign_ins_and_invitations::Migration),
         ]
     }
 }

@@ -14,6 +14,7 @@ use super::Envelope;
 use crate::db::begin_write;
 use crate::db::entities::stripe_event;
 use crate::error::AppError;
+use crate::tenancy::{Platform, Reach};
 use crate::workflows::process_stripe_event::{self, ProcessStripeEvent};
 use crate::workflows::{NewRun, runs};
 
@@ -144,9 +145,9 @@ pub(super) fn processing_run(event_id: &str, replay: u64) -> NewRun {
         .trigger("stripe")
 }
 
-/// Hands a failed or unmatched event to a new run. Returns false when the event is in another
-/// state (processed, ignored, or already waiting).
-pub async fn replay(db: &DatabaseConnection, event_id: &str) -> Result<bool, AppError> {
+/// Hands a failed or unmatched event to a new run (an operator's action). Returns false when
+/// the event is in another state (processed, ignored, or already waiting).
+pub async fn replay(db: &DatabaseConnection, _platform: &Platform, event_id: &str) -> Result<bool, AppError> {
     let txn = begin_write(db).await?;
     let Some(event) = stripe_event::Entity::find_by_id(event_id).one(&txn).await? else {
         return Err(AppError::NotFound);
@@ -165,7 +166,7 @@ pub async fn replay(db: &DatabaseConnection, event_id: &str) -> Result<bool, App
 }
 
 /// Replays every failed (or unmatched) event, oldest first; returns how many were queued.
-pub async fn replay_all(db: &DatabaseConnection, status: EventStatus) -> Result<u64, AppError> {
+pub async fn replay_all(db: &DatabaseConnection, platform: &Platform, status: EventStatus) -> Result<u64, AppError> {
     let ids: Vec<String> = stripe_event::Entity::find()
         .select_only()
         .column(stripe_event::Column::Id)
@@ -176,7 +177,7 @@ pub async fn replay_all(db: &DatabaseConnection, status: EventStatus) -> Result<
         .await?;
     let mut queued = 0;
     for id in ids {
-        if replay(db, &id).await? {
+        if replay(db, platform, &id).await? {
             queued += 1;
         }
     }
@@ -207,12 +208,12 @@ pub async fn set_status<C: ConnectionTrait>(
     Ok(())
 }
 
-/// The newest events first, optionally of one status and type, for one workspace or all.
-pub async fn list(
+/// The newest events `reach` sees first, optionally of one status and type.
+pub async fn list<'a>(
     db: &DatabaseConnection,
+    reach: impl Into<Reach<'a>>,
     status: Option<EventStatus>,
     event_type: Option<&str>,
-    workspace_id: Option<&str>,
     limit: u64,
 ) -> Result<Vec<stripe_event::Model>, AppError> {
     let mut query = stripe_event::Entity::find();
@@ -222,7 +223,7 @@ pub async fn list(
     if let Some(event_type) = event_type {
         query = query.filter(stripe_event::Column::EventType.eq(event_type));
     }
-    if let Some(workspace_id) = workspace_id {
+    if let Some(workspace_id) = reach.into().workspace_id() {
         query = query.filter(stripe_event::Column::WorkspaceId.eq(workspace_id));
     }
     Ok(query
@@ -233,8 +234,13 @@ pub async fn list(
         .await?)
 }
 
+/// One event, for the platform's inbox.
+pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<stripe_event::Model, AppError> {
+    stripe_event::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound)
+}
+
 /// How many events are in each status.
-pub async fn counts(db: &DatabaseConnection) -> Result<Vec<(EventStatus, u64)>, AppError> {
+pub async fn counts(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<(EventStatus, u64)>, AppError> {
     let mut counts = Vec::with_capacity(EventStatus::ALL.len());
     for status in EventStatus::ALL {
         let n = stripe_event::Entity::find().filter(stripe_event::Column::Status.eq(status.as_str())).count(db).await?;

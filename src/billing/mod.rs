@@ -8,6 +8,7 @@ pub mod envelope;
 pub mod inbox;
 mod inbox_postgres;
 pub mod intake;
+pub mod invoices;
 pub mod signature;
 pub mod stripe_api;
 

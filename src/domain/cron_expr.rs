@@ -38,6 +38,13 @@ impl CronExpr {
         &self.text
     }
 
+    /// True for five fields, or six or seven whose seconds field is one number: such an
+    /// expression fires at most once a minute.
+    pub fn at_most_once_a_minute(&self) -> bool {
+        let fields: Vec<&str> = self.text.split(' ').collect();
+        fields.len() == 5 || fields[0].parse::<u8>().is_ok_and(|second| second < 60)
+    }
+
     /// The first time strictly after `after`, as wall-clock times in `tz` say.
     pub fn next_after(&self, after: DateTime<Utc>, tz: Timezone) -> Option<DateTime<Utc>> {
         let local = after.with_timezone(&tz.tz());
@@ -68,6 +75,16 @@ mod tests {
         assert_eq!(summer, Utc.with_ymd_and_hms(2026, 3, 30, 7, 0, 0).unwrap());
         let before = cron.next_after(Utc.with_ymd_and_hms(2026, 3, 27, 12, 0, 0).unwrap(), berlin).unwrap();
         assert_eq!(before, Utc.with_ymd_and_hms(2026, 3, 28, 8, 0, 0).unwrap(), "09:00 CET before it");
+    }
+
+    #[test]
+    fn only_a_single_second_keeps_an_expression_to_once_a_minute() {
+        for ok in ["* * * * *", "*/5 * * * *", "0 * * * * *", "30 0 9 * * Mon", "15 * * * * * 2027"] {
+            assert!(CronExpr::parse(ok).unwrap().at_most_once_a_minute(), "{ok}");
+        }
+        for busy in ["* * * * * *", "*/1 * * * * *", "0,30 * * * * *", "0-10 * * * * *", "*/30 * * * * *"] {
+            assert!(!CronExpr::parse(busy).unwrap().at_most_once_a_minute(), "{busy}");
+        }
     }
 
     #[test]

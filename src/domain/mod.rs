@@ -2,6 +2,7 @@
 //! Nothing in this module may touch the database, the network or the clock.
 
 mod cron_expr;
+mod duration;
 mod email;
 mod password;
 mod public_id;
@@ -12,6 +13,7 @@ mod timezone;
 mod workspace_name;
 
 pub use cron_expr::CronExpr;
+pub use duration::{describe_duration, parse_duration};
 pub use email::Email;
 pub use password::{Password, PasswordHash};
 pub use public_id::PublicId;

@@ -4,6 +4,7 @@ use argon2::password_hash::{PasswordHasher, PasswordVerifier, SaltString, rand_c
 use argon2::{Argon2, PasswordHash as Argon2Hash};
 
 /// A password that satisfies the policy (8..=128 characters). Never logged, never displayed.
+#[derive(Clone)]
 pub struct Password(String);
 
 impl Password {

@@ -16,6 +16,7 @@ use super::templates::Rendered;
 use crate::db::entities::email;
 use crate::domain::PublicId;
 use crate::error::AppError;
+use crate::tenancy::{Platform, Reach};
 use crate::workflows::runs::{self, NewRun};
 use crate::workflows::send_email::{self, SendEmail};
 
@@ -148,7 +149,8 @@ async fn insert_new<C: ConnectionTrait>(
     Ok(inserted.iter().filter_map(|row| row.try_get::<String>("", "id").ok()).collect())
 }
 
-pub async fn get(db: &DatabaseConnection, id: &str) -> Result<email::Model, AppError> {
+/// One email of any workspace: the Mailbox's, and the delivering worker's.
+pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<email::Model, AppError> {
     email::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound)
 }
 
@@ -185,19 +187,22 @@ async fn set(
     Ok(())
 }
 
-/// What the Mailbox lists.
+/// What the Mailbox lists (of what the read's `Reach` allows).
 #[derive(Debug, Default, Clone)]
 pub struct MailboxFilter {
-    pub workspace_id: Option<String>,
     pub status: Option<EmailStatus>,
     /// Matches recipient, subject or kind.
     pub search: String,
     pub limit: u64,
 }
 
-pub async fn list(db: &DatabaseConnection, filter: &MailboxFilter) -> Result<Vec<email::Model>, AppError> {
+pub async fn list<'a>(
+    db: &DatabaseConnection,
+    reach: impl Into<Reach<'a>>,
+    filter: &MailboxFilter,
+) -> Result<Vec<email::Model>, AppError> {
     let mut query = email::Entity::find().order_by_desc(email::Column::CreatedAt).order_by_desc(email::Column::Id);
-    if let Some(ws) = &filter.workspace_id {
+    if let Some(ws) = reach.into().workspace_id() {
         query = query.filter(email::Column::WorkspaceId.eq(ws));
     }
     if let Some(status) = filter.status {
@@ -215,8 +220,8 @@ pub async fn list(db: &DatabaseConnection, filter: &MailboxFilter) -> Result<Vec
     Ok(query.limit(filter.limit.max(1)).all(db).await?)
 }
 
-/// Emails per status.
-pub async fn counts(db: &DatabaseConnection) -> Result<Vec<(EmailStatus, u64)>, AppError> {
+/// Emails per status, of every workspace.
+pub async fn counts(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<(EmailStatus, u64)>, AppError> {
     let mut counts = Vec::new();
     for status in EmailStatus::ALL {
         counts.push((status, email::Entity::find().filter(email::Column::Status.eq(status.as_str())).count(db).await?));

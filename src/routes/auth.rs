@@ -1,17 +1,19 @@
-//! Sign in and sign out. Failed sign-ins are throttled per email (see `accounts`); a successful
-//! one starts a fresh session and returns to the page that asked for it.
+//! Sign in and sign out. Sign-ins pass the throttle (`accounts::throttle`); a successful one
+//! starts a session (`accounts::sessions`) in a fresh cookie, remembers the browser for that
+//! email (`web::device`) and returns to the page that asked for it, if it is on this site.
+//! Signing out ends the session itself, not only this browser's cookie.
 
 use actix_session::Session;
-use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, Responder, web};
+use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::accounts;
+use crate::accounts::{self, sessions};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::web::{CsrfForm, Flash, csrf, current_user, redirect};
+use crate::web::client::Client;
+use crate::web::{CsrfForm, Flash, csrf, current_user, device, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/login", web::get().to(show))
@@ -34,11 +36,23 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only same-site paths are followed after sign-in, never another host.
-fn safe_next(next: Option<&str>) -> String {
+/// Where a sign-in goes when `next` is missing or not a path of this site.
+const AFTER_SIGN_IN: &str = "/admin";
+
+/// Only a path of this site is followed after sign-in: one leading `/`, no `//`, no `\`, and
+/// printable ASCII only. Browsers drop tabs and newlines from a `Location` and read `\` as `/`,
+/// so `/\t/evil.example` or `/\\evil.example` would leave the site; a CR/LF would not even fit in
+/// a header.
+pub(crate) fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path) if path.starts_with('/') && !path.starts_with("//") && !path.contains('\\') => path.to_owned(),
-        _ => "/admin/workspaces".to_owned(),
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && path.bytes().all(|b| b.is_ascii_graphic() && b != b'\\') =>
+        {
+            path.to_owned()
+        }
+        _ => AFTER_SIGN_IN.to_owned(),
     }
 }
 
@@ -63,21 +77,20 @@ async fn submit(
     req: HttpRequest,
     state: web::Data<AppState>,
     session: Session,
+    Client(client): Client,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<HttpResponse, AppError> {
-    let ip = req.connection_info().realip_remote_addr().unwrap_or("unknown").to_owned();
     let next = safe_next(form.next.as_deref());
-    match accounts::authenticate(&state.db, &form.email, &form.password, &ip).await {
+    let known_device = device::knows(&req, &state.config, &form.email);
+    match accounts::authenticate(&state.db, &form.email, &form.password, &client.ip, known_device).await {
         Ok(user) => {
-            current_user::sign_in(&session, &user)?;
-            Ok(redirect(next))
+            let token = sessions::start(&state.db, &user, &client, &state.config.sessions).await?;
+            current_user::sign_in(&session, &token)?;
+            let mut response = redirect(next);
+            device::remember(&req, &mut response, &state.config, &user.email);
+            Ok(response)
         }
-        Err(err @ (AppError::Unauthorized(_) | AppError::TooManyRequests(_))) => {
-            let status = if matches!(err, AppError::TooManyRequests(_)) {
-                StatusCode::TOO_MANY_REQUESTS
-            } else {
-                StatusCode::UNAUTHORIZED
-            };
+        Err(err @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
             let page = LoginPage {
                 csrf_token: csrf::token(&session),
                 flashes: Vec::new(),
@@ -85,13 +98,53 @@ async fn submit(
                 next,
                 error: Some(err.to_string()),
             };
-            Ok(page.customize().with_status(status).respond_to(&req).map_into_boxed_body())
+            let mut shown = page.customize().with_status(err.status_code());
+            if let Some(header) = err.retry_after() {
+                shown = shown.insert_header(header);
+            }
+            Ok(shown.respond_to(&req).map_into_boxed_body())
         }
         Err(other) => Err(other),
     }
 }
 
-async fn logout(session: Session, CsrfForm(_): CsrfForm<serde::de::IgnoredAny>) -> HttpResponse {
+async fn logout(
+    state: web::Data<AppState>,
+    session: Session,
+    CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
+) -> Result<HttpResponse, AppError> {
+    if let Some(token) = current_user::token(&session) {
+        sessions::end(&state.db, &token).await?;
+    }
     current_user::sign_out(&session);
-    redirect("/login")
+    Ok(redirect("/login"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_paths_of_this_site_are_followed_after_sign_in() {
+        for kept in ["/admin/account", "/admin/workspaces?q=a%20b&page=2", "/invitations/abc"] {
+            assert_eq!(safe_next(Some(kept)), kept);
+        }
+        let refused = [
+            "//evil.example",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "/\t\t/evil.example",
+            " /evil",
+            "/admin\r\nSet-Cookie: x=1",
+            "/\u{0}x",
+            "/é",
+            "https://evil.example",
+            "evil.example",
+            "",
+        ];
+        for next in refused {
+            assert_eq!(safe_next(Some(next)), "/admin", "{next:?}");
+        }
+        assert_eq!(safe_next(None), "/admin");
+    }
 }

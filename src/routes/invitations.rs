@@ -8,12 +8,13 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use crate::accounts;
+use crate::accounts::{self, sessions};
 use crate::db::entities::{invitation, workspace};
 use crate::domain::{Email, Password};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::{accept_invitation, find_pending_invitation};
+use crate::web::client::Client;
 use crate::web::{CsrfForm, CurrentUser, Flash, csrf, current_user, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -85,7 +86,7 @@ async fn accept(
     let slug = ws.slug.clone();
     let name = ws.name.clone();
     let user = match CurrentUser::extract(&req).await {
-        Ok(user) => user.0,
+        Ok(user) => user.user().clone(),
         Err(_) => {
             let email = Email::parse(&invitation.email).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
             if accounts::find_by_email(&state.db, &email).await?.is_some() {
@@ -101,7 +102,8 @@ async fn accept(
                 Err(msg) => return rerender(&req, &state, &token, msg).await,
             };
             let created = accounts::create_user(&state.db, &email, &password, false).await?;
-            current_user::sign_in(&session, &created)?;
+            let secret = sessions::start(&state.db, &created, &Client::of(&req), &state.config.sessions).await?;
+            current_user::sign_in(&session, &secret)?;
             created
         }
     };

@@ -1,16 +1,25 @@
 //! Tenancy by construction. Every workspace-owned row is reached through a `Scope`, and a
 //! `Scope` can only be made by proving membership (a signed-in member or platform admin), by
-//! holding an API key of the workspace, or by being the system acting inside a job. Someone
-//! outside the workspace gets `NotFound`, never `Forbidden`, so existence does not leak.
+//! holding an API key of the workspace, or by being the system acting for a workspace (inside a
+//! job, or holding the `Platform` capability). Someone outside the workspace gets `NotFound`,
+//! never `Forbidden`, so existence does not leak. Reads across workspaces need the `Platform`
+//! capability (`platform`).
 
 mod activity;
 mod api_keys;
+mod invitations;
 mod members;
+mod platform;
 
 pub use activity::ActivityKind;
 pub use api_keys::{ApiKeyCreated, authenticate_api_key};
+pub use invitations::{
+    InvitationForYou, accept_invitation, accept_invitation_by_id, decline_invitation, find_pending_invitation,
+    invitations_for,
+};
+pub use members::MemberRow;
 pub(crate) use members::insert_membership;
-pub use members::{AddMemberOutcome, MemberRow, accept_invitation, find_pending_invitation};
+pub use platform::{Platform, Reach};
 
 use std::collections::HashMap;
 
@@ -32,7 +41,7 @@ const WORKSPACES_PER_LOAD: usize = 128;
 const LOADERS: usize = 2;
 
 /// Starts the loader's tasks on the current runtime.
-pub fn workspace_loader(db: DatabaseConnection) -> WorkspaceLoader {
+pub(crate) fn workspace_loader(db: DatabaseConnection) -> WorkspaceLoader {
     Batcher::start(db, LOADERS, WORKSPACES_PER_LOAD, |db, ids: Vec<String>| async move {
         let found = workspace::Entity::find()
             .filter(workspace::Column::Id.is_in(ids.iter().cloned()))
@@ -67,6 +76,8 @@ pub struct Scope {
     workspace: workspace::Model,
     role: Role,
     actor: Actor,
+    /// A platform admin or Offstage itself: may change Offstage's own runs too.
+    operator: bool,
 }
 
 impl Scope {
@@ -89,27 +100,33 @@ impl Scope {
             None => return Err(AppError::NotFound),
         };
         let actor = Actor::User { id: user.id().to_owned(), email: user.email().to_owned() };
-        Ok(Scope { workspace, role, actor })
+        Ok(Scope { workspace, role, actor, operator: user.is_platform_admin() })
     }
 
     /// The workspace an API key belongs to; the key acts with admin rights inside it.
     pub(crate) fn for_api_key(workspace: workspace::Model, key: &api_key::Model) -> Scope {
         let actor = Actor::ApiKey { id: key.id.clone(), name: key.name.clone() };
-        Scope { workspace, role: Role::Admin, actor }
+        Scope { workspace, role: Role::Admin, actor, operator: false }
     }
 
     /// The system acting for a workspace inside a background job, loaded through the worker
     /// process's loader.
-    pub async fn system(loader: &WorkspaceLoader, workspace_id: &str) -> Result<Scope, AppError> {
+    pub(crate) async fn system(loader: &WorkspaceLoader, workspace_id: &str) -> Result<Scope, AppError> {
         let workspace =
             loader.submit(workspace_id.to_owned()).await.map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
-        Ok(Scope { workspace: workspace.ok_or(AppError::NotFound)?, role: Role::Owner, actor: Actor::System })
+        Ok(Scope::acting_for(&Platform::system(), workspace.ok_or(AppError::NotFound)?))
     }
 
-    /// A scope for a workspace the caller has just created or loaded through a global query
-    /// that already proved the right to it (the CLI, the creator of a new workspace).
-    pub fn trusted(workspace: workspace::Model, actor: Actor) -> Scope {
-        Scope { workspace, role: Role::Owner, actor }
+    /// Offstage itself acting for `workspace` (the CLI, tests), with the platform capability as
+    /// proof of the right to it.
+    pub fn acting_for(_platform: &Platform, workspace: workspace::Model) -> Scope {
+        Scope { workspace, role: Role::Owner, actor: Actor::System, operator: true }
+    }
+
+    /// `actor` acting in a workspace whose right to it was proved by other means (the invited
+    /// person accepting an invitation).
+    pub(crate) fn trusted(workspace: workspace::Model, actor: Actor) -> Scope {
+        Scope { workspace, role: Role::Owner, actor, operator: false }
     }
 
     pub fn workspace(&self) -> &workspace::Model {
@@ -126,6 +143,29 @@ impl Scope {
     }
     pub fn can_manage(&self) -> bool {
         self.role.can_manage()
+    }
+
+    /// A platform admin or Offstage itself, rather than one of the workspace's own people or keys.
+    pub fn is_operator(&self) -> bool {
+        self.operator
+    }
+
+    /// Whether this scope may cancel or retry a run of a workflow that is `internal` (Offstage's
+    /// own: dunning steps, trial reminders, email deliveries). Tenants may only look at those.
+    pub fn may_change_run(&self, internal: bool) -> bool {
+        self.can_manage() && (!internal || self.operator)
+    }
+
+    /// `may_change_run`, as an error a person can read.
+    pub fn require_may_change_run(&self, internal: bool) -> Result<(), AppError> {
+        self.require_manager()?;
+        if self.may_change_run(internal) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(
+                "This run is one of Offstage's own (billing and email); it can be looked at but not changed.".into(),
+            ))
+        }
     }
 
     /// Members may look; changing members, invitations or keys needs owner or admin.

@@ -1,9 +1,13 @@
-//! Web plumbing shared by the admin pages: the signed-in user, CSRF-checked forms, flash
-//! messages, the per-page context the layout needs, security headers and embedded static files.
+//! Web plumbing shared by the admin pages: who is asking (client address, device cookie), the
+//! signed-in user, CSRF-checked forms, flash messages, the per-page context the layout needs,
+//! security headers and embedded static files.
 //! Route handlers live in `routes`; this module holds no page of its own.
 
+pub mod access_log;
+pub mod client;
 pub mod csrf;
 pub mod current_user;
+pub mod device;
 pub mod flash;
 pub mod page;
 mod scope_extractor;

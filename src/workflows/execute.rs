@@ -32,6 +32,9 @@ pub struct RunRequest {
     /// second early (SQLite keeps whole seconds), and the worker waits until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<DateTime<Utc>>,
+    /// Someone waits for the run's end, maybe in another process: its end is announced there too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub awaited: bool,
 }
 
 /// What a finished attempt leaves in apalis's `last_result` (as `{"Ok": …}`).
@@ -165,8 +168,31 @@ pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunR
         _ => None,
     };
     let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
+    let awaited = request.awaited;
     let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, workspace_id);
-    match tokio::time::timeout(workflow.timeout(), workflow.run(ctx, request.params)).await {
+    let result = attempt_once(&current, workflow, ctx, request.params).await;
+    if result.is_ok() || attempt >= workflow.max_attempts() {
+        announce_end(job, run_id, awaited).await;
+    }
+    result
+}
+
+/// Tells whoever waits for the run that it has ended (see `runs::waiting`).
+async fn announce_end(job: &JobContext, run_id: &str, awaited: bool) {
+    use super::runs::waiting;
+    if awaited && let Err(err) = waiting::announce_to_other_processes(&job.db, run_id).await {
+        tracing::warn!(run_id, error = %err, "could not announce the run's end; its waiters will poll");
+    }
+    waiting::announce(run_id);
+}
+
+async fn attempt_once(
+    current: &Attempt<'_>,
+    workflow: &dyn super::AnyWorkflow,
+    ctx: RunContext,
+    params: Value,
+) -> Result<RunResult, RunError> {
+    match tokio::time::timeout(workflow.timeout(), workflow.run(ctx, params)).await {
         Ok(Ok(outcome)) => Ok(current.finish(outcome)),
         Ok(Err(err)) => {
             let missing = err.chain().find_map(|cause| cause.downcast_ref::<WorkspaceMissing>()).map(|m| m.0.clone());

@@ -25,7 +25,7 @@ pub mod send_trial_ending_email;
 pub use context::RunContext;
 pub use execute::{RunRequest, RunResult, execute};
 pub use outcome::{Outcome, SkipReason};
-pub use registry::{AnyWorkflow, find, registry};
+pub use registry::{AnyWorkflow, find, registry, startable_in_workspace};
 pub use runs::{NewRun, RunStatus, RunView};
 
 use std::future::Future;
@@ -46,8 +46,12 @@ pub trait Workflow: Send + Sync + 'static {
     const MAX_ATTEMPTS: u32 = 5;
     /// How long one attempt may take before it counts as failed.
     const TIMEOUT: Duration = Duration::from_secs(60);
-    /// Internal workflows are run by Offstage itself and not offered in the API or the UI.
+    /// Internal workflows are run by Offstage itself and not offered in the API or the UI; their
+    /// runs are read-only to tenants.
     const INTERNAL: bool = false;
+    /// Operator tools (`probe`): offered to platform admins only, never to API keys or a
+    /// workspace's own people, who share the workers with every other workspace.
+    const OPERATOR_ONLY: bool = false;
 
     /// The parameters. A field named `workspace_id` makes the workflow workspace-scoped: its runs
     /// belong to that workspace, and `RunContext::scope` is that workspace's scope.

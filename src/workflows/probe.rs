@@ -1,6 +1,7 @@
 //! `probe`: checks the engine end to end for a workspace. It echoes `value` back as its output,
 //! and can sleep, fail its first attempts, or skip, so operators (and the benchmarks and tests)
-//! can watch every path a run can take without touching real data.
+//! can watch every path a run can take without touching real data. An operator tool: it holds
+//! a worker for seconds and fails on purpose, so only platform admins may start it.
 
 use std::time::Duration;
 
@@ -36,6 +37,7 @@ impl Workflow for Probe {
     const DESCRIPTION: &'static str = "Checks the workflow engine end to end: echoes a value, can sleep, fail or skip.";
     const MAX_ATTEMPTS: u32 = 3;
     const TIMEOUT: Duration = Duration::from_secs(4);
+    const OPERATOR_ONLY: bool = true;
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {

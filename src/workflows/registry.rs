@@ -24,6 +24,7 @@ pub trait AnyWorkflow: Send + Sync {
     fn max_attempts(&self) -> u32;
     fn timeout(&self) -> Duration;
     fn internal(&self) -> bool;
+    fn operator_only(&self) -> bool;
     /// The JSON schema of the parameters.
     fn params_schema(&self) -> Value;
     /// True when the parameters carry a `workspace_id`.
@@ -50,6 +51,9 @@ impl<W: Workflow> AnyWorkflow for Entry<W> {
     }
     fn internal(&self) -> bool {
         W::INTERNAL
+    }
+    fn operator_only(&self) -> bool {
+        W::OPERATOR_ONLY
     }
     fn params_schema(&self) -> Value {
         serde_json::to_value(schemars::schema_for!(W::Params)).unwrap_or(Value::Null)
@@ -98,6 +102,15 @@ pub fn registry() -> &'static [&'static dyn AnyWorkflow] {
 
 pub fn find(name: &str) -> Option<&'static dyn AnyWorkflow> {
     registry().iter().copied().find(|w| w.name() == name)
+}
+
+/// The workflows a person or key may start in a workspace: workspace-scoped, not internal, and
+/// operator tools only for an operator (a platform admin).
+pub fn startable_in_workspace(operator: bool) -> impl Iterator<Item = &'static dyn AnyWorkflow> {
+    registry()
+        .iter()
+        .copied()
+        .filter(move |w| !w.internal() && w.workspace_scoped() && (operator || !w.operator_only()))
 }
 
 #[cfg(test)]

@@ -4,22 +4,29 @@
 //! on PostgreSQL, the single writer on SQLite), and its run carries the idempotency key
 //! `schedule:{id}:{tick}`, so a tick starts exactly one run however many processes are running
 //! and across restarts. A tick missed while nothing ran fires once, late; older ones are dropped.
+//!
+//! A workspace's schedules share the workers with every other workspace, so they fire at most
+//! once a minute (also those written before that rule) and a workspace has a limited number of
+//! them (`OFFSTAGE_SCHEDULES_PER_WORKSPACE`, built-in ones aside). Global schedules are the
+//! operator's and have neither limit.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
 };
 use serde_json::Value;
 
 use super::AnyWorkflow;
 use super::runs::{self, NewRun, RunView};
+use crate::config::TenantLimits;
 use crate::db::begin_write;
 use crate::db::entities::{schedule, workspace};
 use crate::domain::{CronExpr, PublicId, Timezone};
 use crate::error::AppError;
+use crate::tenancy::{Platform, Scope};
 
 /// How many due schedules one call fires; the rest wait for the next second.
 pub const BATCH: u64 = 200;
@@ -108,13 +115,48 @@ fn run_params(params: &str, workspace_id: &Option<String>) -> Value {
     params
 }
 
-pub async fn create(db: &DatabaseConnection, new: NewSchedule) -> Result<schedule::Model, AppError> {
+/// Creates a schedule. A workspace's must fire at most once a minute and stay within
+/// `limits.schedules_per_workspace` (422 otherwise).
+pub async fn create(
+    db: &DatabaseConnection,
+    new: NewSchedule,
+    limits: &TenantLimits,
+) -> Result<schedule::Model, AppError> {
     let workspace_id = new.workspace.as_ref().map(|w| w.id.clone());
     let params = new.params.to_string();
     new.workflow.check_params(&run_params(&params, &workspace_id)).map_err(AppError::Unprocessable)?;
     let tz = new.timezone.unwrap_or_else(|| zone(&None, new.workspace.as_ref()));
     let next = new.cron.next_after(Utc::now(), tz);
-    Ok(schedule::ActiveModel {
+    let txn = begin_write(db).await?;
+    if let Some(ws) = &workspace_id {
+        if !new.cron.at_most_once_a_minute() {
+            return Err(AppError::Unprocessable(
+                "cron: a workspace's schedule runs at most once a minute; give the seconds field a single number, \
+                 or use five fields"
+                    .into(),
+            ));
+        }
+        if db.get_database_backend() == DbBackend::Postgres {
+            // Two schedules created at once must not both pass the limit.
+            workspace::Entity::find_by_id(ws).lock_exclusive().one(&txn).await?;
+        }
+        let limit = limits.schedules_per_workspace;
+        let existing = schedule::Entity::find()
+            .filter(schedule::Column::WorkspaceId.eq(ws))
+            .filter(
+                sea_orm::Condition::any()
+                    .add(schedule::Column::CreatedBy.is_null())
+                    .add(schedule::Column::CreatedBy.ne(BUILT_IN_AUTHOR)),
+            )
+            .count(&txn)
+            .await?;
+        if existing >= u64::from(limit) {
+            return Err(AppError::Unprocessable(format!(
+                "This workspace already has {limit} schedules, the most it may; delete or reuse one."
+            )));
+        }
+    }
+    let created = schedule::ActiveModel {
         id: Set(PublicId::generate("sch")),
         workflow: Set(new.workflow.name().to_owned()),
         workspace_id: Set(workspace_id),
@@ -128,19 +170,21 @@ pub async fn create(db: &DatabaseConnection, new: NewSchedule) -> Result<schedul
         created_by: Set(Some(new.created_by)),
         created_at: Set(Utc::now()),
     }
-    .insert(db)
-    .await?)
+    .insert(&txn)
+    .await?;
+    txn.commit().await?;
+    Ok(created)
 }
 
-pub async fn for_workspace(db: &DatabaseConnection, workspace_id: &str) -> Result<Vec<schedule::Model>, AppError> {
+pub async fn for_workspace(db: &DatabaseConnection, scope: &Scope) -> Result<Vec<schedule::Model>, AppError> {
     Ok(schedule::Entity::find()
-        .filter(schedule::Column::WorkspaceId.eq(workspace_id))
+        .filter(schedule::Column::WorkspaceId.eq(scope.workspace_id()))
         .order_by_asc(schedule::Column::CreatedAt)
         .all(db)
         .await?)
 }
 
-pub async fn global(db: &DatabaseConnection) -> Result<Vec<schedule::Model>, AppError> {
+pub async fn global(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<schedule::Model>, AppError> {
     Ok(schedule::Entity::find()
         .filter(schedule::Column::WorkspaceId.is_null())
         .order_by_asc(schedule::Column::CreatedAt)
@@ -148,7 +192,7 @@ pub async fn global(db: &DatabaseConnection) -> Result<Vec<schedule::Model>, App
         .await?)
 }
 
-pub async fn find_global(db: &DatabaseConnection, id: &str) -> Result<schedule::Model, AppError> {
+pub async fn find_global(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<schedule::Model, AppError> {
     schedule::Entity::find_by_id(id)
         .filter(schedule::Column::WorkspaceId.is_null())
         .one(db)
@@ -156,13 +200,9 @@ pub async fn find_global(db: &DatabaseConnection, id: &str) -> Result<schedule::
         .ok_or(AppError::NotFound)
 }
 
-pub async fn find_in_workspace(
-    db: &DatabaseConnection,
-    workspace_id: &str,
-    id: &str,
-) -> Result<schedule::Model, AppError> {
+pub async fn find_in_workspace(db: &DatabaseConnection, scope: &Scope, id: &str) -> Result<schedule::Model, AppError> {
     schedule::Entity::find_by_id(id)
-        .filter(schedule::Column::WorkspaceId.eq(workspace_id))
+        .filter(schedule::Column::WorkspaceId.eq(scope.workspace_id()))
         .one(db)
         .await?
         .ok_or(AppError::NotFound)
@@ -255,14 +295,17 @@ pub async fn fire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usi
     for (i, found) in due.iter().enumerate() {
         let Some(tick) = found.next_run_at else { continue };
         let key = format!("schedule:{}:{}", found.id, tick.timestamp());
-        let scope = found.workspace_id.clone().unwrap_or_else(|| "global".into());
-        if runs::find_by_idempotency_in(&txn, &scope, &key).await?.is_some() {
+        let new = match NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id)) {
+            Ok(new) => new.idempotency_key(key.clone()).trigger("schedule").at(tick),
+            Err(err) => {
+                tracing::warn!(schedule = found.id, error = %err, "schedule names an unknown workflow");
+                continue;
+            }
+        };
+        if runs::find_by_idempotency_in(&txn, &new.idempotency_scope(), &key).await?.is_some() {
             continue;
         }
-        match NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id)) {
-            Ok(new) => ticks.push((i, new.idempotency_key(key).trigger("schedule").at(tick))),
-            Err(err) => tracing::warn!(schedule = found.id, error = %err, "schedule names an unknown workflow"),
-        }
+        ticks.push((i, new));
     }
     let (indexes, news): (Vec<usize>, Vec<NewRun>) = ticks.into_iter().unzip();
     let run_ids = runs::start_all_in(&txn, &news).await?;
@@ -271,9 +314,11 @@ pub async fn fire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usi
     for (i, found) in due.into_iter().enumerate() {
         let Some(tick) = found.next_run_at else { continue };
         let workspace = found.workspace_id.as_ref().and_then(|id| workspaces.get(id));
+        // A workspace's schedule fires at most once a minute, whatever its expression says.
+        let earliest = if found.workspace_id.is_some() { tick + chrono::Duration::seconds(59) } else { tick };
         let next = CronExpr::parse(&found.cron)
             .ok()
-            .and_then(|cron| cron.next_after(now.max(tick), zone(&found.timezone, workspace)));
+            .and_then(|cron| cron.next_after(now.max(earliest), zone(&found.timezone, workspace)));
         let last_run_id = started_by.remove(&i).or_else(|| found.last_run_id.clone());
         let mut active: schedule::ActiveModel = found.into();
         active.next_run_at = Set(next);

@@ -32,7 +32,7 @@ impl Workflow for SendEmail {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let email = outbox::get(&ctx.db, &params.email_id).await?;
+        let email = outbox::get(&ctx.db, &crate::tenancy::Platform::system(), &params.email_id).await?;
         if matches!(EmailStatus::parse(&email.status), Some(EmailStatus::Sent | EmailStatus::Suppressed)) {
             return Ok(Outcome::skipped(
                 "the email is still waiting to be sent",

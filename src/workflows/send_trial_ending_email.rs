@@ -50,7 +50,7 @@ pub async fn schedule_for<C: ConnectionTrait>(
     workspace_id: &str,
     trial_ends_at: Option<DateTime<Utc>>,
 ) -> Result<(), AppError> {
-    runs::cancel_by_business_key_in(txn, Some(workspace_id), &business_key(workspace_id), "a new trial end").await?;
+    runs::cancel_by_business_key_in(txn, workspace_id, &business_key(workspace_id), "a new trial end").await?;
     if let Some(ends) = trial_ends_at.filter(|t| *t > Utc::now()) {
         runs::start_in(txn, &reminder(workspace_id, ends)).await?;
     }

@@ -53,7 +53,7 @@ on_both_databases! {
 
     async fn one_address_guessing_many_accounts_is_throttled_too(app: TestApp) {
         let visitor = app.visitor().await;
-        for i in 0..offstage::accounts::MAX_FAILED_LOGINS_PER_IP {
+        for i in 0..offstage::accounts::throttle::MAX_FAILURES_PER_ADDRESS {
             let email = format!("guess{i}@example.com");
             let response = visitor.post_form("/login", &[("email", &email), ("password", "guess")]).await;
             assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
@@ -71,10 +71,39 @@ on_both_databases! {
         assert_eq!(status, StatusCode::SEE_OTHER);
     }
 
-    async fn the_return_address_after_sign_in_never_leaves_the_site(app: TestApp) {
+    async fn a_return_address_that_a_browser_would_read_as_another_site_sends_to_the_admin_instead(app: TestApp) {
+        for next in ["//evil.example.com/", "/\t/evil.example", "/\\evil.example", "/admin\r\nSet-Cookie: x=1", "https://evil.example", " /admin"] {
+            let visitor = app.visitor().await;
+            let response = visitor.post_form("/login", &[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", next)]).await;
+            assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next:?}");
+            assert_eq!(location(&response), "/admin", "{next:?}");
+        }
+        let (status, page) = app.visitor().await.get_html("/login?next=%2F%09%2Fevil.example").await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(page.contains("name=\"next\" value=\"/admin\""), "{page}");
         let visitor = app.visitor().await;
-        let response = visitor.post_form("/login", &[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "//evil.example.com/")]).await;
-        assert_eq!(location(&response), "/admin/workspaces");
+        let response = visitor.post_form("/login", &[("email", ADMIN_EMAIL), ("password", PASSWORD), ("next", "/admin/account?tab=1")]).await;
+        assert_eq!(location(&response), "/admin/account?tab=1", "a path of this site is followed");
+        let home = visitor.get("/admin").await;
+        assert_eq!(location(&home), "/admin/workspaces");
+    }
+
+    async fn a_page_number_past_any_list_is_a_clear_400_not_a_broken_connection(app: TestApp) {
+        let visitor = app.sign_in(ADMIN_EMAIL).await;
+        for page in ["200000000000000000", "0", "100001", "18446744073709551615", "-1", "abc", "1e3", "99999999999999999999999"] {
+            let (status, html) = visitor.get_html(&format!("/admin/workspaces?page={page}")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "page={page}");
+            assert!(html.contains("page: use a number from 1 to 100000"), "page={page}: {html}");
+        }
+        assert_eq!(visitor.get_html("/admin/workspaces?page=100000").await.0, StatusCode::OK, "an empty last page is a page");
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let key = app.api_key(&ws).await;
+        for (limit, expected) in [("0", StatusCode::UNPROCESSABLE_ENTITY), ("201", StatusCode::UNPROCESSABLE_ENTITY), ("200000000000000000", StatusCode::UNPROCESSABLE_ENTITY), ("-5", StatusCode::UNPROCESSABLE_ENTITY), ("many", StatusCode::BAD_REQUEST)] {
+            let response = app.anonymous().get(app.url(&format!("/api/v1/runs?limit={limit}"))).bearer_auth(&key).send().await.unwrap();
+            assert_eq!(response.status(), expected, "limit={limit}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(body["error"]["message"].as_str().unwrap().contains("limit"), "limit={limit}: {body}");
+        }
     }
 
     async fn every_page_carries_security_headers(app: TestApp) {
@@ -84,7 +113,30 @@ on_both_databases! {
         assert_eq!(headers["x-content-type-options"], "nosniff");
         assert!(headers["content-security-policy"].to_str().unwrap().contains("default-src 'self'"));
         assert_eq!(headers["referrer-policy"], "same-origin");
+        assert!(!headers.contains_key("strict-transport-security"), "no HSTS over plain http");
     }
+
+    async fn a_new_api_keys_page_and_every_signed_in_page_are_never_stored_by_browsers(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let owner = app.sign_in(ADMIN_EMAIL).await;
+        let created = owner.post_form(&format!("/admin/workspaces/{}/api-keys", ws.slug), &[("name", "Production")]).await;
+        assert_eq!(created.status(), StatusCode::CREATED);
+        assert_eq!(created.headers()["cache-control"], "no-store", "the page showing the secret once");
+        for path in ["/admin/workspaces", "/admin/account", &format!("/admin/workspaces/{}/members", ws.slug)] {
+            let response = owner.get(path).await;
+            assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
+        }
+        let css = app.anonymous().get(app.url("/static/app.css")).send().await.unwrap();
+        assert_eq!(css.headers()["cache-control"], "public, max-age=3600", "static files are still cached");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn browsers_are_told_to_use_https_only_when_the_public_url_is_https() {
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |config| config.base_url = "https://offstage.example.com".into()).await;
+    let response = app.anonymous().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(response.headers()["strict-transport-security"], "max-age=31536000");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

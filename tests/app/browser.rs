@@ -1,5 +1,6 @@
 //! A real browser (Debian chromium driven through chromedriver) signs in, creates a workspace,
-//! adds a member and creates an API key. Runs when OFFSTAGE_TEST_BROWSER=1.
+//! invites a teammate who signs in and accepts, sees where it is signed in, and creates an API
+//! key. Runs when OFFSTAGE_TEST_BROWSER=1.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,7 +11,7 @@ use crate::helpers::process::{KillOnDrop, free_port};
 use crate::helpers::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_key_in_a_browser() {
+async fn a_person_signs_in_creates_a_workspace_invites_a_teammate_who_accepts_and_creates_an_api_key_in_a_browser() {
     if std::env::var("OFFSTAGE_TEST_BROWSER").as_deref() != Ok("1") {
         eprintln!("OFFSTAGE_TEST_BROWSER is not 1: the browser test does not run here");
         return;
@@ -59,9 +60,7 @@ async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_
 
     c.goto(&app.url("/admin/workspaces")).await.unwrap();
     assert!(c.current_url().await.unwrap().path().starts_with("/login"));
-    c.find(Locator::Css("input[name=email]")).await.unwrap().send_keys(ADMIN_EMAIL).await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    sign_in(&c, ADMIN_EMAIL).await;
     c.wait().for_element(Locator::LinkText("Create your first workspace")).await.unwrap().click().await.unwrap();
 
     c.wait().for_element(Locator::Css("input[name=name]")).await.unwrap().send_keys("Browser Co").await.unwrap();
@@ -82,8 +81,26 @@ async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_
         .unwrap();
     c.find(Locator::Css("form.stack button.primary")).await.unwrap().click().await.unwrap();
     let flash = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
-    assert_eq!(flash, "teammate@example.com is now a member.");
-    let table = c.find(Locator::Css("table")).await.unwrap().text().await.unwrap();
+    assert!(flash.starts_with("Invitation sent to teammate@example.com."), "{flash}");
+    let pending = c.source().await.unwrap();
+    assert!(pending.contains("Pending invitations") && pending.contains("teammate@example.com"));
+    let members_page = c.current_url().await.unwrap();
+
+    // The teammate, in the same browser after signing out, accepts from their own list.
+    c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    sign_in(&c, "teammate@example.com").await;
+    c.wait().for_element(Locator::XPath("//button[text()='Accept']")).await.unwrap().click().await.unwrap();
+    let flash = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    assert_eq!(flash, "Welcome to Browser Co!");
+    c.goto(&app.url("/admin/account")).await.unwrap();
+    let sessions = c.wait().for_element(Locator::Css("table")).await.unwrap().text().await.unwrap();
+    assert!(sessions.contains("Chrome on Linux") && sessions.contains("this browser"), "{sessions}");
+    c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+
+    sign_in(&c, ADMIN_EMAIL).await;
+    c.wait().for_element(Locator::LinkText("Browser Co")).await.unwrap();
+    c.goto(members_page.as_str()).await.unwrap();
+    let table = c.wait().for_element(Locator::Css("table")).await.unwrap().text().await.unwrap();
     assert!(table.contains("teammate@example.com"));
 
     c.find(Locator::LinkText("API keys")).await.unwrap().click().await.unwrap();
@@ -97,4 +114,11 @@ async fn a_person_signs_in_creates_a_workspace_adds_a_member_and_creates_an_api_
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(body["name"], "Browser Co");
     assert_eq!(body["members_count"], 2);
+}
+
+/// Fills in and sends the sign-in form the browser shows (or is about to).
+async fn sign_in(c: &fantoccini::Client, email: &str) {
+    c.wait().for_element(Locator::Css("input[name=email]")).await.unwrap().send_keys(email).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
 }

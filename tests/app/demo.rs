@@ -14,7 +14,7 @@ on_both_databases! {
         app.drain_jobs_due().await;
         let demo_runs = workflow_run::Entity::find().filter(workflow_run::Column::Trigger.eq("demo")).count(&app.db).await.unwrap();
         assert_eq!(demo_runs, 15);
-        let (counts, _) = offstage::workflows::runs::counts(&app.db, None).await.unwrap();
+        let (counts, _) = offstage::workflows::runs::counts(&app.db, &offstage::tenancy::Platform::system()).await.unwrap();
         for (status, n) in counts {
             let expected = match status.as_str() {
                 "succeeded" => 9,

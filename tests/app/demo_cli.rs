@@ -1,14 +1,12 @@
 //! `offstage demo` as an operator runs it: it seeds a fresh database, says so, serves like
 //! `serve`, and stops cleanly on SIGTERM.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use offstage::db::entities::{schedule, workflow_run, workspace};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
-use crate::helpers::PASSWORD;
-use crate::helpers::process::{KillOnDrop, free_port, read_all, stop_with_sigterm, wait_until_serving};
+use crate::helpers::process::{KillOnDrop, free_port, offstage, read_all, stop_with_sigterm, wait_until_serving};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn offstage_demo_seeds_a_fresh_database_then_serves_until_sigterm() {
@@ -16,18 +14,8 @@ async fn offstage_demo_seeds_a_fresh_database_then_serves_until_sigterm() {
     let database_url = format!("sqlite://{}?mode=rwc", dir.path().join("demo.db").display());
     let port = free_port();
     let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_offstage"))
-            .arg("demo")
-            .current_dir(dir.path())
+        offstage("demo", dir.path(), port, "warn")
             .env("OFFSTAGE_DATABASE_URL", &database_url)
-            .env("OFFSTAGE_DATA_DIR", dir.path())
-            .env("OFFSTAGE_SECRET_KEY", "demo-secret-key-demo-secret-key-demo-secret-key-0123456789")
-            .env("OFFSTAGE_ADMIN_EMAIL", "owner@example.com")
-            .env("OFFSTAGE_ADMIN_PASSWORD", PASSWORD)
-            .env("OFFSTAGE_BIND", format!("127.0.0.1:{port}"))
-            .env("OFFSTAGE_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
             .spawn()
             .expect("run offstage demo"),
     );

@@ -22,6 +22,15 @@ impl TestApp {
             .unwrap()
     }
 
+    /// The secret of the invitation link emailed to `recipient` (the newest).
+    pub(crate) async fn invitation_token(&self, recipient: &str) -> String {
+        let emails = self.emails_of("invitation").await;
+        let email = emails.iter().rev().find(|e| e.recipient == recipient).expect("an invitation email");
+        let marker = "/invitations/";
+        let start = email.text.find(marker).expect("the link") + marker.len();
+        email.text[start..].chars().take_while(char::is_ascii_hexdigit).collect()
+    }
+
     /// The outbox emails of `kind`.
     pub(crate) async fn emails_of(&self, kind: &str) -> Vec<email::Model> {
         self.outbox().await.into_iter().filter(|e| e.kind == kind).collect()

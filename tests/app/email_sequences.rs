@@ -52,8 +52,8 @@ on_both_databases! {
         let ends = ws.trial_ends_at.expect("a new workspace starts a trial");
         assert_eq!(ws.subscription_status, "trialing");
         assert!((ends - Utc::now() - Duration::days(14)).num_seconds().abs() < 60);
-        let filter = RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("send_trial_ending_email".into()), limit: 5, ..RunFilter::default() };
-        let pending = runs::list(&app.db, &filter).await.unwrap();
+        let filter = RunFilter { workflow: Some("send_trial_ending_email".into()), limit: 5, ..RunFilter::default() };
+        let pending = runs::list(&app.db, &app.scope(&ws), &filter).await.unwrap();
         assert_eq!(pending.len(), 1);
         assert_eq!(pending[0].status, RunStatus::Scheduled);
         // apalis keeps whole seconds and rounds a future time up.
@@ -213,11 +213,11 @@ on_both_databases! {
         }
         app.drain_jobs_due().await;
         // Each workspace has a digest schedule for Sunday 09:00 in its own timezone.
-        let schedule = offstage::workflows::schedules::find_in_workspace(&app.db, &busy.id, &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
+        let schedule = offstage::workflows::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
         let next = schedule.next_run_at.unwrap().with_timezone(&chrono_tz::Europe::Berlin);
         assert_eq!(next.format("%a %H:%M").to_string(), "Sun 09:00");
         for ws in [&busy, &quiet] {
-            let digest = offstage::workflows::schedules::find_in_workspace(&app.db, &ws.id, &generate_weekly_digest::schedule_id(&ws.id)).await.unwrap();
+            let digest = offstage::workflows::schedules::find_in_workspace(&app.db, &app.scope(ws), &generate_weekly_digest::schedule_id(&ws.id)).await.unwrap();
             offstage::workflows::schedules::run_now(&app.db, &digest).await.unwrap();
         }
         app.drain_jobs_due().await;
@@ -226,11 +226,11 @@ on_both_databases! {
         assert_eq!(digests[0].workspace_id.as_deref(), Some(busy.id.as_str()));
         assert_eq!(digests[0].subject, "Your week in Busy: 3 runs, 0 failed");
         assert!(digests[0].text.contains("Health score:"), "{}", digests[0].text);
-        let filter = RunFilter { workspace_id: Some(quiet.id.clone()), workflow: Some("generate_weekly_digest".into()), limit: 5, ..RunFilter::default() };
-        let quiet_run = &runs::list(&app.db, &filter).await.unwrap()[0];
+        let filter = RunFilter { workflow: Some("generate_weekly_digest".into()), limit: 5, ..RunFilter::default() };
+        let quiet_run = &runs::list(&app.db, &app.scope(&quiet), &filter).await.unwrap()[0];
         assert_eq!(quiet_run.status, RunStatus::Skipped);
         // Run again the same week: still one digest.
-        let digest = offstage::workflows::schedules::find_in_workspace(&app.db, &busy.id, &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
+        let digest = offstage::workflows::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
         offstage::workflows::schedules::run_now(&app.db, &digest).await.unwrap();
         app.drain_jobs_due().await;
         assert_eq!(app.emails_of("weekly_digest").await.len(), 1);

@@ -36,7 +36,7 @@ on_both_databases! {
         app.drain_jobs().await;
         let first = runs::start(&app.db, NewRun::of::<all::RefreshAllWorkspaceHealth>(&all::Params::default()).trigger("schedule")).await.unwrap();
         app.drain_jobs().await;
-        let chain = runs::list(&app.db, &RunFilter { chain_id: Some(first.id.clone()), limit: 100, ..RunFilter::default() }).await.unwrap();
+        let chain = runs::list(&app.db, &offstage::tenancy::Platform::system(), &RunFilter { chain_id: Some(first.id.clone()), limit: 100, ..RunFilter::default() }).await.unwrap();
         assert_eq!(chain.len(), 3, "205 workspaces take three runs of 100");
         assert!(chain.iter().all(|r| r.status == RunStatus::Succeeded));
         let last = &chain[0];

@@ -37,7 +37,7 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(entries.len(), 1);
-        let second = offstage::workflows::runs::get(&app.db, &run.id, None).await.unwrap().unwrap();
+        let second = offstage::workflows::runs::get(&app.db, &run.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap();
         assert_eq!(second.status, offstage::workflows::RunStatus::Skipped);
         assert_eq!(second.skipped.unwrap().condition, "the creation is not recorded yet");
     }

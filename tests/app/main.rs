@@ -4,8 +4,11 @@
 
 mod helpers;
 
+mod access_log;
 mod account;
+mod api_contract;
 mod api_keys;
+mod api_waits;
 mod auth;
 mod browser;
 mod cli;
@@ -17,11 +20,16 @@ mod email_sequences;
 mod email_smtp;
 mod health;
 mod health_scores;
+mod internal_runs;
+mod invitations;
 mod jobs;
 mod members;
+mod operator_tools;
 mod platform;
 mod schedules;
 mod scheduling;
+mod sessions;
+mod sign_in_throttle;
 mod stripe_api;
 mod stripe_pages;
 mod stripe_state;

@@ -61,7 +61,7 @@ on_both_databases! {
         let (_, after) = admin.get_html(&location(&response)).await;
         assert!(after.contains("3 runs cancelled."), "{after}");
         let filter = RunFilter { workflow: Some("probe".into()), limit: 100, ..RunFilter::default() };
-        let statuses: Vec<RunStatus> = runs::list(&app.db, &filter).await.unwrap().into_iter().map(|r| r.status).collect();
+        let statuses: Vec<RunStatus> = runs::list(&app.db, &offstage::tenancy::Platform::system(), &filter).await.unwrap().into_iter().map(|r| r.status).collect();
         assert_eq!(statuses.iter().filter(|s| **s == RunStatus::Cancelled).count(), 3);
         assert_eq!(statuses.iter().filter(|s| **s == RunStatus::Succeeded).count(), 1);
     }
@@ -79,7 +79,7 @@ on_both_databases! {
         assert!(after.contains("2 failed runs queued again."));
         app.drain_jobs_due().await;
         let filter = RunFilter { workflow: Some("probe".into()), limit: 100, ..RunFilter::default() };
-        assert!(runs::list(&app.db, &filter).await.unwrap().iter().all(|r| r.status == RunStatus::Succeeded));
+        assert!(runs::list(&app.db, &offstage::tenancy::Platform::system(), &filter).await.unwrap().iter().all(|r| r.status == RunStatus::Succeeded));
     }
 
     async fn the_built_in_daily_schedule_is_listed_and_can_run_now(app: TestApp) {
@@ -100,7 +100,7 @@ on_both_databases! {
         let a = app.create_workspace("Alpha", &app.admin).await;
         // The workspace's own runs (recording it, its emails) count too: start from what they left.
         app.drain_jobs().await;
-        let (before, finished_before) = runs::counts(&app.db, None).await.unwrap();
+        let (before, finished_before) = runs::counts(&app.db, &offstage::tenancy::Platform::system()).await.unwrap();
         for _ in 0..2 {
             runs::start(&app.db, NewRun::of::<probe::Probe>(&params(&a, 0))).await.unwrap();
         }
@@ -110,7 +110,7 @@ on_both_databases! {
         app.drain_jobs_due().await;
         let probes = |status: RunStatus| RunFilter { workflow: Some("probe".into()), status: Some(status), limit: 100, ..RunFilter::default() };
         for (status, n) in [(RunStatus::Succeeded, 2), (RunStatus::Scheduled, 1), (RunStatus::Failed, 1)] {
-            assert_eq!(runs::list(&app.db, &probes(status)).await.unwrap().len(), n, "probe runs {status:?}");
+            assert_eq!(runs::list(&app.db, &offstage::tenancy::Platform::system(), &probes(status)).await.unwrap().len(), n, "probe runs {status:?}");
         }
         let added = |status: RunStatus| -> i64 {
             match status {
@@ -119,7 +119,7 @@ on_both_databases! {
                 _ => 0,
             }
         };
-        let (after, finished) = runs::counts(&app.db, None).await.unwrap();
+        let (after, finished) = runs::counts(&app.db, &offstage::tenancy::Platform::system()).await.unwrap();
         for ((status, n), (_, was)) in after.iter().zip(&before) {
             assert_eq!(*n, *was + added(*status), "{status:?}");
         }

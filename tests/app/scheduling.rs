@@ -41,7 +41,7 @@ on_both_databases! {
         assert_eq!(ids.len(), 3);
         let mut started = Vec::new();
         for id in &ids {
-            started.push(runs::get(&app.db, id, None).await.unwrap().expect("the run"));
+            started.push(runs::get(&app.db, id, &offstage::tenancy::Platform::system()).await.unwrap().expect("the run"));
         }
         for (n, run) in started.iter().enumerate() {
             let offset = Duration::minutes(10 * n as i64);
@@ -56,7 +56,7 @@ on_both_databases! {
         app.drain_jobs_due().await;
         let mut statuses = Vec::new();
         for id in &ids {
-            statuses.push(runs::get(&app.db, id, None).await.unwrap().unwrap().status);
+            statuses.push(runs::get(&app.db, id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status);
         }
         assert_eq!(statuses, [RunStatus::Succeeded, RunStatus::Scheduled, RunStatus::Scheduled], "only the first is due");
     }

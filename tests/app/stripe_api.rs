@@ -300,6 +300,20 @@ async fn upgrade_sends_the_owner_to_a_checkout_session_for_the_chosen_plan_and_m
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_billing_action_is_404_before_stripe_is_called() {
+    let (app, seen) = app_with_recording_stripe().await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    for action in ["frobnicate", "customers", "Upgrade"] {
+        let response = admin.post_form(&format!("/admin/workspaces/{}/billing/{action}", ws.slug), &[]).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{action}");
+    }
+    assert!(seen.lock().unwrap().is_empty(), "Stripe was not called: {:?}", seen.lock().unwrap());
+    let untouched = workspace::Entity::find_by_id(&ws.id).one(&app.db).await.unwrap().unwrap();
+    assert_eq!(untouched.stripe_customer_id, None, "no customer was created");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_a_stripe_key_a_subscription_event_applies_the_subscription_as_the_api_returns_it() {
     let (app, seen) = app_with_recording_stripe().await;
     let ws = app.create_workspace("Acme", &app.admin).await;

@@ -1,6 +1,10 @@
-//! Tenant isolation: a member of workspace B asking for anything of workspace A gets 404 (as if
-//! it did not exist) on every route, and nothing changes; ids of A reached through B's URLs
-//! are not found either.
+//! Tenant isolation, walked route by route from tables that a test holds to the source: every
+//! admin route of workspace A answers 404 to a member of B (as if A did not exist) and changes
+//! nothing; ids of A reached through B's URLs are not found either; every platform route is 404
+//! to anyone but a platform admin; an API key reaches only its own workspace; and no route
+//! handler acts as Offstage itself (the capability that reads across workspaces).
+
+use std::collections::BTreeSet;
 
 use crate::helpers::*;
 use crate::on_both_databases;
@@ -9,15 +13,91 @@ use offstage::domain::Role;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-/// Workspace A with a member, a pending invitation and an API key; an outsider who owns B.
+/// Every route under `/admin/workspaces/{slug}`, as registered in `src/routes/admin`.
+const WORKSPACE_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/workspaces/{slug}"),
+    ("GET", "/workspaces/{slug}/api-keys"),
+    ("POST", "/workspaces/{slug}/api-keys"),
+    ("POST", "/workspaces/{slug}/api-keys/{id}/revoke"),
+    ("GET", "/workspaces/{slug}/billing"),
+    ("POST", "/workspaces/{slug}/billing/{action}"),
+    ("GET", "/workspaces/{slug}/emails"),
+    ("POST", "/workspaces/{slug}/invitations/{id}/revoke"),
+    ("GET", "/workspaces/{slug}/members"),
+    ("POST", "/workspaces/{slug}/members"),
+    ("POST", "/workspaces/{slug}/members/{id}/remove"),
+    ("POST", "/workspaces/{slug}/members/{id}/role"),
+    ("GET", "/workspaces/{slug}/runs"),
+    ("POST", "/workspaces/{slug}/runs/bulk"),
+    ("GET", "/workspaces/{slug}/runs/{id}"),
+    ("POST", "/workspaces/{slug}/runs/{id}/{action}"),
+    ("GET", "/workspaces/{slug}/schedules"),
+    ("POST", "/workspaces/{slug}/schedules"),
+    ("POST", "/workspaces/{slug}/schedules/{id}/{action}"),
+    ("GET", "/workspaces/{slug}/settings"),
+    ("POST", "/workspaces/{slug}/settings"),
+    ("GET", "/workspaces/{slug}/workflows"),
+    ("GET", "/workspaces/{slug}/workflows/{name}/run"),
+    ("POST", "/workspaces/{slug}/workflows/{name}/run"),
+];
+
+/// Every route under `/admin/platform`.
+const PLATFORM_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/platform/email-previews"),
+    ("GET", "/platform/email-previews/{kind}/html"),
+    ("GET", "/platform/mailbox"),
+    ("GET", "/platform/mailbox/{id}"),
+    ("GET", "/platform/mailbox/{id}/html"),
+    ("GET", "/platform/queue"),
+    ("GET", "/platform/runs"),
+    ("POST", "/platform/runs/bulk"),
+    ("GET", "/platform/runs/{id}"),
+    ("POST", "/platform/runs/{id}/{action}"),
+    ("GET", "/platform/schedules"),
+    ("POST", "/platform/schedules/{id}/{action}"),
+    ("GET", "/platform/stripe-events"),
+    ("POST", "/platform/stripe-events/replay"),
+    ("GET", "/platform/stripe-events/{id}"),
+    ("POST", "/platform/stripe-events/{id}/replay"),
+    ("GET", "/platform/workflows"),
+];
+
+/// Every route of the API, under `/api/v1`.
+const API_ROUTES: &[(&str, &str)] = &[
+    ("GET", "/openapi.json"),
+    ("GET", "/runs"),
+    ("GET", "/runs/{id}"),
+    ("POST", "/runs/{id}/cancel"),
+    ("POST", "/runs/{id}/retry"),
+    ("GET", "/workflows"),
+    ("POST", "/workflows/{name}/runs"),
+    ("GET", "/workspace"),
+];
+
+/// Every field any admin form reads, so no request fails for want of one.
+const EVERY_FIELD: &[(&str, &str)] = &[
+    ("name", "Owned"),
+    ("timezone", "UTC"),
+    ("email", "outsider@example.com"),
+    ("role", "owner"),
+    ("action", "cancel"),
+    ("status", ""),
+    ("workflow", "refresh_workspace_health"),
+    ("cron", "* * * * *"),
+    ("params", "{}"),
+    ("price", "price_pro_monthly"),
+];
+
+/// Workspace A with a member, a pending invitation, an API key, a run and a schedule; an
+/// outsider who owns B.
 struct World {
-    a_schedule: String,
-    a_run: String,
     a: workspace::Model,
     b: workspace::Model,
     a_membership: String,
     a_invitation: String,
     a_key: String,
+    a_run: String,
+    a_schedule: String,
     outsider: Visitor,
 }
 
@@ -25,11 +105,9 @@ async fn world(app: &TestApp) -> World {
     let a = app.create_workspace("Alpha", &app.admin).await;
     let member = app.create_user("member@example.com").await;
     app.add_member(&a, &member, Role::Member).await;
-    let scope = offstage::tenancy::Scope::trusted(a.clone(), offstage::tenancy::Actor::System);
-    scope
-        .add_member(&app.db, &offstage::domain::Email::parse("invitee@example.com").unwrap(), Role::Member, &app.config)
-        .await
-        .unwrap();
+    let scope = app.scope(&a);
+    let invitee = offstage::domain::Email::parse("invitee@example.com").unwrap();
+    scope.invite(&app.db, &invitee, Role::Member, &app.config).await.unwrap();
     let key = scope.create_api_key(&app.db, "Alpha key").await.unwrap();
     let outsider_user = app.create_user("outsider@example.com").await;
     let b = app.create_workspace("Beta", &outsider_user).await;
@@ -40,42 +118,79 @@ async fn world(app: &TestApp) -> World {
         .unwrap()
         .unwrap()
         .id;
-    let a_invitation = invitation::Entity::find().one(&app.db).await.unwrap().unwrap().id;
-    let params = offstage::workflows::probe::Params {
-        workspace_id: a.id.clone(),
-        value: None,
-        sleep_ms: 0,
-        fail_attempts: 0,
-        skip: false,
-    };
+    let a_invitation = invitation::Entity::find()
+        .filter(invitation::Column::Email.eq("invitee@example.com"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    let params = offstage::workflows::refresh_workspace_health::Params { workspace_id: a.id.clone() };
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
-    let a_run = offstage::workflows::runs::start(
-        &app.db,
-        offstage::workflows::NewRun::of::<offstage::workflows::probe::Probe>(&params).at(later),
-    )
-    .await
-    .unwrap()
-    .id;
+    let new = offstage::workflows::NewRun::of::<offstage::workflows::refresh_workspace_health::RefreshWorkspaceHealth>(
+        &params,
+    );
+    let a_run = offstage::workflows::runs::start(&app.db, new.at(later)).await.unwrap().id;
     let schedule = offstage::workflows::schedules::NewSchedule {
-        workflow: offstage::workflows::find("probe").unwrap(),
+        workflow: offstage::workflows::find("refresh_workspace_health").unwrap(),
         workspace: Some(a.clone()),
         cron: offstage::domain::CronExpr::parse("0 0 1 1 *").unwrap(),
         timezone: None,
         params: serde_json::json!({}),
         created_by: "test".into(),
     };
-    let a_schedule = offstage::workflows::schedules::create(&app.db, schedule).await.unwrap().id;
+    let a_schedule = offstage::workflows::schedules::create(&app.db, schedule, &app.config.limits).await.unwrap().id;
     app.drain_jobs_due().await;
     World {
-        a_schedule,
-        a_run,
         a,
         b,
         a_membership,
         a_invitation,
         a_key: key.key.id,
+        a_run,
+        a_schedule,
         outsider: app.sign_in("outsider@example.com").await,
     }
+}
+
+/// The requests a route template stands for, with `slug` and A's ids filled in.
+fn concrete(template: &str, slug: &str, w: &World) -> Vec<String> {
+    let path = template.replace("{slug}", slug);
+    let id = [
+        ("/members/", &w.a_membership),
+        ("/invitations/", &w.a_invitation),
+        ("/api-keys/", &w.a_key),
+        ("/runs/", &w.a_run),
+        ("/schedules/", &w.a_schedule),
+        ("/mailbox/", &w.a_run),
+        ("/stripe-events/", &w.a_run),
+    ]
+    .iter()
+    .find(|(part, _)| path.contains(part))
+    .map(|(_, id)| id.to_string())
+    .unwrap_or_default();
+    let path = path.replace("{id}", &id).replace("{kind}", "invitation");
+    let actions: &[&str] = if path.contains("/billing/") {
+        &["customer", "upgrade", "portal", "unknown"]
+    } else if path.contains("/schedules/") {
+        &["pause", "resume", "run-now", "delete"]
+    } else {
+        &["cancel", "retry"]
+    };
+    let names = ["refresh_workspace_health", "probe"];
+    let with_actions: Vec<String> = if path.contains("{action}") {
+        actions.iter().map(|action| path.replace("{action}", action)).collect()
+    } else {
+        vec![path]
+    };
+    with_actions
+        .into_iter()
+        .flat_map(
+            |p| {
+                if p.contains("{name}") { names.iter().map(|n| p.replace("{name}", n)).collect() } else { vec![p] }
+            },
+        )
+        .collect()
 }
 
 /// Everything about A that a change could touch.
@@ -87,6 +202,7 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
     let keys = api_key::Entity::find().filter(api_key::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
     let runs = offstage::workflows::runs::list(
         &app.db,
+        &offstage::tenancy::Platform::system(),
         &offstage::workflows::runs::RunFilter { limit: 100, ..Default::default() },
     )
     .await
@@ -100,44 +216,19 @@ on_both_databases! {
     async fn every_admin_route_of_another_workspace_answers_404_and_changes_nothing(app: TestApp) {
         let w = world(&app).await;
         let before = snapshot(&app, &w).await;
-        let a = &w.a.slug;
-        let gets = [
-            format!("/admin/workspaces/{a}"),
-            format!("/admin/workspaces/{a}/members"),
-            format!("/admin/workspaces/{a}/api-keys"),
-            format!("/admin/workspaces/{a}/settings"),
-            format!("/admin/workspaces/{a}/workflows"),
-            format!("/admin/workspaces/{a}/workflows/probe/run"),
-            format!("/admin/workspaces/{a}/runs"),
-            format!("/admin/workspaces/{a}/runs/{}", w.a_run),
-            format!("/admin/workspaces/{a}/schedules"),
-            format!("/admin/workspaces/{a}/billing"),
-        ];
-        for path in &gets {
-            let (status, html) = w.outsider.get_html(path).await;
-            assert_eq!(status, StatusCode::NOT_FOUND, "GET {path}");
-            assert!(!html.contains("Alpha"), "GET {path} leaks nothing");
-        }
-        let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
-            (format!("/admin/workspaces/{a}/settings"), vec![("name", "Owned"), ("timezone", "UTC")]),
-            (format!("/admin/workspaces/{a}/members"), vec![("email", "outsider@example.com"), ("role", "owner")]),
-            (format!("/admin/workspaces/{a}/members/{}/role", w.a_membership), vec![("role", "owner")]),
-            (format!("/admin/workspaces/{a}/members/{}/remove", w.a_membership), vec![]),
-            (format!("/admin/workspaces/{a}/invitations/{}/revoke", w.a_invitation), vec![]),
-            (format!("/admin/workspaces/{a}/api-keys"), vec![("name", "Stolen")]),
-            (format!("/admin/workspaces/{a}/api-keys/{}/revoke", w.a_key), vec![]),
-            (format!("/admin/workspaces/{a}/workflows/probe/run"), vec![]),
-            (format!("/admin/workspaces/{a}/runs/{}/cancel", w.a_run), vec![]),
-            (format!("/admin/workspaces/{a}/runs/{}/retry", w.a_run), vec![]),
-            (format!("/admin/workspaces/{a}/runs/bulk"), vec![("action", "cancel")]),
-            (format!("/admin/workspaces/{a}/schedules"), vec![("workflow", "probe"), ("cron", "* * * * *")]),
-            (format!("/admin/workspaces/{a}/schedules/{}/pause", w.a_schedule), vec![]),
-            (format!("/admin/workspaces/{a}/schedules/{}/run-now", w.a_schedule), vec![]),
-            (format!("/admin/workspaces/{a}/schedules/{}/delete", w.a_schedule), vec![]),
-        ];
-        for (path, fields) in &posts {
-            let response = w.outsider.post_form(path, fields).await;
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path}");
+        for (method, template) in WORKSPACE_ROUTES {
+            for path in concrete(template, &w.a.slug, &w) {
+                let path = format!("/admin{path}");
+                let (status, body) = match *method {
+                    "GET" => w.outsider.get_html(&path).await,
+                    _ => {
+                        let response = w.outsider.post_form(&path, EVERY_FIELD).await;
+                        (response.status(), response.text().await.unwrap())
+                    }
+                };
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+                assert!(!body.contains("Alpha"), "{method} {path} leaks nothing");
+            }
         }
         assert_eq!(snapshot(&app, &w).await, before);
     }
@@ -145,35 +236,56 @@ on_both_databases! {
     async fn ids_of_another_workspace_are_not_found_through_ones_own_workspace(app: TestApp) {
         let w = world(&app).await;
         let before = snapshot(&app, &w).await;
-        let b = &w.b.slug;
-        let (status, _) = w.outsider.get_html(&format!("/admin/workspaces/{b}/runs/{}", w.a_run)).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "A's run through B's URL");
-        let posts: Vec<(String, Vec<(&str, &str)>)> = vec![
-            (format!("/admin/workspaces/{b}/members/{}/role", w.a_membership), vec![("role", "admin")]),
-            (format!("/admin/workspaces/{b}/members/{}/remove", w.a_membership), vec![]),
-            (format!("/admin/workspaces/{b}/invitations/{}/revoke", w.a_invitation), vec![]),
-            (format!("/admin/workspaces/{b}/api-keys/{}/revoke", w.a_key), vec![]),
-            (format!("/admin/workspaces/{b}/runs/{}/cancel", w.a_run), vec![]),
-            (format!("/admin/workspaces/{b}/runs/{}/retry", w.a_run), vec![]),
-            (format!("/admin/workspaces/{b}/schedules/{}/pause", w.a_schedule), vec![]),
-            (format!("/admin/workspaces/{b}/schedules/{}/run-now", w.a_schedule), vec![]),
-            (format!("/admin/workspaces/{b}/schedules/{}/delete", w.a_schedule), vec![]),
-        ];
-        for (path, fields) in &posts {
-            let response = w.outsider.post_form(path, fields).await;
-            assert_eq!(response.status(), StatusCode::NOT_FOUND, "POST {path}");
+        for (method, template) in WORKSPACE_ROUTES.iter().filter(|(_, t)| t.contains("{id}")) {
+            for path in concrete(template, &w.b.slug, &w) {
+                let path = format!("/admin{path}");
+                let status = match *method {
+                    "GET" => w.outsider.get_html(&path).await.0,
+                    _ => w.outsider.post_form(&path, EVERY_FIELD).await.status(),
+                };
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: A's id through B's URL");
+            }
         }
         assert_eq!(snapshot(&app, &w).await, before);
     }
 
-    async fn an_api_key_only_ever_sees_its_own_workspace(app: TestApp) {
+    async fn every_platform_route_is_404_to_anyone_but_a_platform_admin(app: TestApp) {
         let w = world(&app).await;
-        let scope = offstage::tenancy::Scope::trusted(w.b.clone(), offstage::tenancy::Actor::System);
-        let b_key = scope.create_api_key(&app.db, "Beta key").await.unwrap();
-        let response = app.anonymous().get(app.url("/api/v1/workspace")).bearer_auth(&b_key.secret).send().await.unwrap();
-        let body: serde_json::Value = response.json().await.unwrap();
-        assert_eq!(body["id"], w.b.id);
-        assert_ne!(body["id"], w.a.id);
+        let before = snapshot(&app, &w).await;
+        for (method, template) in PLATFORM_ROUTES {
+            for path in concrete(template, "", &w) {
+                let path = format!("/admin{path}");
+                let status = match *method {
+                    "GET" => w.outsider.get_html(&path).await.0,
+                    _ => w.outsider.post_form(&path, EVERY_FIELD).await.status(),
+                };
+                assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+            }
+        }
+        assert_eq!(snapshot(&app, &w).await, before);
+    }
+
+    async fn every_api_route_reaches_only_the_keys_own_workspace(app: TestApp) {
+        let w = world(&app).await;
+        let b_key = app.api_key(&w.b).await;
+        let before = snapshot(&app, &w).await;
+        for (method, template) in API_ROUTES {
+            for path in concrete(template, "", &w) {
+                let url = app.url(&format!("/api/v1{path}"));
+                let request = match *method {
+                    "GET" => app.anonymous().get(url),
+                    _ => app.anonymous().post(url).json(&serde_json::json!({ "params": { "workspace_id": w.a.id } })),
+                };
+                let response = request.bearer_auth(&b_key).send().await.unwrap();
+                let status = response.status();
+                let body = response.text().await.unwrap();
+                assert!(!body.contains(&w.a.id) && !body.contains(&w.a_run), "{method} {path} shows A: {body}");
+                if path.contains(&w.a_run) || path.contains("/workflows/") {
+                    assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+                }
+            }
+        }
+        assert_eq!(snapshot(&app, &w).await, before);
     }
 
     async fn a_platform_admin_opens_every_workspace(app: TestApp) {
@@ -183,4 +295,80 @@ on_both_databases! {
         assert_eq!(status, StatusCode::OK);
         assert!(html.contains("outsider@example.com"));
     }
+}
+
+/// Every file under `dirs` (relative to the crate), with its text.
+fn sources(dirs: &[&str]) -> Vec<(std::path::PathBuf, String)> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut found = Vec::new();
+    let mut pending: Vec<std::path::PathBuf> = dirs.iter().map(|dir| format!("{root}/{dir}").into()).collect();
+    while let Some(path) = pending.pop() {
+        if path.is_dir() {
+            pending.extend(std::fs::read_dir(&path).unwrap().map(|entry| entry.unwrap().path()));
+        } else {
+            let text = std::fs::read_to_string(&path).unwrap();
+            found.push((path, text));
+        }
+    }
+    found
+}
+
+/// `(method, path)` of every `.route("…", web::method()…)` and `web::resource("…")` route in
+/// the files under `dir`.
+fn routes_in_source(dir: &str) -> BTreeSet<(String, String)> {
+    let mut found = BTreeSet::new();
+    for (_, text) in sources(&[dir]) {
+        for (i, _) in text.match_indices(".route(\"") {
+            let rest = &text[i + ".route(\"".len()..];
+            let path = &rest[..rest.find('"').unwrap()];
+            let method = rest.split("web::").nth(1).and_then(|m| m.split("()").next()).unwrap_or_default();
+            found.insert((method.to_uppercase(), path.to_owned()));
+        }
+        for (i, _) in text.match_indices("web::resource(\"") {
+            let rest = &text[i + "web::resource(\"".len()..];
+            let path = &rest[..rest.find('"').unwrap()];
+            let until_next = rest.find("web::resource(").unwrap_or(rest.len());
+            for method in ["get", "post", "delete", "put", "patch"] {
+                if rest[..until_next].contains(&format!("web::{method}()")) {
+                    found.insert((method.to_uppercase(), path.to_owned()));
+                }
+            }
+        }
+    }
+    found
+}
+
+fn table(routes: &[(&str, &str)]) -> BTreeSet<(String, String)> {
+    routes.iter().map(|(m, p)| (m.to_string(), p.to_string())).collect()
+}
+
+#[test]
+fn every_workspace_platform_and_api_route_in_the_source_is_in_a_tenancy_table() {
+    let admin = routes_in_source("src/routes/admin");
+    let workspace_routes: BTreeSet<_> =
+        admin.iter().filter(|(_, p)| p.starts_with("/workspaces/{slug}")).cloned().collect();
+    assert_eq!(
+        workspace_routes,
+        table(WORKSPACE_ROUTES),
+        "a workspace route is missing from WORKSPACE_ROUTES (or gone)"
+    );
+    let platform_routes: BTreeSet<_> = admin.iter().filter(|(_, p)| p.starts_with("/platform")).cloned().collect();
+    assert_eq!(platform_routes, table(PLATFORM_ROUTES), "a platform route is missing from PLATFORM_ROUTES (or gone)");
+    let api_routes = routes_in_source("src/routes/api");
+    assert_eq!(api_routes, table(API_ROUTES), "an API route is missing from API_ROUTES (or gone)");
+}
+
+#[test]
+fn no_route_handler_acts_as_offstage_itself() {
+    let forbidden = ["Platform::system", "Scope::acting_for", "Scope::trusted", "Scope::system", "workspace_loader"];
+    let mut offenders = Vec::new();
+    for (path, text) in sources(&["src/routes", "src/web"]) {
+        for word in forbidden.iter().filter(|word| text.contains(**word)) {
+            offenders.push(format!("{} uses {word}", path.display()));
+        }
+    }
+    assert!(
+        offenders.is_empty(),
+        "route handlers must reach workspaces through a Scope or Platform::for_user: {offenders:?}"
+    );
 }

@@ -46,8 +46,8 @@ on_both_databases! {
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
             assert!(response.text().await.unwrap().contains(message), "{message}");
         }
-        let filter = runs::RunFilter { workspace_id: Some(ws.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() };
-        assert!(runs::list(&app.db, &filter).await.unwrap().is_empty());
+        let filter = runs::RunFilter { workflow: Some("probe".into()), limit: 10, ..Default::default() };
+        assert!(runs::list(&app.db, &app.scope(&ws), &filter).await.unwrap().is_empty());
         let member = app.create_user("mia@example.com").await;
         app.add_member(&ws, &member, Role::Member).await;
         let response = app.sign_in(&member.email).await.post_form(&form_path, &[]).await;
@@ -81,20 +81,20 @@ on_both_databases! {
         let scheduled = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_params(&ws)).at(Utc::now() + Duration::hours(2))).await.unwrap();
         let failing = runs::start(&app.db, NewRun::of::<probe::Probe>(&probe::Params { fail_attempts: 3, ..probe_params(&ws) })).await.unwrap();
         app.drain_jobs_due().await;
-        assert_eq!(runs::get(&app.db, &failing.id, None).await.unwrap().unwrap().status, RunStatus::Failed);
+        assert_eq!(runs::get(&app.db, &failing.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status, RunStatus::Failed);
         let owner = app.sign_in(ADMIN_EMAIL).await;
         let base = format!("/admin/workspaces/{}/runs", ws.slug);
         let (_, page) = owner.get_html(&format!("{base}/{}", scheduled.id)).await;
         assert!(page.contains("Cancel run"));
         let response = owner.post_form(&format!("{base}/{}/cancel", scheduled.id), &[]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
-        assert_eq!(runs::get(&app.db, &scheduled.id, None).await.unwrap().unwrap().status, RunStatus::Cancelled);
+        assert_eq!(runs::get(&app.db, &scheduled.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status, RunStatus::Cancelled);
         let (_, page) = owner.get_html(&format!("{base}/{}", failing.id)).await;
         assert!(page.contains("Retry") && page.contains("probe failing attempt 3"));
         let response = owner.post_form(&format!("{base}/{}/retry", failing.id), &[]).await;
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         app.drain_jobs_due().await;
-        let retried = runs::get(&app.db, &failing.id, None).await.unwrap().unwrap();
+        let retried = runs::get(&app.db, &failing.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap();
         assert_eq!(retried.status, RunStatus::Succeeded);
         let (_, page) = owner.get_html(&format!("{base}/{}", failing.id)).await;
         assert!(page.contains("Run queued again") && page.contains(&format!("Retried by {ADMIN_EMAIL}")));
@@ -112,7 +112,7 @@ on_both_databases! {
         assert_eq!(response.status(), StatusCode::SEE_OTHER);
         let (_, html) = owner.get_html(&location(&response)).await;
         assert!(html.contains("2 runs cancelled."));
-        let b_runs = runs::list(&app.db, &runs::RunFilter { workspace_id: Some(b.id.clone()), workflow: Some("probe".into()), limit: 10, ..Default::default() }).await.unwrap();
+        let b_runs = runs::list(&app.db, &app.scope(&b), &runs::RunFilter { workflow: Some("probe".into()), limit: 10, ..Default::default() }).await.unwrap();
         assert_eq!(b_runs[0].status, RunStatus::Scheduled, "another workspace's run is untouched");
     }
     async fn the_run_history_filters_by_creation_time_here_and_platform_wide_where_a_run_is_found_by_id(app: TestApp) {
@@ -151,8 +151,8 @@ on_both_databases! {
             .post_form(&format!("/admin/workspaces/{}/runs/bulk", ws.slug), &[("action", "cancel"), ("status", "scheduled"), ("within", "24h")])
             .await;
         assert_eq!(location(&response), format!("/admin/workspaces/{}/runs?workflow=&status=scheduled&within=24h", ws.slug));
-        assert_eq!(runs::get(&app.db, &new.id, None).await.unwrap().unwrap().status, RunStatus::Cancelled);
-        assert_eq!(runs::get(&app.db, &old.id, None).await.unwrap().unwrap().status, RunStatus::Scheduled, "older than the period");
+        assert_eq!(runs::get(&app.db, &new.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status, RunStatus::Cancelled);
+        assert_eq!(runs::get(&app.db, &old.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status, RunStatus::Scheduled, "older than the period");
     }
 
     async fn bulk_retry_on_a_workspace_runs_its_failed_runs_again(app: TestApp) {
@@ -168,7 +168,7 @@ on_both_databases! {
         assert!(html.contains("2 failed runs queued again."), "the flash says how many");
         app.drain_jobs_due().await;
         for run in [first, second] {
-            assert_eq!(runs::get(&app.db, &run.id, None).await.unwrap().unwrap().status, RunStatus::Succeeded, "the fourth attempt succeeds");
+            assert_eq!(runs::get(&app.db, &run.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status, RunStatus::Succeeded, "the fourth attempt succeeds");
         }
     }
 
@@ -196,7 +196,7 @@ on_both_databases! {
         assert!(html.contains(&format!("action=\"{page}/cancel\"")) && !html.contains("/retry\""), "a scheduled run can be cancelled, not retried");
         let response = admin.post_form(&format!("{page}/cancel"), &[]).await;
         assert_eq!(location(&response), page);
-        assert_eq!(runs::get(&app.db, &global.id, None).await.unwrap().unwrap().status, RunStatus::Cancelled);
+        assert_eq!(runs::get(&app.db, &global.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status, RunStatus::Cancelled);
         let (_, html) = admin.get_html(&page).await;
         assert!(html.contains("Run cancelled; it will not start.") && !html.contains("/cancel\""), "{html}");
         let response = admin.post_form(&format!("{page}/retry"), &[]).await;

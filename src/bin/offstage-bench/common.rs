@@ -66,6 +66,9 @@ impl BenchDb {
             stripe: StripeSettings { webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)], ..StripeSettings::default() },
             mail: offstage::config::MailSettings::default(),
             trial_days: None,
+            sessions: Default::default(),
+            trusted_proxies: Vec::new(),
+            limits: Default::default(),
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })

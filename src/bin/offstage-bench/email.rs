@@ -89,7 +89,7 @@ async fn insert_workspaces(db: &DatabaseConnection, n: u64) -> anyhow::Result<()
         let (mut users, mut spaces, mut members) = (Vec::new(), Vec::new(), Vec::new());
         for i in chunk {
             let (u, w) = (format!("usr_bench{i:08}"), format!("ws_bench{i:08}"));
-            users.push(format!("('{u}', 'owner{i}@bench.test', 'x', false, 0, '{}')", now.to_rfc3339()));
+            users.push(format!("('{u}', 'owner{i}@bench.test', 'x', false, '{}')", now.to_rfc3339()));
             spaces.push(format!(
                 "('{w}', 'Bench {i}', 'bench-{i}', 'Europe/Berlin', 'free', 'none', false, '{}')",
                 now.to_rfc3339()
@@ -98,7 +98,7 @@ async fn insert_workspaces(db: &DatabaseConnection, n: u64) -> anyhow::Result<()
         }
         let statements = [
             format!(
-                "INSERT INTO users (id, email, password_hash, is_platform_admin, session_epoch, created_at) VALUES {}",
+                "INSERT INTO users (id, email, password_hash, is_platform_admin, created_at) VALUES {}",
                 users.join(", ")
             ),
             format!(

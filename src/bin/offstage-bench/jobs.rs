@@ -31,7 +31,7 @@ async fn delays(
 ) -> anyhow::Result<Vec<f64>> {
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
-        for run in runs::get_many(db, chunk).await? {
+        for run in runs::get_many(db, &offstage::tenancy::Platform::system(), chunk).await? {
             if let Some(at) = run.started_at {
                 out.push((at - reference(&run)).num_microseconds().unwrap_or(0) as f64 / 1000.0);
             }

@@ -13,6 +13,7 @@ pub mod login_attempt;
 pub mod membership;
 pub mod run_event;
 pub mod schedule;
+pub mod session;
 pub mod stripe_event;
 pub mod user;
 pub mod workflow_run;

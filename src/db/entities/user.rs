@@ -11,8 +11,6 @@ pub struct Model {
     pub email: String,
     pub password_hash: String,
     pub is_platform_admin: bool,
-    /// Bumped when the password changes, which signs out every other session.
-    pub session_epoch: i32,
     pub created_at: DateTimeUtc,
 }
 

@@ -20,6 +20,7 @@ use crate::billing::apply::money;
 use crate::db::entities::{enrolment, invoice, membership, stripe_event, workspace};
 use crate::domain::{PublicId, SubscriptionStatus};
 use crate::error::AppError;
+use crate::tenancy::Scope;
 use crate::workflows::runs::{self, NewRun};
 use crate::workflows::send_sequence_step::{self, SendSequenceStep};
 
@@ -219,7 +220,7 @@ async fn stop_all<C: ConnectionTrait>(
 ) -> Result<u64, AppError> {
     let count = enrolments.len() as u64;
     for found in enrolments {
-        runs::cancel_by_business_key_in(txn, Some(&found.workspace_id), &business_key(&found.id), reason).await?;
+        runs::cancel_by_business_key_in(txn, &found.workspace_id, &business_key(&found.id), reason).await?;
         let mut active: enrolment::ActiveModel = found.into();
         active.status = Set("stopped".into());
         active.stopped_reason = Set(Some(reason.to_owned()));
@@ -253,9 +254,10 @@ pub async fn advance<C: ConnectionTrait>(
     Ok(())
 }
 
-pub async fn for_workspace<C: ConnectionTrait>(db: &C, workspace_id: &str) -> Result<Vec<enrolment::Model>, AppError> {
+/// The workspace's enrolments, newest first.
+pub async fn for_workspace<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<Vec<enrolment::Model>, AppError> {
     Ok(enrolment::Entity::find()
-        .filter(enrolment::Column::WorkspaceId.eq(workspace_id))
+        .filter(enrolment::Column::WorkspaceId.eq(scope.workspace_id()))
         .order_by_desc(enrolment::Column::StartedAt)
         .all(db)
         .await?)

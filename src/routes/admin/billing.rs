@@ -5,11 +5,10 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use super::WorkspaceNav;
-use crate::billing::{StripeApi, apply::money, inbox};
+use crate::billing::{StripeApi, apply::money, inbox, invoices};
 use crate::db::entities::{invoice, stripe_event};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -41,13 +40,8 @@ impl BillingPage {
 }
 
 async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<BillingPage, AppError> {
-    let invoices = invoice::Entity::find()
-        .filter(invoice::Column::WorkspaceId.eq(scope.workspace_id()))
-        .order_by_desc(invoice::Column::PaidAt)
-        .limit(50)
-        .all(&state.db)
-        .await?;
-    let events = inbox::list(&state.db, None, None, Some(scope.workspace_id()), 50).await?;
+    let invoices = invoices::paid(&state.db, &scope, 50).await?;
+    let events = inbox::list(&state.db, &scope, None, None, 50).await?;
     Ok(BillingPage {
         ctx,
         nav: WorkspaceNav::new(&scope, "billing"),
@@ -64,7 +58,30 @@ struct ActionForm {
     price: String,
 }
 
-/// `customer` links a Stripe customer; `upgrade` and `portal` send the user to Stripe.
+/// What the billing tab's buttons ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    /// Link a Stripe customer.
+    Customer,
+    /// Stripe Checkout for a plan.
+    Upgrade,
+    /// Stripe's billing portal.
+    Portal,
+}
+
+impl Action {
+    fn parse(text: &str) -> Result<Action, AppError> {
+        match text {
+            "customer" => Ok(Action::Customer),
+            "upgrade" => Ok(Action::Upgrade),
+            "portal" => Ok(Action::Portal),
+            _ => Err(AppError::NotFound),
+        }
+    }
+}
+
+/// `customer` links a Stripe customer; `upgrade` and `portal` send the user to Stripe. Anything
+/// else is 404 before anything happens.
 async fn act(
     ctx: PageContext,
     scope: Scope,
@@ -72,6 +89,7 @@ async fn act(
     path: web::Path<(String, String)>,
     CsrfForm(form): CsrfForm<ActionForm>,
 ) -> Result<HttpResponse, AppError> {
+    let action = Action::parse(&path.1)?;
     scope.require_manager()?;
     let api = StripeApi::from_settings(&state.config.stripe).ok_or_else(|| {
         AppError::Unprocessable(
@@ -81,17 +99,15 @@ async fn act(
     let ws = scope.workspace();
     let page = format!("/admin/workspaces/{}/billing", ws.slug);
     let return_to = format!("{}{page}", state.config.base_url);
-    let action = path.1.as_str();
-    if action == "upgrade" && !state.config.stripe.plans.iter().any(|(price, _)| *price == form.price) {
+    if action == Action::Upgrade && !state.config.stripe.plans.iter().any(|(price, _)| *price == form.price) {
         return Err(AppError::Unprocessable(format!("“{}” is not a configured plan price.", form.price)));
     }
     let outcome = async {
         let customer = api.ensure_customer(&state.db, ws, ctx.user_email()).await?;
         match action {
-            "customer" => Ok(None),
-            "upgrade" => api.checkout_url(ws, &customer, &form.price, &return_to).await.map(Some),
-            "portal" => api.portal_url(&customer, &return_to).await.map(Some),
-            _ => Err(AppError::NotFound),
+            Action::Customer => Ok(None),
+            Action::Upgrade => api.checkout_url(ws, &customer, &form.price, &return_to).await.map(Some),
+            Action::Portal => api.portal_url(&customer, &return_to).await.map(Some),
         }
     }
     .await;
@@ -101,9 +117,8 @@ async fn act(
             Flash::success(&ctx.session, "The workspace is linked to a Stripe customer.");
             Ok(redirect(page))
         }
-        Err(AppError::NotFound) => Err(AppError::NotFound),
         Err(err) => {
-            tracing::warn!(workspace = %ws.id, action, error = %err, "a Stripe call failed");
+            tracing::warn!(workspace = %ws.id, ?action, error = %err, "a Stripe call failed");
             Flash::error(&ctx.session, format!("{err}. Nothing was changed; try again in a moment."));
             Ok(redirect(page))
         }

@@ -37,11 +37,10 @@ impl EmailsPage {
 }
 
 async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<EmailsPage, AppError> {
-    let filter =
-        outbox::MailboxFilter { workspace_id: Some(scope.workspace_id().to_owned()), limit: 100, ..Default::default() };
+    let filter = outbox::MailboxFilter { limit: 100, ..Default::default() };
     Ok(EmailsPage {
-        enrolments: sequences::for_workspace(&state.db, scope.workspace_id()).await?,
-        emails: outbox::list(&state.db, &filter).await?,
+        enrolments: sequences::for_workspace(&state.db, &scope).await?,
+        emails: outbox::list(&state.db, &scope, &filter).await?,
         nav: WorkspaceNav::new(&scope, "emails"),
         ctx,
     })

@@ -49,7 +49,7 @@ async fn index(
     state: web::Data<AppState>,
     query: web::Query<MailboxQuery>,
 ) -> Result<MailboxPage, AppError> {
-    require_platform_admin(&ctx)?;
+    let platform = require_platform_admin(&ctx)?;
     let status = match query.status.as_str() {
         "" => None,
         other => Some(
@@ -57,10 +57,10 @@ async fn index(
                 .ok_or_else(|| AppError::BadRequest(format!("“{other}” is not an email status")))?,
         ),
     };
-    let filter = outbox::MailboxFilter { status, search: query.q.clone(), limit: 100, ..Default::default() };
+    let filter = outbox::MailboxFilter { status, search: query.q.clone(), limit: 100 };
     Ok(MailboxPage {
-        emails: outbox::list(&state.db, &filter).await?,
-        counts: outbox::counts(&state.db).await?,
+        emails: outbox::list(&state.db, &platform, &filter).await?,
+        counts: outbox::counts(&state.db, &platform).await?,
         statuses: EmailStatus::ALL,
         status: query.status.clone(),
         q: query.q.clone(),
@@ -81,10 +81,10 @@ struct EmailPage {
 }
 
 async fn show(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<EmailPage, AppError> {
-    require_platform_admin(&ctx)?;
-    let email = outbox::get(&state.db, &id).await?;
+    let platform = require_platform_admin(&ctx)?;
+    let email = outbox::get(&state.db, &platform, &id).await?;
     let filter = RunFilter { business_key: Some(outbox::business_key(&email.id)), limit: 10, ..RunFilter::default() };
-    let runs = runs::list(&state.db, &filter).await?;
+    let runs = runs::list(&state.db, &platform, &filter).await?;
     Ok(EmailPage { ctx, email, from: state.config.mail.from.clone(), runs, utc: Utc })
 }
 
@@ -102,8 +102,8 @@ fn sandboxed(body: String) -> HttpResponse {
 }
 
 async fn html(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
-    Ok(sandboxed(outbox::get(&state.db, &id).await?.html))
+    let platform = require_platform_admin(&ctx)?;
+    Ok(sandboxed(outbox::get(&state.db, &platform, &id).await?.html))
 }
 
 #[derive(Template, WebTemplate)]

@@ -1,5 +1,5 @@
 //! The members page: who is in the workspace and with which role, pending invitations, and
-//! the form to add someone (at once if they have an account, by invitation link otherwise).
+//! the form to invite someone (an email to that address; they accept it themselves).
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -12,7 +12,7 @@ use crate::db::entities::invitation;
 use crate::domain::{Email, Role};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenancy::{AddMemberOutcome, MemberRow, Scope};
+use crate::tenancy::{MemberRow, Scope};
 use crate::web::page::{render_with_status, unprocessable};
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 
@@ -75,26 +75,33 @@ async fn add(
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
     let parsed = Email::parse(&form.email).and_then(|e| Role::parse(&form.role).map(|r| (e, r)));
-    let outcome = match parsed {
-        Ok((email, role)) => scope.add_member(&state.db, &email, role, &state.config).await,
-        Err(msg) => Err(AppError::BadRequest(msg)),
+    let outcome = match &parsed {
+        Ok((email, role)) => scope.invite(&state.db, email, *role, &state.config).await,
+        Err(msg) => Err(AppError::BadRequest(msg.clone())),
     };
     match outcome {
-        Ok(AddMemberOutcome::Added { email }) => {
-            Flash::success(&ctx.session, format!("{email} is now a member."));
-            Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
-        }
-        Ok(AddMemberOutcome::Invited { email, link }) => {
+        Ok(()) => {
+            let email = parsed.map(|(email, _)| email.to_string()).unwrap_or_default();
             Flash::success(
                 &ctx.session,
-                format!(
-                    "{email} has no account yet: an invitation email is on its way. The link, valid for 7 days, if you want to pass it on yourself: {link}"
-                ),
+                format!("Invitation sent to {email}. They join once they accept it; it is valid for 7 days."),
             );
             Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
         }
         Err(AppError::BadRequest(msg) | AppError::Conflict(msg)) => {
             unprocessable(&page(ctx, &scope, &state, form.email, form.role, Some(msg)).await?)
+        }
+        Err(refused @ AppError::TooManyRequests { .. }) => {
+            let mut shown = render_with_status(
+                StatusCode::TOO_MANY_REQUESTS,
+                &page(ctx, &scope, &state, form.email, form.role, Some(refused.to_string())).await?,
+            )?;
+            if let Some((name, value)) = refused.retry_after()
+                && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value)
+            {
+                shown.headers_mut().insert(actix_web::http::header::HeaderName::from_static(name), value);
+            }
+            Ok(shown)
         }
         Err(other) => Err(other),
     }

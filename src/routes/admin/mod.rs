@@ -5,6 +5,7 @@ mod account;
 mod api_keys;
 mod billing;
 mod emails;
+mod invitations;
 mod mailbox;
 mod members;
 mod platform;
@@ -23,8 +24,11 @@ use crate::domain::Role;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/admin")
+            .route("", web::get().to(home))
+            .route("/", web::get().to(home))
             .configure(workspaces::configure)
             .configure(members::configure)
+            .configure(invitations::configure)
             .configure(api_keys::configure)
             .configure(workflows::configure)
             .configure(runs::configure)
@@ -37,6 +41,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(mailbox::configure)
             .configure(account::configure),
     );
+}
+
+/// `/admin`: where sign-in lands; the workspace list is the admin's home.
+async fn home() -> actix_web::HttpResponse {
+    crate::web::redirect("/admin/workspaces")
 }
 
 /// The workspace header and tabs shared by every workspace page.

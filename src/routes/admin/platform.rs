@@ -13,6 +13,7 @@ use crate::db::entities::schedule;
 use crate::domain::Timezone;
 use crate::error::AppError;
 use crate::state::AppState;
+use crate::tenancy::{Platform, Reach};
 use crate::web::{CsrfForm, PageContext, redirect};
 use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::workflows::schedules;
@@ -29,8 +30,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/platform/schedules/{id}/{action}", web::post().to(schedule_action));
 }
 
-pub(super) fn require_platform_admin(ctx: &PageContext) -> Result<(), AppError> {
-    if ctx.is_platform_admin() { Ok(()) } else { Err(AppError::NotFound) }
+/// The platform capability of a platform admin; anyone else gets 404.
+pub(super) fn require_platform_admin(ctx: &PageContext) -> Result<Platform, AppError> {
+    Platform::for_user(&ctx.user)
 }
 
 /// Times on platform pages are in UTC.
@@ -54,8 +56,8 @@ struct QueuePage {
 }
 
 async fn queue(ctx: PageContext, state: web::Data<AppState>) -> Result<QueuePage, AppError> {
-    require_platform_admin(&ctx)?;
-    let (counts, last_hour) = runs::counts(&state.db, None).await?;
+    let platform = require_platform_admin(&ctx)?;
+    let (counts, last_hour) = runs::counts(&state.db, &platform).await?;
     Ok(QueuePage { ctx, counts, last_hour })
 }
 
@@ -73,7 +75,7 @@ struct RunsQuery {
 
 impl RunsQuery {
     fn filter(&self) -> Result<RunFilter, AppError> {
-        filter_from(&self.workflow, &self.status, &self.within, None, 100)
+        filter_from(&self.workflow, &self.status, &self.within, 100)
     }
 }
 
@@ -108,12 +110,12 @@ async fn all_runs(
     state: web::Data<AppState>,
     query: web::Query<RunsQuery>,
 ) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
+    let platform = require_platform_admin(&ctx)?;
     let q = query.q.trim().to_owned();
-    if !q.is_empty() && runs::get(&state.db, &q, None).await?.is_some() {
+    if !q.is_empty() && runs::get(&state.db, &q, &platform).await?.is_some() {
         return Ok(redirect(format!("/admin/platform/runs/{q}")));
     }
-    let found = runs::list(&state.db, &query.filter()?).await?;
+    let found = runs::list(&state.db, &platform, &query.filter()?).await?;
     let page = RunsPage {
         ctx,
         runs: found,
@@ -135,8 +137,8 @@ async fn bulk(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
-    let query = form.apply(&state, &ctx, None).await?;
+    let platform = require_platform_admin(&ctx)?;
+    let query = form.apply(&state, &ctx, Reach::Everywhere(&platform)).await?;
     Ok(redirect(format!("/admin/platform/runs?{query}")))
 }
 
@@ -176,15 +178,15 @@ impl RunPage {
 }
 
 async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
-    let run = runs::get(&state.db, &id, None).await?.ok_or(AppError::NotFound)?;
+    let platform = require_platform_admin(&ctx)?;
+    let run = runs::get(&state.db, &id, &platform).await?.ok_or(AppError::NotFound)?;
     if let Some(ws_id) = &run.workspace_id
         && let Some(ws) = crate::db::entities::workspace::Entity::find_by_id(ws_id).one(&state.db).await?
     {
         return Ok(redirect(format!("/admin/workspaces/{}/runs/{}", ws.slug, run.id)));
     }
     let events = runs::timeline(&state.db, &run).await?;
-    let chain = runs::chain(&state.db, &run, None).await?;
+    let chain = runs::chain(&state.db, &run, &platform).await?;
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     let page = RunPage {
         ctx,
@@ -205,9 +207,9 @@ async fn act(
     path: web::Path<(String, String)>,
     CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
+    let platform = require_platform_admin(&ctx)?;
     let (id, action) = path.into_inner();
-    let run = runs::get(&state.db, &id, None).await?.ok_or(AppError::NotFound)?;
+    let run = runs::get(&state.db, &id, &platform).await?.ok_or(AppError::NotFound)?;
     act_on(&state, &ctx, &run, &action).await?;
     Ok(redirect(format!("/admin/platform/runs/{}", run.id)))
 }
@@ -221,8 +223,8 @@ struct SchedulesPage {
 }
 
 async fn global_schedules(ctx: PageContext, state: web::Data<AppState>) -> Result<SchedulesPage, AppError> {
-    require_platform_admin(&ctx)?;
-    Ok(SchedulesPage { ctx, schedules: schedules::global(&state.db).await?, utc: Utc })
+    let platform = require_platform_admin(&ctx)?;
+    Ok(SchedulesPage { ctx, schedules: schedules::global(&state.db, &platform).await?, utc: Utc })
 }
 
 async fn schedule_action(
@@ -231,9 +233,9 @@ async fn schedule_action(
     path: web::Path<(String, String)>,
     CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
+    let platform = require_platform_admin(&ctx)?;
     let (id, action) = path.into_inner();
-    let found = schedules::find_global(&state.db, &id).await?;
+    let found = schedules::find_global(&state.db, &platform, &id).await?;
     match super::schedules::apply(&state, &ctx, found, &action).await? {
         Some(run_id) => Ok(redirect(format!("/admin/platform/runs/{run_id}"))),
         None => Ok(redirect("/admin/platform/schedules")),

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::WorkspaceNav;
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenancy::Scope;
+use crate::tenancy::{Reach, Scope};
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
 
@@ -67,7 +67,7 @@ async fn index(
     query: web::Query<RunsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
-    if !q.is_empty() && runs::get(&state.db, &q, Some(scope.workspace_id())).await?.is_some() {
+    if !q.is_empty() && runs::get(&state.db, &q, &scope).await?.is_some() {
         return Ok(redirect(format!("/admin/workspaces/{}/runs/{q}", scope.workspace().slug)));
     }
     let workflow = query.workflow.clone().unwrap_or_default();
@@ -88,15 +88,14 @@ async fn index(
         error = Some(format!("No run of this workspace has the id “{q}”."));
     }
     let filter = RunFilter {
-        workspace_id: Some(scope.workspace_id().to_owned()),
         workflow: Some(workflow.clone()).filter(|w| !w.is_empty()),
         status,
         created_since: period.map(|p| p.since(Utc::now())),
         limit: PAGE_LIMIT,
         ..RunFilter::default()
     };
-    let found = runs::list(&state.db, &filter).await?;
-    let (counts, last_hour) = runs::counts(&state.db, Some(scope.workspace_id())).await?;
+    let found = runs::list(&state.db, &scope, &filter).await?;
+    let (counts, last_hour) = runs::counts(&state.db, &scope).await?;
     let page = RunsPage {
         counts,
         last_hour,
@@ -126,6 +125,8 @@ struct RunPage {
     output: Option<String>,
     /// The runs of this run's chain, oldest first, when it has more than one.
     chain: Vec<RunView>,
+    /// Whether the viewer may cancel or retry it (tenants: not Offstage's own runs).
+    may_change: bool,
 }
 
 impl RunPage {
@@ -149,15 +150,15 @@ impl RunPage {
             .unwrap_or_default()
     }
     fn can_cancel(&self) -> bool {
-        matches!(self.run.status, RunStatus::Scheduled | RunStatus::Queued) && self.nav.can_manage()
+        matches!(self.run.status, RunStatus::Scheduled | RunStatus::Queued) && self.may_change
     }
     fn can_retry(&self) -> bool {
-        self.run.status == RunStatus::Failed && self.nav.can_manage()
+        self.run.status == RunStatus::Failed && self.may_change
     }
 }
 
 async fn load(scope: &Scope, state: &AppState, id: &str) -> Result<RunView, AppError> {
-    runs::get(&state.db, id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)
+    runs::get(&state.db, id, scope).await?.ok_or(AppError::NotFound)
 }
 
 async fn show(
@@ -168,11 +169,12 @@ async fn show(
 ) -> Result<RunPage, AppError> {
     let run = load(&scope, &state, &path.1).await?;
     let events = runs::timeline(&state.db, &run).await?;
-    let chain = runs::chain(&state.db, &run, Some(scope.workspace_id())).await?;
+    let chain = runs::chain(&state.db, &run, &scope).await?;
     let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
     Ok(RunPage {
         ctx,
         nav: WorkspaceNav::new(&scope, "runs"),
+        may_change: scope.may_change_run(run.is_internal()),
         params: pretty(&run.params),
         output: run.output.as_ref().map(pretty),
         events,
@@ -195,7 +197,7 @@ async fn act(
 ) -> Result<HttpResponse, AppError> {
     let (_, id, action) = path.into_inner();
     let run = load(&scope, &state, &id).await?;
-    scope.require_manager()?;
+    scope.require_may_change_run(run.is_internal())?;
     act_on(&state, &ctx, &run, &action).await?;
     Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
 }
@@ -220,13 +222,7 @@ pub(super) async fn act_on(state: &AppState, ctx: &PageContext, run: &RunView, a
 
 /// The run filters a page shows (`workflow`, `status`, `within`; empty means any), as a
 /// `RunFilter`.
-pub(super) fn filter_from(
-    workflow: &str,
-    status: &str,
-    within: &str,
-    workspace_id: Option<&str>,
-    limit: u64,
-) -> Result<RunFilter, AppError> {
+pub(super) fn filter_from(workflow: &str, status: &str, within: &str, limit: u64) -> Result<RunFilter, AppError> {
     let status = match status {
         "" => None,
         text => Some(RunStatus::parse(text).map_err(AppError::BadRequest)?),
@@ -236,7 +232,6 @@ pub(super) fn filter_from(
         text => Some(Period::parse(text).map_err(AppError::BadRequest)?),
     };
     Ok(RunFilter {
-        workspace_id: workspace_id.map(str::to_owned),
         workflow: Some(workflow.to_owned()).filter(|w| !w.is_empty()),
         status,
         created_since: period.map(|p| p.since(Utc::now())),
@@ -258,16 +253,17 @@ pub(super) struct BulkForm {
 }
 
 impl BulkForm {
-    /// Cancels or retries up to 1,000 matching runs (of one workspace, when given), says so in
+    /// Cancels or retries up to 1,000 matching runs that `reach` sees and may change, says so in
     /// a flash, and returns the query string that shows the same list again.
     pub(super) async fn apply(
         &self,
         state: &AppState,
         ctx: &PageContext,
-        workspace_id: Option<&str>,
+        reach: Reach<'_>,
     ) -> Result<String, AppError> {
-        let filter = filter_from(&self.workflow, &self.status, &self.within, workspace_id, 1000)?;
-        let message = runs::bulk(&state.db, &filter, runs::BulkAction::parse(&self.action)?, &actor(ctx)).await?;
+        let filter = filter_from(&self.workflow, &self.status, &self.within, 1000)?;
+        let action = runs::BulkAction::parse(&self.action)?;
+        let message = runs::bulk(&state.db, reach, &filter, action, &actor(ctx)).await?;
         Flash::success(&ctx.session, message);
         Ok(url::form_urlencoded::Serializer::new(String::new())
             .append_pair("workflow", &self.workflow)
@@ -285,6 +281,6 @@ async fn bulk(
     CsrfForm(form): CsrfForm<BulkForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
-    let query = form.apply(&state, &ctx, Some(scope.workspace_id())).await?;
+    let query = form.apply(&state, &ctx, Reach::Workspace(&scope)).await?;
     Ok(redirect(format!("/admin/workspaces/{}/runs?{query}", scope.workspace().slug)))
 }

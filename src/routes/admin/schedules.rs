@@ -57,8 +57,8 @@ struct ScheduleForm {
     params: String,
 }
 
-fn runnable() -> Vec<&'static str> {
-    workflows::registry().iter().filter(|w| !w.internal() && w.workspace_scoped()).map(|w| w.name()).collect()
+fn runnable(scope: &Scope) -> Vec<&'static str> {
+    workflows::startable_in_workspace(scope.is_operator()).map(|w| w.name()).collect()
 }
 
 async fn page(
@@ -71,8 +71,8 @@ async fn page(
     Ok(SchedulesPage {
         ctx,
         nav: WorkspaceNav::new(scope, "schedules"),
-        schedules: schedules::for_workspace(&state.db, scope.workspace_id()).await?,
-        workflows: runnable(),
+        schedules: schedules::for_workspace(&state.db, scope).await?,
+        workflows: runnable(scope),
         form,
         error,
     })
@@ -84,9 +84,9 @@ async fn index(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Re
 }
 
 fn parse(form: &ScheduleForm, scope: &Scope, by: &str) -> Result<NewSchedule, String> {
-    let workflow: &'static dyn AnyWorkflow = workflows::find(&form.workflow)
-        .filter(|w| !w.internal() && w.workspace_scoped())
-        .ok_or_else(|| format!("workflow: choose one of {}", runnable().join(", ")))?;
+    let workflow: &'static dyn AnyWorkflow = workflows::startable_in_workspace(scope.is_operator())
+        .find(|w| w.name() == form.workflow)
+        .ok_or_else(|| format!("workflow: choose one of {}", runnable(scope).join(", ")))?;
     let cron = CronExpr::parse(&form.cron).map_err(|e| format!("cron: {e}"))?;
     let timezone = if form.timezone.trim().is_empty() { None } else { Some(Timezone::parse(&form.timezone)?) };
     let text = if form.params.trim().is_empty() { "{}" } else { form.params.trim() };
@@ -113,7 +113,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
     let created = match parse(&form, &scope, ctx.user_email()) {
-        Ok(new) => schedules::create(&state.db, new).await,
+        Ok(new) => schedules::create(&state.db, new, &state.config.limits).await,
         Err(msg) => Err(AppError::Unprocessable(msg)),
     };
     match created {
@@ -135,7 +135,7 @@ async fn act(
     CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
     let (_, id, action) = path.into_inner();
-    let found = schedules::find_in_workspace(&state.db, scope.workspace_id(), &id).await?;
+    let found = schedules::find_in_workspace(&state.db, &scope, &id).await?;
     scope.require_manager()?;
     let slug = scope.workspace().slug.clone();
     match apply(&state, &ctx, found, &action).await? {

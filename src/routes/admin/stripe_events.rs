@@ -5,7 +5,6 @@
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
-use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 use super::platform::{Utc, require_platform_admin};
@@ -49,7 +48,7 @@ async fn index(
     state: web::Data<AppState>,
     query: web::Query<EventsQuery>,
 ) -> Result<EventsPage, AppError> {
-    require_platform_admin(&ctx)?;
+    let platform = require_platform_admin(&ctx)?;
     let status = match query.status.as_str() {
         "" => None,
         other => Some(
@@ -59,8 +58,8 @@ async fn index(
     };
     let event_type = Some(query.event_type.as_str()).filter(|t| !t.is_empty());
     Ok(EventsPage {
-        events: inbox::list(&state.db, status, event_type, None, 100).await?,
-        counts: inbox::counts(&state.db).await?,
+        events: inbox::list(&state.db, &platform, status, event_type, 100).await?,
+        counts: inbox::counts(&state.db, &platform).await?,
         statuses: EventStatus::ALL,
         types: crate::billing::apply::handled_types().collect(),
         status: query.status.clone(),
@@ -82,13 +81,13 @@ struct EventPage {
 }
 
 async fn show(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<EventPage, AppError> {
-    require_platform_admin(&ctx)?;
-    let event = stripe_event::Entity::find_by_id(id.as_str()).one(&state.db).await?.ok_or(AppError::NotFound)?;
+    let platform = require_platform_admin(&ctx)?;
+    let event = inbox::get(&state.db, &platform, &id).await?;
     let payload = serde_json::from_str::<serde_json::Value>(&event.payload)
         .and_then(|v| serde_json::to_string_pretty(&v))
         .unwrap_or_else(|_| event.payload.clone());
     let filter = RunFilter { business_key: Some(format!("stripe:{}", event.id)), limit: 20, ..RunFilter::default() };
-    let runs = runs::list(&state.db, &filter).await?;
+    let runs = runs::list(&state.db, &platform, &filter).await?;
     let can_replay = EventStatus::parse(&event.status).is_some_and(EventStatus::can_replay);
     Ok(EventPage { ctx, event, payload, runs, can_replay, utc: Utc })
 }
@@ -99,8 +98,8 @@ async fn replay(
     id: web::Path<String>,
     CsrfForm(_): CsrfForm<serde::de::IgnoredAny>,
 ) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
-    if inbox::replay(&state.db, &id).await? {
+    let platform = require_platform_admin(&ctx)?;
+    if inbox::replay(&state.db, &platform, &id).await? {
         Flash::success(&ctx.session, "Event queued for processing again.");
     } else {
         Flash::error(&ctx.session, "Only failed or unmatched events can be replayed.");
@@ -118,11 +117,11 @@ async fn replay_all(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<ReplayAllForm>,
 ) -> Result<HttpResponse, AppError> {
-    require_platform_admin(&ctx)?;
+    let platform = require_platform_admin(&ctx)?;
     let status = EventStatus::parse(&form.status)
         .filter(|s| s.can_replay())
         .ok_or_else(|| AppError::Unprocessable("Only failed or unmatched events can be replayed.".into()))?;
-    let queued = inbox::replay_all(&state.db, status).await?;
+    let queued = inbox::replay_all(&state.db, &platform, status).await?;
     Flash::success(&ctx.session, format!("{queued} {} event(s) queued for processing again.", status.as_str()));
     Ok(redirect(format!("/admin/platform/stripe-events?status={}", status.as_str())))
 }

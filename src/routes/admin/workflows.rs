@@ -20,9 +20,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/workspaces/{slug}/workflows/{name}/run", web::post().to(run));
 }
 
-/// Workflows a person may start for a workspace.
-fn runnable(name: &str) -> Result<&'static dyn AnyWorkflow, AppError> {
-    workflows::find(name).filter(|w| !w.internal() && w.workspace_scoped()).ok_or(AppError::NotFound)
+/// A workflow the person may start in this workspace (operator tools: platform admins only).
+fn runnable(scope: &Scope, name: &str) -> Result<&'static dyn AnyWorkflow, AppError> {
+    workflows::startable_in_workspace(scope.is_operator()).find(|w| w.name() == name).ok_or(AppError::NotFound)
 }
 
 #[derive(Template, WebTemplate)]
@@ -34,7 +34,7 @@ struct WorkflowsPage {
 }
 
 async fn index(ctx: PageContext, scope: Scope) -> WorkflowsPage {
-    let workflows = workflows::registry().iter().copied().filter(|w| !w.internal() && w.workspace_scoped()).collect();
+    let workflows = workflows::startable_in_workspace(scope.is_operator()).collect();
     WorkflowsPage { ctx, nav: WorkspaceNav::new(&scope, "workflows"), workflows }
 }
 
@@ -113,7 +113,7 @@ struct RunForm {
 }
 
 async fn form(ctx: PageContext, scope: Scope, path: web::Path<(String, String)>) -> Result<RunForm, AppError> {
-    let workflow = runnable(&path.1)?;
+    let workflow = runnable(&scope, &path.1)?;
     Ok(RunForm {
         ctx,
         nav: WorkspaceNav::new(&scope, "workflows"),
@@ -131,7 +131,7 @@ async fn run(
     CsrfForm(submitted): CsrfForm<Map<String, Value>>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
-    let workflow = runnable(&path.1)?;
+    let workflow = runnable(&scope, &path.1)?;
     let started = match params_from(workflow, &scope, &submitted) {
         Ok(params) => runs::start(&state.db, NewRun::named(workflow.name(), params)?.trigger("ui")).await,
         Err(msg) => Err(AppError::Unprocessable(msg)),

@@ -10,10 +10,10 @@ use crate::db::entities::{activity, workspace};
 use crate::domain::{Slug, Timezone, WorkspaceName};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenancy::Scope;
+use crate::tenancy::{InvitationForYou, Scope, invitations_for};
 use crate::web::page::unprocessable;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
-use crate::workspaces::{self, NewWorkspace, PAGE_SIZE};
+use crate::workspaces::{self, MAX_PAGE, NewWorkspace, PAGE_SIZE};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces", web::get().to(index))
@@ -28,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[template(path = "admin/workspaces/index.html")]
 struct IndexPage {
     ctx: PageContext,
+    /// Invitations addressed to the signed-in person, waiting for their answer.
+    invitations: Vec<InvitationForYou>,
     workspaces: Vec<workspace::Model>,
     total: u64,
     q: String,
@@ -39,6 +41,10 @@ impl IndexPage {
     fn created(&self, ws: &workspace::Model) -> String {
         ws.tz().format(ws.created_at)
     }
+    /// An invitation's expiry, in UTC (the person may belong to no workspace yet).
+    fn expires(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        crate::domain::Timezone::from_stored("UTC").format(*at)
+    }
     fn page_link(&self, page: &u64) -> String {
         let q: String = url::form_urlencoded::byte_serialize(self.q.as_bytes()).collect();
         format!("/admin/workspaces?q={q}&page={page}")
@@ -48,7 +54,8 @@ impl IndexPage {
 #[derive(Deserialize)]
 struct IndexQuery {
     q: Option<String>,
-    page: Option<u64>,
+    /// Read as text, so any value gets the same clear answer.
+    page: Option<String>,
 }
 
 async fn index(
@@ -57,10 +64,18 @@ async fn index(
     query: web::Query<IndexQuery>,
 ) -> Result<IndexPage, AppError> {
     let q = query.q.clone().unwrap_or_default();
-    let page = query.page.unwrap_or(1).max(1);
-    let (workspaces, total) = workspaces::list_visible(&state.db, &ctx.user.0, &q, page - 1).await?;
+    let page = match query.page.as_deref().map(str::trim) {
+        None | Some("") => 1,
+        Some(text) => text
+            .parse::<u64>()
+            .ok()
+            .filter(|page| (1..=MAX_PAGE).contains(page))
+            .ok_or_else(|| AppError::BadRequest(format!("page: use a number from 1 to {MAX_PAGE}")))?,
+    };
+    let (workspaces, total) = workspaces::list_visible(&state.db, ctx.user.user(), &q, page - 1).await?;
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    Ok(IndexPage { ctx, workspaces, total, q, page, pages })
+    let invitations = invitations_for(&state.db, ctx.user.user()).await?;
+    Ok(IndexPage { ctx, invitations, workspaces, total, q, page, pages })
 }
 
 #[derive(Template, WebTemplate)]
@@ -112,7 +127,7 @@ async fn create(
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
     let outcome = match parse_new(&form, state.config.trial_days) {
-        Ok(new) => workspaces::create(&state.db, new, &ctx.user.0).await,
+        Ok(new) => workspaces::create(&state.db, new, ctx.user.user()).await,
         Err(msg) => Err(AppError::BadRequest(msg)),
     };
     match outcome {

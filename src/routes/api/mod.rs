@@ -3,8 +3,11 @@
 
 mod openapi;
 mod runs;
+mod waits;
 mod workflows;
 mod workspace;
+
+pub use waits::ApiWaits;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -21,6 +24,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
             .app_data(web::PayloadConfig::new(256 * 1024))
+            .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                ApiError(AppError::BadRequest(format!("A query parameter could not be read: {err}"))).into()
+            }))
+            .app_data(web::PathConfig::default().error_handler(|err, _| {
+                ApiError(AppError::BadRequest(format!("The path could not be read: {err}"))).into()
+            }))
             .configure(workspace::configure)
             .configure(workflows::configure)
             .configure(runs::configure)

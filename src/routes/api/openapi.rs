@@ -1,90 +1,169 @@
 //! `GET /api/v1/openapi.json`: the API described as OpenAPI 3.1, with one path per workflow
 //! whose request body embeds that workflow's parameter schema, generated from the registry so
-//! nothing is written twice.
+//! nothing is written twice. Every status an operation can answer is listed, with the limits
+//! the server enforces (a schemathesis run in the test suite holds the two together).
 
 use actix_web::{HttpResponse, web};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
-use super::workflows::offered;
+use super::workflows::{IDEMPOTENCY_KEY_MAX, offered};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/openapi.json", web::get().to(document));
+    cfg.service(web::resource("/openapi.json").route(web::get().to(document)));
 }
 
-fn error_responses() -> Value {
-    let error = json!({ "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Error" } } } });
+fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+/// What a status means, for every operation that answers it.
+fn meaning(status: u16) -> &'static str {
+    match status {
+        400 => "The request could not be read (not JSON, or a query or path parameter of the wrong type)",
+        401 => "Missing, unknown or revoked API key",
+        403 => "The run is one of Offstage's own (billing, email): it can be read but not changed",
+        404 => "Not found (or not in the key's workspace)",
+        409 => "The run is not in a state that allows this",
+        413 => "The body is larger than 256 KiB",
+        422 => "Well-formed but invalid input; the message names the field",
+        429 => "Too many requests of this kind at once; `Retry-After` says when to try again",
+        _ => "",
+    }
+}
+
+/// `statuses` as OpenAPI responses, with `successes` (status, description, schema) first.
+fn responses(successes: &[(u16, &str, Value)], statuses: &[u16]) -> Value {
+    let mut all = Map::new();
+    for (status, description, body) in successes {
+        all.insert(
+            status.to_string(),
+            json!({ "description": description, "content": { "application/json": { "schema": body } } }),
+        );
+    }
+    for status in statuses {
+        let mut response = json!({
+            "description": meaning(*status),
+            "content": { "application/json": { "schema": schema("Error") } }
+        });
+        if *status == 429 {
+            response["headers"] =
+                json!({ "Retry-After": { "description": "Seconds to wait", "schema": { "type": "integer" } } });
+        }
+        all.insert(status.to_string(), response);
+    }
+    Value::Object(all)
+}
+
+/// Where a run answered by one operation can be taken next (schemathesis follows these).
+fn run_links() -> Value {
+    let id = json!({ "id": "$response.body#/id" });
     json!({
-        "401": { "description": "Missing, unknown or revoked API key", "content": error["content"] },
-        "404": { "description": "Not found (or not in the key's workspace)", "content": error["content"] },
-        "422": { "description": "Well-formed but invalid input; the message names the field", "content": error["content"] },
+        "GetRun": { "operationId": "getRun", "parameters": id },
+        "CancelRun": { "operationId": "cancelRun", "parameters": id },
+        "RetryRun": { "operationId": "retryRun", "parameters": id }
     })
 }
 
-fn run_response(description: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": { "$ref": "#/components/schemas/Run" } } } })
+fn id_parameter() -> Value {
+    json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }])
+}
+
+/// A workflow's parameters as the API takes them: `workspace_id` may be left out (it is the
+/// key's workspace; any other is 404).
+fn api_params(workflow: &dyn crate::workflows::AnyWorkflow) -> Value {
+    let mut params = workflow.params_schema();
+    if let Some(map) = params.as_object_mut() {
+        map.remove("$schema");
+        if let Some(required) = map.get_mut("required").and_then(Value::as_array_mut) {
+            required.retain(|name| name != "workspace_id");
+        }
+        if let Some(ws) = map.get_mut("properties").and_then(|p| p.get_mut("workspace_id")) {
+            ws["description"] = json!("The key's workspace, filled in when left out; any other is 404");
+        }
+    }
+    params
 }
 
 pub fn build(base_url: &str) -> Value {
-    let mut paths = serde_json::Map::new();
+    let mut paths = Map::new();
     paths.insert(
         "/workspace".into(),
-        json!({ "get": { "summary": "The API key's workspace", "responses": { "200": { "description": "The workspace" } } } }),
+        json!({ "get": { "operationId": "getWorkspace", "summary": "The API key's workspace",
+            "responses": responses(&[(200, "The workspace", schema("Workspace"))], &[401]) } }),
     );
+    let workflows = json!({ "type": "object", "required": ["workflows"],
+        "properties": { "workflows": { "type": "array", "items": schema("Workflow") } } });
     paths.insert(
         "/workflows".into(),
-        json!({ "get": { "summary": "Workflows this key may run, with their parameter schemas", "responses": { "200": { "description": "The workflows" } } } }),
+        json!({ "get": { "operationId": "listWorkflows", "summary": "Workflows this key may run, with their parameter schemas",
+            "responses": responses(&[(200, "The workflows", workflows)], &[401]) } }),
     );
     for workflow in offered() {
-        let mut params = workflow.params_schema();
-        if let Some(map) = params.as_object_mut() {
-            map.remove("$schema");
-        }
-        let mut responses = error_responses();
-        responses["200"] =
-            run_response("Finished run (with \"wait\": true), or the existing run for a repeated idempotency key");
-        responses["202"] = run_response("Run accepted");
+        let finished = "The finished run (with \"wait\": true), or the first run of a repeated idempotency key";
+        let body = json!({
+            "type": "object",
+            "additionalProperties": false,
+            // "wait" only with a run that starts now.
+            "anyOf": [
+                { "properties": { "wait": { "const": false } } },
+                { "properties": { "run_at": { "type": "null" } } }
+            ],
+            "properties": {
+                "params": { "anyOf": [api_params(workflow), { "type": "null" }] },
+                "run_at": { "type": ["string", "null"], "format": "date-time",
+                    "description": "Run at this time instead of now (not with \"wait\")" },
+                "idempotency_key": { "type": ["string", "null"], "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX,
+                    "description": "A repeat with the same key returns the first run" },
+                "wait": { "type": "boolean",
+                    "description": "Wait up to 30 s for the run (which starts now) and answer with it finished" }
+            }
+        });
+        let mut answers = responses(
+            &[(200, finished, schema("Run")), (202, "The run, started (or not finished within 30 s)", schema("Run"))],
+            &[400, 401, 404, 413, 422, 429],
+        );
+        answers["200"]["links"] = run_links();
+        answers["202"]["links"] = run_links();
         paths.insert(
             format!("/workflows/{}/runs", workflow.name()),
             json!({ "post": {
+                "operationId": format!("start_{}", workflow.name()),
                 "summary": format!("Start {}", workflow.name()),
                 "description": workflow.description(),
-                "requestBody": { "required": false, "content": { "application/json": { "schema": {
-                    "type": "object",
-                    "additionalProperties": false,
-                    "properties": {
-                        "params": params,
-                        "run_at": { "type": "string", "format": "date-time", "description": "Run at this time instead of now" },
-                        "idempotency_key": { "type": "string", "maxLength": 200, "description": "A repeat with the same key returns the first run" },
-                        "wait": { "type": "boolean", "description": "Wait up to 30 s and answer with the finished run" }
-                    }
-                } } } },
-                "responses": responses
+                "requestBody": { "required": false, "content": { "application/json": { "schema": body } } },
+                "responses": answers
             } }),
         );
     }
+    let listed = json!({ "type": "object", "required": ["runs"], "properties": { "runs": { "type": "array", "items": schema("Run") } } });
     paths.insert(
         "/runs".into(),
         json!({ "get": {
+            "operationId": "listRuns",
             "summary": "Runs of the key's workspace, newest first",
             "parameters": [
                 { "name": "workflow", "in": "query", "schema": { "type": "string" } },
-                { "name": "status", "in": "query", "schema": { "$ref": "#/components/schemas/RunStatus" } },
+                { "name": "status", "in": "query", "schema": schema("RunStatus") },
                 { "name": "limit", "in": "query", "schema": { "type": "integer", "minimum": 1, "maximum": 200, "default": 50 } }
             ],
-            "responses": { "200": { "description": "{\"runs\": [Run]}" } }
+            "responses": responses(&[(200, "The runs", listed)], &[400, 401, 422])
         } }),
     );
-    let id = json!([{ "name": "id", "in": "path", "required": true, "schema": { "type": "string" } }]);
-    let mut cancel = error_responses();
-    cancel["200"] = run_response("The cancelled run");
-    cancel["409"] = json!({ "description": "The run has started or finished" });
     paths.insert(
         "/runs/{id}".into(),
-        json!({
-            "get": { "summary": "One run with its timeline", "parameters": id, "responses": { "200": run_response("The run") } },
-            "delete": { "summary": "Cancel a run that has not started", "parameters": id, "responses": cancel }
-        }),
+        json!({ "get": { "operationId": "getRun", "summary": "One run with its timeline", "parameters": id_parameter(),
+            "responses": responses(&[(200, "The run", schema("Run"))], &[400, 401, 404]) } }),
+    );
+    paths.insert(
+        "/runs/{id}/cancel".into(),
+        json!({ "post": { "operationId": "cancelRun", "summary": "Cancel a run that has not started", "parameters": id_parameter(),
+            "responses": responses(&[(200, "The cancelled run", schema("Run"))], &[400, 401, 403, 404, 409]) } }),
+    );
+    paths.insert(
+        "/runs/{id}/retry".into(),
+        json!({ "post": { "operationId": "retryRun", "summary": "Run a failed run again, with a fresh set of attempts", "parameters": id_parameter(),
+            "responses": responses(&[(200, "The run, queued again", schema("Run"))], &[400, 401, 403, 404, 409]) } }),
     );
     json!({
         "openapi": "3.1.0",
@@ -94,22 +173,44 @@ pub fn build(base_url: &str) -> Value {
         "paths": paths,
         "components": {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "A workspace API key (osk_…)" } },
-            "schemas": {
-                "Error": { "type": "object", "properties": { "error": { "type": "object", "properties": {
-                    "code": { "type": "string" }, "message": { "type": "string" } } } } },
-                "RunStatus": { "type": "string", "enum": ["scheduled", "queued", "running", "succeeded", "skipped", "failed", "cancelled"] },
-                "Run": { "type": "object", "properties": {
-                    "id": { "type": "string" }, "workflow": { "type": "string" }, "workspace_id": { "type": ["string", "null"] },
-                    "status": { "$ref": "#/components/schemas/RunStatus" }, "params": { "type": "object" },
-                    "output": {}, "skipped": { "type": ["object", "null"] }, "error": { "type": ["string", "null"] },
-                    "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
-                    "scheduled_for": { "type": ["string", "null"], "format": "date-time" },
-                    "started_at": { "type": ["string", "null"], "format": "date-time" },
-                    "finished_at": { "type": ["string", "null"], "format": "date-time" },
-                    "created_at": { "type": "string", "format": "date-time" }
-                } }
-            }
+            "schemas": components()
         }
+    })
+}
+
+fn components() -> Value {
+    let time = json!({ "type": "string", "format": "date-time" });
+    let maybe_time = json!({ "type": ["string", "null"], "format": "date-time" });
+    json!({
+        "Error": { "type": "object", "required": ["error"], "properties": { "error": { "type": "object",
+            "required": ["code", "message"],
+            "properties": { "code": { "type": "string" }, "message": { "type": "string" } } } } },
+        "RunStatus": { "type": "string", "enum": ["scheduled", "queued", "running", "succeeded", "skipped", "failed", "cancelled"] },
+        "Run": { "type": "object", "required": ["id", "workflow", "status", "params", "attempts", "max_attempts", "created_at"],
+            "properties": {
+                "id": { "type": "string" }, "workflow": { "type": "string" }, "workspace_id": { "type": ["string", "null"] },
+                "status": schema("RunStatus"), "params": { "type": "object" },
+                "output": {}, "skipped": { "type": ["object", "null"] }, "error": { "type": ["string", "null"] },
+                "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
+                "scheduled_for": maybe_time, "started_at": maybe_time, "finished_at": maybe_time, "created_at": time,
+                "business_key": { "type": ["string", "null"] }, "chain_id": { "type": ["string", "null"] },
+                "trigger": { "type": "string" },
+                "events": { "type": "array", "description": "The timeline (one run, and the answer to \"wait\")",
+                    "items": { "type": "object", "required": ["at", "kind", "message"],
+                        "properties": { "at": time, "kind": { "type": "string" }, "message": { "type": "string" } } } }
+            } },
+        "Workspace": { "type": "object", "required": ["id", "slug", "name", "timezone"],
+            "properties": {
+                "id": { "type": "string" }, "slug": { "type": "string" }, "name": { "type": "string" },
+                "timezone": { "type": "string" }, "plan": { "type": "string" },
+                "subscription_status": { "type": "string" }, "trial_ends_at": maybe_time,
+                "members_count": { "type": "integer" }, "created_at": time
+            } },
+        "Workflow": { "type": "object", "required": ["name", "description", "params_schema"],
+            "properties": {
+                "name": { "type": "string" }, "description": { "type": "string" }, "params_schema": { "type": "object" },
+                "max_attempts": { "type": "integer" }, "timeout_seconds": { "type": "integer" }
+            } }
     })
 }
 

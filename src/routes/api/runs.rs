@@ -1,5 +1,7 @@
 //! Runs over the API: read one, list (filtered by workflow and status), cancel one that has not
-//! started. Always within the key's workspace.
+//! started, retry one that failed (`POST /runs/{id}/cancel`, `/retry`, as GitHub's Actions API
+//! does: the run is not deleted, so these are not DELETE). Always within the key's workspace;
+//! Offstage's own runs there (dunning steps, trial reminders) can be read but not changed.
 
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
@@ -8,20 +10,21 @@ use serde_json::{Value, json};
 use super::ApiScope;
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::tenancy::Actor;
 use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/runs", web::get().to(index))
-        .route("/runs/{id}", web::get().to(show))
-        .route("/runs/{id}", web::delete().to(cancel));
+    cfg.service(web::resource("/runs").route(web::get().to(index)))
+        .service(web::resource("/runs/{id}").route(web::get().to(show)))
+        .service(web::resource("/runs/{id}/cancel").route(web::post().to(cancel)))
+        .service(web::resource("/runs/{id}/retry").route(web::post().to(retry)));
 }
 
 #[derive(Deserialize)]
 struct ListQuery {
     workflow: Option<String>,
     status: Option<String>,
-    limit: Option<u64>,
+    /// Read as text, so a wrong value is answered naming the parameter.
+    limit: Option<String>,
 }
 
 async fn index(
@@ -30,18 +33,20 @@ async fn index(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let status = query.status.as_deref().map(RunStatus::parse).transpose().map_err(AppError::Unprocessable)?;
-    let limit = query.limit.unwrap_or(50);
-    if !(1..=200).contains(&limit) {
-        return Err(AppError::Unprocessable("limit: use a number from 1 to 200".into()).into());
-    }
-    let filter = RunFilter {
-        workspace_id: Some(scope.workspace_id().to_owned()),
-        workflow: query.workflow.clone(),
-        status,
-        limit,
-        ..RunFilter::default()
+    let limit = match query.limit.as_deref() {
+        None => 50,
+        Some(text) => {
+            let number = text
+                .parse::<i128>()
+                .map_err(|_| AppError::BadRequest(format!("limit: “{text}” is not a whole number")))?;
+            u64::try_from(number)
+                .ok()
+                .filter(|n| (1..=200).contains(n))
+                .ok_or_else(|| AppError::Unprocessable("limit: use a number from 1 to 200".into()))?
+        }
     };
-    let found = runs::list(&state.db, &filter).await?;
+    let filter = RunFilter { workflow: query.workflow.clone(), status, limit, ..RunFilter::default() };
+    let found = runs::list(&state.db, &scope, &filter).await?;
     Ok(HttpResponse::Ok().json(json!({ "runs": found })))
 }
 
@@ -50,7 +55,7 @@ async fn show(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let run = runs::get(&state.db, &id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)?;
+    let run = runs::get(&state.db, &id, &scope).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(with_timeline(&state.db, &run).await?))
 }
 
@@ -62,16 +67,32 @@ pub(super) async fn with_timeline(db: &sea_orm::DatabaseConnection, run: &RunVie
     Ok(body)
 }
 
-async fn cancel(
+async fn cancel(scope: ApiScope, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    change(scope, &state, &id, Change::Cancel).await
+}
+
+async fn retry(scope: ApiScope, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+    change(scope, &state, &id, Change::Retry).await
+}
+
+enum Change {
+    Cancel,
+    Retry,
+}
+
+/// Cancels or retries a run of the key's workspace that the key may change.
+async fn change(
     ApiScope(scope): ApiScope,
-    state: web::Data<AppState>,
-    id: web::Path<String>,
+    state: &AppState,
+    id: &str,
+    change: Change,
 ) -> Result<HttpResponse, ApiError> {
-    let run = runs::get(&state.db, &id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)?;
-    let by = match scope.actor() {
-        Actor::ApiKey { name, .. } => format!("API key “{name}”"),
-        other => other.label(),
+    let run = runs::get(&state.db, id, &scope).await?.ok_or(AppError::NotFound)?;
+    scope.require_may_change_run(run.is_internal())?;
+    let by = scope.actor().label();
+    let changed = match change {
+        Change::Cancel => runs::cancel(&state.db, &run, &by).await?,
+        Change::Retry => runs::retry(&state.db, &run, &by).await?,
     };
-    let cancelled = runs::cancel(&state.db, &run, &by).await?;
-    Ok(HttpResponse::Ok().json(cancelled))
+    Ok(HttpResponse::Ok().json(changed))
 }

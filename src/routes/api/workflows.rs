@@ -1,29 +1,32 @@
 //! Workflows over the API: list them with their parameter schemas, and start runs (now, at a
-//! time, idempotently, or waiting for the result: the "return data from the API" pattern).
-
-use std::time::{Duration, Instant};
+//! time, idempotently, or waiting for the result: the "return data from the API" pattern). A
+//! waiting request is woken when its run ends (`runs::waiting`), not by polling, and each key
+//! may hold only a few open (`waits`).
 
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::ApiScope;
+use super::{ApiScope, ApiWaits};
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::tenancy::Scope;
+use crate::tenancy::{Actor, Scope};
 use crate::workflows::{self, AnyWorkflow, NewRun, runs};
 
 /// How long `"wait": true` waits for a run to finish before answering 202 with it unfinished.
-const WAIT_LIMIT: Duration = Duration::from_secs(30);
+const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+/// The longest idempotency key, in characters.
+pub(super) const IDEMPOTENCY_KEY_MAX: usize = 200;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/workflows", web::get().to(index)).route("/workflows/{name}/runs", web::post().to(start));
+    cfg.service(web::resource("/workflows").route(web::get().to(index)))
+        .service(web::resource("/workflows/{name}/runs").route(web::post().to(start)));
 }
 
-/// The workflows an API key may run: workspace-scoped and not internal.
+/// The workflows an API key may run: workspace-scoped, not internal, not an operator tool.
 pub fn offered() -> impl Iterator<Item = &'static dyn AnyWorkflow> {
-    workflows::registry().iter().copied().filter(|w| !w.internal() && w.workspace_scoped())
+    workflows::startable_in_workspace(false)
 }
 
 pub fn describe(workflow: &dyn AnyWorkflow) -> Value {
@@ -59,7 +62,7 @@ fn params_for(scope: &Scope, params: Option<Value>) -> Result<Value, AppError> {
         _ => return Err(AppError::Unprocessable("params: must be a JSON object".into())),
     };
     match params.get("workspace_id") {
-        None | Some(Value::Null) => {
+        None => {
             params.insert("workspace_id".into(), Value::String(scope.workspace_id().to_owned()));
         }
         Some(Value::String(id)) if id == scope.workspace_id() => {}
@@ -71,41 +74,68 @@ fn params_for(scope: &Scope, params: Option<Value>) -> Result<Value, AppError> {
 async fn start(
     ApiScope(scope): ApiScope,
     state: web::Data<AppState>,
+    api_waits: web::Data<ApiWaits>,
     name: web::Path<String>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: StartBody = super::parse_body(&body)?;
     let workflow = offered().find(|w| w.name() == name.as_str()).ok_or(AppError::NotFound)?;
     if let Some(key) = &body.idempotency_key
-        && (key.is_empty() || key.len() > 200)
+        && !(1..=IDEMPOTENCY_KEY_MAX).contains(&key.chars().count())
     {
         return Err(AppError::Unprocessable("idempotency_key: use 1 to 200 characters".into()).into());
+    }
+    if body.wait && body.run_at.is_some() {
+        // Waiting is for a run that starts now: one due later would hold the request open for
+        // nothing (and the wait would only end at its limit).
+        return Err(AppError::Unprocessable(
+            "wait: only a run that starts now can be waited for; leave out run_at, or wait".into(),
+        )
+        .into());
     }
     let params = params_for(&scope, body.params)?;
     let mut new = NewRun::named(workflow.name(), params)?.trigger("api");
     if let Some(at) = body.run_at {
         new = new.at(at);
     }
-    if let Some(key) = &body.idempotency_key {
-        let existing = runs::find_by_idempotency(&state.db, scope.workspace_id(), key).await?;
-        if let Some(run) = existing {
-            return Ok(HttpResponse::Ok().json(run));
-        }
-        new = new.idempotency_key(key.clone());
+    if let Some(key) = body.idempotency_key {
+        new = new.idempotency_key(key);
     }
-    let run = runs::start(&state.db, new).await?;
+    let _slot = if body.wait {
+        let key_id = match scope.actor() {
+            Actor::ApiKey { id, .. } => id.clone(),
+            other => other.label(),
+        };
+        let limit = state.config.limits.api_waits_per_key;
+        Some(api_waits.enter(&key_id, limit).ok_or_else(|| too_many_waits(limit))?)
+    } else {
+        None
+    };
+    if body.wait {
+        new = new.awaited();
+    }
+    let (run, duplicate) = runs::start_or_find(&state.db, new).await?;
+    if duplicate {
+        return Ok(HttpResponse::Ok().json(run));
+    }
     if !body.wait {
         return Ok(HttpResponse::Accepted().json(run));
     }
-    let started = Instant::now();
-    let mut current = run;
-    while !current.status.is_finished() && started.elapsed() < WAIT_LIMIT {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        current = runs::get(&state.db, &current.id, Some(scope.workspace_id())).await?.ok_or(AppError::NotFound)?;
-    }
+    let current = runs::waiting::until_finished(&state.db, &scope, &run.id, WAIT_LIMIT).await?;
     if current.status.is_finished() {
         Ok(HttpResponse::Ok().json(super::runs::with_timeline(&state.db, &current).await?))
     } else {
         Ok(HttpResponse::Accepted().json(current))
     }
+}
+
+/// 429 with `Retry-After`: the key already holds as many waits as it may.
+fn too_many_waits(limit: u32) -> ApiError {
+    ApiError(AppError::TooManyRequests {
+        message: format!(
+            "This API key already has {limit} requests waiting for runs; wait for one to finish, or start runs \
+             without \"wait\" and read them with GET /api/v1/runs/{{id}}."
+        ),
+        retry_after: 1,
+    })
 }

@@ -8,7 +8,7 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/workspace", web::get().to(show));
+    cfg.service(web::resource("/workspace").route(web::get().to(show)));
 }
 
 async fn show(ApiScope(scope): ApiScope, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {

@@ -1,13 +1,16 @@
 //! Changing runs: cancel (one, by business key, or every match of a filter) and retry (one,
-//! or every failed match of a filter). Each change is recorded in the run's timeline.
+//! or every failed match of a filter). Each change is recorded in the run's timeline. Whether
+//! the person may change a given run (a tenant may not change Offstage's own runs) is the
+//! caller's check (`Scope::require_may_change_run`); the bulk actions apply it to each run.
 
 use sea_orm::{ConnectionTrait, DatabaseConnection};
 
 use super::super::events::{self, EventKind};
-use super::{RunFilter, RunStatus, RunView, get, list};
+use super::{RunFilter, RunStatus, RunView, get, list, waiting};
 use crate::db::begin_write;
 use crate::error::AppError;
 use crate::jobs;
+use crate::tenancy::{Platform, Reach};
 
 /// Cancels a run that has not started; `Conflict` when it already has.
 pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, AppError> {
@@ -18,40 +21,38 @@ pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<
         return Err(AppError::Conflict(format!("The run is {} and can no longer be cancelled.", run.status.as_str())));
     }
     events::record(&txn, &run.id, EventKind::Cancelled, format!("Cancelled by {by}")).await?;
+    waiting::announce_to_other_processes(&txn, &run.id).await?;
     txn.commit().await?;
-    get(db, &run.id, None).await?.ok_or(AppError::NotFound)
+    waiting::announce(&run.id);
+    get(db, &run.id, &Platform::system()).await?.ok_or(AppError::NotFound)
 }
 
-/// Cancels every not-yet-started run with `business_key` (in one workspace, when given), e.g.
-/// the pending trial reminder of a workspace whose trial end moved. Returns how many.
+/// Cancels every not-yet-started run of the scope's workspace with `business_key`, e.g. the
+/// pending trial reminder of a workspace whose trial end moved. Returns how many.
 pub async fn cancel_by_business_key(
     db: &DatabaseConnection,
-    workspace_id: Option<&str>,
+    scope: &crate::tenancy::Scope,
     business_key: &str,
     by: &str,
 ) -> Result<u64, AppError> {
     let txn = begin_write(db).await?;
-    let cancelled = cancel_by_business_key_in(&txn, workspace_id, business_key, by).await?;
+    let cancelled = cancel_by_business_key_in(&txn, scope.workspace_id(), business_key, by).await?;
     txn.commit().await?;
     Ok(cancelled)
 }
 
 /// `cancel_by_business_key` inside the caller's transaction, so a reschedule is atomic.
-pub async fn cancel_by_business_key_in<C: ConnectionTrait>(
+pub(crate) async fn cancel_by_business_key_in<C: ConnectionTrait>(
     txn: &C,
-    workspace_id: Option<&str>,
+    workspace_id: &str,
     business_key: &str,
     by: &str,
 ) -> Result<u64, AppError> {
-    let filter = RunFilter {
-        workspace_id: workspace_id.map(str::to_owned),
-        business_key: Some(business_key.to_owned()),
-        limit: 1000,
-        ..RunFilter::default()
-    };
-    let ids: Vec<String> = list(txn, &filter)
+    let filter = RunFilter { business_key: Some(business_key.to_owned()), limit: 1000, ..RunFilter::default() };
+    let ids: Vec<String> = list(txn, &Platform::system(), &filter)
         .await?
         .into_iter()
+        .filter(|r| r.workspace_id.as_deref() == Some(workspace_id))
         .filter(|r| !r.status.is_finished() && r.status != RunStatus::Running)
         .map(|r| r.id)
         .collect();
@@ -77,31 +78,53 @@ pub async fn retry(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<R
     written.push(events::NewEvent::now(&run.id, EventKind::Retried, format!("Retried by {by}")));
     events::record_all(&txn, &written).await?;
     txn.commit().await?;
-    get(db, &run.id, None).await?.ok_or(AppError::NotFound)
+    get(db, &run.id, &Platform::system()).await?.ok_or(AppError::NotFound)
 }
 
-/// Cancels every not-yet-started run matching `filter` (up to its limit). Returns how many.
-pub async fn bulk_cancel(db: &DatabaseConnection, filter: &RunFilter, by: &str) -> Result<u64, AppError> {
-    let ids: Vec<String> = list(db, filter)
+/// Whether whoever acts through `reach` may change `run` (tenants: not Offstage's own runs).
+fn may_change(reach: Reach<'_>, run: &RunView) -> bool {
+    match reach {
+        Reach::Workspace(scope) => scope.may_change_run(run.is_internal()),
+        Reach::Everywhere(_) => true,
+    }
+}
+
+/// Cancels every not-yet-started run matching `filter` (up to its limit) that `reach` may
+/// change. Returns how many.
+pub async fn bulk_cancel(
+    db: &DatabaseConnection,
+    reach: Reach<'_>,
+    filter: &RunFilter,
+    by: &str,
+) -> Result<u64, AppError> {
+    let ids: Vec<String> = list(db, reach, filter)
         .await?
         .into_iter()
-        .filter(|r| matches!(r.status, RunStatus::Scheduled | RunStatus::Queued))
+        .filter(|r| matches!(r.status, RunStatus::Scheduled | RunStatus::Queued) && may_change(reach, r))
         .map(|r| r.id)
         .collect();
     let txn = begin_write(db).await?;
     let cancelled = jobs::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;
     for id in &ids {
         events::record(&txn, id, EventKind::Cancelled, format!("Cancelled by {by} (bulk)")).await?;
+        waiting::announce_to_other_processes(&txn, id).await?;
     }
     txn.commit().await?;
+    ids.iter().for_each(|id| waiting::announce(id));
     Ok(cancelled)
 }
 
-/// Retries every failed run matching `filter` (up to its limit). Returns how many.
-pub async fn bulk_retry(db: &DatabaseConnection, filter: &RunFilter, by: &str) -> Result<u64, AppError> {
+/// Retries every failed run matching `filter` (up to its limit) that `reach` may change.
+/// Returns how many.
+pub async fn bulk_retry(
+    db: &DatabaseConnection,
+    reach: Reach<'_>,
+    filter: &RunFilter,
+    by: &str,
+) -> Result<u64, AppError> {
     let failed = RunFilter { status: Some(RunStatus::Failed), ..filter.clone() };
     let mut retried = 0;
-    for run in list(db, &failed).await? {
+    for run in list(db, reach, &failed).await?.into_iter().filter(|r| may_change(reach, r)) {
         if retry(db, &run, by).await.is_ok() {
             retried += 1;
         }
@@ -126,15 +149,17 @@ impl BulkAction {
     }
 }
 
-/// Applies `action` to the runs matching `filter`; returns the sentence to show.
+/// Applies `action` to the runs matching `filter` that `reach` may change; returns the sentence
+/// to show.
 pub async fn bulk(
     db: &DatabaseConnection,
+    reach: Reach<'_>,
     filter: &RunFilter,
     action: BulkAction,
     by: &str,
 ) -> Result<String, AppError> {
     Ok(match action {
-        BulkAction::Cancel => format!("{} runs cancelled.", bulk_cancel(db, filter, by).await?),
-        BulkAction::Retry => format!("{} failed runs queued again.", bulk_retry(db, filter, by).await?),
+        BulkAction::Cancel => format!("{} runs cancelled.", bulk_cancel(db, reach, filter, by).await?),
+        BulkAction::Retry => format!("{} failed runs queued again.", bulk_retry(db, reach, filter, by).await?),
     })
 }

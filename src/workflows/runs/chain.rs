@@ -5,22 +5,18 @@ use sea_orm::DatabaseConnection;
 
 use super::{RunFilter, RunView, list};
 use crate::error::AppError;
+use crate::tenancy::Reach;
 
-/// The runs of `run`'s chain, oldest first (within `workspace_id`, when given); empty when the
-/// run has no continuation.
-pub async fn chain(
+/// The runs of `run`'s chain that `reach` sees, oldest first; empty when the run has no
+/// continuation.
+pub async fn chain<'a>(
     db: &DatabaseConnection,
     run: &RunView,
-    workspace_id: Option<&str>,
+    reach: impl Into<Reach<'a>>,
 ) -> Result<Vec<RunView>, AppError> {
     let Some(chain_id) = &run.chain_id else { return Ok(Vec::new()) };
-    let filter = RunFilter {
-        chain_id: Some(chain_id.clone()),
-        workspace_id: workspace_id.map(str::to_owned),
-        limit: 1000,
-        ..RunFilter::default()
-    };
-    let mut runs = list(db, &filter).await?;
+    let filter = RunFilter { chain_id: Some(chain_id.clone()), limit: 1000, ..RunFilter::default() };
+    let mut runs = list(db, reach, &filter).await?;
     if runs.len() < 2 {
         return Ok(Vec::new());
     }

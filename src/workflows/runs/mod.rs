@@ -7,15 +7,14 @@ mod chain;
 mod period;
 mod query;
 mod timeline;
+pub mod waiting;
 
-pub use actions::{
-    BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, cancel_by_business_key_in, retry,
-};
+pub(crate) use actions::cancel_by_business_key_in;
+pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
 pub use chain::{chain, progress as chain_progress};
 pub use period::Period;
-pub use query::{
-    RunFilter, RunStatus, RunView, counts, find_by_idempotency, find_by_idempotency_in, get, get_many, list,
-};
+pub(crate) use query::find_by_idempotency;
+pub use query::{RunFilter, RunStatus, RunView, counts, find_by_idempotency_in, get, get_many, list};
 pub use timeline::{TimelineEntry, timeline};
 
 use chrono::{DateTime, Utc};
@@ -26,6 +25,7 @@ use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
 use crate::error::AppError;
 use crate::jobs;
+use crate::tenancy::Platform;
 
 /// A request to run a workflow.
 pub struct NewRun {
@@ -36,6 +36,8 @@ pub struct NewRun {
     business_key: Option<String>,
     chain_id: Option<String>,
     trigger: &'static str,
+    /// Someone waits for this run's end (`"wait": true`): announce it to every process.
+    awaited: bool,
 }
 
 impl NewRun {
@@ -50,6 +52,7 @@ impl NewRun {
             business_key: None,
             chain_id: None,
             trigger: "code",
+            awaited: false,
         })
     }
 
@@ -65,6 +68,7 @@ impl NewRun {
             business_key: None,
             chain_id: None,
             trigger: "code",
+            awaited: false,
         }
     }
 
@@ -98,8 +102,19 @@ impl NewRun {
         self
     }
 
+    /// Someone will wait for the run's end (`waiting::until_finished`) in another process too.
+    pub fn awaited(mut self) -> NewRun {
+        self.awaited = true;
+        self
+    }
+
     pub fn workflow(&self) -> &'static dyn AnyWorkflow {
         self.workflow
+    }
+
+    /// Where its idempotency key is unique: its workspace, or `global`.
+    pub fn idempotency_scope(&self) -> String {
+        idempotency_scope(self)
     }
 
     /// The workspace named by the parameters, for workspace-scoped workflows.
@@ -114,12 +129,17 @@ impl NewRun {
 
 /// Queues a run (or returns the existing one for a repeated idempotency key).
 pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, AppError> {
+    Ok(start_or_find(db, new).await?.0)
+}
+
+/// Queues a run; for a repeated idempotency key, returns the first run and `true` instead.
+pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunView, bool), AppError> {
     new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
     let scope = idempotency_scope(&new);
     if let Some(key) = &new.idempotency_key
         && let Some(existing) = find_by_idempotency(db, &scope, key).await?
     {
-        return Ok(existing);
+        return Ok((existing, true));
     }
     let txn = begin_write(db).await?;
     let id = match start_in(&txn, &new).await {
@@ -128,12 +148,16 @@ pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, AppE
             // Another request with the same idempotency key committed first.
             txn.rollback().await?;
             let key = new.idempotency_key.as_deref().unwrap_or_default();
-            return find_by_idempotency(db, &scope, key).await?.ok_or(AppError::NotFound);
+            let first = find_by_idempotency(db, &scope, key).await?.ok_or(AppError::NotFound)?;
+            return Ok((first, true));
         }
         Err(err) => return Err(err),
     };
     txn.commit().await?;
-    get(db, &id, None).await?.ok_or_else(|| AppError::Internal(anyhow::anyhow!("run {id} vanished after insert")))
+    let run = get(db, &id, &Platform::system())
+        .await?
+        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("run {id} vanished after insert")))?;
+    Ok((run, false))
 }
 
 fn idempotency_scope(new: &NewRun) -> String {
@@ -172,6 +196,7 @@ pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, 
             params: new.params.clone(),
             chain_id: new.chain_id.clone(),
             not_before: (run_at > now).then_some(run_at),
+            awaited: new.awaited,
         };
         let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);

@@ -1,5 +1,6 @@
 //! Reading runs: the status words, filters, one run or a page of them, counts per status, and
-//! a run's timeline. The status comes from the job row through `jobs::run_view_sql`.
+//! a run's timeline. The status comes from the job row through `jobs::run_view_sql`. Every read
+//! says whose runs it may return (`Reach`: one workspace's scope, or the platform).
 
 use chrono::{DateTime, TimeZone, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
@@ -9,6 +10,7 @@ use super::super::{RunResult, SkipReason};
 use crate::db::entities::workflow_run;
 use crate::error::AppError;
 use crate::jobs;
+use crate::tenancy::{Platform, Reach};
 
 /// The words the API and the UI use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,16 +61,22 @@ impl RunStatus {
     }
 }
 
-/// A run with its current state. `workspace_id` restricts the lookup to one workspace.
-pub async fn get(db: &DatabaseConnection, id: &str, workspace_id: Option<&str>) -> Result<Option<RunView>, AppError> {
-    let mut filter = RunFilter { limit: 1, ..RunFilter::default() };
-    filter.id = Some(id.to_owned());
-    filter.workspace_id = workspace_id.map(str::to_owned);
-    Ok(list(db, &filter).await?.into_iter().next())
+/// A run with its current state, if `reach` may see it.
+pub async fn get<'a>(
+    db: &DatabaseConnection,
+    id: &str,
+    reach: impl Into<Reach<'a>>,
+) -> Result<Option<RunView>, AppError> {
+    let filter = RunFilter { id: Some(id.to_owned()), limit: 1, ..RunFilter::default() };
+    Ok(list(db, reach, &filter).await?.into_iter().next())
 }
 
 /// The runs with these ids, in any workspace and in no particular order.
-pub async fn get_many<C: ConnectionTrait>(db: &C, ids: &[String]) -> Result<Vec<RunView>, AppError> {
+pub async fn get_many<C: ConnectionTrait>(
+    db: &C,
+    _platform: &Platform,
+    ids: &[String],
+) -> Result<Vec<RunView>, AppError> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -86,9 +94,13 @@ async fn select_views<C: ConnectionTrait>(db: &C, rest: &str, values: Vec<Value>
 }
 
 /// The run started earlier with this idempotency key, in `scope` (a workspace id or `global`).
-pub async fn find_by_idempotency(db: &DatabaseConnection, scope: &str, key: &str) -> Result<Option<RunView>, AppError> {
+pub(crate) async fn find_by_idempotency(
+    db: &DatabaseConnection,
+    scope: &str,
+    key: &str,
+) -> Result<Option<RunView>, AppError> {
     let filter = RunFilter { idempotency: Some((scope.to_owned(), key.to_owned())), limit: 1, ..RunFilter::default() };
-    Ok(list(db, &filter).await?.into_iter().next())
+    Ok(list(db, &Platform::system(), &filter).await?.into_iter().next())
 }
 
 /// The id of the run with this idempotency key, read through `db` (a transaction, say).
@@ -106,12 +118,10 @@ pub async fn find_by_idempotency_in<C: ConnectionTrait>(
     Ok(found.map(|r| r.id))
 }
 
-/// Which runs to list; newest first.
+/// Which runs to list (within what the `Reach` of the read allows); newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
     pub id: Option<String>,
-    /// Only this workspace's runs (the API always sets it).
-    pub workspace_id: Option<String>,
     pub workflow: Option<String>,
     pub status: Option<RunStatus>,
     pub business_key: Option<String>,
@@ -122,7 +132,12 @@ pub struct RunFilter {
     pub limit: u64,
 }
 
-pub async fn list<C: ConnectionTrait>(db: &C, filter: &RunFilter) -> Result<Vec<RunView>, AppError> {
+pub async fn list<'a, C: ConnectionTrait>(
+    db: &C,
+    reach: impl Into<Reach<'a>>,
+    filter: &RunFilter,
+) -> Result<Vec<RunView>, AppError> {
+    let reach = reach.into();
     let mut conditions = Vec::new();
     let mut values: Vec<Value> = Vec::new();
     let mut bind = |condition: &str, value: Value| {
@@ -132,8 +147,8 @@ pub async fn list<C: ConnectionTrait>(db: &C, filter: &RunFilter) -> Result<Vec<
     if let Some(id) = &filter.id {
         bind("v.id = ?", id.clone().into());
     }
-    if let Some(ws) = &filter.workspace_id {
-        bind("v.workspace_id = ?", ws.clone().into());
+    if let Some(ws) = reach.workspace_id() {
+        bind("v.workspace_id = ?", ws.to_owned().into());
     }
     if let Some(workflow) = &filter.workflow {
         bind("v.workflow = ?", workflow.clone().into());
@@ -197,6 +212,11 @@ fn from_unix_micros(micros: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 impl RunView {
+    /// A run of one of Offstage's own workflows (billing, email): tenants may only look at it.
+    pub fn is_internal(&self) -> bool {
+        crate::workflows::find(&self.workflow).is_none_or(|w| w.internal())
+    }
+
     fn from_row(row: &QueryResult) -> Result<RunView, sea_orm::DbErr> {
         let status: String = row.try_get("", "status")?;
         let status = RunStatus::parse(&status).map_err(sea_orm::DbErr::Custom)?;
@@ -237,14 +257,13 @@ impl RunView {
     }
 }
 
-/// How many runs are in each status, and how many finished in the last hour (all workspaces
-/// when `workspace_id` is None).
-pub async fn counts(
+/// How many runs `reach` sees in each status, and how many finished in the last hour.
+pub async fn counts<'a>(
     db: &DatabaseConnection,
-    workspace_id: Option<&str>,
+    reach: impl Into<Reach<'a>>,
 ) -> Result<(Vec<(RunStatus, i64)>, i64), AppError> {
     let backend = db.get_database_backend();
-    let (condition, values): (&str, Vec<Value>) = match workspace_id {
+    let (condition, values): (&str, Vec<Value>) = match reach.into().workspace_id() {
         Some(ws) => (" WHERE v.workspace_id = $1", vec![ws.into()]),
         None => ("", Vec::new()),
     };

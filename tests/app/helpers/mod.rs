@@ -90,6 +90,11 @@ impl TestApp {
         TestApp::spawn_mode(backend, Mode::Web, |_| {}).await
     }
 
+    /// `spawn_web_only` with a setting changed.
+    pub async fn spawn_web_only_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        TestApp::spawn_mode(backend, Mode::Web, adjust).await
+    }
+
     async fn spawn_mode(backend: Backend, mode: Mode, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_database) = match backend {
@@ -120,10 +125,28 @@ impl TestApp {
 
     /// A browser-like visitor (cookies kept) that has loaded the sign-in page.
     pub async fn visitor(&self) -> Visitor {
-        let visitor = Visitor { app_address: self.address.clone(), client: client(), csrf: String::new() };
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let visitor =
+            Visitor { app_address: self.address.clone(), client: client_with(jar.clone()), csrf: String::new(), jar };
         let page = visitor.get("/login").await;
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.unwrap();
+        Visitor { csrf: csrf_token_in(&html).expect("login page has a CSRF token"), ..visitor }
+    }
+
+    /// A visitor whose connections come from `local` (any 127.x address reaches the app): a
+    /// client at another address.
+    pub async fn visitor_from(&self, local: std::net::IpAddr) -> Visitor {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
+        let client = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(local)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        let visitor = Visitor { app_address: self.address.clone(), client, csrf: String::new(), jar };
+        let html = visitor.get("/login").await.text().await.unwrap();
         Visitor { csrf: csrf_token_in(&html).expect("login page has a CSRF token"), ..visitor }
     }
 
@@ -150,11 +173,25 @@ impl TestApp {
         workspaces::create(&self.db, new, owner).await.unwrap()
     }
 
-    /// Adds an existing user to a workspace, as its owner would.
+    /// Offstage acting for `ws` (fixtures): `Scope::acting_for` with the system's capability.
+    pub fn scope(&self, ws: &workspace::Model) -> offstage::tenancy::Scope {
+        offstage::tenancy::Scope::acting_for(&offstage::tenancy::Platform::system(), ws.clone())
+    }
+
+    /// Makes an existing user a member of a workspace: invited, and accepting the invitation.
     pub async fn add_member(&self, ws: &workspace::Model, member: &user::Model, role: offstage::domain::Role) {
-        let scope = offstage::tenancy::Scope::trusted(ws.clone(), offstage::tenancy::Actor::System);
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
         let email = Email::parse(&member.email).unwrap();
-        scope.add_member(&self.db, &email, role, &self.config).await.unwrap();
+        self.scope(ws).invite(&self.db, &email, role, &self.config).await.unwrap();
+        let invitation = offstage::db::entities::invitation::Entity::find()
+            .filter(offstage::db::entities::invitation::Column::WorkspaceId.eq(&ws.id))
+            .filter(offstage::db::entities::invitation::Column::Email.eq(email.as_str()))
+            .filter(offstage::db::entities::invitation::Column::AcceptedAt.is_null())
+            .one(&self.db)
+            .await
+            .unwrap()
+            .expect("the invitation just sent");
+        offstage::tenancy::accept_invitation(&self.db, invitation, ws.clone(), member).await.unwrap();
     }
 
     /// Waits until no job is running or due in the next 2 s (retries included; runs scheduled
@@ -165,8 +202,7 @@ impl TestApp {
 
     /// A new API key of `ws`; returns the secret.
     pub async fn api_key(&self, ws: &workspace::Model) -> String {
-        let scope = offstage::tenancy::Scope::trusted(ws.clone(), offstage::tenancy::Actor::System);
-        scope.create_api_key(&self.db, "Test key").await.unwrap().secret
+        self.scope(ws).create_api_key(&self.db, "Test key").await.unwrap().secret
     }
 
     /// An API call with `key`; `body` makes it a JSON request.
@@ -245,12 +281,19 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         mail: offstage::config::MailSettings::default(),
         // Tests that are about trials turn them on; elsewhere a new workspace starts without one.
         trial_days: None,
+        sessions: Default::default(),
+        trusted_proxies: Vec::new(),
+        limits: Default::default(),
     }
 }
 
 fn client() -> reqwest::Client {
+    client_with(std::sync::Arc::new(reqwest::cookie::Jar::default()))
+}
+
+fn client_with(jar: std::sync::Arc<reqwest::cookie::Jar>) -> reqwest::Client {
     reqwest::Client::builder()
-        .cookie_store(true)
+        .cookie_provider(jar)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()
@@ -269,9 +312,23 @@ pub struct Visitor {
     app_address: String,
     pub client: reqwest::Client,
     pub csrf: String,
+    jar: std::sync::Arc<reqwest::cookie::Jar>,
 }
 
 impl Visitor {
+    /// The same browser after its session changed (signed out, say): the sign-in page's new
+    /// CSRF token.
+    pub async fn reloaded(self) -> Visitor {
+        let html = self.get("/login").await.text().await.unwrap();
+        Visitor { csrf: csrf_token_in(&html).expect("login page has a CSRF token"), ..self }
+    }
+
+    /// The `Cookie` header this visitor sends to `url`.
+    pub fn cookies(&self, url: &reqwest::Url) -> String {
+        use reqwest::cookie::CookieStore;
+        self.jar.cookies(url).map(|v| v.to_str().unwrap().to_owned()).unwrap_or_default()
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.client.get(format!("{}{path}", self.app_address)).send().await.unwrap()
     }
@@ -287,6 +344,19 @@ impl Visitor {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
         all.extend_from_slice(fields);
         self.post_raw(path, &all).await
+    }
+
+    /// Posts a form with the session's CSRF token added and a header (an `X-Forwarded-For`, say).
+    pub async fn post_form_with(&self, path: &str, header: (&str, &str), fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];
+        all.extend_from_slice(fields);
+        self.client
+            .post(format!("{}{path}", self.app_address))
+            .header(header.0, header.1)
+            .form(&all)
+            .send()
+            .await
+            .unwrap()
     }
 
     /// Posts exactly these fields (no CSRF token added).

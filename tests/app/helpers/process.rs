@@ -14,6 +14,25 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `offstage {verb}` in `dir` (its data directory too), serving on 127.0.0.1:`port` with the
+/// test password for its first admin `owner@example.com`, logging at `log`, stdout and stderr
+/// piped; the caller adds what it needs and spawns it.
+pub fn offstage(verb: &str, dir: &std::path::Path, port: u16, log: &str) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_offstage"));
+    command
+        .arg(verb)
+        .current_dir(dir)
+        .env("OFFSTAGE_DATA_DIR", dir)
+        .env("OFFSTAGE_SECRET_KEY", "child-secret-key-child-secret-key-child-secret-key-0123456789")
+        .env("OFFSTAGE_ADMIN_EMAIL", "owner@example.com")
+        .env("OFFSTAGE_ADMIN_PASSWORD", super::PASSWORD)
+        .env("OFFSTAGE_BIND", format!("127.0.0.1:{port}"))
+        .env("OFFSTAGE_LOG", log)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    command
+}
+
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()

@@ -32,20 +32,21 @@ pub async fn record_handovers(app: &TestApp) {
     app.db.execute_unprepared(sql).await.unwrap();
 }
 
-/// Queues 10,000 probe runs of `ws` and creates a probe schedule of `ws` firing every second.
+/// Queues 10,000 probe runs of `ws` and creates a probe schedule firing every second (a global
+/// one, the operator's: a workspace's own schedules fire at most once a minute).
 pub async fn queue_runs_and_a_schedule_every_second(app: &TestApp, ws: &workspace::Model) -> schedule::Model {
     let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
     let items: Vec<NewRun> = (0..10_000).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
     runs::fan_out(&app.db, items, None).await.unwrap();
     let every_second = offstage::workflows::schedules::NewSchedule {
         workflow: offstage::workflows::find("probe").unwrap(),
-        workspace: Some(ws.clone()),
+        workspace: None,
         cron: offstage::domain::CronExpr::parse("* * * * * *").unwrap(),
         timezone: None,
-        params: serde_json::json!({}),
+        params: serde_json::json!({ "workspace_id": ws.id }),
         created_by: "test".into(),
     };
-    offstage::workflows::schedules::create(&app.db, every_second).await.unwrap()
+    offstage::workflows::schedules::create(&app.db, every_second, &app.config.limits).await.unwrap()
 }
 
 /// Waits (at least 6 s, for a few ticks; at most 240 s) until nothing is due, then deletes the schedule and lets
@@ -70,13 +71,12 @@ pub async fn wait_until_all_ran(app: &TestApp, every_second: schedule::Model) ->
 /// exactly once; the schedule started at most one run per tick.
 pub async fn assert_each_run_executed_once(app: &TestApp, ws: &workspace::Model) {
     let succeeded = RunFilter {
-        workspace_id: Some(ws.id.clone()),
         workflow: Some("probe".into()),
         status: Some(RunStatus::Succeeded),
         limit: 1000,
         ..RunFilter::default()
     };
-    assert!(runs::list(&app.db, &succeeded).await.unwrap().iter().all(|r| r.attempts == 1));
+    assert!(runs::list(&app.db, &app.scope(ws), &succeeded).await.unwrap().iter().all(|r| r.attempts == 1));
     // Every run that was due (the workspace's onboarding emails are days ahead).
     let due = workflow_run::Entity::find()
         .filter(workflow_run::Column::ScheduledFor.lte(chrono::Utc::now()))

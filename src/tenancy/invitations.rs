@@ -1,0 +1,274 @@
+//! Invitations: the one way into a workspace. Whether or not the invited address has an
+//! account, the invitation is emailed to that address, and only that person can accept it: by
+//! the emailed link, or from their own list of pending invitations once signed in. The inviter
+//! never sees the link, and the answer is the same whether the address has an account (so an
+//! invite cannot be used to claim an account, to join people to workspaces without their
+//! consent, or to find out who has an account). A workspace may send a limited number a day.
+
+use chrono::{Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DbBackend,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::members::insert_membership;
+use super::{ActivityKind, Actor, Scope};
+use crate::config::Config;
+use crate::db::entities::{invitation, membership, user, workspace};
+use crate::domain::{Email, PublicId, Role};
+use crate::error::AppError;
+use crate::mail;
+use crate::mail::templates::{Email as _, Invitation};
+use crate::tokens;
+
+const INVITATION_DAYS: i64 = 7;
+
+/// A pending invitation for the signed-in person, with the workspace it is for.
+pub struct InvitationForYou {
+    pub invitation: invitation::Model,
+    pub workspace: workspace::Model,
+}
+
+/// Invitations that can still be answered at `now`: neither accepted nor revoked nor expired.
+fn still_open(now: chrono::DateTime<Utc>) -> Condition {
+    Condition::all()
+        .add(invitation::Column::AcceptedAt.is_null())
+        .add(invitation::Column::RevokedAt.is_null())
+        .add(invitation::Column::ExpiresAt.gt(now))
+}
+
+impl Scope {
+    pub async fn pending_invitations(&self, db: &DatabaseConnection) -> Result<Vec<invitation::Model>, AppError> {
+        Ok(invitation::Entity::find()
+            .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
+            .filter(still_open(Utc::now()))
+            .order_by_asc(invitation::Column::CreatedAt)
+            .all(db)
+            .await?)
+    }
+
+    /// Invites `email` as `role`: an email with a link goes to that address, whether or not it
+    /// has an account. Refused when it is already a member or invited, and when the workspace
+    /// has sent `config.limits.invitations_per_day` invitations in the last 24 hours (429).
+    pub async fn invite(
+        &self,
+        db: &DatabaseConnection,
+        email: &Email,
+        role: Role,
+        config: &Config,
+    ) -> Result<(), AppError> {
+        self.require_manager()?;
+        self.require_may_grant(role)?;
+        let txn = crate::db::begin_write(db).await?;
+        if txn.get_database_backend() == DbBackend::Postgres {
+            // Two invitations sent at once must not both pass the daily limit.
+            workspace::Entity::find_by_id(self.workspace_id()).lock_exclusive().one(&txn).await?;
+        }
+        let member = membership::Entity::find()
+            .filter(membership::Column::WorkspaceId.eq(self.workspace_id()))
+            .inner_join(user::Entity)
+            .filter(user::Column::Email.eq(email.as_str()))
+            .count(&txn)
+            .await?;
+        if member > 0 {
+            return Err(AppError::Conflict(format!("{email} is already a member of this workspace.")));
+        }
+        let now = Utc::now();
+        let pending = invitation::Entity::find()
+            .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
+            .filter(invitation::Column::Email.eq(email.as_str()))
+            .filter(still_open(now))
+            .count(&txn)
+            .await?;
+        if pending > 0 {
+            return Err(AppError::Conflict(format!(
+                "{email} has already been invited; revoke that invitation to send a new one."
+            )));
+        }
+        let limit = config.limits.invitations_per_day;
+        let sent_today = invitation::Entity::find()
+            .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
+            .filter(invitation::Column::CreatedAt.gt(now - Duration::hours(24)))
+            .count(&txn)
+            .await?;
+        if sent_today >= u64::from(limit) {
+            return Err(AppError::TooManyRequests {
+                message: format!(
+                    "This workspace has sent {limit} invitations in the last 24 hours, the most it may; try again later."
+                ),
+                retry_after: 3600,
+            });
+        }
+        let token = tokens::random_hex(24);
+        let expires_at = now + Duration::days(INVITATION_DAYS);
+        let invitation_id = PublicId::generate("inv");
+        invitation::ActiveModel {
+            id: Set(invitation_id.clone()),
+            workspace_id: Set(self.workspace_id().to_owned()),
+            email: Set(email.to_string()),
+            role: Set(role.as_str().to_owned()),
+            token_hash: Set(tokens::sha256_hex(&token)),
+            invited_by: Set(Some(self.actor().label())),
+            created_at: Set(now),
+            expires_at: Set(expires_at),
+            accepted_at: Set(None),
+            revoked_at: Set(None),
+        }
+        .insert(&txn)
+        .await?;
+        self.record_activity(&txn, ActivityKind::InvitationSent, format!("{email} was invited as {role}")).await?;
+        let ws = self.workspace();
+        let invitation = Invitation {
+            workspace_name: ws.name.clone(),
+            inviter: self.actor().label(),
+            role: role.to_string(),
+            accept_url: format!("{}/invitations/{token}", config.base_url),
+            expires_at: ws.tz().format(expires_at),
+        };
+        let recipients = [email.to_string()];
+        let prefix = format!("invitation:{invitation_id}");
+        let emails = mail::compose(config, ws, &recipients, &prefix, (Invitation::KIND, Invitation::CATEGORY), |f| {
+            invitation.render(f)
+        })?;
+        mail::outbox::enqueue_in(&txn, &emails, &mail::from_domain(config)).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
+    pub async fn revoke_invitation(&self, db: &DatabaseConnection, invitation_id: &str) -> Result<String, AppError> {
+        self.require_manager()?;
+        let found = invitation::Entity::find_by_id(invitation_id)
+            .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
+            .one(db)
+            .await?
+            .filter(|i| i.is_pending(Utc::now()))
+            .ok_or(AppError::NotFound)?;
+        let email = found.email.clone();
+        let txn = crate::db::begin_write(db).await?;
+        let mut active: invitation::ActiveModel = found.into();
+        active.revoked_at = Set(Some(Utc::now()));
+        active.update(&txn).await?;
+        self.record_activity(&txn, ActivityKind::InvitationRevoked, format!("The invitation for {email} was revoked"))
+            .await?;
+        txn.commit().await?;
+        Ok(email)
+    }
+}
+
+/// An invitation that can still be accepted, with its workspace, found by its secret token.
+pub async fn find_pending_invitation(
+    db: &DatabaseConnection,
+    token: &str,
+) -> Result<(invitation::Model, workspace::Model), AppError> {
+    let found =
+        invitation::Entity::find().filter(invitation::Column::TokenHash.eq(tokens::sha256_hex(token))).one(db).await?;
+    pending_with_workspace(db, found).await
+}
+
+/// `found` with its workspace, if it can still be answered; `NotFound` otherwise.
+async fn pending_with_workspace(
+    db: &DatabaseConnection,
+    found: Option<invitation::Model>,
+) -> Result<(invitation::Model, workspace::Model), AppError> {
+    let found = found.filter(|i| i.is_pending(Utc::now())).ok_or(AppError::NotFound)?;
+    let ws = workspace::Entity::find_by_id(&found.workspace_id).one(db).await?.ok_or(AppError::NotFound)?;
+    Ok((found, ws))
+}
+
+/// The pending invitations addressed to `user`'s email, newest first.
+pub async fn invitations_for(db: &DatabaseConnection, user: &user::Model) -> Result<Vec<InvitationForYou>, AppError> {
+    let found = invitation::Entity::find()
+        .filter(invitation::Column::Email.eq(&user.email))
+        .filter(still_open(Utc::now()))
+        .order_by_desc(invitation::Column::CreatedAt)
+        .limit(50)
+        .all(db)
+        .await?;
+    let mut pending = Vec::with_capacity(found.len());
+    for invitation in found {
+        if let Some(workspace) = workspace::Entity::find_by_id(&invitation.workspace_id).one(db).await? {
+            pending.push(InvitationForYou { invitation, workspace });
+        }
+    }
+    Ok(pending)
+}
+
+/// `user`'s own pending invitation with this id; anyone else's is `NotFound`.
+async fn addressed_to(
+    db: &DatabaseConnection,
+    user: &user::Model,
+    invitation_id: &str,
+) -> Result<(invitation::Model, workspace::Model), AppError> {
+    let found =
+        invitation::Entity::find_by_id(invitation_id).filter(invitation::Column::Email.eq(&user.email)).one(db).await?;
+    pending_with_workspace(db, found).await
+}
+
+/// Accepts `user`'s pending invitation `invitation_id` (from their list); returns the workspace.
+pub async fn accept_invitation_by_id(
+    db: &DatabaseConnection,
+    user: &user::Model,
+    invitation_id: &str,
+) -> Result<workspace::Model, AppError> {
+    let (found, ws) = addressed_to(db, user, invitation_id).await?;
+    accept_invitation(db, found, ws.clone(), user).await?;
+    Ok(ws)
+}
+
+/// Declines `user`'s pending invitation `invitation_id`; returns the workspace's name.
+pub async fn decline_invitation(
+    db: &DatabaseConnection,
+    user: &user::Model,
+    invitation_id: &str,
+) -> Result<String, AppError> {
+    let (found, ws) = addressed_to(db, user, invitation_id).await?;
+    let name = ws.name.clone();
+    let txn = crate::db::begin_write(db).await?;
+    let mut active: invitation::ActiveModel = found.into();
+    active.revoked_at = Set(Some(Utc::now()));
+    active.update(&txn).await?;
+    let scope = Scope::trusted(ws, Actor::User { id: user.id.clone(), email: user.email.clone() });
+    scope
+        .record_activity(&txn, ActivityKind::InvitationRevoked, format!("{} declined the invitation", user.email))
+        .await?;
+    txn.commit().await?;
+    Ok(name)
+}
+
+/// Turns a pending invitation into a membership for `user` (whose email must match).
+pub async fn accept_invitation(
+    db: &DatabaseConnection,
+    invitation: invitation::Model,
+    ws: workspace::Model,
+    user: &user::Model,
+) -> Result<(), AppError> {
+    if invitation.email != user.email {
+        return Err(AppError::Forbidden(format!(
+            "This invitation is for {}; sign in with that address to accept it.",
+            invitation.email
+        )));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let already = membership::Entity::find()
+        .filter(membership::Column::WorkspaceId.eq(&ws.id))
+        .filter(membership::Column::UserId.eq(&user.id))
+        .count(&txn)
+        .await?;
+    if already == 0 {
+        insert_membership(&txn, &ws.id, &user.id, invitation.role()).await?;
+    }
+    let role = invitation.role();
+    let mut active: invitation::ActiveModel = invitation.into();
+    active.accepted_at = Set(Some(Utc::now()));
+    active.update(&txn).await?;
+    let scope = Scope::trusted(ws, Actor::User { id: user.id.clone(), email: user.email.clone() });
+    scope
+        .record_activity(
+            &txn,
+            ActivityKind::InvitationAccepted,
+            format!("{} accepted the invitation and joined as {role}", user.email),
+        )
+        .await?;
+    txn.commit().await?;
+    Ok(())
+}
