@@ -19,7 +19,7 @@ pub async fn ensure_platform_admin(db: &sea_orm::DatabaseConnection, config: &Co
         None => (crate::tokens::random_hex(10), true),
     };
     let password = Password::parse(&raw_password).map_err(|msg| anyhow::anyhow!("OFFSTAGE_ADMIN_PASSWORD: {msg}"))?;
-    match accounts::create_user(db, &email, &password, true).await {
+    match accounts::create_user(db, &email, &password, true, accounts::EmailProof::Verified).await {
         Ok(_) => {}
         // Another process sharing the database created it a moment ago.
         Err(AppError::Conflict(_)) => return Ok(()),

@@ -1,5 +1,5 @@
 //! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
-//! for scripts (`user create`, `workspace create`, `api-key create`). Errors end the process
+//! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`). Errors end the process
 //! with one clear line and a non-zero exit code.
 
 use std::io::Read;
@@ -65,6 +65,13 @@ enum UserAction {
         #[arg(long)]
         platform_admin: bool,
     },
+    /// Turn off a user's two-factor sign-in (they lost their phone and their recovery codes) and
+    /// sign them out everywhere; they sign in with their password and may set it up again.
+    #[command(name = "reset-2fa")]
+    Reset2fa {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -125,11 +132,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password).context("reading the password from standard input")?;
             let password = Password::parse(password.trim_end_matches(['\r', '\n'])).map_err(anyhow::Error::msg)?;
             let db = startup::prepare_database(&config).await?;
-            let user = accounts::create_user(&db, &email, &password, platform_admin).await?;
+            let user =
+                accounts::create_user(&db, &email, &password, platform_admin, accounts::EmailProof::Verified).await?;
             println!(
                 "{}",
                 serde_json::json!({ "id": user.id, "email": user.email, "platform_admin": user.is_platform_admin })
             );
+            Ok(())
+        }
+        Command::User { action: UserAction::Reset2fa { email } } => {
+            let email = Email::parse(&email).map_err(anyhow::Error::msg)?;
+            let db = startup::prepare_database(&config).await?;
+            let account = accounts::find_by_email(&db, &email)
+                .await?
+                .with_context(|| format!("no user has the email {email}"))?;
+            crate::accounts::two_factor::reset(&db, &account).await?;
+            println!("Two-factor sign-in is off for {email}, and every session of the account has ended.");
             Ok(())
         }
         Command::Workspace { action: WorkspaceAction::Create { name, owner, timezone, slug } } => {

@@ -53,6 +53,77 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` is believed; everyone else's address is the peer's.
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub limits: TenantLimits,
+    /// Who may create an account (`OFFSTAGE_SIGNUP`).
+    pub signup: Signup,
+    /// Who must sign in with a second factor (`OFFSTAGE_REQUIRE_2FA`).
+    pub require_two_factor: RequireTwoFactor,
+}
+
+/// Who may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signup {
+    /// Only invitations and operators (the default).
+    Invite,
+    /// Anyone, with a verified email, who then creates their first workspace.
+    Open,
+}
+
+impl Signup {
+    fn from_env() -> anyhow::Result<Signup> {
+        match var("OFFSTAGE_SIGNUP").as_deref() {
+            None | Some("invite") => Ok(Signup::Invite),
+            Some("open") => Ok(Signup::Open),
+            Some(other) => bail!("OFFSTAGE_SIGNUP must be invite or open, got “{other}”"),
+        }
+    }
+}
+
+/// Whose accounts must have two-factor sign-in before they may use Offstage (their own account
+/// page aside, where they turn it on).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequireTwoFactor {
+    None,
+    /// Platform admins: they can change every tenant's billing and data.
+    PlatformAdmins,
+    All,
+}
+
+impl RequireTwoFactor {
+    /// The setting, or by default `platform_admins` for a public base URL and `none` for a
+    /// loopback one (a local `cargo run`), so trying Offstage stays one command.
+    fn from_env(base_url: &str) -> anyhow::Result<RequireTwoFactor> {
+        match var("OFFSTAGE_REQUIRE_2FA").as_deref() {
+            Some("none") => Ok(RequireTwoFactor::None),
+            Some("platform_admins") => Ok(RequireTwoFactor::PlatformAdmins),
+            Some("all") => Ok(RequireTwoFactor::All),
+            Some(other) => bail!("OFFSTAGE_REQUIRE_2FA must be none, platform_admins or all, got “{other}”"),
+            None => Ok(RequireTwoFactor::default_for(base_url)),
+        }
+    }
+
+    /// `none` on this machine (`http://127.0.0.1:8080`), `platform_admins` anywhere else.
+    pub fn default_for(base_url: &str) -> RequireTwoFactor {
+        if is_loopback(base_url) { RequireTwoFactor::None } else { RequireTwoFactor::PlatformAdmins }
+    }
+
+    /// Whether `user` must have two-factor sign-in.
+    pub fn applies_to(self, platform_admin: bool) -> bool {
+        match self {
+            RequireTwoFactor::None => false,
+            RequireTwoFactor::PlatformAdmins => platform_admin,
+            RequireTwoFactor::All => true,
+        }
+    }
+}
+
+/// Whether the URL's host is this machine (`localhost`, 127.0.0.0/8, `::1`).
+pub fn is_loopback(url: &str) -> bool {
+    match url::Url::parse(url).ok().and_then(|u| u.host().map(|h| h.to_owned())) {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
 }
 
 /// How long a signed-in session lasts.
@@ -290,6 +361,8 @@ impl Config {
         let sessions = SessionSettings::from_env()?;
         let trusted_proxies = parse_trusted_proxies(&var("OFFSTAGE_TRUSTED_PROXIES").unwrap_or_default())?;
         let limits = TenantLimits::from_env()?;
+        let signup = Signup::from_env()?;
+        let require_two_factor = RequireTwoFactor::from_env(&base_url)?;
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -313,6 +386,8 @@ impl Config {
             sessions,
             trusted_proxies,
             limits,
+            signup,
+            require_two_factor,
         })
     }
 
@@ -361,4 +436,29 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{RequireTwoFactor, is_loopback};
+
+    #[test]
+    fn platform_admins_need_two_factor_by_default_unless_offstage_runs_on_this_machine() {
+        assert_eq!(RequireTwoFactor::default_for("http://127.0.0.1:8080"), RequireTwoFactor::None);
+        assert_eq!(RequireTwoFactor::default_for("https://offstage.example.com"), RequireTwoFactor::PlatformAdmins);
+        assert!(
+            RequireTwoFactor::PlatformAdmins.applies_to(true) && !RequireTwoFactor::PlatformAdmins.applies_to(false)
+        );
+        assert!(RequireTwoFactor::All.applies_to(false) && !RequireTwoFactor::None.applies_to(true));
+    }
+
+    #[test]
+    fn only_this_machine_counts_as_loopback() {
+        for local in ["http://127.0.0.1:8080", "http://localhost:8080", "http://[::1]:8080", "http://127.1.2.3"] {
+            assert!(is_loopback(local), "{local}");
+        }
+        for public in ["https://offstage.example.com", "http://10.0.0.5", "http://0.0.0.0:8080", "not a url"] {
+            assert!(!is_loopback(public), "{public}");
+        }
+    }
 }

@@ -22,6 +22,12 @@ pub enum AppError {
     BadRequest(String),
     #[error("{0}")]
     Conflict(String),
+    /// A link that worked once and does no more (used, replaced or expired).
+    #[error("{0}")]
+    Gone(String),
+    /// The account must turn on two-factor sign-in before it goes on (`OFFSTAGE_REQUIRE_2FA`).
+    #[error("Turn on two-factor sign-in to continue")]
+    TwoFactorRequired,
     /// Well-formed but invalid input, such as parameters that don't match a workflow's schema.
     #[error("{0}")]
     Unprocessable(String),
@@ -48,6 +54,8 @@ impl AppError {
             AppError::Forbidden(_) => "forbidden",
             AppError::BadRequest(_) => "bad_request",
             AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
+            AppError::TwoFactorRequired => "two_factor_required",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable => "unavailable",
@@ -96,6 +104,8 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
+            AppError::TwoFactorRequired => StatusCode::SEE_OTHER,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -109,6 +119,9 @@ impl ResponseError for AppError {
             let target =
                 format!("/login?next={}", url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>());
             return HttpResponse::SeeOther().insert_header((LOCATION, target)).finish();
+        }
+        if let AppError::TwoFactorRequired = self {
+            return HttpResponse::SeeOther().insert_header((LOCATION, "/admin/account/two-factor?required=1")).finish();
         }
         let status = self.status_code();
         let page = ErrorPage {
@@ -151,6 +164,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match &self.0 {
             AppError::LoginRequired(_) => StatusCode::UNAUTHORIZED,
+            AppError::TwoFactorRequired => StatusCode::FORBIDDEN,
             other => other.status_code(),
         }
     }

@@ -23,6 +23,7 @@ mod m20261127_000017_create_enrolments;
 mod m20261127_000018_drop_run_events_read_off_job_rows;
 mod m20261201_000019_create_sessions;
 mod m20261201_000020_index_sign_ins_and_invitations;
+mod m20261201_000021_accounts_people_run_themselves;
 
 pub struct Migrator;
 
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000018_drop_run_events_read_off_job_rows::Migration),
             Box::new(m20261201_000019_create_sessions::Migration),
             Box::new(m20261201_000020_index_sign_ins_and_invitations::Migration),
+            Box::new(m20261201_000021_accounts_people_run_themselves::Migration),
         ]
     }
 }

@@ -1,10 +1,16 @@
 //! User accounts: creating users, signing in (behind the throttle, with argon2 off the web
-//! workers), their sessions, and password changes. These queries are global on purpose: a user
-//! exists outside any workspace.
+//! workers), their sessions, password changes and resets, verified email addresses, sign-up and
+//! two-factor sign-in. These queries are global on purpose: a user exists outside any workspace.
 
+pub mod links;
+pub mod password_reset;
 pub mod passwords;
+pub mod request_limits;
 pub mod sessions;
+pub mod signup;
 pub mod throttle;
+pub mod two_factor;
+pub mod verification;
 
 use chrono::Utc;
 use sea_orm::{
@@ -16,19 +22,34 @@ use crate::db::is_unique_violation;
 use crate::domain::{Email, Password, PublicId};
 use crate::error::AppError;
 
+/// Whether the new account's email is proven: operators and emailed links vouch for it, a
+/// sign-up does not (yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailProof {
+    Verified,
+    Unverified,
+}
+
 pub async fn create_user(
     db: &DatabaseConnection,
     email: &Email,
     password: &Password,
     platform_admin: bool,
+    proof: EmailProof,
 ) -> Result<user::Model, AppError> {
     let hash = passwords::hash(password).await?;
+    let now = Utc::now();
     let created = user::ActiveModel {
         id: Set(PublicId::generate("usr")),
         email: Set(email.to_string()),
         password_hash: Set(hash.0),
         is_platform_admin: Set(platform_admin),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
+        email_verified_at: Set((proof == EmailProof::Verified).then_some(now)),
+        totp_secret: Set(None),
+        totp_enabled_at: Set(None),
+        totp_last_step: Set(None),
+        last_signed_in_at: Set(None),
     }
     .insert(db)
     .await;
@@ -91,14 +112,65 @@ pub async fn authenticate(
     }
 }
 
+/// A person as the platform's user list shows them.
+pub struct UserRow {
+    pub user: user::Model,
+    /// Names of the workspaces they belong to.
+    pub workspaces: Vec<String>,
+}
+
+/// Users whose email contains `search` (every user when empty), by email, at most `limit`.
+pub async fn directory(
+    db: &DatabaseConnection,
+    _platform: &crate::tenancy::Platform,
+    search: &str,
+    limit: u64,
+) -> Result<Vec<UserRow>, AppError> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut query = user::Entity::find().order_by_asc(user::Column::Email).limit(limit);
+    let search = search.trim().to_lowercase();
+    if !search.is_empty() {
+        query = query.filter(user::Column::Email.contains(&search));
+    }
+    let found = query.all(db).await?;
+    let ids: Vec<String> = found.iter().map(|u| u.id.clone()).collect();
+    let memberships = crate::db::entities::membership::Entity::find()
+        .filter(crate::db::entities::membership::Column::UserId.is_in(ids))
+        .find_also_related(crate::db::entities::workspace::Entity)
+        .all(db)
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|user| {
+            let mut workspaces: Vec<String> = memberships
+                .iter()
+                .filter(|(m, _)| m.user_id == user.id)
+                .filter_map(|(_, ws)| ws.as_ref().map(|ws| ws.name.clone()))
+                .collect();
+            workspaces.sort();
+            UserRow { user, workspaces }
+        })
+        .collect())
+}
+
+/// Notes that `account` just signed in (the platform's user list shows it).
+pub async fn record_sign_in(db: &DatabaseConnection, account: &user::Model) -> Result<(), AppError> {
+    let mut active: user::ActiveModel = account.clone().into();
+    active.last_signed_in_at = Set(Some(Utc::now()));
+    active.update(db).await?;
+    Ok(())
+}
+
 /// Whether `candidate` is `account`'s password (on the hashing pool).
 pub async fn is_password_of(account: &user::Model, candidate: &str) -> Result<bool, AppError> {
     passwords::verify(Some(account.password_hash.clone()), candidate).await
 }
 
-/// Sets a new password and ends every session of the account but `keep` (the one that changed it).
+/// Sets a new password, ends every session of the account but `keep` (the one that changed it)
+/// and tells the account's address.
 pub async fn change_password(
     db: &DatabaseConnection,
+    config: &crate::config::Config,
     account: user::Model,
     new_password: &Password,
     keep: &str,
@@ -109,6 +181,7 @@ pub async fn change_password(
     active.password_hash = Set(hash.0);
     let updated = active.update(&txn).await?;
     sessions::end_others(&txn, &updated.id, keep).await?;
+    password_reset::password_changed_notice(&txn, config, &updated).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -72,6 +72,29 @@ pub fn from_domain(config: &Config) -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// An email about `recipient`'s own account (no workspace), queued inside `txn` under
+/// `dedupe_key`: sent once, whatever retries.
+pub async fn send_about_account_in<C: ConnectionTrait, E: Email>(
+    txn: &C,
+    config: &Config,
+    recipient: &str,
+    dedupe_key: String,
+    email: &E,
+) -> Result<(), AppError> {
+    let footer = footer(config, None, recipient, E::CATEGORY);
+    let rendered = email.render(&footer).map_err(|e| AppError::Internal(anyhow::anyhow!("email template: {e}")))?;
+    let new = NewEmail {
+        workspace_id: None,
+        recipient: recipient.to_owned(),
+        kind: E::KIND,
+        category: E::CATEGORY,
+        dedupe_key,
+        rendered,
+    };
+    outbox::enqueue_in(txn, &[new], &from_domain(config)).await?;
+    Ok(())
+}
+
 /// One email per recipient, rendered by `render` with that recipient's footer, as outbox rows
 /// keyed `{dedupe_prefix}:{recipient}`.
 pub fn compose(

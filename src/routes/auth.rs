@@ -1,10 +1,11 @@
-//! Sign in and sign out. Sign-ins pass the throttle (`accounts::throttle`); a successful one
-//! starts a session (`accounts::sessions`) in a fresh cookie, remembers the browser for that
-//! email (`web::device`) and returns to the page that asked for it, if it is on this site.
-//! Signing out ends the session itself, not only this browser's cookie.
+//! Sign in and sign out. Sign-ins pass the throttle (`accounts::throttle`); a right password
+//! for an account with two-factor sign-in leads to the code step (`two_factor_sign_in`), else
+//! (or after it) `finish_sign_in` starts a session (`accounts::sessions`) in a fresh cookie,
+//! remembers the browser for that email (`web::device`) and returns to the page that asked for
+//! it, if it is on this site. Signing out ends the session itself, not only this browser's cookie.
 
 use actix_session::Session;
-use actix_web::{HttpRequest, HttpResponse, Responder, ResponseError, web};
+use actix_web::{HttpRequest, HttpResponse, Responder, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
@@ -29,6 +30,8 @@ struct LoginPage {
     email: String,
     next: String,
     error: Option<String>,
+    /// Whether to offer "Create an account" (`OFFSTAGE_SIGNUP=open`).
+    signup_open: bool,
 }
 
 #[derive(Deserialize)]
@@ -56,14 +59,33 @@ pub(crate) fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-async fn show(session: Session, query: web::Query<NextQuery>) -> impl Responder {
+async fn show(state: web::Data<AppState>, session: Session, query: web::Query<NextQuery>) -> impl Responder {
     LoginPage {
         csrf_token: csrf::token(&session),
         flashes: Flash::take(&session),
         email: String::new(),
         next: safe_next(query.next.as_deref()),
         error: None,
+        signup_open: state.config.signup == crate::config::Signup::Open,
     }
+}
+
+/// The last step of every sign-in: a session in a fresh cookie, the browser remembered for the
+/// email, and back to `next`.
+pub(crate) async fn finish_sign_in(
+    req: &HttpRequest,
+    state: &AppState,
+    session: &Session,
+    client: &crate::accounts::sessions::ClientInfo,
+    user: &crate::db::entities::user::Model,
+    next: String,
+) -> Result<HttpResponse, AppError> {
+    let token = sessions::start(&state.db, user, client, &state.config.sessions).await?;
+    current_user::sign_in(session, &token)?;
+    accounts::record_sign_in(&state.db, user).await?;
+    let mut response = redirect(next);
+    device::remember(req, &mut response, &state.config, &user.email);
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -83,13 +105,11 @@ async fn submit(
     let next = safe_next(form.next.as_deref());
     let known_device = device::knows(&req, &state.config, &form.email);
     match accounts::authenticate(&state.db, &form.email, &form.password, &client.ip, known_device).await {
-        Ok(user) => {
-            let token = sessions::start(&state.db, &user, &client, &state.config.sessions).await?;
-            current_user::sign_in(&session, &token)?;
-            let mut response = redirect(next);
-            device::remember(&req, &mut response, &state.config, &user.email);
-            Ok(response)
+        Ok(user) if user.two_factor_enabled() => {
+            super::two_factor_sign_in::ask_for_code(&session, &user, next)?;
+            Ok(redirect("/login/two-factor"))
         }
+        Ok(user) => finish_sign_in(&req, &state, &session, &client, &user, next).await,
         Err(err @ (AppError::Unauthorized(_) | AppError::TooManyRequests { .. })) => {
             let page = LoginPage {
                 csrf_token: csrf::token(&session),
@@ -97,12 +117,9 @@ async fn submit(
                 email: form.email.trim().to_owned(),
                 next,
                 error: Some(err.to_string()),
+                signup_open: state.config.signup == crate::config::Signup::Open,
             };
-            let mut shown = page.customize().with_status(err.status_code());
-            if let Some(header) = err.retry_after() {
-                shown = shown.insert_header(header);
-            }
-            Ok(shown.respond_to(&req).map_into_boxed_body())
+            Ok(crate::web::page::refused(&req, page, &err))
         }
         Err(other) => Err(other),
     }

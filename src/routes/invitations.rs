@@ -101,7 +101,8 @@ async fn accept(
                 Ok(p) => p,
                 Err(msg) => return rerender(&req, &state, &token, msg).await,
             };
-            let created = accounts::create_user(&state.db, &email, &password, false).await?;
+            let created =
+                accounts::create_user(&state.db, &email, &password, false, accounts::EmailProof::Verified).await?;
             let secret = sessions::start(&state.db, &created, &Client::of(&req), &state.config.sessions).await?;
             current_user::sign_in(&session, &secret)?;
             created

@@ -3,8 +3,12 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod email_verification;
 pub mod health;
 pub mod invitations;
+pub mod password;
+pub mod signup;
+pub mod two_factor_sign_in;
 pub mod unsubscribe;
 pub mod webhooks;
 
@@ -17,6 +21,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/static/{name}", web::get().to(static_files::serve))
         .configure(health::configure)
         .configure(auth::configure)
+        .configure(two_factor_sign_in::configure)
+        .configure(password::configure)
+        .configure(signup::configure)
+        .configure(email_verification::configure)
         .configure(invitations::configure)
         .configure(unsubscribe::configure)
         .configure(webhooks::configure)

@@ -205,12 +205,18 @@ async fn addressed_to(
 }
 
 /// Accepts `user`'s pending invitation `invitation_id` (from their list); returns the workspace.
+/// An unconfirmed email address is refused: nothing yet says the invitation reached its owner.
 pub async fn accept_invitation_by_id(
     db: &DatabaseConnection,
     user: &user::Model,
     invitation_id: &str,
 ) -> Result<workspace::Model, AppError> {
     let (found, ws) = addressed_to(db, user, invitation_id).await?;
+    if !user.email_verified() {
+        return Err(AppError::Forbidden(
+            "Confirm your email address first (the link we sent you), or open the invitation's own link.".into(),
+        ));
+    }
     accept_invitation(db, found, ws.clone(), user).await?;
     Ok(ws)
 }
@@ -235,7 +241,9 @@ pub async fn decline_invitation(
     Ok(name)
 }
 
-/// Turns a pending invitation into a membership for `user` (whose email must match).
+/// Turns a pending invitation into a membership for `user` (whose email must match). The
+/// invitation went to that address, so whoever accepts it through its link owns the address:
+/// it counts as confirmed.
 pub async fn accept_invitation(
     db: &DatabaseConnection,
     invitation: invitation::Model,
@@ -261,6 +269,11 @@ pub async fn accept_invitation(
     let mut active: invitation::ActiveModel = invitation.into();
     active.accepted_at = Set(Some(Utc::now()));
     active.update(&txn).await?;
+    if !user.email_verified() {
+        let mut confirmed: user::ActiveModel = user.clone().into();
+        confirmed.email_verified_at = Set(Some(Utc::now()));
+        confirmed.update(&txn).await?;
+    }
     let scope = Scope::trusted(ws, Actor::User { id: user.id.clone(), email: user.email.clone() });
     scope
         .record_activity(

@@ -1,6 +1,7 @@
 //! The access log: one line per request with the client's address (believing only trusted
 //! proxies), the request line, status, size and time. Secrets that travel in URLs never reach
-//! it: the token of `/invitations/{token}` and `/unsubscribe/{token}` links (also inside a
+//! it: the token of `/invitations/`, `/unsubscribe/`, `/password/reset/` and `/email/verify/`
+//! links (also inside a
 //! parameter, such as the sign-in page's `next`), and any `token` query parameter, are written
 //! as `[redacted]`.
 
@@ -12,7 +13,7 @@ use super::client::client_address;
 use crate::state::AppState;
 
 /// Paths whose next segment is a secret.
-const SECRET_SEGMENT_AFTER: [&str; 2] = ["/invitations/", "/unsubscribe/"];
+const SECRET_SEGMENT_AFTER: [&str; 4] = ["/invitations/", "/unsubscribe/", "/password/reset/", "/email/verify/"];
 /// Query parameters whose value is a secret.
 const SECRET_PARAMETERS: [&str; 1] = ["token"];
 const REDACTED: &str = "[redacted]";
@@ -84,6 +85,8 @@ mod tests {
         assert_eq!(redacted("/unsubscribe/ZW1haWw.c2ln?x=1"), "/unsubscribe/[redacted]?x=1");
         assert_eq!(redacted("/invitations/abc/extra"), "/invitations/[redacted]/extra");
         assert_eq!(redacted("/reset?token=s3cret&next=/admin"), "/reset?token=[redacted]&next=/admin");
+        assert_eq!(redacted("/password/reset/abc"), "/password/reset/[redacted]");
+        assert_eq!(redacted("/email/verify/abc"), "/email/verify/[redacted]");
         assert_eq!(redacted("/admin/workspaces?page=2"), "/admin/workspaces?page=2");
         assert_eq!(redacted("/login?next=%2Finvitations%2Fabc123"), "/login?next=/invitations/[redacted]");
         assert_eq!(redacted("/login?next=/admin/account"), "/login?next=/admin/account");

@@ -1,6 +1,7 @@
 //! A real browser (Debian chromium driven through chromedriver) signs in, creates a workspace,
 //! invites a teammate who signs in and accepts, sees where it is signed in, and creates an API
-//! key. Runs when OFFSTAGE_TEST_BROWSER=1.
+//! key; and, in another, resets a forgotten password through the emailed link and sets up
+//! two-factor sign-in, then signs in with a code. Runs when OFFSTAGE_TEST_BROWSER=1.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -10,53 +11,22 @@ use fantoccini::{ClientBuilder, Locator};
 use crate::helpers::process::{KillOnDrop, free_port};
 use crate::helpers::*;
 
+fn browser_tests_enabled() -> bool {
+    let enabled = std::env::var("OFFSTAGE_TEST_BROWSER").as_deref() == Ok("1");
+    if !enabled {
+        eprintln!("OFFSTAGE_TEST_BROWSER is not 1: the browser test does not run here");
+    }
+    enabled
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_signs_in_creates_a_workspace_invites_a_teammate_who_accepts_and_creates_an_api_key_in_a_browser() {
-    if std::env::var("OFFSTAGE_TEST_BROWSER").as_deref() != Ok("1") {
-        eprintln!("OFFSTAGE_TEST_BROWSER is not 1: the browser test does not run here");
+    if !browser_tests_enabled() {
         return;
     }
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.create_user("teammate@example.com").await;
-    let port = free_port();
-    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
-    let _driver = KillOnDrop(
-        Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("chromedriver is installed (apt-get install chromium-driver)"),
-    );
-    let profile = tempfile::tempdir().unwrap();
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
-            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                     "--disable-dev-shm-usage", "--no-first-run", "--disable-sync", "--disable-component-update",
-                     format!("--user-data-dir={}", profile.path().display())]
-        }),
-    );
-    // Both of rustls's crypto back-ends are compiled in (through different crates): pick one.
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let mut client = None;
-    for _ in 0..50 {
-        match ClientBuilder::rustls()
-            .unwrap()
-            .capabilities(caps.clone())
-            .connect(&format!("http://127.0.0.1:{port}"))
-            .await
-        {
-            Ok(c) => {
-                client = Some(c);
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
-        }
-    }
-    let c = client.expect("connect to chromedriver");
+    let (_driver, _profile, c) = browser().await;
 
     c.goto(&app.url("/admin/workspaces")).await.unwrap();
     assert!(c.current_url().await.unwrap().path().starts_with("/login"));
@@ -116,9 +86,106 @@ async fn a_person_signs_in_creates_a_workspace_invites_a_teammate_who_accepts_an
     assert_eq!(body["members_count"], 2);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_resets_a_forgotten_password_sets_up_two_factor_sign_in_and_signs_in_with_a_code_in_a_browser() {
+    if !browser_tests_enabled() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let (_driver, _profile, c) = browser().await;
+
+    c.goto(&app.url("/login")).await.unwrap();
+    c.wait().for_element(Locator::LinkText("Forgot your password?")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css("input[name=email]")).await.unwrap().send_keys(ADMIN_EMAIL).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let answer = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    assert!(answer.contains("a link to choose a new password is on its way"), "{answer}");
+
+    // The emailed link, read from the captured mail as the person reads it in their inbox.
+    let secret = app.secret_in_email("password_reset", ADMIN_EMAIL, "/password/reset/").await;
+    c.goto(&app.url(&format!("/password/reset/{secret}"))).await.unwrap();
+    let new_password = "a brand new password";
+    c.wait().for_element(Locator::Css("input[name=password]")).await.unwrap().send_keys(new_password).await.unwrap();
+    c.find(Locator::Css("input[name=password_confirmation]")).await.unwrap().send_keys(new_password).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    let changed = c.wait().for_element(Locator::Css(".flash-success")).await.unwrap().text().await.unwrap();
+    assert!(changed.starts_with("Your password was changed"), "{changed}");
+    fill_sign_in(&c, ADMIN_EMAIL, new_password).await;
+    c.wait().for_element(Locator::LinkText("Create your first workspace")).await.unwrap();
+
+    c.goto(&app.url("/admin/account")).await.unwrap();
+    c.wait().for_element(Locator::LinkText("Set up two-factor sign-in")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::Css(".qr svg")).await.unwrap();
+    let totp_secret = c.find(Locator::Id("totp-secret")).await.unwrap().text().await.unwrap();
+    let code = crate::two_factor::code(&totp_secret, 0);
+    c.find(Locator::Css("input[name=code]")).await.unwrap().send_keys(&code).await.unwrap();
+    c.find(Locator::Css("form button.primary")).await.unwrap().click().await.unwrap();
+    let codes = c.wait().for_element(Locator::Id("recovery-codes")).await.unwrap().text().await.unwrap();
+    assert_eq!(codes.split_whitespace().count(), 10, "{codes}");
+
+    c.find(Locator::Css("form[action='/logout'] button")).await.unwrap().click().await.unwrap();
+    fill_sign_in(&c, ADMIN_EMAIL, new_password).await;
+    let code_field = c.wait().for_element(Locator::Css("input[name=code]")).await.unwrap();
+    assert_eq!(c.current_url().await.unwrap().path(), "/login/two-factor");
+    code_field.send_keys(&crate::two_factor::code(&totp_secret, 1)).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.wait().for_element(Locator::LinkText("Create your first workspace")).await.unwrap();
+    c.close().await.unwrap();
+}
+
+/// Fills in and sends the sign-in form with `password`.
+async fn fill_sign_in(c: &fantoccini::Client, email: &str, password: &str) {
+    c.wait().for_element(Locator::Css("input[name=email]")).await.unwrap().send_keys(email).await.unwrap();
+    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+}
+
 /// Fills in and sends the sign-in form the browser shows (or is about to).
 async fn sign_in(c: &fantoccini::Client, email: &str) {
-    c.wait().for_element(Locator::Css("input[name=email]")).await.unwrap().send_keys(email).await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    fill_sign_in(c, email, PASSWORD).await;
+}
+
+/// Headless chromium driven through a chromedriver of its own; both end when the returned guard
+/// and profile are dropped.
+async fn browser() -> (KillOnDrop, tempfile::TempDir, fantoccini::Client) {
+    let port = free_port();
+    let chromedriver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let driver = KillOnDrop(
+        Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver is installed (apt-get install chromium-driver)"),
+    );
+    let profile = tempfile::tempdir().unwrap();
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into()),
+            "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                     "--disable-dev-shm-usage", "--no-first-run", "--disable-sync", "--disable-component-update",
+                     format!("--user-data-dir={}", profile.path().display())]
+        }),
+    );
+    // Both of rustls's crypto back-ends are compiled in (through different crates): pick one.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let mut client = None;
+    for _ in 0..50 {
+        match ClientBuilder::rustls()
+            .unwrap()
+            .capabilities(caps.clone())
+            .connect(&format!("http://127.0.0.1:{port}"))
+            .await
+        {
+            Ok(c) => {
+                client = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
+    let c = client.expect("connect to chromedriver");
+    (driver, profile, c)
 }

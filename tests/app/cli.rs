@@ -71,6 +71,20 @@ on_both_databases! {
         assert!(one_error_line(&bad_zone).contains("not a known timezone"));
     }
 
+    async fn user_reset_2fa_turns_two_factor_off_and_signs_the_account_out_everywhere(app: TestApp) {
+        let signed_in = app.sign_in(ADMIN_EMAIL).await;
+        crate::two_factor::enrol(&signed_in).await;
+        let output = offstage(&app, &["user", "reset-2fa", "--email", ADMIN_EMAIL], "");
+        assert!(output.status.success(), "{output:?}");
+        assert!(stdout(&output).contains("Two-factor sign-in is off"));
+        assert_eq!(signed_in.get_html("/admin/account").await.0, reqwest::StatusCode::SEE_OTHER);
+        let fresh = app.visitor().await;
+        let response = fresh.post_form("/login", &[("email", ADMIN_EMAIL), ("password", PASSWORD)]).await;
+        assert_eq!(location(&response), "/admin", "the password alone signs in again");
+        let unknown = offstage(&app, &["user", "reset-2fa", "--email", "ghost@example.com"], "");
+        assert!(one_error_line(&unknown).contains("no user has the email ghost@example.com"));
+    }
+
     async fn api_key_create_prints_a_working_secret_alone_on_the_last_line(app: TestApp) {
         let ws = app.create_workspace("Acme", &app.admin).await;
         let output = offstage(&app, &["api-key", "create", "--workspace", &ws.slug, "--name", "Deploy"], "");

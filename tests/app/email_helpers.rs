@@ -24,11 +24,24 @@ impl TestApp {
 
     /// The secret of the invitation link emailed to `recipient` (the newest).
     pub(crate) async fn invitation_token(&self, recipient: &str) -> String {
-        let emails = self.emails_of("invitation").await;
-        let email = emails.iter().rev().find(|e| e.recipient == recipient).expect("an invitation email");
-        let marker = "/invitations/";
-        let start = email.text.find(marker).expect("the link") + marker.len();
+        self.secret_in_email("invitation", recipient, "/invitations/").await
+    }
+
+    /// The secret after `path` in the newest `kind` email to `recipient` (a link's token).
+    pub(crate) async fn secret_in_email(&self, kind: &str, recipient: &str, path: &str) -> String {
+        let emails = self.emails_of(kind).await;
+        let email = emails
+            .iter()
+            .rev()
+            .find(|e| e.recipient == recipient)
+            .unwrap_or_else(|| panic!("a {kind} email to {recipient}"));
+        let start = email.text.find(path).unwrap_or_else(|| panic!("{path} in {}", email.text)) + path.len();
         email.text[start..].chars().take_while(char::is_ascii_hexdigit).collect()
+    }
+
+    /// How many `kind` emails went to `recipient`.
+    pub(crate) async fn emails_to(&self, kind: &str, recipient: &str) -> usize {
+        self.emails_of(kind).await.iter().filter(|e| e.recipient == recipient).count()
     }
 
     /// The outbox emails of `kind`.

@@ -59,6 +59,8 @@ const PLATFORM_ROUTES: &[(&str, &str)] = &[
     ("POST", "/platform/stripe-events/replay"),
     ("GET", "/platform/stripe-events/{id}"),
     ("POST", "/platform/stripe-events/{id}/replay"),
+    ("GET", "/platform/users"),
+    ("POST", "/platform/users/{id}/send-reset"),
     ("GET", "/platform/workflows"),
 ];
 
@@ -164,6 +166,7 @@ fn concrete(template: &str, slug: &str, w: &World) -> Vec<String> {
         ("/schedules/", &w.a_schedule),
         ("/mailbox/", &w.a_run),
         ("/stripe-events/", &w.a_run),
+        ("/users/", &w.a_run),
     ]
     .iter()
     .find(|(part, _)| path.contains(part))

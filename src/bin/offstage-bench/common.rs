@@ -69,6 +69,8 @@ impl BenchDb {
             sessions: Default::default(),
             trusted_proxies: Vec::new(),
             limits: Default::default(),
+            signup: offstage::config::Signup::Invite,
+            require_two_factor: offstage::config::RequireTwoFactor::None,
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })
@@ -81,6 +83,7 @@ impl BenchDb {
             &Email::parse("bench@example.com").map_err(anyhow::Error::msg)?,
             &Password::parse("bench-password").map_err(anyhow::Error::msg)?,
             true,
+            accounts::EmailProof::Verified,
         )
         .await?;
         let new = workspaces::NewWorkspace {

@@ -1,6 +1,7 @@
 //! sea-orm entities, one per table, kept thin: behaviour lives in `tenancy`, `domain` and the
 //! route modules, not here.
 
+pub mod account_link;
 pub mod activity;
 pub mod api_key;
 pub mod email;
@@ -11,6 +12,8 @@ pub mod invitation;
 pub mod invoice;
 pub mod login_attempt;
 pub mod membership;
+pub mod recovery_code;
+pub mod request_count;
 pub mod run_event;
 pub mod schedule;
 pub mod session;

@@ -13,7 +13,7 @@ use crate::domain::{Email, Role};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::{MemberRow, Scope};
-use crate::web::page::{render_with_status, unprocessable};
+use crate::web::page::{render_refused, render_with_status, unprocessable};
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -91,18 +91,10 @@ async fn add(
         Err(AppError::BadRequest(msg) | AppError::Conflict(msg)) => {
             unprocessable(&page(ctx, &scope, &state, form.email, form.role, Some(msg)).await?)
         }
-        Err(refused @ AppError::TooManyRequests { .. }) => {
-            let mut shown = render_with_status(
-                StatusCode::TOO_MANY_REQUESTS,
-                &page(ctx, &scope, &state, form.email, form.role, Some(refused.to_string())).await?,
-            )?;
-            if let Some((name, value)) = refused.retry_after()
-                && let Ok(value) = actix_web::http::header::HeaderValue::from_str(&value)
-            {
-                shown.headers_mut().insert(actix_web::http::header::HeaderName::from_static(name), value);
-            }
-            Ok(shown)
-        }
+        Err(refused @ AppError::TooManyRequests { .. }) => render_refused(
+            &refused,
+            &page(ctx, &scope, &state, form.email, form.role, Some(refused.to_string())).await?,
+        ),
         Err(other) => Err(other),
     }
 }

@@ -127,6 +127,9 @@ async fn create(
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
     let outcome = match parse_new(&form, state.config.trial_days) {
+        _ if !ctx.user.user().email_verified() => Err(AppError::BadRequest(
+            "Confirm your email address first: open the link we sent you, then create your workspace.".into(),
+        )),
         Ok(new) => workspaces::create(&state.db, new, ctx.user.user()).await,
         Err(msg) => Err(AppError::BadRequest(msg)),
     };

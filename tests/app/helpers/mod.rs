@@ -158,9 +158,24 @@ impl TestApp {
         visitor
     }
 
+    /// A user who signed up and has not confirmed their email yet.
+    pub async fn create_unconfirmed_user(&self, email: &str) -> user::Model {
+        let email = Email::parse(email).unwrap();
+        let password = Password::parse(PASSWORD).unwrap();
+        accounts::create_user(&self.db, &email, &password, false, accounts::EmailProof::Unverified).await.unwrap()
+    }
+
     pub async fn create_user(&self, email: &str) -> user::Model {
         let email = Email::parse(email).unwrap();
-        accounts::create_user(&self.db, &email, &Password::parse(PASSWORD).unwrap(), false).await.unwrap()
+        accounts::create_user(
+            &self.db,
+            &email,
+            &Password::parse(PASSWORD).unwrap(),
+            false,
+            accounts::EmailProof::Verified,
+        )
+        .await
+        .unwrap()
     }
 
     pub async fn create_workspace(&self, name: &str, owner: &user::Model) -> workspace::Model {
@@ -284,6 +299,8 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         sessions: Default::default(),
         trusted_proxies: Vec::new(),
         limits: Default::default(),
+        signup: offstage::config::Signup::Invite,
+        require_two_factor: offstage::config::RequireTwoFactor::None,
     }
 }
 

@@ -56,6 +56,10 @@ macro_rules! bodies {
     };
 }
 
+mod account;
+
+pub use account::{AccountExists, EmailChangeRequested, PasswordChanged, PasswordReset, VerifyEmail};
+
 pub struct TrialEnding {
     pub workspace_name: String,
     /// The trial's end in the workspace's timezone.
@@ -283,6 +287,9 @@ pub fn samples(base_url: &str) -> Vec<(&'static str, Rendered)> {
         }
         .render(&transactional),
     );
+    for (kind, rendered) in account::samples(base_url, &transactional) {
+        add(kind, rendered);
+    }
     all
 }
 

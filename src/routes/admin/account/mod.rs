@@ -1,6 +1,9 @@
-//! The signed-in user's own account: the email, the password (changing it ends every other
-//! session), and the browsers signed in as them, each of which can be signed out, or all but
-//! this one at once.
+//! The signed-in user's own account: the email (confirming and changing it: `email`), the
+//! password (changing it ends every other session), two-factor sign-in (`two_factor`), and the
+//! browsers signed in as them, each of which can be signed out, or all but this one at once.
+
+mod email;
+mod two_factor;
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
@@ -18,6 +21,7 @@ use crate::web::page::unprocessable;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(email::configure).configure(two_factor::configure);
     cfg.route("/account", web::get().to(show))
         .route("/account/password", web::post().to(change_password))
         .route("/account/sessions/sign-out-others", web::post().to(sign_out_others))
@@ -26,7 +30,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 #[derive(Template, WebTemplate)]
 #[template(path = "admin/account/show.html")]
-struct AccountPage {
+pub(super) struct AccountPage {
     ctx: PageContext,
     sessions: Vec<session::Model>,
     settings: SessionSettings,
@@ -56,7 +60,7 @@ impl AccountPage {
     }
 }
 
-async fn page(ctx: PageContext, state: &AppState, error: Option<String>) -> Result<AccountPage, AppError> {
+pub(super) async fn page(ctx: PageContext, state: &AppState, error: Option<String>) -> Result<AccountPage, AppError> {
     let sessions = sessions::live(&state.db, ctx.user.id(), &state.config.sessions).await?;
     Ok(AccountPage { ctx, sessions, settings: state.config.sessions, error, utc: Utc })
 }
@@ -86,7 +90,14 @@ async fn change_password(
     };
     match checked {
         Ok(password) => {
-            accounts::change_password(&state.db, ctx.user.user().clone(), &password, ctx.user.session_id()).await?;
+            accounts::change_password(
+                &state.db,
+                &state.config,
+                ctx.user.user().clone(),
+                &password,
+                ctx.user.session_id(),
+            )
+            .await?;
             Flash::success(&ctx.session, "Password changed. Other browsers signed in as you have been signed out.");
             Ok(redirect("/admin/account"))
         }
