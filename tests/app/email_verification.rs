@@ -22,6 +22,7 @@ on_both_databases! {
         let (status, home) = visitor.get_html("/admin/workspaces").await;
         assert_eq!(status, StatusCode::OK, "an unconfirmed account signs in");
         assert!(home.contains("Confirm your email address"), "and is told: {home}");
+        assert!(!home.contains("Invitations for you"), "an unconfirmed address may be someone else's: {home}");
         let pending = invitation::Entity::find().filter(invitation::Column::Email.eq(&newcomer.email)).one(&app.db).await.unwrap().unwrap();
         let refused = visitor.post_form(&format!("/admin/invitations/{}/accept", pending.id), &[]).await;
         assert_eq!(refused.status(), StatusCode::FORBIDDEN, "cannot be added to a workspace");
@@ -37,6 +38,7 @@ on_both_databases! {
         assert_eq!(visitor.get(&format!("/email/verify/{secret}")).await.status(), StatusCode::GONE, "a link works once");
         let (_, home) = visitor.get_html("/admin/workspaces").await;
         assert!(!home.contains("Confirm your email address:"), "{home}");
+        assert!(home.contains("Invitations for you"), "{home}");
         let joined = visitor.post_form(&format!("/admin/invitations/{}/accept", pending.id), &[]).await;
         assert_eq!(joined.status(), StatusCode::SEE_OTHER);
         let create = visitor.post_form("/admin/workspaces", &[("name", "Mine"), ("timezone", "UTC")]).await;

@@ -74,7 +74,9 @@ async fn index(
     };
     let (workspaces, total) = workspaces::list_visible(&state.db, ctx.user.user(), &q, page - 1).await?;
     let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let invitations = invitations_for(&state.db, ctx.user.user()).await?;
+    // An unconfirmed address may be someone else's: it sees no invitations until confirmed.
+    let invitations =
+        if ctx.user.user().email_verified() { invitations_for(&state.db, ctx.user.user()).await? } else { Vec::new() };
     Ok(IndexPage { ctx, invitations, workspaces, total, q, page, pages })
 }
 
