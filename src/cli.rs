@@ -114,7 +114,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             crate::bootstrap::ensure_platform_admin(&db, &config).await?;
             let owner =
                 accounts::first_platform_admin(&db).await?.context("no platform admin to own the demo workspaces")?;
-            let created = crate::demo::seed(&db, &owner).await?;
+            let registry = crate::registry::workflows().map_err(anyhow::Error::msg)?;
+            let created = crate::demo::seed(&db, &registry, &owner).await?;
             println!("Demo: {created} workspaces seeded (acme-corp, globex, initech), owned by {}.", owner.email);
             serve(config, Mode::Serve).await
         }

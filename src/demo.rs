@@ -8,10 +8,11 @@ use serde_json::json;
 
 use crate::db::entities::user;
 use crate::domain::{CronExpr, Slug, Timezone, WorkspaceName};
+use crate::engine::Registry;
+use crate::engine::schedules::{self, NewSchedule};
+use crate::engine::{NewRun, probe, runs};
 use crate::error::AppError;
-use crate::workflows::refresh_workspace_health::{self, RefreshWorkspaceHealth};
-use crate::workflows::schedules::{self, NewSchedule};
-use crate::workflows::{NewRun, probe, runs};
+use crate::workspaces::workflows::refresh_workspace_health::{self, RefreshWorkspaceHealth};
 use crate::workspaces::{self, NewWorkspace};
 
 const WORKSPACES: [(&str, &str, &str); 3] = [
@@ -26,7 +27,7 @@ fn parse<T>(result: Result<T, String>) -> Result<T, AppError> {
 
 /// Seeds the demo data owned by `owner`; returns how many workspaces it created (0 when the
 /// demo data is already there).
-pub async fn seed(db: &DatabaseConnection, owner: &user::Model) -> Result<usize, AppError> {
+pub async fn seed(db: &DatabaseConnection, registry: &Registry, owner: &user::Model) -> Result<usize, AppError> {
     let mut created = 0;
     for (name, slug, tz) in WORKSPACES {
         if workspaces::find_by_slug(db, slug).await?.is_some() {
@@ -42,7 +43,7 @@ pub async fn seed(db: &DatabaseConnection, owner: &user::Model) -> Result<usize,
         created += 1;
         let every = |cron: &str, workflow: &str, params: serde_json::Value| -> Result<NewSchedule, AppError> {
             Ok(NewSchedule {
-                workflow: crate::workflows::find(workflow).ok_or(AppError::NotFound)?,
+                workflow: registry.find(workflow).ok_or(AppError::NotFound)?,
                 workspace: Some(ws.clone()),
                 cron: parse(CronExpr::parse(cron))?,
                 timezone: None,

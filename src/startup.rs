@@ -15,7 +15,8 @@ use anyhow::Context;
 
 use crate::billing::Intake;
 use crate::config::Config;
-use crate::jobs::{self, JobContext};
+use crate::engine::Services;
+use crate::engine::queue::{self, JobContext};
 use crate::state::AppState;
 use crate::{bootstrap, db, routes};
 
@@ -50,11 +51,11 @@ pub struct Application {
 pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = db::connect(&config.database_url, config.database_kind).await?;
     db::migrate(&db).await?;
-    jobs::setup_queue_tables(&db).await?;
-    crate::workflows::schedules::ensure_built_in(&db)
+    queue::setup_queue_tables(&db).await?;
+    crate::engine::schedules::ensure_built_in(&db, crate::registry::BUILT_IN_SCHEDULES)
         .await
         .map_err(|err| anyhow::anyhow!("creating built-in schedules: {err}"))?;
-    crate::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db)
+    crate::workspaces::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db)
         .await
         .map_err(|err| anyhow::anyhow!("creating weekly digest schedules: {err}"))?;
     Ok(db)
@@ -64,11 +65,12 @@ impl Application {
     pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
         let db = prepare_database(&config).await?;
         let mailer = crate::mail::Mailer::from_settings(&config.mail)?;
-        let state = AppState { stripe_intake: Intake::start(db.clone()), db, config, mailer };
+        let workflows = crate::registry::workflows().map_err(|err| anyhow::anyhow!("the workflow list: {err}"))?;
+        let state = AppState { stripe_intake: Intake::start(db.clone()), db, config, mailer, workflows };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }
-        crate::workflows::runs::waiting::listen_for_announcements(&state.db);
+        crate::engine::runs::waiting::listen_for_announcements(&state.db);
         bootstrap::ensure_platform_admin(&state.db, &state.config).await?;
         let listener = TcpListener::bind(state.config.bind)
             .with_context(|| format!("OFFSTAGE_BIND: cannot listen on {}", state.config.bind))?;
@@ -92,8 +94,9 @@ impl Application {
         let workers = async {
             if self.mode.runs_workers() {
                 let state = &self.state;
-                let ctx = JobContext::new(state.db.clone(), state.config.clone(), state.mailer.clone());
-                jobs::run_workers(ctx, shutdown_signal()).await
+                let services = Services::new().with(state.mailer.clone());
+                let ctx = JobContext::new(state.db.clone(), state.config.clone(), state.workflows.clone(), services);
+                queue::run_workers(ctx, shutdown_signal()).await
             } else {
                 Ok(())
             }

@@ -4,6 +4,7 @@ use sea_orm::DatabaseConnection;
 
 use crate::billing::Intake;
 use crate::config::Config;
+use crate::engine::Registry;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -12,4 +13,6 @@ pub struct AppState {
     /// Records Stripe webhook deliveries, several per commit.
     pub stripe_intake: Intake,
     pub mailer: crate::mail::Mailer,
+    /// Every workflow this process knows (`crate::registry`).
+    pub workflows: Registry,
 }

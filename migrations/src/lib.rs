@@ -24,6 +24,7 @@ mod m20261127_000018_drop_run_events_read_off_job_rows;
 mod m20261201_000019_create_sessions;
 mod m20261201_000020_index_sign_ins_and_invitations;
 mod m20261201_000021_accounts_people_run_themselves;
+mod m20261202_000022_amount_due_on_enrolments;
 
 pub struct Migrator;
 
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000019_create_sessions::Migration),
             Box::new(m20261201_000020_index_sign_ins_and_invitations::Migration),
             Box::new(m20261201_000021_accounts_people_run_themselves::Migration),
+            Box::new(m20261202_000022_amount_due_on_enrolments::Migration),
         ]
     }
 }

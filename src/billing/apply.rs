@@ -12,14 +12,14 @@ use serde_json::Value;
 
 use super::envelope::{Envelope, id_of, timestamp};
 use super::inbox::{EventStatus, set_status};
+use crate::billing::workflows::send_trial_ending_email;
 use crate::config::StripeSettings;
 use crate::db::entities::{stripe_event, workspace};
 use crate::db::{begin_write, is_unique_violation};
-use crate::domain::SubscriptionStatus;
+use crate::domain::{Money, SubscriptionStatus};
+use crate::engine::runs;
 use crate::error::AppError;
-use crate::mail::sequences::{self, dunning, onboarding};
-use crate::workflows::runs;
-use crate::workflows::send_trial_ending_email;
+use crate::mail::sequences::{self, Enrolment, dunning, onboarding};
 
 /// What applying an event did.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,11 +219,18 @@ async fn apply_event(
             summary
         }
         Kind::InvoicePaymentFailed => {
-            let amount = event.object["amount_due"].as_i64().unwrap_or(0);
+            let amount = Money::new(
+                event.object["amount_due"].as_i64().unwrap_or(0),
+                event.object["currency"].as_str().unwrap_or(""),
+            );
             let invoice = event.id_at("id").unwrap_or_else(|| event.id.clone());
-            let key = dunning::key(&workspace.id, &invoice);
-            sequences::enrol_in(txn, &dunning::DUNNING, &workspace.id, key, Some(invoice), Utc::now()).await?;
-            format!("payment of {} failed", money(amount, event.object["currency"].as_str().unwrap_or("")))
+            let enrolment = Enrolment {
+                key: dunning::key(&workspace.id, &invoice),
+                subject: Some(invoice),
+                amount_due: Some(amount.clone()),
+            };
+            sequences::enrol_in(txn, &dunning::DUNNING, &workspace.id, enrolment, Utc::now()).await?;
+            format!("payment of {amount} failed")
         }
     };
     Ok(Applied::Processed { workspace_id: workspace.id, summary })
@@ -325,7 +332,7 @@ async fn apply_subscription(
     if trial_ends_at != workspace.trial_ends_at {
         send_trial_ending_email::schedule_for(txn, &workspace.id, trial_ends_at).await?;
     }
-    if status == SubscriptionStatus::Active && plan != "free" {
+    if status.is_paid_conversion(&plan) {
         sequences::stop(txn, &workspace.id, onboarding::ONBOARDING.name, "the workspace converted to a paid plan")
             .await?;
     }
@@ -378,12 +385,7 @@ async fn record_invoice(
         ],
     ))
     .await?;
-    Ok(format!("invoice {id} paid: {}", money(amount, &currency)))
-}
-
-/// "20.00 USD" from 2000 and "usd" (two decimals; enough for the UI and the timeline).
-pub fn money(amount: i64, currency: &str) -> String {
-    format!("{}.{:02} {}", amount / 100, (amount % 100).abs(), currency.to_uppercase())
+    Ok(format!("invoice {id} paid: {}", Money::new(amount, &currency)))
 }
 
 async fn execute<const N: usize>(

@@ -11,12 +11,12 @@ use sea_orm::{
 };
 
 use super::Envelope;
+use crate::billing::workflows::process_stripe_event::{self, ProcessStripeEvent};
 use crate::db::begin_write;
 use crate::db::entities::stripe_event;
+use crate::engine::{NewRun, runs};
 use crate::error::AppError;
 use crate::tenancy::{Platform, Reach};
-use crate::workflows::process_stripe_event::{self, ProcessStripeEvent};
-use crate::workflows::{NewRun, runs};
 
 /// Where an event stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,21 +13,14 @@ use sea_orm::DatabaseConnection;
 
 use super::Envelope;
 use super::inbox::{EventStatus, Received, processing_run};
+use crate::engine::runs::RunsInStatement;
 use crate::error::AppError;
-use crate::jobs::WORKFLOW_QUEUE;
-use crate::jobs::{postgres_job_insert, postgres_job_row};
-use crate::workflows::runs;
 
-/// `$1…$6`: the events, one row per id; `$7`, `$8`: their status and arrival. `$9…$19`: one run
-/// per event, in the same order, inserted only for the events this statement inserted (an
-/// event id already in the inbox only counts its deliveries). `$20`, `$21`: each run's job, due
-/// at once (processing runs always are), in the queue `$22`.
+/// `$1…$6`: the events, one row per id; `$7`, `$8`: their status and arrival. From `$9`: one
+/// processing run per event, in the same order, written only for the events this statement
+/// inserted (an event id already in the inbox only counts its deliveries).
 static RECEIVE: LazyLock<String> = LazyLock::new(|| {
-    let jobs = postgres_job_insert(&format!(
-        "SELECT {} FROM unnest($9::text[], $20::bytea[], $21::int4[]) AS j(id, job, max_attempts) \
-         JOIN runs ON runs.id = j.id",
-        postgres_job_row("j.id", "$22", "j.job", "j.max_attempts", "now()")
-    ));
+    let runs = RunsInStatement::clauses(9, "$1::text[]", "JOIN events ON events.id = r.key AND events.new");
     format!(
         r#"
 WITH delivered AS (
@@ -39,20 +32,7 @@ WITH delivered AS (
     ON CONFLICT (id) DO UPDATE SET deliveries = stripe_events.deliveries + EXCLUDED.deliveries
     -- xmax is 0 only on a row version this statement inserted, not on one it updated.
     RETURNING id, xmax = 0 AS new
-), runs AS (
-    INSERT INTO workflow_runs (id, workflow, workspace_id, params, business_key, idempotency_scope,
-        idempotency_key, chain_id, "trigger", created_at, scheduled_for)
-    SELECT r.id, r.workflow, r.workspace_id, r.params, r.business_key, r.idempotency_scope,
-        r.idempotency_key, r.chain_id, r.run_trigger, r.created_at, r.scheduled_for
-    FROM unnest($1::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], $14::text[],
-            $15::text[], $16::text[], $17::text[], $18::timestamptz[], $19::timestamptz[])
-        AS r(event_id, id, workflow, workspace_id, params, business_key, idempotency_scope, idempotency_key,
-            chain_id, run_trigger, created_at, scheduled_for)
-    JOIN events ON events.id = r.event_id AND events.new
-    RETURNING id
-), jobs AS (
-    {jobs}
-)
+), {runs}
 SELECT id, new FROM events
 "#
     )
@@ -85,9 +65,8 @@ pub(super) async fn receive_all(
     let delivered: Vec<Delivered> = batch.into_values().collect();
     let now = Utc::now();
     let news: Vec<_> = delivered.iter().map(|d| processing_run(&d.event.id, 0)).collect();
-    let prepared = runs::prepare(&news, now)?;
-    let facts: Vec<_> = prepared.iter().map(|run| &run.fact).collect();
-    let returned: Vec<(String, bool)> = sea_orm::sqlx::query_as(RECEIVE.as_str())
+    let runs = RunsInStatement::prepare(&news, now)?;
+    let query = sea_orm::sqlx::query_as(RECEIVE.as_str())
         .bind(column(&delivered, |d| d.event.id.clone()))
         .bind(column(&delivered, |d| d.event.event_type.clone()))
         .bind(column(&delivered, |d| d.event.api_version.clone()))
@@ -95,26 +74,14 @@ pub(super) async fn receive_all(
         .bind(column(&delivered, |d| d.raw.to_owned()))
         .bind(column(&delivered, |d| d.count))
         .bind(EventStatus::Received.as_str())
-        .bind(now)
-        .bind(column(&facts, |f| f.id.clone()))
-        .bind(column(&facts, |f| f.workflow.clone()))
-        .bind(column(&facts, |f| f.workspace_id.clone()))
-        .bind(column(&facts, |f| f.params.clone()))
-        .bind(column(&facts, |f| f.business_key.clone()))
-        .bind(column(&facts, |f| f.idempotency_scope.clone()))
-        .bind(column(&facts, |f| f.idempotency_key.clone()))
-        .bind(column(&facts, |f| f.chain_id.clone()))
-        .bind(column(&facts, |f| f.trigger.clone()))
-        .bind(column(&facts, |f| f.created_at))
-        .bind(column(&facts, |f| f.scheduled_for))
-        .bind(column(&prepared, |run| run.job.payload.clone()))
-        .bind(column(&prepared, |run| run.job.max_attempts))
-        .bind(WORKFLOW_QUEUE)
+        .bind(now);
+    let returned: Vec<(String, bool)> = runs
+        .bind(query)
         .fetch_all(db.get_postgres_connection_pool())
         .await
         .map_err(|err| AppError::Internal(anyhow::anyhow!("recording Stripe events: {err}")))?;
     let run_of: HashMap<&str, &str> =
-        delivered.iter().zip(&facts).map(|(d, fact)| (d.event.id.as_str(), fact.id.as_str())).collect();
+        delivered.iter().zip(runs.ids()).map(|(d, run)| (d.event.id.as_str(), run)).collect();
     let mut fresh: HashMap<String, String> = HashMap::new();
     for (id, new) in returned {
         if let Some(run) = run_of.get(id.as_str()).filter(|_| new).map(|run| run.to_string()) {

@@ -1,7 +1,8 @@
 //! Stripe billing. `signature` checks a webhook delivery, `inbox` records it durably (one row per
 //! Stripe event id, with the run that will process it; `intake` groups concurrent deliveries
 //! into one commit), `apply` turns a recorded event into the
-//! workspace's subscription state, and `process_stripe_event` (a workflow) runs `apply`.
+//! workspace's subscription state, and `workflows` hold billing's own workflows:
+//! `process_stripe_event` (runs `apply`) and `send_trial_ending_email`.
 
 pub mod apply;
 pub mod envelope;
@@ -11,6 +12,7 @@ pub mod intake;
 pub mod invoices;
 pub mod signature;
 pub mod stripe_api;
+pub mod workflows;
 
 pub use envelope::Envelope;
 pub use inbox::{EventStatus, Received};

@@ -4,6 +4,8 @@
 mod cron_expr;
 mod duration;
 mod email;
+mod enrolment_status;
+mod money;
 mod password;
 mod public_id;
 mod role;
@@ -15,6 +17,8 @@ mod workspace_name;
 pub use cron_expr::CronExpr;
 pub use duration::{describe_duration, parse_duration};
 pub use email::Email;
+pub use enrolment_status::EnrolmentStatus;
+pub use money::Money;
 pub use password::{Password, PasswordHash};
 pub use public_id::PublicId;
 pub use role::Role;

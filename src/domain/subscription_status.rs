@@ -31,6 +31,12 @@ impl SubscriptionStatus {
         })
     }
 
+    /// Converted to a paid plan: an active subscription on any plan but `free`. Onboarding stops
+    /// there; its emails check the same rule.
+    pub fn is_paid_conversion(self, plan: &str) -> bool {
+        self == SubscriptionStatus::Active && plan != "free"
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",

@@ -7,6 +7,7 @@ pub mod sequences;
 pub mod templates;
 pub mod transport;
 pub mod unsubscribe;
+pub mod workflows;
 
 pub use outbox::{Category, EmailStatus, NewEmail};
 pub use templates::{Email, Footer, Rendered};

@@ -15,10 +15,10 @@ use sea_orm::{
 use super::templates::Rendered;
 use crate::db::entities::email;
 use crate::domain::PublicId;
+use crate::engine::runs::{self, NewRun};
 use crate::error::AppError;
+use crate::mail::workflows::send_email::{self, SendEmail};
 use crate::tenancy::{Platform, Reach};
-use crate::workflows::runs::{self, NewRun};
-use crate::workflows::send_email::{self, SendEmail};
 
 /// Lifecycle mail stops after an unsubscribe; transactional mail (invitations, billing failures)
 /// is sent regardless.

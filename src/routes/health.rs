@@ -7,7 +7,7 @@ use std::time::Duration;
 use sea_orm::{ConnectionTrait, DbErr, Statement};
 use serde_json::json;
 
-use crate::jobs;
+use crate::engine::queue;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -24,7 +24,7 @@ async fn within_limit<T>(check: impl Future<Output = Result<T, DbErr>>) -> Resul
 async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.get_database_backend();
     let database = within_limit(state.db.query_one_raw(Statement::from_string(backend, "SELECT 1"))).await;
-    let queue = within_limit(jobs::pending_count(&state.db)).await;
+    let queue = within_limit(queue::pending_count(&state.db)).await;
     let database_ok = database.is_ok();
     let body = json!({
         "status": if database_ok && queue.is_ok() { "ok" } else { "unavailable" },

@@ -13,9 +13,9 @@ use crate::db::entities::{invitation, workspace};
 use crate::domain::{Email, Password};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenancy::{accept_invitation, find_pending_invitation};
 use crate::web::client::Client;
 use crate::web::{CsrfForm, CurrentUser, Flash, csrf, current_user, redirect};
+use crate::workspaces::{accept_invitation, find_pending_invitation};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/invitations/{token}", web::get().to(show)).route("/invitations/{token}", web::post().to(accept));

@@ -73,7 +73,7 @@ impl Scope {
         Ok(email)
     }
 
-    pub(super) fn require_may_grant(&self, role: Role) -> Result<(), AppError> {
+    pub(crate) fn require_may_grant(&self, role: Role) -> Result<(), AppError> {
         if role == Role::Owner && self.role() != Role::Owner {
             return Err(AppError::Forbidden("Only an owner can grant, change or remove the owner role.".into()));
         }

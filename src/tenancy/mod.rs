@@ -7,16 +7,11 @@
 
 mod activity;
 mod api_keys;
-mod invitations;
 mod members;
 mod platform;
 
 pub use activity::ActivityKind;
 pub use api_keys::{ApiKeyCreated, authenticate_api_key};
-pub use invitations::{
-    InvitationForYou, accept_invitation, accept_invitation_by_id, decline_invitation, find_pending_invitation,
-    invitations_for,
-};
 pub use members::MemberRow;
 pub(crate) use members::insert_membership;
 pub use platform::{Platform, Reach};
@@ -26,10 +21,9 @@ use std::collections::HashMap;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
 use crate::db::batcher::Batcher;
-use crate::db::entities::{api_key, membership, workspace};
+use crate::db::entities::{api_key, membership, user, workspace};
 use crate::domain::Role;
 use crate::error::AppError;
-use crate::web::CurrentUser;
 
 /// Loads workspaces by id for runs, those asked for at the same moment with one query
 /// (`db::batcher`): a worker starts many runs at once, each in its workspace's scope.
@@ -83,7 +77,7 @@ pub struct Scope {
 impl Scope {
     /// The signed-in user's view of the workspace `slug`: members get their role, platform
     /// admins act as owners, everyone else gets `NotFound`.
-    pub async fn for_user(db: &DatabaseConnection, user: &CurrentUser, slug: &str) -> Result<Scope, AppError> {
+    pub async fn for_user(db: &DatabaseConnection, user: &user::Model, slug: &str) -> Result<Scope, AppError> {
         let workspace = workspace::Entity::find()
             .filter(workspace::Column::Slug.eq(slug))
             .one(db)
@@ -91,16 +85,16 @@ impl Scope {
             .ok_or(AppError::NotFound)?;
         let membership = membership::Entity::find()
             .filter(membership::Column::WorkspaceId.eq(&workspace.id))
-            .filter(membership::Column::UserId.eq(user.id()))
+            .filter(membership::Column::UserId.eq(&user.id))
             .one(db)
             .await?;
         let role = match membership {
             Some(m) => m.role(),
-            None if user.is_platform_admin() => Role::Owner,
+            None if user.is_platform_admin => Role::Owner,
             None => return Err(AppError::NotFound),
         };
-        let actor = Actor::User { id: user.id().to_owned(), email: user.email().to_owned() };
-        Ok(Scope { workspace, role, actor, operator: user.is_platform_admin() })
+        let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
+        Ok(Scope { workspace, role, actor, operator: user.is_platform_admin })
     }
 
     /// The workspace an API key belongs to; the key acts with admin rights inside it.

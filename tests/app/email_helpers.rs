@@ -62,7 +62,7 @@ impl TestApp {
     /// Lets `days` pass for the queue (scheduled runs come that much closer), then runs what
     /// became due.
     pub(crate) async fn let_days_pass(&self, days: i64) {
-        offstage::jobs::advance_clock(&self.db, days * 86_400).await.unwrap();
+        offstage::engine::queue::advance_clock(&self.db, days * 86_400).await.unwrap();
         self.drain_jobs_due().await;
     }
 }

@@ -3,9 +3,10 @@
 //! on the queue's clock.
 
 use chrono::{Duration, Utc};
+use offstage::billing::workflows::send_trial_ending_email;
 use offstage::domain::Role;
-use offstage::workflows::runs::{self, NewRun, RunFilter, RunStatus};
-use offstage::workflows::{generate_weekly_digest, send_trial_ending_email};
+use offstage::engine::runs::{self, NewRun, RunFilter, RunStatus};
+use offstage::workspaces::workflows::generate_weekly_digest;
 use reqwest::StatusCode;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -213,12 +214,12 @@ on_both_databases! {
         }
         app.drain_jobs_due().await;
         // Each workspace has a digest schedule for Sunday 09:00 in its own timezone.
-        let schedule = offstage::workflows::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
+        let schedule = offstage::engine::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
         let next = schedule.next_run_at.unwrap().with_timezone(&chrono_tz::Europe::Berlin);
         assert_eq!(next.format("%a %H:%M").to_string(), "Sun 09:00");
         for ws in [&busy, &quiet] {
-            let digest = offstage::workflows::schedules::find_in_workspace(&app.db, &app.scope(ws), &generate_weekly_digest::schedule_id(&ws.id)).await.unwrap();
-            offstage::workflows::schedules::run_now(&app.db, &digest).await.unwrap();
+            let digest = offstage::engine::schedules::find_in_workspace(&app.db, &app.scope(ws), &generate_weekly_digest::schedule_id(&ws.id)).await.unwrap();
+            offstage::engine::schedules::run_now(&app.db, &app.workflows, &digest).await.unwrap();
         }
         app.drain_jobs_due().await;
         let digests = app.emails_of("weekly_digest").await;
@@ -230,8 +231,8 @@ on_both_databases! {
         let quiet_run = &runs::list(&app.db, &app.scope(&quiet), &filter).await.unwrap()[0];
         assert_eq!(quiet_run.status, RunStatus::Skipped);
         // Run again the same week: still one digest.
-        let digest = offstage::workflows::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
-        offstage::workflows::schedules::run_now(&app.db, &digest).await.unwrap();
+        let digest = offstage::engine::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
+        offstage::engine::schedules::run_now(&app.db, &app.workflows, &digest).await.unwrap();
         app.drain_jobs_due().await;
         assert_eq!(app.emails_of("weekly_digest").await.len(), 1);
     }

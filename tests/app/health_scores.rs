@@ -4,8 +4,9 @@
 use crate::helpers::ADMIN_EMAIL;
 use crate::on_both_databases;
 use offstage::db::entities::{health_score, workflow_run};
-use offstage::workflows::runs::{self, RunFilter, RunStatus};
-use offstage::workflows::{NewRun, refresh_all_workspace_health as all};
+use offstage::engine::NewRun;
+use offstage::engine::runs::{self, RunFilter, RunStatus};
+use offstage::workspaces::workflows::refresh_all_workspace_health as all;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::json;

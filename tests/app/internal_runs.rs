@@ -5,8 +5,8 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use offstage::db::entities::workflow_run;
-use offstage::workflows::RunStatus;
-use offstage::workflows::runs;
+use offstage::engine::RunStatus;
+use offstage::engine::runs;
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 

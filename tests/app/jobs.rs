@@ -26,9 +26,9 @@ on_both_databases! {
     async fn running_the_creation_job_twice_records_it_once(app: TestApp) {
         let ws = app.create_workspace("Acme", &app.admin).await;
         app.drain_jobs().await;
-        use offstage::workflows::record_workspace_created::{Params, RecordWorkspaceCreated};
+        use offstage::workspaces::workflows::record_workspace_created::{Params, RecordWorkspaceCreated};
         let params = Params { workspace_id: ws.id.clone(), created_by: ADMIN_EMAIL.into() };
-        let run = offstage::workflows::runs::start(&app.db, offstage::workflows::NewRun::of::<RecordWorkspaceCreated>(&params)).await.unwrap();
+        let run = offstage::engine::runs::start(&app.db, offstage::engine::NewRun::of::<RecordWorkspaceCreated>(&params)).await.unwrap();
         app.drain_jobs().await;
         let entries = activity::Entity::find()
             .filter(activity::Column::WorkspaceId.eq(&ws.id))
@@ -37,8 +37,8 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(entries.len(), 1);
-        let second = offstage::workflows::runs::get(&app.db, &run.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap();
-        assert_eq!(second.status, offstage::workflows::RunStatus::Skipped);
+        let second = offstage::engine::runs::get(&app.db, &run.id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap();
+        assert_eq!(second.status, offstage::engine::RunStatus::Skipped);
         assert_eq!(second.skipped.unwrap().condition, "the creation is not recorded yet");
     }
 }
@@ -73,7 +73,7 @@ async fn on_postgresql_an_acknowledgement_finds_its_jobs_by_id_however_many_the_
 
     let (plan,): (serde_json::Value,) = sea_orm::sqlx::query_as(sea_orm::sqlx::AssertSqlSafe(format!(
         "EXPLAIN (FORMAT JSON) {}",
-        offstage::jobs::ACKNOWLEDGE
+        offstage::engine::queue::ACKNOWLEDGE
     )))
     .bind(&acks)
     .bind("w1")
@@ -86,7 +86,7 @@ async fn on_postgresql_an_acknowledgement_finds_its_jobs_by_id_however_many_the_
     assert!(!plan.contains("Seq Scan"), "{plan}");
 
     let acknowledged =
-        sea_orm::sqlx::query(offstage::jobs::ACKNOWLEDGE).bind(&acks).bind("w1").execute(pool).await.unwrap();
+        sea_orm::sqlx::query(offstage::engine::queue::ACKNOWLEDGE).bind(&acks).bind("w1").execute(pool).await.unwrap();
     assert_eq!(acknowledged.rows_affected(), 2, "only the jobs w1 holds");
     let statuses: Vec<(String, String, Option<serde_json::Value>)> = sea_orm::sqlx::query_as(
         "SELECT id, status, last_result FROM apalis.jobs WHERE id IN ('done-5001', 'done-5002', 'done-5003') ORDER BY id",

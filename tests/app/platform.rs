@@ -5,8 +5,8 @@ use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{Duration, Utc};
 use offstage::db::entities::schedule;
-use offstage::workflows::runs::{self, RunFilter, RunStatus};
-use offstage::workflows::{NewRun, probe};
+use offstage::engine::runs::{self, RunFilter, RunStatus};
+use offstage::engine::{NewRun, probe};
 use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 

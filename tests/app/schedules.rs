@@ -6,7 +6,7 @@ use crate::on_both_databases;
 use chrono::{Duration, Utc};
 use offstage::db::entities::{schedule, workflow_run};
 use offstage::domain::{CronExpr, Timezone};
-use offstage::workflows::schedules::{self, NewSchedule};
+use offstage::engine::schedules::{self, NewSchedule};
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
@@ -22,7 +22,7 @@ async fn runs_of(app: &TestApp, ws_id: &str) -> Vec<workflow_run::Model> {
 
 pub(crate) async fn yearly_probe(app: &TestApp, ws: &offstage::db::entities::workspace::Model) -> schedule::Model {
     let new = NewSchedule {
-        workflow: offstage::workflows::find("probe").unwrap(),
+        workflow: app.workflows.find("probe").unwrap(),
         workspace: Some(ws.clone()),
         cron: CronExpr::parse("0 0 1 1 *").unwrap(),
         timezone: Some(Timezone::parse("UTC").unwrap()),
@@ -70,9 +70,9 @@ on_both_databases! {
         active.update(&app.db).await.unwrap();
         let now = Utc::now();
         let (a, b, c) = tokio::join!(
-            schedules::fire_due(&app.db, now),
-            schedules::fire_due(&app.db, now),
-            schedules::fire_due(&app.db, now)
+            schedules::fire_due(&app.db, &app.workflows, now),
+            schedules::fire_due(&app.db, &app.workflows, now),
+            schedules::fire_due(&app.db, &app.workflows, now)
         );
         let fired = [a, b, c].into_iter().map(|r| r.unwrap()).sum::<usize>();
         assert!(fired <= 1);
@@ -92,7 +92,7 @@ on_both_databases! {
         assert_eq!(owner.post_form(&format!("{base}/pause"), &[]).await.status(), StatusCode::SEE_OTHER);
         let paused = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap();
         assert!(paused.paused && paused.next_run_at.is_none());
-        schedules::fire_due(&app.db, Utc::now() + Duration::days(400)).await.unwrap();
+        schedules::fire_due(&app.db, &app.workflows, Utc::now() + Duration::days(400)).await.unwrap();
         assert!(runs_of(&app, &ws.id).await.is_empty(), "a paused schedule starts nothing");
         assert_eq!(owner.post_form(&format!("{base}/resume"), &[]).await.status(), StatusCode::SEE_OTHER);
         let resumed = schedule::Entity::find_by_id(&found.id).one(&app.db).await.unwrap().unwrap();
@@ -126,7 +126,7 @@ on_both_databases! {
     async fn schedules_in_the_workspace_timezone_follow_it_when_it_changes(app: TestApp) {
         let ws = app.create_workspace("Acme", &app.admin).await;
         let new = NewSchedule {
-            workflow: offstage::workflows::find("probe").unwrap(),
+            workflow: app.workflows.find("probe").unwrap(),
             workspace: Some(ws.clone()),
             cron: CronExpr::parse("0 9 * * *").unwrap(),
             timezone: None,
@@ -145,7 +145,7 @@ on_both_databases! {
 
     async fn the_weekly_digest_schedule_can_be_paused_but_not_deleted(app: TestApp) {
         let ws = app.create_workspace("Acme", &app.admin).await;
-        let id = offstage::workflows::generate_weekly_digest::schedule_id(&ws.id);
+        let id = offstage::workspaces::workflows::generate_weekly_digest::schedule_id(&ws.id);
         let owner = app.sign_in(ADMIN_EMAIL).await;
         let (_, page) = owner.get_html(&format!("/admin/workspaces/{}/schedules", ws.slug)).await;
         assert!(page.contains("generate_weekly_digest") && page.contains(&format!("/schedules/{id}/pause")));

@@ -6,9 +6,9 @@ use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{DateTime, Duration, Utc};
 use offstage::db::entities::{schedule, workflow_run};
-use offstage::workflows::runs::{self, RunStatus};
-use offstage::workflows::schedules;
-use offstage::workflows::{NewRun, probe};
+use offstage::engine::runs::{self, RunStatus};
+use offstage::engine::schedules;
+use offstage::engine::{NewRun, probe};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 /// `at` lies between `from` and `to`, give or take `slack`.
@@ -74,7 +74,7 @@ on_both_databases! {
         let found = active.update(&app.db).await.unwrap();
         let key = |at: DateTime<Utc>| format!("schedule:{}:{}", found.id, at.timestamp());
 
-        assert_eq!(schedules::fire_due(&app.db, tick).await.unwrap(), 1);
+        assert_eq!(schedules::fire_due(&app.db, &app.workflows, tick).await.unwrap(), 1);
         let fired = stored(&app, &found.id).await;
         assert_eq!(fired.next_run_at, Some(next_tick));
         let first = schedule_runs(&app, &found.id).await;
@@ -87,8 +87,8 @@ on_both_databases! {
         rewound.next_run_at = Set(Some(tick));
         rewound.update(&app.db).await.unwrap();
         let restarted = offstage::db::connect(&app.database_url, app.config.database_kind).await.unwrap();
-        assert_eq!(schedules::fire_due(&restarted, tick).await.unwrap(), 0, "the tick already has its run");
-        assert_eq!(schedules::fire_due(&restarted, tick).await.unwrap(), 0);
+        assert_eq!(schedules::fire_due(&restarted, &app.workflows, tick).await.unwrap(), 0, "the tick already has its run");
+        assert_eq!(schedules::fire_due(&restarted, &app.workflows, tick).await.unwrap(), 0);
         let again = schedule_runs(&app, &found.id).await;
         assert_eq!(again.len(), 1, "still one run for the tick");
         assert_eq!(again[0].id, first[0].id);
@@ -96,7 +96,7 @@ on_both_databases! {
         assert_eq!(moved_on.next_run_at, Some(next_tick), "the schedule moved on past the tick");
         assert_eq!(moved_on.last_run_id.as_deref(), Some(first[0].id.as_str()), "the tick's run stays the last one");
 
-        assert_eq!(schedules::fire_due(&restarted, next_tick).await.unwrap(), 1, "the next tick starts its run");
+        assert_eq!(schedules::fire_due(&restarted, &app.workflows, next_tick).await.unwrap(), 1, "the next tick starts its run");
         let both = schedule_runs(&app, &found.id).await;
         let keys: Vec<Option<String>> = both.iter().map(|r| r.idempotency_key.clone()).collect();
         assert_eq!(keys, [Some(key(tick)), Some(key(next_tick))]);

@@ -335,7 +335,7 @@ on_both_databases! {
     }
 
     async fn a_moved_trial_end_reschedules_the_reminder_three_days_before_it(app: TestApp) {
-        use offstage::workflows::runs::{self, RunFilter, RunStatus};
+        use offstage::engine::runs::{self, RunFilter, RunStatus};
         let ws = app.create_workspace("Acme", &app.admin).await;
         let now = Utc::now().timestamp();
         let first_end = now + 10 * 86_400;

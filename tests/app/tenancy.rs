@@ -127,21 +127,21 @@ async fn world(app: &TestApp) -> World {
         .unwrap()
         .unwrap()
         .id;
-    let params = offstage::workflows::refresh_workspace_health::Params { workspace_id: a.id.clone() };
+    let params = offstage::workspaces::workflows::refresh_workspace_health::Params { workspace_id: a.id.clone() };
     let later = chrono::Utc::now() + chrono::Duration::hours(1);
-    let new = offstage::workflows::NewRun::of::<offstage::workflows::refresh_workspace_health::RefreshWorkspaceHealth>(
-        &params,
-    );
-    let a_run = offstage::workflows::runs::start(&app.db, new.at(later)).await.unwrap().id;
-    let schedule = offstage::workflows::schedules::NewSchedule {
-        workflow: offstage::workflows::find("refresh_workspace_health").unwrap(),
+    let new = offstage::engine::NewRun::of::<
+        offstage::workspaces::workflows::refresh_workspace_health::RefreshWorkspaceHealth,
+    >(&params);
+    let a_run = offstage::engine::runs::start(&app.db, new.at(later)).await.unwrap().id;
+    let schedule = offstage::engine::schedules::NewSchedule {
+        workflow: app.workflows.find("refresh_workspace_health").unwrap(),
         workspace: Some(a.clone()),
         cron: offstage::domain::CronExpr::parse("0 0 1 1 *").unwrap(),
         timezone: None,
         params: serde_json::json!({}),
         created_by: "test".into(),
     };
-    let a_schedule = offstage::workflows::schedules::create(&app.db, schedule, &app.config.limits).await.unwrap().id;
+    let a_schedule = offstage::engine::schedules::create(&app.db, schedule, &app.config.limits).await.unwrap().id;
     app.drain_jobs_due().await;
     World {
         a,
@@ -203,14 +203,14 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
         membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
     let invites = invitation::Entity::find().all(&app.db).await.unwrap();
     let keys = api_key::Entity::find().filter(api_key::Column::WorkspaceId.eq(&w.a.id)).all(&app.db).await.unwrap();
-    let runs = offstage::workflows::runs::list(
+    let runs = offstage::engine::runs::list(
         &app.db,
         &offstage::tenancy::Platform::system(),
-        &offstage::workflows::runs::RunFilter { limit: 100, ..Default::default() },
+        &offstage::engine::runs::RunFilter { limit: 100, ..Default::default() },
     )
     .await
     .unwrap();
-    let runs: Vec<(String, offstage::workflows::RunStatus)> = runs.into_iter().map(|r| (r.id, r.status)).collect();
+    let runs: Vec<(String, offstage::engine::RunStatus)> = runs.into_iter().map(|r| (r.id, r.status)).collect();
     let schedules = offstage::db::entities::schedule::Entity::find().all(&app.db).await.unwrap();
     format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}")
 }

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use crate::helpers::process::free_port;
 use crate::helpers::*;
-use offstage::workflows::runs::{self, RunFilter, RunStatus};
-use offstage::workflows::{NewRun, probe};
+use offstage::engine::runs::{self, RunFilter, RunStatus};
+use offstage::engine::{NewRun, probe};
 
 pub(crate) struct Worker(Child);
 

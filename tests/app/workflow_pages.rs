@@ -5,8 +5,8 @@ use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{Duration, Utc};
 use offstage::domain::Role;
-use offstage::workflows::runs::{self, RunStatus};
-use offstage::workflows::{NewRun, probe};
+use offstage::engine::runs::{self, RunStatus};
+use offstage::engine::{NewRun, probe};
 use reqwest::StatusCode;
 
 fn probe_params(ws: &offstage::db::entities::workspace::Model) -> probe::Params {
@@ -176,7 +176,7 @@ on_both_databases! {
         let admin = app.sign_in(ADMIN_EMAIL).await;
         let (status, page) = admin.get_html("/admin/platform/workflows").await;
         assert_eq!(status, StatusCode::OK);
-        for workflow in offstage::workflows::registry() {
+        for workflow in app.workflows.all() {
             assert!(page.contains(&format!("href=\"/admin/platform/runs?workflow={}\"", workflow.name())), "{} is listed", workflow.name());
         }
         assert!(page.contains("each workspace") && page.contains("the platform"), "per-workspace and global workflows");
@@ -186,7 +186,7 @@ on_both_databases! {
     }
 
     async fn a_platform_admin_cancels_a_global_run_from_its_page(app: TestApp) {
-        use offstage::workflows::refresh_all_workspace_health as all;
+        use offstage::workspaces::workflows::refresh_all_workspace_health as all;
         let later = Utc::now() + Duration::hours(2);
         let global = runs::start(&app.db, NewRun::of::<all::RefreshAllWorkspaceHealth>(&all::Params::default()).at(later)).await.unwrap();
         let admin = app.sign_in(ADMIN_EMAIL).await;

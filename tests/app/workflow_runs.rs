@@ -5,9 +5,9 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{Duration, Utc};
+use offstage::engine::runs::{self, RunStatus};
+use offstage::engine::{NewRun, probe};
 use offstage::error::AppError;
-use offstage::workflows::runs::{self, RunStatus};
-use offstage::workflows::{NewRun, probe};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
@@ -35,7 +35,7 @@ async fn start_probe(
 ) -> String {
     let mut params = params;
     params["workspace_id"] = json!(ws.id);
-    runs::start(&app.db, NewRun::named("probe", params).unwrap()).await.unwrap().id
+    runs::start(&app.db, NewRun::named(&app.workflows, "probe", params).unwrap()).await.unwrap().id
 }
 
 on_both_databases! {
@@ -165,21 +165,21 @@ on_both_databases! {
     }
 
     async fn a_run_for_a_workspace_that_does_not_exist_is_refused(app: TestApp) {
-        use offstage::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
+        use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
         let params = Params { workspace_id: "ws_01nosuchworkspace".into() };
         let refused = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params)).await;
         assert!(matches!(&refused, Err(AppError::Unprocessable(m)) if m.starts_with("workspace_id")), "{refused:?}");
     }
 
     async fn a_queued_run_whose_workspace_was_deleted_is_skipped_when_it_reads_the_workspace(app: TestApp) {
-        use offstage::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
+        use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
         let ws = app.create_workspace("Gone", &app.admin).await;
         let params = Params { workspace_id: ws.id.clone() };
         let later = Utc::now() + Duration::hours(1);
         let run = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params).at(later)).await.unwrap();
         // The run's own row goes with the workspace; its job stays queued.
         app.db.execute_unprepared(&format!("DELETE FROM workspaces WHERE id = '{}'", ws.id)).await.unwrap();
-        offstage::jobs::advance_clock(&app.db, 3600).await.unwrap();
+        offstage::engine::queue::advance_clock(&app.db, 3600).await.unwrap();
         app.drain_jobs_due().await;
         let table = if app.db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
         let sql = format!("SELECT status, CAST(last_result AS TEXT) AS result FROM {table} WHERE id = '{}'", run.id);
@@ -361,7 +361,7 @@ async fn on_postgres_a_run_due_now_is_announced_to_the_workers_at_once() {
     );
 }
 
-/// On PostgreSQL a worker's acknowledgements are written apart from the worker (`jobs::postgres`).
+/// On PostgreSQL a worker's acknowledgements are written apart from the worker (`queue::postgres`).
 /// When that write fails, the worker stops and the monitor starts it again; the run it had
 /// finished is handed over again once the old worker's heartbeats have stopped, and ends.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

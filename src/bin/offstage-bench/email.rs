@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use offstage::config::Secret;
-use offstage::jobs::{self, JobContext};
+use offstage::engine::queue;
 use offstage::mail::templates::{Email, Footer, Welcome};
 use offstage::mail::{Category, NewEmail, outbox};
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
@@ -124,8 +124,8 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
     let db = bench.db.clone();
     let ws = bench.workspace().await?;
     let mailer = offstage::mail::Mailer::from_settings(&bench.config.mail)?;
-    let ctx = JobContext::new(db.clone(), bench.config.clone(), mailer);
-    let workers = tokio::spawn(jobs::run_workers(ctx, std::future::pending::<std::io::Result<()>>()));
+    let ctx = crate::common::job_context(&db, &bench.config, mailer)?;
+    let workers = tokio::spawn(queue::run_workers(ctx, std::future::pending::<std::io::Result<()>>()));
     wait_for(&db, "SELECT COUNT(*) AS n FROM emails WHERE status = 'sent'", 1).await?;
 
     // Delivery: `emails` rows written in transactions of 1,000, sent by the workers.
@@ -157,7 +157,7 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
 
     // Weekly digests: N workspaces whose Sunday schedules all fall due now.
     insert_workspaces(&db, workspaces).await?;
-    offstage::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db).await?;
+    offstage::workspaces::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db).await?;
     let started = Instant::now();
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),

@@ -7,8 +7,8 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use offstage::jobs::{self, JobContext};
-use offstage::workflows::{NewRun, RunView, probe, runs};
+use offstage::engine::queue;
+use offstage::engine::{NewRun, RunView, probe, runs};
 use sea_orm::DatabaseConnection;
 use serde_json::json;
 
@@ -17,7 +17,7 @@ use crate::common::{BenchDb, Db, peak_rss_mb, percentile, round};
 async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
     let started = Instant::now();
     // Checked every 50 ms: the check itself scans the job table and competes with the workers.
-    while jobs::due_within(db, 0).await.unwrap_or(1) > 0 {
+    while queue::due_within(db, 0).await.unwrap_or(1) > 0 {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     started.elapsed()
@@ -64,8 +64,8 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     let bulk = n.div_ceil(1000) * 1000;
     let enqueue_bulk = bulk as f64 / started.elapsed().as_secs_f64();
     // Drain everything queued so far with the workers of this process.
-    let ctx = JobContext::new(db.clone(), config.clone(), offstage::mail::Mailer::from_settings(&config.mail)?);
-    let workers = tokio::spawn(jobs::run_workers(ctx, std::future::pending::<std::io::Result<()>>()));
+    let ctx = crate::common::job_context(&db, &config, offstage::mail::Mailer::from_settings(&config.mail)?)?;
+    let workers = tokio::spawn(queue::run_workers(ctx, std::future::pending::<std::io::Result<()>>()));
     let drained = wait_until_drained(&db).await;
     let drain_rate = (singles + bulk + 1) as f64 / drained.as_secs_f64();
     // Pickup latency at 200 runs/s for 5 s: from before the run's INSERT (as the peers measure,
@@ -106,7 +106,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     let rss = peak_rss_mb();
     workers.abort();
     // Bare apalis, same storage and concurrency.
-    let (bare_push, bare_drain) = jobs::bare::push_and_drain(&db, n, concurrency).await?;
+    let (bare_push, bare_drain) = queue::bare::push_and_drain(&db, n, concurrency).await?;
     let bare_rate = n as f64 / bare_drain.as_secs_f64();
     let line = json!({
             "bench": "jobs",

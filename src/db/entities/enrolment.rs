@@ -14,13 +14,16 @@ pub struct Model {
     pub key: String,
     /// What the enrolment is about, when more than the workspace (the failed invoice).
     pub subject: Option<String>,
-    /// `active`, `completed` or `stopped`.
+    /// `EnrolmentStatus`: `active`, `completed` or `stopped`.
     pub status: String,
     pub steps_sent: i32,
     /// The last step that ran (sent or skipped).
     pub last_step: Option<String>,
     pub next_step_at: Option<DateTimeUtc>,
     pub stopped_reason: Option<String>,
+    /// For dunning: what the failed invoice asked for, in the currency's smallest unit.
+    pub amount_due: Option<i64>,
+    pub currency: Option<String>,
     pub started_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
@@ -29,3 +32,14 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+impl Model {
+    /// An unknown word reads as stopped: nothing more is sent for it.
+    pub fn status(&self) -> crate::domain::EnrolmentStatus {
+        crate::domain::EnrolmentStatus::parse(&self.status).unwrap_or(crate::domain::EnrolmentStatus::Stopped)
+    }
+
+    pub fn amount_due(&self) -> Option<crate::domain::Money> {
+        Some(crate::domain::Money::new(self.amount_due?, self.currency.as_deref()?))
+    }
+}

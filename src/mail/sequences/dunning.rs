@@ -4,7 +4,7 @@
 use chrono::Duration;
 
 use super::{Audience, Facts, Links, Sequence, Step};
-use crate::domain::SubscriptionStatus;
+use crate::domain::{Money, SubscriptionStatus};
 use crate::mail::Category;
 use crate::mail::templates::{Email, Footer, PaymentFailed, Rendered};
 
@@ -54,7 +54,7 @@ fn still_past_due(f: &Facts) -> bool {
 fn render(f: &Facts, links: &Links, footer: &Footer, stage: u8) -> askama::Result<Rendered> {
     PaymentFailed {
         workspace_name: f.workspace.name.clone(),
-        amount: f.amount_due.clone().unwrap_or_else(|| "your latest invoice".into()),
+        amount: f.amount_due.as_ref().map_or_else(|| "your latest invoice".into(), Money::to_string),
         billing_url: links.billing.clone(),
         stage,
     }

@@ -15,14 +15,12 @@ use sea_orm::{
 
 use super::Links;
 use super::templates::{Footer, Rendered};
-use crate::billing::Envelope;
-use crate::billing::apply::money;
-use crate::db::entities::{enrolment, invoice, membership, stripe_event, workspace};
-use crate::domain::{PublicId, SubscriptionStatus};
+use crate::db::entities::{enrolment, invoice, membership, workspace};
+use crate::domain::{EnrolmentStatus, Money, PublicId};
+use crate::engine::runs::{self, NewRun};
 use crate::error::AppError;
+use crate::mail::workflows::send_sequence_step::{self, SendSequenceStep};
 use crate::tenancy::Scope;
-use crate::workflows::runs::{self, NewRun};
-use crate::workflows::send_sequence_step::{self, SendSequenceStep};
 
 /// What a step's condition and a sequence's stop rule look at, read when the step runs.
 pub struct Facts {
@@ -32,30 +30,34 @@ pub struct Facts {
     pub subject: Option<String>,
     /// For dunning: the failed invoice has been paid since.
     pub invoice_paid: bool,
-    /// For dunning: what the failed invoice asked for ("49.00 USD"), from its Stripe event.
-    pub amount_due: Option<String>,
+    /// For dunning: what the failed invoice asked for, as billing handed it over at enrolment.
+    pub amount_due: Option<Money>,
 }
 
 impl Facts {
     pub async fn load<C: ConnectionTrait>(
         db: &C,
         ws: workspace::Model,
-        subject: Option<String>,
+        enrolled: &enrolment::Model,
     ) -> Result<Facts, AppError> {
         let member_count =
             membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&ws.id)).count(db).await?;
-        let (invoice_paid, amount_due) = match &subject {
-            Some(id) if id.starts_with("in_") => {
-                (invoice::Entity::find_by_id(id.as_str()).one(db).await?.is_some(), amount_due(db, &ws.id, id).await?)
-            }
-            _ => (false, None),
+        let invoice_paid = match &enrolled.subject {
+            Some(id) if id.starts_with("in_") => invoice::Entity::find_by_id(id.as_str()).one(db).await?.is_some(),
+            _ => false,
         };
-        Ok(Facts { workspace: ws, member_count, subject, invoice_paid, amount_due })
+        Ok(Facts {
+            workspace: ws,
+            member_count,
+            subject: enrolled.subject.clone(),
+            invoice_paid,
+            amount_due: enrolled.amount_due(),
+        })
     }
 
-    /// An active subscription on a paid plan.
+    /// Converted to a paid plan (`SubscriptionStatus::is_paid_conversion`).
     pub fn converted(&self) -> bool {
-        self.workspace.status() == SubscriptionStatus::Active && self.workspace.plan != "free"
+        self.workspace.status().is_paid_conversion(&self.workspace.plan)
     }
 
     pub fn observed(&self) -> serde_json::Value {
@@ -68,25 +70,12 @@ impl Facts {
     }
 }
 
-/// The amount the workspace's failed invoice `invoice_id` asked for, read from its
-/// `invoice.payment_failed` event (the inbox keeps every event's payload; there are few per
-/// workspace).
-async fn amount_due<C: ConnectionTrait>(
-    db: &C,
-    workspace_id: &str,
-    invoice_id: &str,
-) -> Result<Option<String>, AppError> {
-    let failed = stripe_event::Entity::find()
-        .filter(stripe_event::Column::WorkspaceId.eq(workspace_id))
-        .filter(stripe_event::Column::EventType.eq("invoice.payment_failed"))
-        .order_by_desc(stripe_event::Column::StripeCreatedAt)
-        .all(db)
-        .await?;
-    Ok(failed.iter().filter_map(|row| Envelope::parse(row.payload.as_bytes()).ok()).find_map(|event| {
-        let amount = event.object["amount_due"].as_i64()?;
-        (event.id_at("id").as_deref() == Some(invoice_id))
-            .then(|| money(amount, event.object["currency"].as_str().unwrap_or("")))
-    }))
+/// An enrolment to make: its key (unique: one per workspace and subject), what it is about,
+/// and for dunning the amount the emails name.
+pub struct Enrolment {
+    pub key: String,
+    pub subject: Option<String>,
+    pub amount_due: Option<Money>,
 }
 
 pub struct Step {
@@ -135,16 +124,16 @@ pub fn business_key(enrolment_id: &str) -> String {
     format!("enrolment:{enrolment_id}")
 }
 
-/// Enrols the workspace (once per `key`) and schedules every step, in the caller's transaction.
+/// Enrols the workspace (once per key) and schedules every step, in the caller's transaction.
 /// Returns false when that enrolment already existed.
 pub async fn enrol_in<C: ConnectionTrait>(
     txn: &C,
     sequence: &Sequence,
     workspace_id: &str,
-    key: String,
-    subject: Option<String>,
+    enrolling: Enrolment,
     now: DateTime<Utc>,
 ) -> Result<bool, AppError> {
+    let Enrolment { key, subject, amount_due } = enrolling;
     if enrolment::Entity::find().filter(enrolment::Column::Key.eq(&key)).one(txn).await?.is_some() {
         return Ok(false);
     }
@@ -155,11 +144,13 @@ pub async fn enrol_in<C: ConnectionTrait>(
         sequence: Set(sequence.name.to_owned()),
         key: Set(key),
         subject: Set(subject),
-        status: Set("active".into()),
+        status: Set(EnrolmentStatus::Active.as_str().into()),
         steps_sent: Set(0),
         last_step: Set(None),
         next_step_at: Set(sequence.steps.first().map(|s| now + s.after)),
         stopped_reason: Set(None),
+        amount_due: Set(amount_due.as_ref().map(Money::minor)),
+        currency: Set(amount_due.as_ref().map(|money| money.currency().to_owned())),
         started_at: Set(now),
         updated_at: Set(now),
     }
@@ -194,7 +185,7 @@ pub async fn stop<C: ConnectionTrait>(
     let active = enrolment::Entity::find()
         .filter(enrolment::Column::WorkspaceId.eq(workspace_id))
         .filter(enrolment::Column::Sequence.eq(sequence))
-        .filter(enrolment::Column::Status.eq("active"))
+        .filter(enrolment::Column::Status.eq(EnrolmentStatus::Active.as_str()))
         .all(txn)
         .await?;
     stop_all(txn, active, reason).await
@@ -207,7 +198,7 @@ pub async fn stop_for_recipient<C: ConnectionTrait>(txn: &C, email: &str, reason
     let active = enrolment::Entity::find()
         .filter(enrolment::Column::Subject.eq(email.to_lowercase()))
         .filter(enrolment::Column::Sequence.is_in(lifecycle))
-        .filter(enrolment::Column::Status.eq("active"))
+        .filter(enrolment::Column::Status.eq(EnrolmentStatus::Active.as_str()))
         .all(txn)
         .await?;
     stop_all(txn, active, reason).await
@@ -222,7 +213,7 @@ async fn stop_all<C: ConnectionTrait>(
     for found in enrolments {
         runs::cancel_by_business_key_in(txn, &found.workspace_id, &business_key(&found.id), reason).await?;
         let mut active: enrolment::ActiveModel = found.into();
-        active.status = Set("stopped".into());
+        active.status = Set(EnrolmentStatus::Stopped.as_str().into());
         active.stopped_reason = Set(Some(reason.to_owned()));
         active.next_step_at = Set(None);
         active.updated_at = Set(Utc::now());
@@ -247,7 +238,7 @@ pub async fn advance<C: ConnectionTrait>(
     active.last_step = Set(Some(step.name.to_owned()));
     active.next_step_at = Set(next);
     if next.is_none() {
-        active.status = Set("completed".into());
+        active.status = Set(EnrolmentStatus::Completed.as_str().into());
     }
     active.updated_at = Set(Utc::now());
     active.update(txn).await?;

@@ -123,7 +123,7 @@ impl Email for ChoosePlan {
 /// A dunning email: `stage` 0 is the failure itself, 1 the reminder, 2 the last notice.
 pub struct PaymentFailed {
     pub workspace_name: String,
-    /// "€49.00", or "your latest invoice" when the amount is unknown.
+    /// "49.00 EUR" (`Money`), or "your latest invoice" when the amount is unknown.
     pub amount: String,
     pub billing_url: String,
     pub stage: u8,
@@ -270,7 +270,7 @@ pub fn samples(base_url: &str) -> Vec<(&'static str, Rendered)> {
         PaymentFailed::KIND,
         PaymentFailed {
             workspace_name: ws.clone(),
-            amount: "EUR 49.00".into(),
+            amount: crate::domain::Money::new(4900, "eur").to_string(),
             billing_url: format!("{url}/billing"),
             stage: 0,
         }

@@ -8,8 +8,9 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
-use crate::billing::{StripeApi, apply::money, inbox, invoices};
+use crate::billing::{StripeApi, inbox, invoices};
 use crate::db::entities::{invoice, stripe_event};
+use crate::domain::Money;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
@@ -35,7 +36,7 @@ struct BillingPage {
 
 impl BillingPage {
     fn amount(&self, invoice: &invoice::Model) -> String {
-        money(invoice.amount_paid, &invoice.currency)
+        Money::new(invoice.amount_paid, &invoice.currency).to_string()
     }
 }
 

@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenancy::{accept_invitation_by_id, decline_invitation};
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
+use crate::workspaces::{accept_invitation_by_id, decline_invitation};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/invitations/{id}/accept", web::post().to(accept))

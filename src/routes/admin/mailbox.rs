@@ -9,11 +9,11 @@ use serde::Deserialize;
 
 use super::platform::{Utc, require_platform_admin};
 use crate::db::entities::email;
+use crate::engine::runs::{self, RunFilter, RunView};
 use crate::error::AppError;
 use crate::mail::{EmailStatus, Rendered, outbox, templates};
 use crate::state::AppState;
 use crate::web::PageContext;
-use crate::workflows::runs::{self, RunFilter, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/platform/mailbox", web::get().to(index))

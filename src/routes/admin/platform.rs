@@ -11,12 +11,12 @@ use sea_orm::EntityTrait;
 
 use crate::db::entities::schedule;
 use crate::domain::Timezone;
+use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
+use crate::engine::schedules;
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::{Platform, Reach};
 use crate::web::{CsrfForm, PageContext, redirect};
-use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
-use crate::workflows::schedules;
 
 use super::runs::{BulkForm, act_on, filter_from};
 
@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The platform capability of a platform admin; anyone else gets 404.
 pub(super) fn require_platform_admin(ctx: &PageContext) -> Result<Platform, AppError> {
-    Platform::for_user(&ctx.user)
+    Platform::for_user(ctx.user.user())
 }
 
 /// Times on platform pages are in UTC.
@@ -119,7 +119,7 @@ async fn all_runs(
     let page = RunsPage {
         ctx,
         runs: found,
-        workflows: crate::workflows::registry().iter().map(|w| w.name()).collect(),
+        workflows: state.workflows.all().iter().map(|w| w.name()).collect(),
         statuses: RunStatus::ALL,
         periods: Period::ALL,
         workflow: query.workflow.clone(),

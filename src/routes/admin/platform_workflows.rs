@@ -6,9 +6,10 @@ use askama::Template;
 use askama_web::WebTemplate;
 
 use super::platform::require_platform_admin;
+use crate::engine::AnyWorkflow;
 use crate::error::AppError;
+use crate::state::AppState;
 use crate::web::PageContext;
-use crate::workflows::{self, AnyWorkflow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/platform/workflows", web::get().to(index));
@@ -21,7 +22,7 @@ struct WorkflowsPage {
     workflows: Vec<&'static dyn AnyWorkflow>,
 }
 
-async fn index(ctx: PageContext) -> Result<WorkflowsPage, AppError> {
+async fn index(ctx: PageContext, state: web::Data<AppState>) -> Result<WorkflowsPage, AppError> {
     require_platform_admin(&ctx)?;
-    Ok(WorkflowsPage { ctx, workflows: workflows::registry().to_vec() })
+    Ok(WorkflowsPage { ctx, workflows: state.workflows.all().to_vec() })
 }

@@ -9,11 +9,11 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
+use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::{Reach, Scope};
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
-use crate::workflows::runs::{self, Period, RunFilter, RunStatus, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/runs", web::get().to(index))
@@ -102,7 +102,7 @@ async fn index(
         ctx,
         nav: WorkspaceNav::new(&scope, "runs"),
         runs: found,
-        workflows: crate::workflows::registry().iter().filter(|w| w.workspace_scoped()).map(|w| w.name()).collect(),
+        workflows: state.workflows.all().iter().filter(|w| w.workspace_scoped()).map(|w| w.name()).collect(),
         statuses: RunStatus::ALL,
         periods: Period::ALL,
         workflow,
@@ -174,7 +174,7 @@ async fn show(
     Ok(RunPage {
         ctx,
         nav: WorkspaceNav::new(&scope, "runs"),
-        may_change: scope.may_change_run(run.is_internal()),
+        may_change: scope.may_change_run(state.workflows.is_internal(&run.workflow)),
         params: pretty(&run.params),
         output: run.output.as_ref().map(pretty),
         events,
@@ -197,7 +197,7 @@ async fn act(
 ) -> Result<HttpResponse, AppError> {
     let (_, id, action) = path.into_inner();
     let run = load(&scope, &state, &id).await?;
-    scope.require_may_change_run(run.is_internal())?;
+    scope.require_may_change_run(state.workflows.is_internal(&run.workflow))?;
     act_on(&state, &ctx, &run, &action).await?;
     Ok(redirect(format!("/admin/workspaces/{}/runs/{}", scope.workspace().slug, run.id)))
 }
@@ -207,9 +207,9 @@ async fn act(
 pub(super) async fn act_on(state: &AppState, ctx: &PageContext, run: &RunView, action: &str) -> Result<(), AppError> {
     let done = match action {
         "cancel" => runs::cancel(&state.db, run, &actor(ctx)).await.map(|_| "Run cancelled; it will not start."),
-        "retry" => {
-            runs::retry(&state.db, run, &actor(ctx)).await.map(|_| "Run queued again with a fresh set of attempts.")
-        }
+        "retry" => runs::retry(&state.db, &state.workflows, run, &actor(ctx))
+            .await
+            .map(|_| "Run queued again with a fresh set of attempts."),
         _ => return Err(AppError::NotFound),
     };
     match done {
@@ -263,7 +263,7 @@ impl BulkForm {
     ) -> Result<String, AppError> {
         let filter = filter_from(&self.workflow, &self.status, &self.within, 1000)?;
         let action = runs::BulkAction::parse(&self.action)?;
-        let message = runs::bulk(&state.db, reach, &filter, action, &actor(ctx)).await?;
+        let message = runs::bulk(&state.db, &state.workflows, reach, &filter, action, &actor(ctx)).await?;
         Flash::success(&ctx.session, message);
         Ok(url::form_urlencoded::Serializer::new(String::new())
             .append_pair("workflow", &self.workflow)

@@ -9,13 +9,13 @@ use serde::Deserialize;
 use super::WorkspaceNav;
 use crate::db::entities::schedule;
 use crate::domain::{CronExpr, Timezone};
+use crate::engine::AnyWorkflow;
+use crate::engine::schedules::{self, NewSchedule};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
 use crate::web::page::unprocessable;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
-use crate::workflows::schedules::{self, NewSchedule};
-use crate::workflows::{self, AnyWorkflow};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/schedules", web::get().to(index))
@@ -57,8 +57,8 @@ struct ScheduleForm {
     params: String,
 }
 
-fn runnable(scope: &Scope) -> Vec<&'static str> {
-    workflows::startable_in_workspace(scope.is_operator()).map(|w| w.name()).collect()
+fn runnable(state: &AppState, scope: &Scope) -> Vec<&'static str> {
+    state.workflows.startable_in_workspace(scope.is_operator()).map(|w| w.name()).collect()
 }
 
 async fn page(
@@ -72,7 +72,7 @@ async fn page(
         ctx,
         nav: WorkspaceNav::new(scope, "schedules"),
         schedules: schedules::for_workspace(&state.db, scope).await?,
-        workflows: runnable(scope),
+        workflows: runnable(state, scope),
         form,
         error,
     })
@@ -83,10 +83,12 @@ async fn index(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Re
     page(ctx, &scope, &state, form, None).await
 }
 
-fn parse(form: &ScheduleForm, scope: &Scope, by: &str) -> Result<NewSchedule, String> {
-    let workflow: &'static dyn AnyWorkflow = workflows::startable_in_workspace(scope.is_operator())
+fn parse(state: &AppState, form: &ScheduleForm, scope: &Scope, by: &str) -> Result<NewSchedule, String> {
+    let workflow: &'static dyn AnyWorkflow = state
+        .workflows
+        .startable_in_workspace(scope.is_operator())
         .find(|w| w.name() == form.workflow)
-        .ok_or_else(|| format!("workflow: choose one of {}", runnable(scope).join(", ")))?;
+        .ok_or_else(|| format!("workflow: choose one of {}", runnable(state, scope).join(", ")))?;
     let cron = CronExpr::parse(&form.cron).map_err(|e| format!("cron: {e}"))?;
     let timezone = if form.timezone.trim().is_empty() { None } else { Some(Timezone::parse(&form.timezone)?) };
     let text = if form.params.trim().is_empty() { "{}" } else { form.params.trim() };
@@ -112,7 +114,7 @@ async fn create(
     CsrfForm(form): CsrfForm<ScheduleForm>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
-    let created = match parse(&form, &scope, ctx.user_email()) {
+    let created = match parse(&state, &form, &scope, ctx.user_email()) {
         Ok(new) => schedules::create(&state.db, new, &state.config.limits).await,
         Err(msg) => Err(AppError::Unprocessable(msg)),
     };
@@ -162,7 +164,7 @@ pub(super) async fn apply(
             Flash::success(&ctx.session, "Schedule resumed from now on (missed ticks are not replayed).");
         }
         "run-now" => {
-            let run = schedules::run_now(&state.db, &found).await?;
+            let run = schedules::run_now(&state.db, &state.workflows, &found).await?;
             Flash::success(&ctx.session, "Run started.");
             return Ok(Some(run.id));
         }

@@ -10,10 +10,10 @@ use serde::Deserialize;
 use super::platform::{Utc, require_platform_admin};
 use crate::billing::{EventStatus, inbox};
 use crate::db::entities::stripe_event;
+use crate::engine::runs::{self, RunFilter, RunView};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
-use crate::workflows::runs::{self, RunFilter, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/platform/stripe-events", web::get().to(index))

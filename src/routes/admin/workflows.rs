@@ -7,12 +7,12 @@ use askama_web::WebTemplate;
 use serde_json::{Map, Value};
 
 use super::WorkspaceNav;
+use crate::engine::{AnyWorkflow, NewRun, runs};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
 use crate::web::page::unprocessable;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
-use crate::workflows::{self, AnyWorkflow, NewRun, runs};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/workflows", web::get().to(index))
@@ -21,8 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// A workflow the person may start in this workspace (operator tools: platform admins only).
-fn runnable(scope: &Scope, name: &str) -> Result<&'static dyn AnyWorkflow, AppError> {
-    workflows::startable_in_workspace(scope.is_operator()).find(|w| w.name() == name).ok_or(AppError::NotFound)
+fn runnable(state: &AppState, scope: &Scope, name: &str) -> Result<&'static dyn AnyWorkflow, AppError> {
+    state.workflows.startable_in_workspace(scope.is_operator()).find(|w| w.name() == name).ok_or(AppError::NotFound)
 }
 
 #[derive(Template, WebTemplate)]
@@ -33,8 +33,8 @@ struct WorkflowsPage {
     workflows: Vec<&'static dyn AnyWorkflow>,
 }
 
-async fn index(ctx: PageContext, scope: Scope) -> WorkflowsPage {
-    let workflows = workflows::startable_in_workspace(scope.is_operator()).collect();
+async fn index(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> WorkflowsPage {
+    let workflows = state.workflows.startable_in_workspace(scope.is_operator()).collect();
     WorkflowsPage { ctx, nav: WorkspaceNav::new(&scope, "workflows"), workflows }
 }
 
@@ -112,8 +112,13 @@ struct RunForm {
     error: Option<String>,
 }
 
-async fn form(ctx: PageContext, scope: Scope, path: web::Path<(String, String)>) -> Result<RunForm, AppError> {
-    let workflow = runnable(&scope, &path.1)?;
+async fn form(
+    ctx: PageContext,
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<RunForm, AppError> {
+    let workflow = runnable(&state, &scope, &path.1)?;
     Ok(RunForm {
         ctx,
         nav: WorkspaceNav::new(&scope, "workflows"),
@@ -131,9 +136,9 @@ async fn run(
     CsrfForm(submitted): CsrfForm<Map<String, Value>>,
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
-    let workflow = runnable(&scope, &path.1)?;
+    let workflow = runnable(&state, &scope, &path.1)?;
     let started = match params_from(workflow, &scope, &submitted) {
-        Ok(params) => runs::start(&state.db, NewRun::named(workflow.name(), params)?.trigger("ui")).await,
+        Ok(params) => runs::start(&state.db, NewRun::for_workflow(workflow, params).trigger("ui")).await,
         Err(msg) => Err(AppError::Unprocessable(msg)),
     };
     match started {

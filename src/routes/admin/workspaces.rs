@@ -10,10 +10,11 @@ use crate::db::entities::{activity, workspace};
 use crate::domain::{Slug, Timezone, WorkspaceName};
 use crate::error::AppError;
 use crate::state::AppState;
-use crate::tenancy::{InvitationForYou, Scope, invitations_for};
+use crate::tenancy::Scope;
 use crate::web::page::unprocessable;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 use crate::workspaces::{self, MAX_PAGE, NewWorkspace, PAGE_SIZE};
+use crate::workspaces::{InvitationForYou, invitations_for};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces", web::get().to(index))

@@ -7,6 +7,7 @@ use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
 use super::workflows::{IDEMPOTENCY_KEY_MAX, offered};
+use crate::engine::Registry;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -71,7 +72,7 @@ fn id_parameter() -> Value {
 
 /// A workflow's parameters as the API takes them: `workspace_id` may be left out (it is the
 /// key's workspace; any other is 404).
-fn api_params(workflow: &dyn crate::workflows::AnyWorkflow) -> Value {
+fn api_params(workflow: &dyn crate::engine::AnyWorkflow) -> Value {
     let mut params = workflow.params_schema();
     if let Some(map) = params.as_object_mut() {
         map.remove("$schema");
@@ -85,7 +86,7 @@ fn api_params(workflow: &dyn crate::workflows::AnyWorkflow) -> Value {
     params
 }
 
-pub fn build(base_url: &str) -> Value {
+pub fn build(base_url: &str, registry: &Registry) -> Value {
     let mut paths = Map::new();
     paths.insert(
         "/workspace".into(),
@@ -99,7 +100,7 @@ pub fn build(base_url: &str) -> Value {
         json!({ "get": { "operationId": "listWorkflows", "summary": "Workflows this key may run, with their parameter schemas",
             "responses": responses(&[(200, "The workflows", workflows)], &[401]) } }),
     );
-    for workflow in offered() {
+    for workflow in offered(registry) {
         let finished = "The finished run (with \"wait\": true), or the first run of a repeated idempotency key";
         let body = json!({
             "type": "object",
@@ -215,5 +216,5 @@ fn components() -> Value {
 }
 
 async fn document(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().json(build(&state.config.base_url))
+    HttpResponse::Ok().json(build(&state.config.base_url, &state.workflows))
 }

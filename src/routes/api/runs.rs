@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiScope;
+use crate::engine::runs::{self, RunFilter, RunStatus, RunView};
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::workflows::runs::{self, RunFilter, RunStatus, RunView};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/runs").route(web::get().to(index)))
@@ -88,11 +88,11 @@ async fn change(
     change: Change,
 ) -> Result<HttpResponse, ApiError> {
     let run = runs::get(&state.db, id, &scope).await?.ok_or(AppError::NotFound)?;
-    scope.require_may_change_run(run.is_internal())?;
+    scope.require_may_change_run(state.workflows.is_internal(&run.workflow))?;
     let by = scope.actor().label();
     let changed = match change {
         Change::Cancel => runs::cancel(&state.db, &run, &by).await?,
-        Change::Retry => runs::retry(&state.db, &run, &by).await?,
+        Change::Retry => runs::retry(&state.db, &state.workflows, &run, &by).await?,
     };
     Ok(HttpResponse::Ok().json(changed))
 }

@@ -9,10 +9,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{ApiScope, ApiWaits};
+use crate::engine::{AnyWorkflow, NewRun, Registry, runs};
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
 use crate::tenancy::{Actor, Scope};
-use crate::workflows::{self, AnyWorkflow, NewRun, runs};
 
 /// How long `"wait": true` waits for a run to finish before answering 202 with it unfinished.
 const WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
@@ -25,8 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The workflows an API key may run: workspace-scoped, not internal, not an operator tool.
-pub fn offered() -> impl Iterator<Item = &'static dyn AnyWorkflow> {
-    workflows::startable_in_workspace(false)
+pub fn offered(registry: &Registry) -> impl Iterator<Item = &'static dyn AnyWorkflow> + '_ {
+    registry.startable_in_workspace(false)
 }
 
 pub fn describe(workflow: &dyn AnyWorkflow) -> Value {
@@ -39,8 +39,8 @@ pub fn describe(workflow: &dyn AnyWorkflow) -> Value {
     })
 }
 
-async fn index(_: ApiScope) -> HttpResponse {
-    let all: Vec<Value> = offered().map(describe).collect();
+async fn index(_: ApiScope, state: web::Data<AppState>) -> HttpResponse {
+    let all: Vec<Value> = offered(&state.workflows).map(describe).collect();
     HttpResponse::Ok().json(json!({ "workflows": all }))
 }
 
@@ -79,7 +79,7 @@ async fn start(
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     let body: StartBody = super::parse_body(&body)?;
-    let workflow = offered().find(|w| w.name() == name.as_str()).ok_or(AppError::NotFound)?;
+    let workflow = offered(&state.workflows).find(|w| w.name() == name.as_str()).ok_or(AppError::NotFound)?;
     if let Some(key) = &body.idempotency_key
         && !(1..=IDEMPOTENCY_KEY_MAX).contains(&key.chars().count())
     {
@@ -94,7 +94,7 @@ async fn start(
         .into());
     }
     let params = params_for(&scope, body.params)?;
-    let mut new = NewRun::named(workflow.name(), params)?.trigger("api");
+    let mut new = NewRun::for_workflow(workflow, params).trigger("api");
     if let Some(at) = body.run_at {
         new = new.at(at);
     }

@@ -71,6 +71,8 @@ pub struct TestApp {
     pub database_url: String,
     pub config: Config,
     pub admin: user::Model,
+    /// The workflows the app runs (`offstage::registry`).
+    pub workflows: offstage::engine::Registry,
     _dir: tempfile::TempDir,
     pg_database: Option<String>,
 }
@@ -109,9 +111,19 @@ impl TestApp {
         let app = Application::build(config.clone(), mode).await.expect("app builds");
         let port = app.port().expect("web port");
         let db = app.state().db.clone();
+        let workflows = app.state().workflows.clone();
         tokio::spawn(app.run_until_stopped());
         let admin = accounts::find_by_email(&db, &Email::parse(ADMIN_EMAIL).unwrap()).await.unwrap().expect("admin");
-        TestApp { address: format!("http://127.0.0.1:{port}"), db, database_url, config, admin, _dir: dir, pg_database }
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            db,
+            database_url,
+            config,
+            admin,
+            workflows,
+            _dir: dir,
+            pg_database,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -206,7 +218,7 @@ impl TestApp {
             .await
             .unwrap()
             .expect("the invitation just sent");
-        offstage::tenancy::accept_invitation(&self.db, invitation, ws.clone(), member).await.unwrap();
+        offstage::workspaces::accept_invitation(&self.db, invitation, ws.clone(), member).await.unwrap();
     }
 
     /// Waits until no job is running or due in the next 2 s (retries included; runs scheduled
@@ -258,7 +270,7 @@ impl TestApp {
 
     async fn wait_until_no_job_due_within(&self, seconds: u32, timeout: Duration) {
         let deadline = tokio::time::Instant::now() + timeout;
-        while offstage::jobs::due_within(&self.db, seconds).await.unwrap() > 0 {
+        while offstage::engine::queue::due_within(&self.db, seconds).await.unwrap() > 0 {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "jobs due within {seconds} s were left unprocessed after {timeout:?}"

@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use offstage::db::entities::{schedule, workflow_run, workspace};
-use offstage::workflows::runs::{self, RunFilter, RunStatus};
-use offstage::workflows::{NewRun, probe};
+use offstage::engine::runs::{self, RunFilter, RunStatus};
+use offstage::engine::{NewRun, probe};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Statement};
 
 use super::TestApp;
@@ -38,15 +38,15 @@ pub async fn queue_runs_and_a_schedule_every_second(app: &TestApp, ws: &workspac
     let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
     let items: Vec<NewRun> = (0..10_000).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
     runs::fan_out(&app.db, items, None).await.unwrap();
-    let every_second = offstage::workflows::schedules::NewSchedule {
-        workflow: offstage::workflows::find("probe").unwrap(),
+    let every_second = offstage::engine::schedules::NewSchedule {
+        workflow: app.workflows.find("probe").unwrap(),
         workspace: None,
         cron: offstage::domain::CronExpr::parse("* * * * * *").unwrap(),
         timezone: None,
         params: serde_json::json!({ "workspace_id": ws.id }),
         created_by: "test".into(),
     };
-    offstage::workflows::schedules::create(&app.db, every_second, &app.config.limits).await.unwrap()
+    offstage::engine::schedules::create(&app.db, every_second, &app.config.limits).await.unwrap()
 }
 
 /// Waits (at least 6 s, for a few ticks; at most 240 s) until nothing is due, then deletes the schedule and lets
@@ -54,7 +54,7 @@ pub async fn queue_runs_and_a_schedule_every_second(app: &TestApp, ws: &workspac
 pub async fn wait_until_all_ran(app: &TestApp, every_second: schedule::Model) -> Duration {
     let started = Instant::now();
     loop {
-        let unfinished = offstage::jobs::due_within(&app.db, 60).await.unwrap();
+        let unfinished = offstage::engine::queue::due_within(&app.db, 60).await.unwrap();
         if unfinished == 0 && started.elapsed() > Duration::from_secs(6) {
             break;
         }
@@ -62,7 +62,7 @@ pub async fn wait_until_all_ran(app: &TestApp, every_second: schedule::Model) ->
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let took = started.elapsed();
-    offstage::workflows::schedules::delete(&app.db, every_second).await.unwrap();
+    offstage::engine::schedules::delete(&app.db, every_second).await.unwrap();
     app.drain_jobs().await;
     took
 }

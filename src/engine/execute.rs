@@ -18,7 +18,7 @@ use super::events::{self, EventKind, NewEvent};
 use super::{Outcome, RunContext, SkipReason};
 use crate::db::batcher::Batcher;
 use crate::db::begin_write;
-use crate::jobs::{self, JobContext};
+use crate::engine::queue::{self, JobContext};
 
 /// The job payload apalis stores and hands back to the worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,7 +96,7 @@ pub fn attempt_recorder(db: DatabaseConnection) -> AttemptRecorder {
 async fn write_attempts(db: &DatabaseConnection, records: Vec<AttemptRecord>) -> Result<(), DbErr> {
     let txn = begin_write(db).await?;
     for record in &records {
-        jobs::retry_at(&txn, &record.started.run_id, record.retry_at).await?;
+        queue::retry_at(&txn, &record.started.run_id, record.retry_at).await?;
     }
     let timeline: Vec<NewEvent> = records.into_iter().flat_map(|record| [record.started, record.failed]).collect();
     events::record_all(&txn, &timeline).await?;
@@ -151,7 +151,7 @@ impl Attempt<'_> {
 
 /// Runs one attempt. `attempt` counts from 1.
 pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunRequest) -> Result<RunResult, RunError> {
-    let Some(workflow) = super::find(&request.workflow) else {
+    let Some(workflow) = job.registry.find(&request.workflow) else {
         return Err(RunError(format!("unknown workflow “{}”", request.workflow)));
     };
     // Only the queue's rounding is waited out; a run handed over much earlier was moved there on

@@ -19,8 +19,8 @@ use sea_orm::{
 };
 use serde_json::Value;
 
-use super::AnyWorkflow;
 use super::runs::{self, NewRun, RunView};
+use super::{AnyWorkflow, Registry};
 use crate::config::TenantLimits;
 use crate::db::begin_write;
 use crate::db::entities::{schedule, workspace};
@@ -39,13 +39,6 @@ pub struct BuiltIn {
     pub timezone: &'static str,
 }
 
-pub const BUILT_IN: &[BuiltIn] = &[BuiltIn {
-    id: "sch_builtin_daily_health",
-    workflow: "refresh_all_workspace_health",
-    cron: "0 3 * * *",
-    timezone: "UTC",
-}];
-
 /// Who built-in schedules are created by (the global ones here, each workspace's weekly digest).
 pub const BUILT_IN_AUTHOR: &str = "Offstage";
 
@@ -55,8 +48,8 @@ pub fn is_built_in(found: &schedule::Model) -> bool {
 }
 
 /// Creates the built-in schedules that don't exist yet; existing ones (paused or not) are kept.
-pub async fn ensure_built_in(db: &DatabaseConnection) -> Result<(), AppError> {
-    for built_in in BUILT_IN {
+pub async fn ensure_built_in(db: &DatabaseConnection, built_in: &[BuiltIn]) -> Result<(), AppError> {
+    for built_in in built_in {
         if schedule::Entity::find_by_id(built_in.id).one(db).await?.is_some() {
             continue;
         }
@@ -250,8 +243,13 @@ pub async fn follow_timezone<C: sea_orm::ConnectionTrait>(db: &C, ws: &workspace
 }
 
 /// Starts a run at once, outside the schedule's ticks.
-pub async fn run_now(db: &DatabaseConnection, found: &schedule::Model) -> Result<RunView, AppError> {
-    let new = NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id))?.trigger("schedule");
+pub async fn run_now(
+    db: &DatabaseConnection,
+    registry: &Registry,
+    found: &schedule::Model,
+) -> Result<RunView, AppError> {
+    let new =
+        NewRun::named(registry, &found.workflow, run_params(&found.params, &found.workspace_id))?.trigger("schedule");
     runs::start(db, new).await
 }
 
@@ -266,7 +264,7 @@ pub async fn delete(db: &DatabaseConnection, found: schedule::Model) -> Result<(
 }
 
 /// Fires every schedule due at `now`: one run per tick. Returns how many runs were started.
-pub async fn fire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usize, AppError> {
+pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTime<Utc>) -> Result<usize, AppError> {
     let txn = begin_write(db).await?;
     let mut due = schedule::Entity::find()
         .filter(schedule::Column::Paused.eq(false))
@@ -295,7 +293,7 @@ pub async fn fire_due(db: &DatabaseConnection, now: DateTime<Utc>) -> Result<usi
     for (i, found) in due.iter().enumerate() {
         let Some(tick) = found.next_run_at else { continue };
         let key = format!("schedule:{}:{}", found.id, tick.timestamp());
-        let new = match NewRun::named(&found.workflow, run_params(&found.params, &found.workspace_id)) {
+        let new = match NewRun::named(registry, &found.workflow, run_params(&found.params, &found.workspace_id)) {
             Ok(new) => new.idempotency_key(key.clone()).trigger("schedule").at(tick),
             Err(err) => {
                 tracing::warn!(schedule = found.id, error = %err, "schedule names an unknown workflow");

@@ -11,14 +11,14 @@ use sea_orm::{
     EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
-use super::members::insert_membership;
-use super::{ActivityKind, Actor, Scope};
 use crate::config::Config;
 use crate::db::entities::{invitation, membership, user, workspace};
 use crate::domain::{Email, PublicId, Role};
 use crate::error::AppError;
 use crate::mail;
 use crate::mail::templates::{Email as _, Invitation};
+use crate::tenancy::insert_membership;
+use crate::tenancy::{ActivityKind, Actor, Scope};
 use crate::tokens;
 
 const INVITATION_DAYS: i64 = 7;

@@ -9,9 +9,9 @@ use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{NewRun, Outcome, RunContext, Workflow, runs};
 use crate::db::begin_write;
 use crate::domain::SubscriptionStatus;
+use crate::engine::{NewRun, Outcome, RunContext, Workflow, runs};
 use crate::error::AppError;
 use crate::mail::templates::{Email, TrialEnding};
 use crate::mail::{self, Links, outbox};

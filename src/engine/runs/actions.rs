@@ -8,15 +8,15 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use super::super::events::{self, EventKind};
 use super::{RunFilter, RunStatus, RunView, get, list, waiting};
 use crate::db::begin_write;
+use crate::engine::{Registry, queue};
 use crate::error::AppError;
-use crate::jobs;
 use crate::tenancy::{Platform, Reach};
 
 /// Cancels a run that has not started; `Conflict` when it already has.
 pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, AppError> {
     let txn = begin_write(db).await?;
     let cancelled =
-        jobs::cancel_not_started(&txn, std::slice::from_ref(&run.id), &format!("cancelled by {by}")).await?;
+        queue::cancel_not_started(&txn, std::slice::from_ref(&run.id), &format!("cancelled by {by}")).await?;
     if cancelled == 0 {
         return Err(AppError::Conflict(format!("The run is {} and can no longer be cancelled.", run.status.as_str())));
     }
@@ -56,7 +56,7 @@ pub(crate) async fn cancel_by_business_key_in<C: ConnectionTrait>(
         .filter(|r| !r.status.is_finished() && r.status != RunStatus::Running)
         .map(|r| r.id)
         .collect();
-    let cancelled = jobs::cancel_not_started(txn, &ids, &format!("cancelled by {by}")).await?;
+    let cancelled = queue::cancel_not_started(txn, &ids, &format!("cancelled by {by}")).await?;
     for id in &ids {
         events::record(txn, id, EventKind::Cancelled, format!("Cancelled by {by} (business key {business_key})"))
             .await?;
@@ -65,10 +65,10 @@ pub(crate) async fn cancel_by_business_key_in<C: ConnectionTrait>(
 }
 
 /// Runs a failed run again with its workflow's attempts; `Conflict` unless it failed.
-pub async fn retry(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, AppError> {
-    let extra = crate::workflows::find(&run.workflow).map(|w| w.max_attempts()).unwrap_or(1);
+pub async fn retry(db: &DatabaseConnection, registry: &Registry, run: &RunView, by: &str) -> Result<RunView, AppError> {
+    let extra = registry.find(&run.workflow).map(|w| w.max_attempts()).unwrap_or(1);
     let txn = begin_write(db).await?;
-    if !jobs::reopen_failed(&txn, &run.id, i32::try_from(extra).unwrap_or(1)).await? {
+    if !queue::reopen_failed(&txn, &run.id, i32::try_from(extra).unwrap_or(1)).await? {
         return Err(AppError::Conflict(format!(
             "Only failed runs can be retried; this one is {}.",
             run.status.as_str()
@@ -82,9 +82,9 @@ pub async fn retry(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<R
 }
 
 /// Whether whoever acts through `reach` may change `run` (tenants: not Offstage's own runs).
-fn may_change(reach: Reach<'_>, run: &RunView) -> bool {
+fn may_change(reach: Reach<'_>, registry: &Registry, run: &RunView) -> bool {
     match reach {
-        Reach::Workspace(scope) => scope.may_change_run(run.is_internal()),
+        Reach::Workspace(scope) => scope.may_change_run(registry.is_internal(&run.workflow)),
         Reach::Everywhere(_) => true,
     }
 }
@@ -93,6 +93,7 @@ fn may_change(reach: Reach<'_>, run: &RunView) -> bool {
 /// change. Returns how many.
 pub async fn bulk_cancel(
     db: &DatabaseConnection,
+    registry: &Registry,
     reach: Reach<'_>,
     filter: &RunFilter,
     by: &str,
@@ -100,11 +101,11 @@ pub async fn bulk_cancel(
     let ids: Vec<String> = list(db, reach, filter)
         .await?
         .into_iter()
-        .filter(|r| matches!(r.status, RunStatus::Scheduled | RunStatus::Queued) && may_change(reach, r))
+        .filter(|r| matches!(r.status, RunStatus::Scheduled | RunStatus::Queued) && may_change(reach, registry, r))
         .map(|r| r.id)
         .collect();
     let txn = begin_write(db).await?;
-    let cancelled = jobs::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;
+    let cancelled = queue::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;
     for id in &ids {
         events::record(&txn, id, EventKind::Cancelled, format!("Cancelled by {by} (bulk)")).await?;
         waiting::announce_to_other_processes(&txn, id).await?;
@@ -118,14 +119,15 @@ pub async fn bulk_cancel(
 /// Returns how many.
 pub async fn bulk_retry(
     db: &DatabaseConnection,
+    registry: &Registry,
     reach: Reach<'_>,
     filter: &RunFilter,
     by: &str,
 ) -> Result<u64, AppError> {
     let failed = RunFilter { status: Some(RunStatus::Failed), ..filter.clone() };
     let mut retried = 0;
-    for run in list(db, reach, &failed).await?.into_iter().filter(|r| may_change(reach, r)) {
-        if retry(db, &run, by).await.is_ok() {
+    for run in list(db, reach, &failed).await?.into_iter().filter(|r| may_change(reach, registry, r)) {
+        if retry(db, registry, &run, by).await.is_ok() {
             retried += 1;
         }
     }
@@ -153,13 +155,16 @@ impl BulkAction {
 /// to show.
 pub async fn bulk(
     db: &DatabaseConnection,
+    registry: &Registry,
     reach: Reach<'_>,
     filter: &RunFilter,
     action: BulkAction,
     by: &str,
 ) -> Result<String, AppError> {
     Ok(match action {
-        BulkAction::Cancel => format!("{} runs cancelled.", bulk_cancel(db, reach, filter, by).await?),
-        BulkAction::Retry => format!("{} failed runs queued again.", bulk_retry(db, reach, filter, by).await?),
+        BulkAction::Cancel => format!("{} runs cancelled.", bulk_cancel(db, registry, reach, filter, by).await?),
+        BulkAction::Retry => {
+            format!("{} failed runs queued again.", bulk_retry(db, registry, reach, filter, by).await?)
+        }
     })
 }

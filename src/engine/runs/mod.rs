@@ -4,6 +4,7 @@
 
 mod actions;
 mod chain;
+mod in_statement;
 mod period;
 mod query;
 mod timeline;
@@ -12,19 +13,20 @@ pub mod waiting;
 pub(crate) use actions::cancel_by_business_key_in;
 pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
 pub use chain::{chain, progress as chain_progress};
+pub use in_statement::RunsInStatement;
 pub use period::Period;
 pub(crate) use query::find_by_idempotency;
-pub use query::{RunFilter, RunStatus, RunView, counts, find_by_idempotency_in, get, get_many, list};
+pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, find_by_idempotency_in, get, get_many, list};
 pub use timeline::{TimelineEntry, timeline};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel};
 
-use super::{AnyWorkflow, Workflow};
+use super::{AnyWorkflow, Registry, Workflow};
 use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
+use crate::engine::queue;
 use crate::error::AppError;
-use crate::jobs;
 use crate::tenancy::Platform;
 
 /// A request to run a workflow.
@@ -41,10 +43,14 @@ pub struct NewRun {
 }
 
 impl NewRun {
-    /// By name, with JSON parameters (the API and the UI): unknown names are `NotFound`.
-    pub fn named(name: &str, params: serde_json::Value) -> Result<NewRun, AppError> {
-        let workflow = super::find(name).ok_or(AppError::NotFound)?;
-        Ok(NewRun {
+    /// By name, with JSON parameters (schedules): unknown names are `NotFound`.
+    pub fn named(registry: &Registry, name: &str, params: serde_json::Value) -> Result<NewRun, AppError> {
+        Ok(NewRun::for_workflow(registry.find(name).ok_or(AppError::NotFound)?, params))
+    }
+
+    /// A workflow already found (the API and the UI), with JSON parameters.
+    pub fn for_workflow(workflow: &'static dyn AnyWorkflow, params: serde_json::Value) -> NewRun {
+        NewRun {
             workflow,
             params,
             run_at: None,
@@ -53,12 +59,12 @@ impl NewRun {
             chain_id: None,
             trigger: "code",
             awaited: false,
-        })
+        }
     }
 
-    /// From code, with typed parameters.
+    /// From code, with typed parameters: the type carries what the run needs, so this cannot miss.
     pub fn of<W: Workflow>(params: &W::Params) -> NewRun {
-        let workflow = super::find(W::NAME).unwrap_or_else(|| panic!("workflow {} is not in the registry", W::NAME));
+        let workflow = super::workflow::<W>();
         let params = serde_json::to_value(params).unwrap_or(serde_json::Value::Null);
         NewRun {
             workflow,
@@ -181,7 +187,7 @@ const ROWS_PER_INSERT: usize = 500;
 /// A run ready to be written: its facts and its job, with the same id.
 pub struct PreparedRun {
     pub fact: workflow_run::Model,
-    pub job: jobs::NewJob,
+    pub job: queue::NewJob,
 }
 
 /// Checks each run's parameters and gives it its id, its row and its job, as of `now`.
@@ -214,7 +220,7 @@ pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, 
                 created_at: now,
                 scheduled_for: run_at,
             },
-            job: jobs::NewJob { id, payload, run_at, max_attempts },
+            job: queue::NewJob { id, payload, run_at, max_attempts },
         });
     }
     Ok(prepared)
@@ -240,7 +246,7 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
         }
     }
     for chunk in jobs_rows.chunks(ROWS_PER_INSERT) {
-        jobs::insert_jobs(txn, jobs::WORKFLOW_QUEUE, chunk).await?;
+        queue::insert_jobs(txn, queue::WORKFLOW_QUEUE, chunk).await?;
     }
     Ok(ids)
 }

@@ -16,26 +16,28 @@ use super::WORKFLOW_QUEUE;
 use super::postgres::PostgresQueue;
 use super::wake::{WakeUp, inserted_runs};
 use crate::config::Config;
+use crate::engine::execute::{AttemptRecorder, RunError, attempt_recorder};
+use crate::engine::{Registry, RunRequest, RunResult, Services};
 use crate::tenancy::{WorkspaceLoader, workspace_loader};
-use crate::workflows::execute::{AttemptRecorder, RunError, attempt_recorder};
-use crate::workflows::{RunRequest, RunResult};
 
-/// What every job handler gets: the database, the settings, the mail transport, the writer of
-/// attempts' records and the loader of workspaces.
+/// What every job handler gets: the database, the settings, the workflows it may run, the
+/// services the composition root provides (the mailer, …), the writer of attempts' records and
+/// the loader of workspaces.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
     pub config: Config,
-    pub mailer: crate::mail::Mailer,
+    pub registry: Registry,
+    pub services: Services,
     pub attempts: AttemptRecorder,
     pub workspaces: WorkspaceLoader,
 }
 
 impl JobContext {
     /// Starts the attempt recorder's and the workspace loader's tasks on the current runtime.
-    pub fn new(db: DatabaseConnection, config: Config, mailer: crate::mail::Mailer) -> JobContext {
+    pub fn new(db: DatabaseConnection, config: Config, registry: Registry, services: Services) -> JobContext {
         let (attempts, workspaces) = (attempt_recorder(db.clone()), workspace_loader(db.clone()));
-        JobContext { db, config, mailer, attempts, workspaces }
+        JobContext { db, config, registry, services, attempts, workspaces }
     }
 }
 
@@ -101,7 +103,7 @@ async fn run_workflow(
     attempt: Attempt,
 ) -> Result<RunResult, RunError> {
     let attempt = u32::try_from(attempt.current().max(1)).unwrap_or(u32::MAX);
-    crate::workflows::execute(&ctx, &id.to_string(), attempt, request).await
+    crate::engine::execute(&ctx, &id.to_string(), attempt, request).await
 }
 
 /// Runs every worker until `shutdown` resolves, then drains gracefully.
@@ -110,7 +112,7 @@ pub async fn run_workers(
     shutdown: impl Future<Output = std::io::Result<()>> + Send + 'static,
 ) -> anyhow::Result<()> {
     let concurrency = ctx.config.worker_concurrency;
-    let ctx_db = ctx.db.clone();
+    let (ctx_db, ctx_registry) = (ctx.db.clone(), ctx.registry.clone());
     let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
     let monitor = match ctx.db.get_database_backend() {
         DbBackend::Postgres => {
@@ -154,7 +156,7 @@ pub async fn run_workers(
             })
         }
     };
-    let ticker = tokio::spawn(fire_schedules_every_second(ctx_db));
+    let ticker = tokio::spawn(fire_schedules_every_second(ctx_db, ctx_registry));
     let result = monitor
         .should_restart(|worker, err| {
             // A worker stops when the database does; back off so an outage doesn't burn a core.
@@ -172,7 +174,7 @@ pub async fn run_workers(
 
 /// The schedules' clock: every worker process fires due schedules once a second (locking makes
 /// several processes safe; see `workflows::schedules`).
-async fn fire_schedules_every_second(db: DatabaseConnection) {
+async fn fire_schedules_every_second(db: DatabaseConnection, registry: Registry) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -180,8 +182,8 @@ async fn fire_schedules_every_second(db: DatabaseConnection) {
         // A full batch means more are due (10,000 workspaces' Sunday digests at one instant):
         // keep firing rather than wait a second per batch.
         loop {
-            match crate::workflows::schedules::fire_due(&db, chrono::Utc::now()).await {
-                Ok(fired) if fired >= crate::workflows::schedules::BATCH as usize => continue,
+            match crate::engine::schedules::fire_due(&db, &registry, chrono::Utc::now()).await {
+                Ok(fired) if fired >= crate::engine::schedules::BATCH as usize => continue,
                 Ok(_) => break,
                 Err(err) => {
                     tracing::warn!(error = %err, "firing due schedules failed; trying again in a second");

@@ -1,5 +1,14 @@
 //! Workspaces as a whole: creating one (with its first owner and its creation job, in one
-//! transaction), listing those a user may see, and changing a workspace's settings.
+//! transaction), listing those a user may see, and changing a workspace's settings; invitations
+//! to join one; and the workspace's own workflows (health scores, the weekly digest).
+
+mod invitations;
+pub mod workflows;
+
+pub use invitations::{
+    InvitationForYou, accept_invitation, accept_invitation_by_id, decline_invitation, find_pending_invitation,
+    invitations_for,
+};
 
 use chrono::Utc;
 use sea_orm::{
@@ -9,14 +18,16 @@ use sea_orm::{
 
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 
+use crate::billing::workflows::send_trial_ending_email;
 use crate::db::entities::{membership, user, workspace};
 use crate::db::is_unique_violation;
-use crate::domain::{PublicId, Role, Slug, Timezone, WorkspaceName};
+use crate::domain::{PublicId, Role, Slug, SubscriptionStatus, Timezone, WorkspaceName};
+use crate::engine::{NewRun, runs};
 use crate::error::AppError;
-use crate::mail::sequences::{self, onboarding};
+use crate::mail::sequences::{self, Enrolment, onboarding};
 use crate::tenancy::{ActivityKind, Scope};
-use crate::workflows::record_workspace_created::{self, RecordWorkspaceCreated};
-use crate::workflows::{NewRun, generate_weekly_digest, runs, send_trial_ending_email};
+use crate::workspaces::workflows::generate_weekly_digest;
+use crate::workspaces::workflows::record_workspace_created::{self, RecordWorkspaceCreated};
 
 pub const PAGE_SIZE: u64 = 50;
 /// The last page number a list accepts: 5,000,000 workspaces, far past any real list, and far
@@ -64,7 +75,13 @@ async fn try_create(
         slug: Set(slug.to_string()),
         timezone: Set(new.timezone.name().to_owned()),
         plan: Set("free".into()),
-        subscription_status: Set(if trial_ends_at.is_some() { "trialing" } else { "none" }.into()),
+        subscription_status: Set(if trial_ends_at.is_some() {
+            SubscriptionStatus::Trialing
+        } else {
+            SubscriptionStatus::None
+        }
+        .as_str()
+        .into()),
         trial_ends_at: Set(trial_ends_at),
         stripe_customer_id: Set(None),
         stripe_subscription_id: Set(None),
@@ -87,16 +104,9 @@ async fn try_create(
     runs::start_in(&txn, &NewRun::of::<RecordWorkspaceCreated>(&params)).await?;
     send_trial_ending_email::schedule_for(&txn, &created.id, created.trial_ends_at).await?;
     generate_weekly_digest::schedule_for(&txn, &created).await?;
-    let onboarding_key = onboarding::key(&created.id);
-    sequences::enrol_in(
-        &txn,
-        &onboarding::ONBOARDING,
-        &created.id,
-        onboarding_key,
-        Some(owner.email.to_lowercase()),
-        now,
-    )
-    .await?;
+    let enrolment =
+        Enrolment { key: onboarding::key(&created.id), subject: Some(owner.email.to_lowercase()), amount_due: None };
+    sequences::enrol_in(&txn, &onboarding::ONBOARDING, &created.id, enrolment, now).await?;
     txn.commit().await?;
     Ok(created)
 }
@@ -148,7 +158,7 @@ pub async fn update_settings(
     active.timezone = Set(timezone.name().to_owned());
     let updated = active.update(&txn).await?;
     if updated.timezone != scope.workspace().timezone {
-        crate::workflows::schedules::follow_timezone(&txn, &updated).await?;
+        crate::engine::schedules::follow_timezone(&txn, &updated).await?;
     }
     scope
         .record_activity(

@@ -6,9 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Outcome, RunContext, Workflow};
 use crate::billing::StripeApi;
 use crate::billing::apply::{Applied, apply, subscription_to_refresh};
+use crate::engine::{Outcome, RunContext, Workflow};
 
 pub struct ProcessStripeEvent;
 

@@ -1,4 +1,4 @@
-//! What a running workflow gets: the database, the settings, the mailer, who it is (run id, attempt), the
+//! What a running workflow gets: the database, the settings, the services (the mailer, …), who it is (run id, attempt), the
 //! workspace scope when its parameters name a workspace (loaded when first asked for), and a way
 //! to start other runs.
 
@@ -6,10 +6,10 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::runs::{self, NewRun, RunView};
+use super::{Registry, Services};
 use crate::config::Config;
+use crate::engine::queue::JobContext;
 use crate::error::AppError;
-use crate::jobs::JobContext;
-use crate::mail::Mailer;
 use crate::tenancy::{Scope, WorkspaceLoader};
 
 /// The workspace a run's parameters name does not exist: the engine ends the run as skipped
@@ -22,7 +22,9 @@ pub struct WorkspaceMissing(pub String);
 pub struct RunContext {
     pub db: DatabaseConnection,
     pub config: Config,
-    pub mailer: Mailer,
+    /// Every workflow this process knows.
+    pub registry: Registry,
+    services: Services,
     pub run_id: String,
     /// 1 for the first attempt.
     pub attempt: u32,
@@ -45,7 +47,8 @@ impl RunContext {
         RunContext {
             db: job.db,
             config: job.config,
-            mailer: job.mailer,
+            registry: job.registry,
+            services: job.services,
             run_id,
             attempt,
             chain_id,
@@ -71,6 +74,11 @@ impl RunContext {
                 }
             })
             .await
+    }
+
+    /// A service the process was started with (the mailer, …), by type.
+    pub fn service<T: Send + Sync + 'static>(&self) -> anyhow::Result<&T> {
+        self.services.get::<T>()
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -5,7 +5,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{Outcome, RunContext, Workflow};
+use crate::engine::{Outcome, RunContext, Workflow};
 use crate::tenancy::ActivityKind;
 
 pub struct RecordWorkspaceCreated;

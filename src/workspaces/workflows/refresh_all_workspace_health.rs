@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::refresh_workspace_health::{self, RefreshWorkspaceHealth};
-use super::{NewRun, Outcome, RunContext, Workflow};
 use crate::db::entities::workspace;
+use crate::engine::{NewRun, Outcome, RunContext, Workflow};
 
 pub struct RefreshAllWorkspaceHealth;
 

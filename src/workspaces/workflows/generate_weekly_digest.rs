@@ -9,10 +9,11 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Outcome, RunContext, Workflow};
+use crate::billing::EventStatus;
 use crate::db::begin_write;
 use crate::db::entities::{health_score, membership, stripe_event, user, workspace};
 use crate::domain::{CronExpr, Timezone};
+use crate::engine::{Outcome, Registry, RunContext, Workflow, runs};
 use crate::error::AppError;
 use crate::mail::templates::{Email, WeeklyDigest};
 use crate::mail::{self, Links, outbox};
@@ -49,7 +50,7 @@ pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) ->
             CRON.into(),
             params.into(),
             next.into(),
-            super::schedules::BUILT_IN_AUTHOR.into(),
+            crate::engine::schedules::BUILT_IN_AUTHOR.into(),
             Utc::now().into(),
         ],
     ))
@@ -76,25 +77,11 @@ pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) ->
 /// The week's facts, read at run time.
 async fn summarize<C: ConnectionTrait>(
     db: &C,
+    registry: &Registry,
     ws: &workspace::Model,
     since: DateTime<Utc>,
 ) -> Result<Counts, AppError> {
-    let backend = db.get_database_backend();
-    let internal: Vec<String> =
-        super::registry().iter().filter(|w| w.internal()).map(|w| format!("'{}'", w.name())).collect();
-    let sql = format!(
-        "SELECT COUNT(*) AS runs, COALESCE(SUM(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END), 0) AS failures \
-         FROM ({}) v WHERE v.workspace_id = $1 AND v.done_s >= $2 AND v.workflow NOT IN ({})",
-        crate::jobs::run_view_sql(backend),
-        internal.join(", ")
-    );
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(backend, sql, [ws.id.clone().into(), since.timestamp().into()]))
-        .await?;
-    let (runs, failures) = match row {
-        Some(row) => (row.try_get::<i64>("", "runs")?, row.try_get::<i64>("", "failures")?),
-        None => (0, 0),
-    };
+    let (runs, failures) = runs::ended_since(db, registry, &ws.id, since).await?;
     let members_joined = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(&ws.id))
         .filter(membership::Column::CreatedAt.gte(since))
@@ -106,7 +93,7 @@ async fn summarize<C: ConnectionTrait>(
         .collect();
     let billing_changes = stripe_event::Entity::find()
         .filter(stripe_event::Column::WorkspaceId.eq(&ws.id))
-        .filter(stripe_event::Column::Status.eq("processed"))
+        .filter(stripe_event::Column::Status.eq(EventStatus::Processed.as_str()))
         .filter(stripe_event::Column::ReceivedAt.gte(since))
         .order_by_asc(stripe_event::Column::ReceivedAt)
         .all(db)
@@ -165,7 +152,7 @@ impl Workflow for GenerateWeeklyDigest {
         let ws = ctx.scope().await?.workspace().clone();
         let until = ctx.now();
         let since = until - Duration::days(7);
-        let counts = summarize(&ctx.db, &ws, since).await?;
+        let counts = summarize(&ctx.db, &ctx.registry, &ws, since).await?;
         let links = Links::new(&ctx.config, &ws);
         let digest = WeeklyDigest {
             workspace_name: ws.name.clone(),

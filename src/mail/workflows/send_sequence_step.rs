@@ -8,9 +8,10 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Outcome, RunContext, Workflow};
 use crate::db::begin_write;
 use crate::db::entities::enrolment;
+use crate::domain::EnrolmentStatus;
+use crate::engine::{Outcome, RunContext, Workflow};
 use crate::mail::sequences::{self, Audience, Facts};
 use crate::mail::{self, Links, outbox};
 
@@ -45,13 +46,13 @@ impl Workflow for SendSequenceStep {
         let step = sequence
             .step(&params.step)
             .ok_or_else(|| anyhow::anyhow!("sequence {} has no step “{}”", sequence.name, params.step))?;
-        if found.status != "active" {
+        if found.status() != EnrolmentStatus::Active {
             return Ok(Outcome::skipped(
                 "the enrolment is active",
                 json!({ "status": found.status, "stopped_reason": found.stopped_reason }),
             ));
         }
-        let facts = Facts::load(&ctx.db, ws.clone(), found.subject.clone()).await?;
+        let facts = Facts::load(&ctx.db, ws.clone(), &found).await?;
         let txn = begin_write(&ctx.db).await?;
         if let Some(reason) = (sequence.stop_when)(&facts) {
             sequences::stop(&txn, &ws.id, sequence.name, reason).await?;

@@ -1,32 +1,29 @@
-//! Backend workflows: server-side logic that runs with no user session. A workflow is one file
-//! here (a name, a one-line description, typed parameters whose JSON schema is derived, and an
-//! async `run`) plus one line in `registry`. Runs are started through `runs` (now, at a time,
-//! with an idempotency key or a business key), executed by the job runtime through `execute`,
-//! and read back through `runs::RunView`, whose status comes from the job row alone.
+//! The workflow engine, knowing no business: server-side logic that runs with no user session.
+//! A workflow is a type implementing `Workflow` (a name, a one-line description, typed
+//! parameters whose JSON schema is derived, and an async `run`), kept next to the feature it
+//! serves and listed once in `src/registry.rs`, which hands the list to the engine. Runs are
+//! started through `runs` (now, at a time, with an idempotency key or a business key), executed
+//! by the workers (`queue`, the only module that touches apalis) through `execute`, and read
+//! back through `runs::RunView`, whose status comes from the job row alone. `schedules` start
+//! them on cron expressions. The engine imports nothing from billing, mail or workspaces.
 
 mod context;
 pub mod events;
 pub mod execute;
-pub mod generate_weekly_digest;
 mod outcome;
+pub mod probe;
+pub mod queue;
 mod registry;
 pub mod runs;
 pub mod schedules;
-
-pub mod probe;
-pub mod process_stripe_event;
-pub mod record_workspace_created;
-pub mod refresh_all_workspace_health;
-pub mod refresh_workspace_health;
-pub mod send_email;
-pub mod send_sequence_step;
-pub mod send_trial_ending_email;
+mod services;
 
 pub use context::RunContext;
 pub use execute::{RunRequest, RunResult, execute};
 pub use outcome::{Outcome, SkipReason};
-pub use registry::{AnyWorkflow, find, registry, startable_in_workspace};
+pub use registry::{AnyWorkflow, Registry, workflow};
 pub use runs::{NewRun, RunStatus, RunView};
+pub use services::Services;
 
 use std::future::Future;
 use std::time::Duration;
@@ -35,8 +32,8 @@ use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-/// One backend workflow. Implement it on a unit struct in its own file and add that struct to
-/// `registry::registry()`.
+/// One backend workflow. Implement it on a unit struct in its own file, next to the feature it
+/// serves, and add it to `src/registry.rs`.
 pub trait Workflow: Send + Sync + 'static {
     /// Unique, snake_case: how the API, the UI and the job rows name it.
     const NAME: &'static str;

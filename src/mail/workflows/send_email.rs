@@ -12,10 +12,10 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Outcome, RunContext, Workflow};
 use crate::config::Config;
 use crate::db::entities::email;
-use crate::mail::{Category, EmailStatus, outbox, unsubscribe};
+use crate::engine::{Outcome, RunContext, Workflow};
+use crate::mail::{Category, EmailStatus, Mailer, outbox, unsubscribe};
 
 pub struct SendEmail;
 
@@ -48,14 +48,15 @@ impl Workflow for SendEmail {
                 json!({ "recipient": email.recipient, "unsubscribed": true }),
             ));
         }
-        let message = message(&email, ctx.mailer.from(), &ctx.config)?;
-        let transport = ctx.mailer.transport_name();
+        let mailer = ctx.service::<Mailer>()?;
+        let message = message(&email, mailer.from(), &ctx.config)?;
+        let transport = mailer.transport_name();
         let record = || async { Ok(outbox::mark_sent(&ctx.db, &email.id, transport).await?) };
-        match ctx.mailer.deliver(message, record).await {
+        match mailer.deliver(message, record).await {
             Ok(()) => Ok(Outcome::output(json!({
                 "to": email.recipient,
                 "message_id": email.message_id,
-                "transport": ctx.mailer.transport_name(),
+                "transport": transport,
             }))),
             Err(err) => {
                 let last = ctx.attempt >= Self::MAX_ATTEMPTS;

@@ -12,9 +12,9 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryF
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{Outcome, RunContext, Workflow};
 use crate::db::entities::{activity, api_key, health_score};
 use crate::domain::SubscriptionStatus;
+use crate::engine::{Outcome, RunContext, Workflow};
 
 pub struct RefreshWorkspaceHealth;
 

@@ -1,5 +1,5 @@
 //! Reading runs: the status words, filters, one run or a page of them, counts per status, and
-//! a run's timeline. The status comes from the job row through `jobs::run_view_sql`. Every read
+//! a run's timeline. The status comes from the job row through `queue::run_view_sql`. Every read
 //! says whose runs it may return (`Reach`: one workspace's scope, or the platform).
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::super::{RunResult, SkipReason};
 use crate::db::entities::workflow_run;
+use crate::engine::{Registry, queue};
 use crate::error::AppError;
-use crate::jobs;
 use crate::tenancy::{Platform, Reach};
 
 /// The words the API and the UI use.
@@ -88,7 +88,7 @@ pub async fn get_many<C: ConnectionTrait>(
 /// The runs the run view `v` gives with `rest` (conditions, order, limit) appended.
 async fn select_views<C: ConnectionTrait>(db: &C, rest: &str, values: Vec<Value>) -> Result<Vec<RunView>, AppError> {
     let backend = db.get_database_backend();
-    let sql = format!("SELECT * FROM ({}) v{rest}", jobs::run_view_sql(backend));
+    let sql = format!("SELECT * FROM ({}) v{rest}", queue::run_view_sql(backend));
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(AppError::from)
 }
@@ -212,11 +212,6 @@ fn from_unix_micros(micros: Option<i64>) -> Option<DateTime<Utc>> {
 }
 
 impl RunView {
-    /// A run of one of Offstage's own workflows (billing, email): tenants may only look at it.
-    pub fn is_internal(&self) -> bool {
-        crate::workflows::find(&self.workflow).is_none_or(|w| w.internal())
-    }
-
     fn from_row(row: &QueryResult) -> Result<RunView, sea_orm::DbErr> {
         let status: String = row.try_get("", "status")?;
         let status = RunStatus::parse(&status).map_err(sea_orm::DbErr::Custom)?;
@@ -269,7 +264,7 @@ pub async fn counts<'a>(
     };
     let sql = format!(
         "SELECT v.status AS status, COUNT(*) AS n FROM ({}) v{condition} GROUP BY v.status",
-        jobs::run_view_sql(backend)
+        queue::run_view_sql(backend)
     );
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values.clone())).await?;
     let mut by_status: Vec<(RunStatus, i64)> = RunStatus::ALL.iter().map(|s| (*s, 0)).collect();
@@ -284,7 +279,7 @@ pub async fn counts<'a>(
     let joiner = if condition.is_empty() { " WHERE" } else { " AND" };
     let sql = format!(
         "SELECT COUNT(*) AS n FROM ({}) v{condition}{joiner} v.status IN ('succeeded', 'skipped', 'failed') AND v.done_s >= {hour_ago}",
-        jobs::run_view_sql(backend)
+        queue::run_view_sql(backend)
     );
     let row = db.query_one_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     let last_hour = match row {
@@ -292,4 +287,32 @@ pub async fn counts<'a>(
         None => 0,
     };
     Ok((by_status, last_hour))
+}
+
+/// How many of the workspace's runs ended since `since`, and how many of those failed; runs of
+/// Offstage's own workflows are not counted.
+pub async fn ended_since<C: ConnectionTrait>(
+    db: &C,
+    registry: &Registry,
+    workspace_id: &str,
+    since: DateTime<Utc>,
+) -> Result<(i64, i64), AppError> {
+    let backend = db.get_database_backend();
+    let sql = format!(
+        "SELECT v.workflow, COUNT(*) AS runs, COALESCE(SUM(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END), 0) AS failures \
+         FROM ({}) v WHERE v.workspace_id = $1 AND v.done_s >= $2 GROUP BY v.workflow",
+        queue::run_view_sql(backend),
+    );
+    let rows = db
+        .query_all_raw(Statement::from_sql_and_values(backend, sql, [workspace_id.into(), since.timestamp().into()]))
+        .await?;
+    let (mut runs, mut failures) = (0, 0);
+    for row in rows {
+        let workflow: String = row.try_get("", "workflow")?;
+        if !registry.find(&workflow).is_some_and(|w| w.internal()) {
+            runs += row.try_get::<i64>("", "runs")?;
+            failures += row.try_get::<i64>("", "failures")?;
+        }
+    }
+    Ok((runs, failures))
 }

@@ -1,0 +1,144 @@
+//! The registry type: the workflows one Offstage knows, seen through their names and JSON
+//! parameters. The list itself is the composition root's (`src/registry.rs`); the engine is
+//! handed it and checks it at start-up.
+
+use std::marker::PhantomData;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::{Outcome, RunContext, Workflow};
+
+/// A workflow seen through its name and JSON parameters, as the engine, API and UI need it.
+pub trait AnyWorkflow: Send + Sync {
+    fn name(&self) -> &'static str;
+    fn description(&self) -> &'static str;
+    fn max_attempts(&self) -> u32;
+    fn timeout(&self) -> Duration;
+    fn internal(&self) -> bool;
+    fn operator_only(&self) -> bool;
+    /// The JSON schema of the parameters.
+    fn params_schema(&self) -> Value;
+    /// True when the parameters carry a `workspace_id`.
+    fn workspace_scoped(&self) -> bool;
+    /// Checks parameters against the type; the error names the offending field.
+    fn check_params(&self, params: &Value) -> Result<(), String>;
+    fn run(&self, ctx: RunContext, params: Value) -> BoxFuture<'static, anyhow::Result<Outcome>>;
+}
+
+struct Entry<W>(PhantomData<W>);
+
+impl<W: Workflow> AnyWorkflow for Entry<W> {
+    fn name(&self) -> &'static str {
+        W::NAME
+    }
+    fn description(&self) -> &'static str {
+        W::DESCRIPTION
+    }
+    fn max_attempts(&self) -> u32 {
+        W::MAX_ATTEMPTS
+    }
+    fn timeout(&self) -> Duration {
+        W::TIMEOUT
+    }
+    fn internal(&self) -> bool {
+        W::INTERNAL
+    }
+    fn operator_only(&self) -> bool {
+        W::OPERATOR_ONLY
+    }
+    fn params_schema(&self) -> Value {
+        serde_json::to_value(schemars::schema_for!(W::Params)).unwrap_or(Value::Null)
+    }
+    fn workspace_scoped(&self) -> bool {
+        self.params_schema()["properties"].get("workspace_id").is_some()
+    }
+    fn check_params(&self, params: &Value) -> Result<(), String> {
+        parse::<W>(params.clone()).map(|_| ())
+    }
+    fn run(&self, ctx: RunContext, params: Value) -> BoxFuture<'static, anyhow::Result<Outcome>> {
+        Box::pin(async move {
+            let params = parse::<W>(params).map_err(anyhow::Error::msg)?;
+            W::run(ctx, params).await
+        })
+    }
+}
+
+fn parse<W: Workflow>(params: Value) -> Result<W::Params, String> {
+    serde_path_to_error::deserialize::<_, W::Params>(params).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." { inner.to_string() } else { format!("{path}: {inner}") }
+    })
+}
+
+impl<W: Workflow> Entry<W> {
+    const DYN: &'static dyn AnyWorkflow = &Entry::<W>(PhantomData);
+}
+
+/// The workflow `W` seen through its name: what `NewRun::of` uses, so starting a run of a known
+/// type needs no lookup and cannot miss.
+pub fn workflow<W: Workflow>() -> &'static dyn AnyWorkflow {
+    Entry::<W>::DYN
+}
+
+/// The workflows one Offstage runs, in the order the UI lists them. Cloning shares the list.
+#[derive(Clone)]
+pub struct Registry {
+    all: std::sync::Arc<[&'static dyn AnyWorkflow]>,
+}
+
+impl Registry {
+    /// Refuses a list with a name that is not snake_case or appears twice: checked once, when
+    /// the process starts.
+    pub fn new(all: Vec<&'static dyn AnyWorkflow>) -> Result<Registry, String> {
+        let mut seen = std::collections::HashSet::new();
+        for workflow in &all {
+            let name = workflow.name();
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                return Err(format!("the workflow name “{name}” is not snake_case"));
+            }
+            if !seen.insert(name) {
+                return Err(format!("two workflows are named “{name}”"));
+            }
+        }
+        Ok(Registry { all: all.into() })
+    }
+
+    pub fn all(&self) -> &[&'static dyn AnyWorkflow] {
+        &self.all
+    }
+
+    pub fn find(&self, name: &str) -> Option<&'static dyn AnyWorkflow> {
+        self.all.iter().copied().find(|w| w.name() == name)
+    }
+
+    /// The workflows a person or key may start in a workspace: workspace-scoped, not internal,
+    /// and operator tools only for an operator (a platform admin).
+    pub fn startable_in_workspace(&self, operator: bool) -> impl Iterator<Item = &'static dyn AnyWorkflow> + '_ {
+        self.all
+            .iter()
+            .copied()
+            .filter(move |w| !w.internal() && w.workspace_scoped() && (operator || !w.operator_only()))
+    }
+
+    /// Runs of Offstage's own workflows (billing, email), and of names no longer known, are
+    /// read-only to tenants.
+    pub fn is_internal(&self, name: &str) -> bool {
+        self.find(name).is_none_or(|w| w.internal())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Registry, workflow};
+    use crate::engine::probe::Probe;
+
+    #[test]
+    fn a_list_naming_one_workflow_twice_is_refused() {
+        let refused = Registry::new(vec![workflow::<Probe>(), workflow::<Probe>()]).err();
+        assert_eq!(refused.as_deref(), Some("two workflows are named “probe”"));
+        assert!(Registry::new(vec![workflow::<Probe>()]).is_ok());
+    }
+}
