@@ -46,6 +46,58 @@ impl From<sea_orm::DbErr> for AppError {
     }
 }
 
+// Each area's own error becomes a response here, in one place; a failure that is not the
+// caller's keeps its whole cause for the log.
+
+impl From<crate::engine::Error> for AppError {
+    fn from(err: crate::engine::Error) -> Self {
+        use crate::engine::Error;
+        match err {
+            Error::NotFound => AppError::NotFound,
+            Error::Conflict(message) => AppError::Conflict(message),
+            Error::Invalid(message) => AppError::Unprocessable(message),
+            other @ (Error::Database(_) | Error::Encode(_) | Error::Corrupt(_)) => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::mail::Error> for AppError {
+    fn from(err: crate::mail::Error) -> Self {
+        use crate::mail::Error;
+        match err {
+            Error::NotFound => AppError::NotFound,
+            Error::Engine(err) => err.into(),
+            other @ (Error::Render(_) | Error::Database(_)) => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::billing::Error> for AppError {
+    fn from(err: crate::billing::Error) -> Self {
+        use crate::billing::Error;
+        match err {
+            Error::NotFound => AppError::NotFound,
+            Error::Engine(err) => err.into(),
+            Error::Mail(err) => err.into(),
+            other @ (Error::Stripe { .. } | Error::Record(_) | Error::Database(_)) => AppError::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::tenancy::Error> for AppError {
+    fn from(err: crate::tenancy::Error) -> Self {
+        use crate::tenancy::Error;
+        match err {
+            Error::NotFound => AppError::NotFound,
+            Error::Forbidden(message) => AppError::Forbidden(message),
+            Error::Unauthorized(message) => AppError::Unauthorized(message),
+            Error::BadRequest(message) => AppError::BadRequest(message),
+            Error::Conflict(message) => AppError::Conflict(message),
+            other @ Error::Database(_) => AppError::Internal(other.into()),
+        }
+    }
+}
+
 impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
@@ -142,17 +194,25 @@ impl ResponseError for AppError {
 #[derive(Debug)]
 pub struct ApiError(pub AppError);
 
-impl From<AppError> for ApiError {
-    fn from(err: AppError) -> Self {
-        ApiError(err)
-    }
+/// The API answers every error a page can meet, in JSON.
+macro_rules! api_error_from {
+    ($($source:ty),*) => {$(
+        impl From<$source> for ApiError {
+            fn from(err: $source) -> Self {
+                ApiError(err.into())
+            }
+        }
+    )*};
 }
 
-impl From<sea_orm::DbErr> for ApiError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        ApiError(err.into())
-    }
-}
+api_error_from!(
+    AppError,
+    sea_orm::DbErr,
+    crate::engine::Error,
+    crate::tenancy::Error,
+    crate::mail::Error,
+    crate::billing::Error
+);
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -19,8 +19,8 @@ pub fn sha256_hex(value: &str) -> String {
 }
 
 /// An HMAC-SHA256 keyed with `key`, ready for `update`.
+#[allow(clippy::expect_used, reason = "HMAC accepts a key of any length, so this cannot fail")]
 pub fn hmac_sha256(key: &Secret) -> Hmac<Sha256> {
-    // HMAC accepts a key of any length, so this cannot fail.
     Hmac::<Sha256>::new_from_slice(key.expose().as_bytes()).expect("HMAC takes any key length")
 }
 

@@ -91,5 +91,5 @@ pub async fn password_changed_notice<C: sea_orm::ConnectionTrait>(
         reset_url: format!("{}/password/forgot", config.base_url),
     };
     let dedupe = format!("password_changed:{}:{}", account.id, now.timestamp_micros());
-    mail::send_about_account_in(txn, config, &account.email, dedupe, &notice).await
+    Ok(mail::send_about_account_in(txn, config, &account.email, dedupe, &notice).await?)
 }

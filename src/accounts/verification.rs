@@ -80,7 +80,7 @@ pub async fn send_link_in<C: sea_orm::ConnectionTrait>(
         is_change,
     };
     let dedupe = format!("verify_email:{}", crate::tokens::sha256_hex(&secret));
-    mail::send_about_account_in(txn, config, email, dedupe, &message).await
+    Ok(mail::send_about_account_in(txn, config, email, dedupe, &message).await?)
 }
 
 /// What a confirmed link did.

@@ -12,13 +12,13 @@ use serde_json::Value;
 
 use super::envelope::{Envelope, id_of, timestamp};
 use super::inbox::{EventStatus, set_status};
+use crate::billing::Error;
 use crate::billing::workflows::send_trial_ending_email;
 use crate::config::StripeSettings;
 use crate::db::entities::{stripe_event, workspace};
 use crate::db::{begin_write, is_unique_violation};
 use crate::domain::{Money, SubscriptionStatus};
 use crate::engine::runs;
-use crate::error::AppError;
 use crate::mail::sequences::{self, Enrolment, dunning, onboarding};
 
 /// What applying an event did.
@@ -111,7 +111,7 @@ pub async fn apply(
     settings: &StripeSettings,
     event_id: &str,
     latest: Option<&Value>,
-) -> Result<Applied, sea_orm::DbErr> {
+) -> Result<Applied, Error> {
     let txn = begin_write(db).await?;
     let Some(row) = stripe_event::Entity::find_by_id(event_id).one(&txn).await? else {
         return Ok(Applied::Failed(format!("event {event_id} is not in the inbox")));
@@ -126,7 +126,7 @@ pub async fn apply(
     };
     let applied = match applied {
         Ok(applied) => applied,
-        Err(Problem::Database(err)) => return Err(err),
+        Err(Problem::Failed(err)) => return Err(err),
         Err(Problem::Data(reason)) => {
             // The partial work rolls back; only the failure is recorded, with the workspace it
             // belongs to when that is known, so the workspace's billing timeline shows it.
@@ -135,7 +135,7 @@ pub async fn apply(
             let workspace = match Envelope::parse(row.payload.as_bytes()) {
                 Ok(event) => match find_workspace(&txn, &event, customer_of(&event).as_deref()).await {
                     Ok(found) => found.map(|ws| ws.id),
-                    Err(Problem::Database(err)) => return Err(err),
+                    Err(Problem::Failed(err)) => return Err(err),
                     Err(Problem::Data(_)) => None,
                 },
                 Err(_) => None,
@@ -160,20 +160,13 @@ pub async fn apply(
 enum Problem {
     /// The event can't be applied as it is: recorded as failed.
     Data(String),
-    /// The database failed: the attempt fails and is retried.
-    Database(sea_orm::DbErr),
+    /// The database, or starting or cancelling runs, failed: the attempt fails and is retried.
+    Failed(Error),
 }
 
-/// Starting or cancelling runs failed: like a database failure, worth another attempt.
-impl From<AppError> for Problem {
-    fn from(err: AppError) -> Self {
-        Problem::Database(sea_orm::DbErr::Custom(err.to_string()))
-    }
-}
-
-impl From<sea_orm::DbErr> for Problem {
-    fn from(err: sea_orm::DbErr) -> Self {
-        Problem::Database(err)
+impl<E: Into<Error>> From<E> for Problem {
+    fn from(err: E) -> Self {
+        Problem::Failed(err.into())
     }
 }
 
@@ -279,7 +272,7 @@ async fn link_customer(txn: &DatabaseTransaction, workspace: &workspace::Model, 
             )
             .await;
             match linked {
-                Err(Problem::Database(err)) if is_unique_violation(&err) => {
+                Err(Problem::Failed(Error::Database(err))) if is_unique_violation(&err) => {
                     Err(Problem::Data(format!("Stripe customer {customer} is already linked to another workspace")))
                 }
                 other => other.map(|_| ()),

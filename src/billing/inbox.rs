@@ -11,11 +11,11 @@ use sea_orm::{
 };
 
 use super::Envelope;
+use crate::billing::Error;
 use crate::billing::workflows::process_stripe_event::{self, ProcessStripeEvent};
 use crate::db::begin_write;
 use crate::db::entities::stripe_event;
 use crate::engine::{NewRun, runs};
-use crate::error::AppError;
 use crate::tenancy::{Platform, Reach};
 
 /// Where an event stands.
@@ -69,7 +69,7 @@ pub enum Received {
 }
 
 /// Records a verified event and queues its processing, atomically.
-pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Result<Received, AppError> {
+pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Result<Received, Error> {
     let mut received = receive_all(db, &[(event, raw)]).await?;
     Ok(received.remove(0))
 }
@@ -78,7 +78,7 @@ pub async fn receive(db: &DatabaseConnection, event: &Envelope, raw: &str) -> Re
 /// with its processing run: one multi-row INSERT for the events, one for their runs (on
 /// PostgreSQL all of it is one statement: `inbox_postgres`). A repeated event id, even within
 /// the batch, only counts a delivery.
-pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) -> Result<Vec<Received>, AppError> {
+pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) -> Result<Vec<Received>, Error> {
     if db.get_database_backend() == DbBackend::Postgres {
         return super::inbox_postgres::receive_all(db, events).await;
     }
@@ -113,7 +113,7 @@ pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) 
 }
 
 /// Inserts the events whose id is not in the inbox yet; returns the ids inserted.
-async fn insert_new<C: ConnectionTrait>(txn: &C, events: &[(&Envelope, &str)]) -> Result<HashSet<String>, AppError> {
+async fn insert_new<C: ConnectionTrait>(txn: &C, events: &[(&Envelope, &str)]) -> Result<HashSet<String>, Error> {
     let mut values: Vec<sea_orm::Value> = vec![EventStatus::Received.as_str().into(), Utc::now().into()];
     let mut rows = Vec::with_capacity(events.len());
     for (event, raw) in events {
@@ -133,7 +133,7 @@ async fn insert_new<C: ConnectionTrait>(txn: &C, events: &[(&Envelope, &str)]) -
         rows.join(", ")
     );
     let returned = txn.query_all_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, values)).await?;
-    returned.iter().map(|row| row.try_get::<String>("", "id").map_err(AppError::from)).collect()
+    returned.iter().map(|row| row.try_get::<String>("", "id").map_err(Error::from)).collect()
 }
 
 pub(super) fn processing_run(event_id: &str, replay: u64) -> NewRun {
@@ -147,10 +147,10 @@ pub(super) fn processing_run(event_id: &str, replay: u64) -> NewRun {
 
 /// Hands a failed or unmatched event to a new run (an operator's action). Returns false when
 /// the event is in another state (processed, ignored, or already waiting).
-pub async fn replay(db: &DatabaseConnection, _platform: &Platform, event_id: &str) -> Result<bool, AppError> {
+pub async fn replay(db: &DatabaseConnection, _platform: &Platform, event_id: &str) -> Result<bool, Error> {
     let txn = begin_write(db).await?;
     let Some(event) = stripe_event::Entity::find_by_id(event_id).one(&txn).await? else {
-        return Err(AppError::NotFound);
+        return Err(Error::NotFound);
     };
     if !EventStatus::parse(&event.status).is_some_and(EventStatus::can_replay) {
         return Ok(false);
@@ -166,7 +166,7 @@ pub async fn replay(db: &DatabaseConnection, _platform: &Platform, event_id: &st
 }
 
 /// Replays every failed (or unmatched) event, oldest first; returns how many were queued.
-pub async fn replay_all(db: &DatabaseConnection, platform: &Platform, status: EventStatus) -> Result<u64, AppError> {
+pub async fn replay_all(db: &DatabaseConnection, platform: &Platform, status: EventStatus) -> Result<u64, Error> {
     let ids: Vec<String> = stripe_event::Entity::find()
         .select_only()
         .column(stripe_event::Column::Id)
@@ -215,7 +215,7 @@ pub async fn list<'a>(
     status: Option<EventStatus>,
     event_type: Option<&str>,
     limit: u64,
-) -> Result<Vec<stripe_event::Model>, AppError> {
+) -> Result<Vec<stripe_event::Model>, Error> {
     let mut query = stripe_event::Entity::find();
     if let Some(status) = status {
         query = query.filter(stripe_event::Column::Status.eq(status.as_str()));
@@ -235,12 +235,12 @@ pub async fn list<'a>(
 }
 
 /// One event, for the platform's inbox.
-pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<stripe_event::Model, AppError> {
-    stripe_event::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound)
+pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<stripe_event::Model, Error> {
+    stripe_event::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
 }
 
 /// How many events are in each status.
-pub async fn counts(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<(EventStatus, u64)>, AppError> {
+pub async fn counts(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<(EventStatus, u64)>, Error> {
     let mut counts = Vec::with_capacity(EventStatus::ALL.len());
     for status in EventStatus::ALL {
         let n = stripe_event::Entity::find().filter(stripe_event::Column::Status.eq(status.as_str())).count(db).await?;

@@ -13,8 +13,8 @@ use sea_orm::DatabaseConnection;
 
 use super::Envelope;
 use super::inbox::{EventStatus, Received, processing_run};
+use crate::billing::Error;
 use crate::engine::runs::RunsInStatement;
-use crate::error::AppError;
 
 /// `$1…$6`: the events, one row per id; `$7`, `$8`: their status and arrival. From `$9`: one
 /// processing run per event, in the same order, written only for the events this statement
@@ -53,10 +53,7 @@ fn column<T, U>(items: &[T], value: impl Fn(&T) -> U) -> Vec<U> {
 /// Records a batch of verified events, each new one with its processing run, in one statement.
 /// Answers as `inbox::receive_all` does: the first delivery of a new id is `New`, every other
 /// delivery a `Duplicate`.
-pub(super) async fn receive_all(
-    db: &DatabaseConnection,
-    events: &[(&Envelope, &str)],
-) -> Result<Vec<Received>, AppError> {
+pub(super) async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) -> Result<Vec<Received>, Error> {
     // Ordered by id, so that concurrent batches lock the rows they share in the same order.
     let mut batch: BTreeMap<&str, Delivered> = BTreeMap::new();
     for (event, raw) in events {
@@ -75,11 +72,8 @@ pub(super) async fn receive_all(
         .bind(column(&delivered, |d| d.count))
         .bind(EventStatus::Received.as_str())
         .bind(now);
-    let returned: Vec<(String, bool)> = runs
-        .bind(query)
-        .fetch_all(db.get_postgres_connection_pool())
-        .await
-        .map_err(|err| AppError::Internal(anyhow::anyhow!("recording Stripe events: {err}")))?;
+    let returned: Vec<(String, bool)> =
+        runs.bind(query).fetch_all(db.get_postgres_connection_pool()).await.map_err(|err| Error::Record(err.into()))?;
     let run_of: HashMap<&str, &str> =
         delivered.iter().zip(runs.ids()).map(|(d, run)| (d.event.id.as_str(), run)).collect();
     let mut fresh: HashMap<String, String> = HashMap::new();

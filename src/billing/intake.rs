@@ -4,8 +4,8 @@
 use sea_orm::DatabaseConnection;
 
 use super::{Envelope, Received, inbox};
+use crate::billing::Error;
 use crate::db::batcher::Batcher;
-use crate::error::AppError;
 
 /// Events recorded in one transaction at most.
 const MAX_BATCH: usize = 256;
@@ -30,7 +30,7 @@ impl Intake {
     }
 
     /// Records `event` (durably, with its processing run) and says whether it was new.
-    pub async fn receive(&self, event: Envelope, raw: String) -> Result<Received, AppError> {
-        self.writer.submit((event, raw)).await.map_err(|err| AppError::Internal(anyhow::anyhow!(err)))
+    pub async fn receive(&self, event: Envelope, raw: String) -> Result<Received, Error> {
+        self.writer.submit((event, raw)).await.map_err(|err| Error::Record(err.into()))
     }
 }

@@ -2,12 +2,12 @@
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use crate::billing::Error;
 use crate::db::entities::invoice;
-use crate::error::AppError;
 use crate::tenancy::Scope;
 
 /// The workspace's paid invoices, newest first.
-pub async fn paid(db: &DatabaseConnection, scope: &Scope, limit: u64) -> Result<Vec<invoice::Model>, AppError> {
+pub async fn paid(db: &DatabaseConnection, scope: &Scope, limit: u64) -> Result<Vec<invoice::Model>, Error> {
     Ok(invoice::Entity::find()
         .filter(invoice::Column::WorkspaceId.eq(scope.workspace_id()))
         .order_by_desc(invoice::Column::PaidAt)

@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod envelope;
+mod error;
 pub mod inbox;
 mod inbox_postgres;
 pub mod intake;
@@ -15,6 +16,7 @@ pub mod stripe_api;
 pub mod workflows;
 
 pub use envelope::Envelope;
+pub use error::Error;
 pub use inbox::{EventStatus, Received};
 pub use intake::Intake;
 pub use stripe_api::StripeApi;

@@ -17,9 +17,9 @@ use stripe_checkout::checkout_session::{
 use stripe_client_core::{RequestBuilder, StripeMethod};
 use stripe_core::customer::CreateCustomer;
 
+use crate::billing::Error;
 use crate::config::StripeSettings;
 use crate::db::entities::workspace;
-use crate::error::AppError;
 
 /// One Stripe call may take this long before it counts as failed.
 const CALL_TIMEOUT: Duration = Duration::from_secs(15);
@@ -28,8 +28,8 @@ pub struct StripeApi {
     client: Client,
 }
 
-fn failed(what: &str, err: impl std::fmt::Display) -> AppError {
-    AppError::Internal(anyhow::anyhow!("Stripe: {what} failed: {err}"))
+fn failed(what: &str, err: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+    Error::Stripe { what: what.to_owned(), source: err.into() }
 }
 
 impl StripeApi {
@@ -52,7 +52,7 @@ impl StripeApi {
         db: &DatabaseConnection,
         ws: &workspace::Model,
         email: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, Error> {
         if let Some(customer) = &ws.stripe_customer_id {
             return Ok(customer.clone());
         }
@@ -81,7 +81,7 @@ impl StripeApi {
         customer: &str,
         price: &str,
         return_to: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<String, Error> {
         let metadata = HashMap::from([("workspace_id".to_owned(), ws.id.clone())]);
         let mut line = CreateCheckoutSessionLineItems::new();
         line.price = Some(price.to_owned());
@@ -102,14 +102,14 @@ impl StripeApi {
     }
 
     /// A billing portal session for `customer`; returns its page.
-    pub async fn portal_url(&self, customer: &str, return_to: &str) -> Result<String, AppError> {
+    pub async fn portal_url(&self, customer: &str, return_to: &str) -> Result<String, Error> {
         let request = CreateBillingPortalSession::new().customer(customer).return_url(return_to);
         let session = self.call("opening the billing portal", request.build(), None).await?;
         text(&session, "url", "opening the billing portal")
     }
 
     /// The subscription as Stripe has it now, as raw JSON (read like an event's object).
-    pub async fn subscription(&self, id: &str) -> Result<serde_json::Value, AppError> {
+    pub async fn subscription(&self, id: &str) -> Result<serde_json::Value, Error> {
         self.call(
             "reading the subscription",
             RequestBuilder::new(StripeMethod::Get, format!("/subscriptions/{id}")),
@@ -124,7 +124,7 @@ impl StripeApi {
         what: &str,
         request: RequestBuilder,
         strategy: Option<RequestStrategy>,
-    ) -> Result<serde_json::Value, AppError> {
+    ) -> Result<serde_json::Value, Error> {
         let mut request = request.customize::<miniserde::json::Value>();
         if let Some(strategy) = strategy {
             request = request.request_strategy(strategy);
@@ -135,6 +135,6 @@ impl StripeApi {
 }
 
 /// A string field of a response, or an error naming the call.
-fn text(response: &serde_json::Value, field: &str, what: &str) -> Result<String, AppError> {
+fn text(response: &serde_json::Value, field: &str, what: &str) -> Result<String, Error> {
     response[field].as_str().map(str::to_owned).ok_or_else(|| failed(what, format!("no {field} in the response")))
 }

@@ -8,8 +8,8 @@ use sea_orm::DatabaseConnection;
 use super::runs::{self, NewRun, RunView};
 use super::{Registry, Services};
 use crate::config::Config;
+use crate::engine::Error;
 use crate::engine::queue::JobContext;
-use crate::error::AppError;
 use crate::tenancy::{Scope, WorkspaceLoader};
 
 /// The workspace a run's parameters name does not exist: the engine ends the run as skipped
@@ -67,11 +67,7 @@ impl RunContext {
         };
         self.scope
             .get_or_try_init(|| async {
-                match Scope::system(&self.workspaces, id).await {
-                    Ok(scope) => Ok(scope),
-                    Err(AppError::NotFound) => Err(anyhow::Error::new(WorkspaceMissing(id.clone()))),
-                    Err(err) => Err(anyhow::Error::new(err)),
-                }
+                Scope::system(&self.workspaces, id).await?.ok_or_else(|| WorkspaceMissing(id.clone()).into())
             })
             .await
     }
@@ -86,13 +82,13 @@ impl RunContext {
     }
 
     /// Starts another run.
-    pub async fn start(&self, new: NewRun) -> Result<RunView, AppError> {
+    pub async fn start(&self, new: NewRun) -> Result<RunView, Error> {
         runs::start(&self.db, new).await
     }
 
     /// Continues this run's chain with `next` (the same workflow with the next cursor, say). A
     /// retried attempt does not start a second continuation.
-    pub async fn continue_chain(&self, next: NewRun) -> Result<RunView, AppError> {
+    pub async fn continue_chain(&self, next: NewRun) -> Result<RunView, Error> {
         let next = next.continuing(self.chain_id.clone()).idempotency_key(format!("continuation:{}", self.run_id));
         runs::start(&self.db, next).await
     }
@@ -103,7 +99,7 @@ impl RunContext {
         &self,
         items: Vec<NewRun>,
         spacing: Option<std::time::Duration>,
-    ) -> Result<Vec<String>, AppError> {
+    ) -> Result<Vec<String>, Error> {
         runs::fan_out(&self.db, items, spacing).await
     }
 }

@@ -8,6 +8,7 @@
 //! them on cron expressions. The engine imports nothing from billing, mail or workspaces.
 
 mod context;
+mod error;
 pub mod events;
 pub mod execute;
 mod outcome;
@@ -19,6 +20,7 @@ pub mod schedules;
 mod services;
 
 pub use context::RunContext;
+pub use error::Error;
 pub use execute::{RunRequest, RunResult, execute};
 pub use outcome::{Outcome, SkipReason};
 pub use registry::{AnyWorkflow, Registry, workflow};

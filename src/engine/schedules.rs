@@ -25,7 +25,7 @@ use crate::config::TenantLimits;
 use crate::db::begin_write;
 use crate::db::entities::{schedule, workspace};
 use crate::domain::{CronExpr, PublicId, Timezone};
-use crate::error::AppError;
+use crate::engine::Error;
 use crate::tenancy::{Platform, Scope};
 
 /// How many due schedules one call fires; the rest wait for the next second.
@@ -48,13 +48,13 @@ pub fn is_built_in(found: &schedule::Model) -> bool {
 }
 
 /// Creates the built-in schedules that don't exist yet; existing ones (paused or not) are kept.
-pub async fn ensure_built_in(db: &DatabaseConnection, built_in: &[BuiltIn]) -> Result<(), AppError> {
+pub async fn ensure_built_in(db: &DatabaseConnection, built_in: &[BuiltIn]) -> Result<(), Error> {
     for built_in in built_in {
         if schedule::Entity::find_by_id(built_in.id).one(db).await?.is_some() {
             continue;
         }
-        let cron = CronExpr::parse(built_in.cron).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-        let tz = Timezone::parse(built_in.timezone).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let cron = CronExpr::parse(built_in.cron).map_err(Error::Corrupt)?;
+        let tz = Timezone::parse(built_in.timezone).map_err(Error::Corrupt)?;
         let inserted = schedule::ActiveModel {
             id: Set(built_in.id.to_owned()),
             workflow: Set(built_in.workflow.to_owned()),
@@ -114,16 +114,16 @@ pub async fn create(
     db: &DatabaseConnection,
     new: NewSchedule,
     limits: &TenantLimits,
-) -> Result<schedule::Model, AppError> {
+) -> Result<schedule::Model, Error> {
     let workspace_id = new.workspace.as_ref().map(|w| w.id.clone());
     let params = new.params.to_string();
-    new.workflow.check_params(&run_params(&params, &workspace_id)).map_err(AppError::Unprocessable)?;
+    new.workflow.check_params(&run_params(&params, &workspace_id)).map_err(Error::Invalid)?;
     let tz = new.timezone.unwrap_or_else(|| zone(&None, new.workspace.as_ref()));
     let next = new.cron.next_after(Utc::now(), tz);
     let txn = begin_write(db).await?;
     if let Some(ws) = &workspace_id {
         if !new.cron.at_most_once_a_minute() {
-            return Err(AppError::Unprocessable(
+            return Err(Error::Invalid(
                 "cron: a workspace's schedule runs at most once a minute; give the seconds field a single number, \
                  or use five fields"
                     .into(),
@@ -144,7 +144,7 @@ pub async fn create(
             .count(&txn)
             .await?;
         if existing >= u64::from(limit) {
-            return Err(AppError::Unprocessable(format!(
+            return Err(Error::Invalid(format!(
                 "This workspace already has {limit} schedules, the most it may; delete or reuse one."
             )));
         }
@@ -169,7 +169,7 @@ pub async fn create(
     Ok(created)
 }
 
-pub async fn for_workspace(db: &DatabaseConnection, scope: &Scope) -> Result<Vec<schedule::Model>, AppError> {
+pub async fn for_workspace(db: &DatabaseConnection, scope: &Scope) -> Result<Vec<schedule::Model>, Error> {
     Ok(schedule::Entity::find()
         .filter(schedule::Column::WorkspaceId.eq(scope.workspace_id()))
         .order_by_asc(schedule::Column::CreatedAt)
@@ -177,7 +177,7 @@ pub async fn for_workspace(db: &DatabaseConnection, scope: &Scope) -> Result<Vec
         .await?)
 }
 
-pub async fn global(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<schedule::Model>, AppError> {
+pub async fn global(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<schedule::Model>, Error> {
     Ok(schedule::Entity::find()
         .filter(schedule::Column::WorkspaceId.is_null())
         .order_by_asc(schedule::Column::CreatedAt)
@@ -185,20 +185,20 @@ pub async fn global(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec
         .await?)
 }
 
-pub async fn find_global(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<schedule::Model, AppError> {
+pub async fn find_global(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<schedule::Model, Error> {
     schedule::Entity::find_by_id(id)
         .filter(schedule::Column::WorkspaceId.is_null())
         .one(db)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
-pub async fn find_in_workspace(db: &DatabaseConnection, scope: &Scope, id: &str) -> Result<schedule::Model, AppError> {
+pub async fn find_in_workspace(db: &DatabaseConnection, scope: &Scope, id: &str) -> Result<schedule::Model, Error> {
     schedule::Entity::find_by_id(id)
         .filter(schedule::Column::WorkspaceId.eq(scope.workspace_id()))
         .one(db)
         .await?
-        .ok_or(AppError::NotFound)
+        .ok_or(Error::NotFound)
 }
 
 /// Pausing clears the next tick; resuming computes it from now (missed ticks are not replayed).
@@ -206,7 +206,7 @@ pub async fn set_paused(
     db: &DatabaseConnection,
     found: schedule::Model,
     paused: bool,
-) -> Result<schedule::Model, AppError> {
+) -> Result<schedule::Model, Error> {
     let workspace = match &found.workspace_id {
         Some(id) => workspace::Entity::find_by_id(id).one(db).await?,
         None => None,
@@ -214,7 +214,7 @@ pub async fn set_paused(
     let next = if paused {
         None
     } else {
-        let cron = CronExpr::parse(&found.cron).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
+        let cron = CronExpr::parse(&found.cron).map_err(Error::Corrupt)?;
         cron.next_after(Utc::now(), zone(&found.timezone, workspace.as_ref()))
     };
     let mut active: schedule::ActiveModel = found.into();
@@ -225,7 +225,7 @@ pub async fn set_paused(
 
 /// After a workspace's timezone changed: its schedules that follow the workspace's timezone get
 /// their next tick computed again in the new one.
-pub async fn follow_timezone<C: sea_orm::ConnectionTrait>(db: &C, ws: &workspace::Model) -> Result<(), AppError> {
+pub async fn follow_timezone<C: sea_orm::ConnectionTrait>(db: &C, ws: &workspace::Model) -> Result<(), Error> {
     let following = schedule::Entity::find()
         .filter(schedule::Column::WorkspaceId.eq(&ws.id))
         .filter(schedule::Column::Timezone.is_null())
@@ -243,19 +243,15 @@ pub async fn follow_timezone<C: sea_orm::ConnectionTrait>(db: &C, ws: &workspace
 }
 
 /// Starts a run at once, outside the schedule's ticks.
-pub async fn run_now(
-    db: &DatabaseConnection,
-    registry: &Registry,
-    found: &schedule::Model,
-) -> Result<RunView, AppError> {
+pub async fn run_now(db: &DatabaseConnection, registry: &Registry, found: &schedule::Model) -> Result<RunView, Error> {
     let new =
         NewRun::named(registry, &found.workflow, run_params(&found.params, &found.workspace_id))?.trigger("schedule");
     runs::start(db, new).await
 }
 
-pub async fn delete(db: &DatabaseConnection, found: schedule::Model) -> Result<(), AppError> {
+pub async fn delete(db: &DatabaseConnection, found: schedule::Model) -> Result<(), Error> {
     if is_built_in(&found) {
-        return Err(AppError::Conflict(
+        return Err(Error::Conflict(
             "This schedule is built into Offstage and would come back at the next start: pause it instead.".into(),
         ));
     }
@@ -264,7 +260,7 @@ pub async fn delete(db: &DatabaseConnection, found: schedule::Model) -> Result<(
 }
 
 /// Fires every schedule due at `now`: one run per tick. Returns how many runs were started.
-pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTime<Utc>) -> Result<usize, AppError> {
+pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTime<Utc>) -> Result<usize, Error> {
     let txn = begin_write(db).await?;
     let mut due = schedule::Entity::find()
         .filter(schedule::Column::Paused.eq(false))

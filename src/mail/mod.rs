@@ -2,6 +2,7 @@
 //! (or capture when none is configured), the templates, one-click unsubscribe, and the sequences
 //! (onboarding, dunning). Workflows decide what to send; this module makes sending safe.
 
+mod error;
 pub mod outbox;
 pub mod sequences;
 pub mod templates;
@@ -9,6 +10,7 @@ pub mod transport;
 pub mod unsubscribe;
 pub mod workflows;
 
+pub use error::Error;
 pub use outbox::{Category, EmailStatus, NewEmail};
 pub use templates::{Email, Footer, Rendered};
 pub use transport::Mailer;
@@ -18,7 +20,6 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use crate::config::Config;
 use crate::db::entities::{membership, user, workspace};
 use crate::domain::Role;
-use crate::error::AppError;
 
 /// Links the emails point at.
 pub struct Links {
@@ -35,7 +36,7 @@ impl Links {
 }
 
 /// The owners' and admins' addresses of a workspace, oldest membership first.
-pub async fn managers<C: ConnectionTrait>(db: &C, workspace_id: &str) -> Result<Vec<String>, AppError> {
+pub async fn managers<C: ConnectionTrait>(db: &C, workspace_id: &str) -> Result<Vec<String>, Error> {
     let rows = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(workspace_id))
         .filter(membership::Column::Role.is_in([Role::Owner.as_str(), Role::Admin.as_str()]))
@@ -81,9 +82,9 @@ pub async fn send_about_account_in<C: ConnectionTrait, E: Email>(
     recipient: &str,
     dedupe_key: String,
     email: &E,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let footer = footer(config, None, recipient, E::CATEGORY);
-    let rendered = email.render(&footer).map_err(|e| AppError::Internal(anyhow::anyhow!("email template: {e}")))?;
+    let rendered = email.render(&footer)?;
     let new = NewEmail {
         workspace_id: None,
         recipient: recipient.to_owned(),
@@ -105,12 +106,12 @@ pub fn compose(
     dedupe_prefix: &str,
     (kind, category): (&'static str, Category),
     render: impl Fn(&Footer) -> askama::Result<Rendered>,
-) -> Result<Vec<NewEmail>, AppError> {
+) -> Result<Vec<NewEmail>, Error> {
     recipients
         .iter()
         .map(|recipient| {
             let footer = footer(config, Some(ws), recipient, category);
-            let rendered = render(&footer).map_err(|e| AppError::Internal(anyhow::anyhow!("email template: {e}")))?;
+            let rendered = render(&footer)?;
             Ok(NewEmail {
                 workspace_id: Some(ws.id.clone()),
                 recipient: recipient.clone(),

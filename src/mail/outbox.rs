@@ -2,7 +2,7 @@
 //! unique by its dedupe key, and delivered by a `send_email` run (retries with backoff). A
 //! retried or re-run workflow that decides the same email again finds its key taken and adds
 //! nothing. The row's Message-ID is derived from the key, so a receiving system can also tell
-//! the one duplicate a crash can cause (see `workflows::send_email`).
+//! the one duplicate a crash can cause (see `mail::workflows::send_email`).
 
 use std::collections::HashSet;
 
@@ -16,7 +16,7 @@ use super::templates::Rendered;
 use crate::db::entities::email;
 use crate::domain::PublicId;
 use crate::engine::runs::{self, NewRun};
-use crate::error::AppError;
+use crate::mail::Error;
 use crate::mail::workflows::send_email::{self, SendEmail};
 use crate::tenancy::{Platform, Reach};
 
@@ -94,7 +94,7 @@ pub async fn enqueue_in<C: ConnectionTrait>(
     txn: &C,
     emails: &[NewEmail],
     from_domain: &str,
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<String>, Error> {
     let mut created = Vec::new();
     for chunk in emails.chunks(ROWS_PER_INSERT) {
         created.extend(insert_new(txn, chunk, from_domain).await?);
@@ -111,11 +111,7 @@ pub async fn enqueue_in<C: ConnectionTrait>(
     Ok(created)
 }
 
-async fn insert_new<C: ConnectionTrait>(
-    txn: &C,
-    emails: &[NewEmail],
-    from_domain: &str,
-) -> Result<Vec<String>, AppError> {
+async fn insert_new<C: ConnectionTrait>(txn: &C, emails: &[NewEmail], from_domain: &str) -> Result<Vec<String>, Error> {
     let mut values: Vec<sea_orm::Value> = vec![EmailStatus::Queued.as_str().into(), Utc::now().into()];
     let mut rows = Vec::with_capacity(emails.len());
     let mut seen = HashSet::new();
@@ -150,27 +146,27 @@ async fn insert_new<C: ConnectionTrait>(
 }
 
 /// One email of any workspace: the Mailbox's, and the delivering worker's.
-pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<email::Model, AppError> {
-    email::Entity::find_by_id(id).one(db).await?.ok_or(AppError::NotFound)
+pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<email::Model, Error> {
+    email::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
 }
 
 /// Marks the email sent (or captured) and counts the attempt.
-pub async fn mark_sent(db: &DatabaseConnection, id: &str, transport: &str) -> Result<(), AppError> {
+pub async fn mark_sent(db: &DatabaseConnection, id: &str, transport: &str) -> Result<(), Error> {
     set(
         db,
         id,
-        "status = 'sent', sent_at = $2, transport = $3, last_error = NULL",
-        vec![Utc::now().into(), transport.into()],
+        "status = $2, sent_at = $3, transport = $4, last_error = NULL",
+        vec![EmailStatus::Sent.as_str().into(), Utc::now().into(), transport.into()],
     )
     .await
 }
 
-pub async fn mark_suppressed(db: &DatabaseConnection, id: &str, why: &str) -> Result<(), AppError> {
-    set(db, id, "status = 'suppressed', last_error = $2", vec![why.into()]).await
+pub async fn mark_suppressed(db: &DatabaseConnection, id: &str, why: &str) -> Result<(), Error> {
+    set(db, id, "status = $2, last_error = $3", vec![EmailStatus::Suppressed.as_str().into(), why.into()]).await
 }
 
 /// Counts a failed attempt; the last one leaves the email `failed`.
-pub async fn record_failure(db: &DatabaseConnection, id: &str, error: &str, last: bool) -> Result<(), AppError> {
+pub async fn record_failure(db: &DatabaseConnection, id: &str, error: &str, last: bool) -> Result<(), Error> {
     let status = if last { EmailStatus::Failed } else { EmailStatus::Queued };
     set(db, id, "status = $2, last_error = $3", vec![status.as_str().into(), error.into()]).await
 }
@@ -180,7 +176,7 @@ async fn set(
     id: &str,
     assignments: &str,
     mut values: Vec<sea_orm::Value>,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     values.insert(0, id.into());
     let sql = format!("UPDATE emails SET {assignments}, attempts = attempts + 1 WHERE id = $1");
     db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
@@ -200,7 +196,7 @@ pub async fn list<'a>(
     db: &DatabaseConnection,
     reach: impl Into<Reach<'a>>,
     filter: &MailboxFilter,
-) -> Result<Vec<email::Model>, AppError> {
+) -> Result<Vec<email::Model>, Error> {
     let mut query = email::Entity::find().order_by_desc(email::Column::CreatedAt).order_by_desc(email::Column::Id);
     if let Some(ws) = reach.into().workspace_id() {
         query = query.filter(email::Column::WorkspaceId.eq(ws));
@@ -221,7 +217,7 @@ pub async fn list<'a>(
 }
 
 /// Emails per status, of every workspace.
-pub async fn counts(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<(EmailStatus, u64)>, AppError> {
+pub async fn counts(db: &DatabaseConnection, _platform: &Platform) -> Result<Vec<(EmailStatus, u64)>, Error> {
     let mut counts = Vec::new();
     for status in EmailStatus::ALL {
         counts.push((status, email::Entity::find().filter(email::Column::Status.eq(status.as_str())).count(db).await?));

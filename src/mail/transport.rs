@@ -2,7 +2,7 @@
 //! (lettre's SMTP client), else capture (the email stays in the outbox, readable in the admin
 //! Mailbox, and nothing leaves). Emails go out one at a time per process: the connection's lock
 //! is held from the hand-over until the caller has recorded the email as sent, so a process that
-//! dies can leave at most one accepted email unrecorded (see `workflows::send_email`).
+//! dies can leave at most one accepted email unrecorded (see `mail::workflows::send_email`).
 
 use std::future::Future;
 use std::sync::Arc;

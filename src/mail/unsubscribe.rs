@@ -10,7 +10,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Statement};
 
 use crate::config::{Config, Secret};
 use crate::db::entities::email_suppression;
-use crate::error::AppError;
+use crate::mail::Error;
 
 fn signature(key: &Secret, email: &str) -> String {
     let mut mac = crate::tokens::hmac_sha256(key);
@@ -37,7 +37,7 @@ pub fn verify(key: &Secret, token: &str) -> Option<String> {
 }
 
 /// Records the unsubscribe (again is harmless) and stops the sequences mailing that address.
-pub async fn unsubscribe(db: &DatabaseConnection, email: &str) -> Result<(), AppError> {
+pub async fn unsubscribe(db: &DatabaseConnection, email: &str) -> Result<(), Error> {
     let txn = crate::db::begin_write(db).await?;
     txn.execute_raw(Statement::from_sql_and_values(
         txn.get_database_backend(),
@@ -51,7 +51,7 @@ pub async fn unsubscribe(db: &DatabaseConnection, email: &str) -> Result<(), App
     Ok(())
 }
 
-pub async fn is_suppressed<C: ConnectionTrait>(db: &C, email: &str) -> Result<bool, AppError> {
+pub async fn is_suppressed<C: ConnectionTrait>(db: &C, email: &str) -> Result<bool, Error> {
     Ok(email_suppression::Entity::find_by_id(email.to_lowercase()).one(db).await?.is_some())
 }
 

@@ -6,10 +6,10 @@ use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
 };
 
+use super::Error;
 use super::{ActivityKind, Scope};
 use crate::db::entities::{api_key, workspace};
 use crate::domain::PublicId;
-use crate::error::AppError;
 use crate::tokens;
 
 /// `last_used_at` is written at most this often per key, to keep API reads read-only.
@@ -22,7 +22,7 @@ pub struct ApiKeyCreated {
 }
 
 impl Scope {
-    pub async fn api_keys(&self, db: &DatabaseConnection) -> Result<Vec<api_key::Model>, AppError> {
+    pub async fn api_keys(&self, db: &DatabaseConnection) -> Result<Vec<api_key::Model>, Error> {
         Ok(api_key::Entity::find()
             .filter(api_key::Column::WorkspaceId.eq(self.workspace_id()))
             .order_by_desc(api_key::Column::CreatedAt)
@@ -30,11 +30,11 @@ impl Scope {
             .await?)
     }
 
-    pub async fn create_api_key(&self, db: &DatabaseConnection, name: &str) -> Result<ApiKeyCreated, AppError> {
+    pub async fn create_api_key(&self, db: &DatabaseConnection, name: &str) -> Result<ApiKeyCreated, Error> {
         self.require_manager()?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 80 {
-            return Err(AppError::BadRequest(
+            return Err(Error::BadRequest(
                 "Give the key a name of 1 to 80 characters, such as “Production server”.".into(),
             ));
         }
@@ -59,13 +59,13 @@ impl Scope {
         Ok(ApiKeyCreated { key, secret })
     }
 
-    pub async fn revoke_api_key(&self, db: &DatabaseConnection, key_id: &str) -> Result<api_key::Model, AppError> {
+    pub async fn revoke_api_key(&self, db: &DatabaseConnection, key_id: &str) -> Result<api_key::Model, Error> {
         self.require_manager()?;
         let found = api_key::Entity::find_by_id(key_id)
             .filter(api_key::Column::WorkspaceId.eq(self.workspace_id()))
             .one(db)
             .await?
-            .ok_or(AppError::NotFound)?;
+            .ok_or(Error::NotFound)?;
         if found.revoked_at.is_some() {
             return Ok(found);
         }
@@ -81,8 +81,8 @@ impl Scope {
 }
 
 /// The scope of a bearer token, or `Unauthorized` for a missing, unknown or revoked key.
-pub async fn authenticate_api_key(db: &DatabaseConnection, secret: &str) -> Result<Scope, AppError> {
-    let unauthorized = || AppError::Unauthorized("The API key is missing, unknown or revoked.".into());
+pub async fn authenticate_api_key(db: &DatabaseConnection, secret: &str) -> Result<Scope, Error> {
+    let unauthorized = || Error::Unauthorized("The API key is missing, unknown or revoked.".into());
     if !secret.starts_with("osk_") || secret.len() > 200 {
         return Err(unauthorized());
     }

@@ -8,10 +8,10 @@ use sea_orm::{
     DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
 };
 
+use super::Error;
 use super::{ActivityKind, Scope};
 use crate::db::entities::{membership, user, workspace};
 use crate::domain::{PublicId, Role};
-use crate::error::AppError;
 
 pub struct MemberRow {
     pub membership: membership::Model,
@@ -19,7 +19,7 @@ pub struct MemberRow {
 }
 
 impl Scope {
-    pub async fn members(&self, db: &DatabaseConnection) -> Result<Vec<MemberRow>, AppError> {
+    pub async fn members(&self, db: &DatabaseConnection) -> Result<Vec<MemberRow>, Error> {
         let rows = membership::Entity::find()
             .filter(membership::Column::WorkspaceId.eq(self.workspace_id()))
             .find_also_related(user::Entity)
@@ -29,16 +29,11 @@ impl Scope {
         Ok(rows.into_iter().filter_map(|(m, u)| u.map(|user| MemberRow { membership: m, user })).collect())
     }
 
-    pub async fn member_count(&self, db: &DatabaseConnection) -> Result<u64, AppError> {
+    pub async fn member_count(&self, db: &DatabaseConnection) -> Result<u64, Error> {
         Ok(membership::Entity::find().filter(membership::Column::WorkspaceId.eq(self.workspace_id())).count(db).await?)
     }
 
-    pub async fn change_role(
-        &self,
-        db: &DatabaseConnection,
-        membership_id: &str,
-        role: Role,
-    ) -> Result<String, AppError> {
+    pub async fn change_role(&self, db: &DatabaseConnection, membership_id: &str, role: Role) -> Result<String, Error> {
         self.require_manager()?;
         let txn = crate::db::begin_write(db).await?;
         let (member, email) = self.find_membership_locked(&txn, membership_id).await?;
@@ -59,7 +54,7 @@ impl Scope {
         Ok(email)
     }
 
-    pub async fn remove_member(&self, db: &DatabaseConnection, membership_id: &str) -> Result<String, AppError> {
+    pub async fn remove_member(&self, db: &DatabaseConnection, membership_id: &str) -> Result<String, Error> {
         self.require_manager()?;
         let txn = crate::db::begin_write(db).await?;
         let (member, email) = self.find_membership_locked(&txn, membership_id).await?;
@@ -73,9 +68,9 @@ impl Scope {
         Ok(email)
     }
 
-    pub(crate) fn require_may_grant(&self, role: Role) -> Result<(), AppError> {
+    pub(crate) fn require_may_grant(&self, role: Role) -> Result<(), Error> {
         if role == Role::Owner && self.role() != Role::Owner {
-            return Err(AppError::Forbidden("Only an owner can grant, change or remove the owner role.".into()));
+            return Err(Error::Forbidden("Only an owner can grant, change or remove the owner role.".into()));
         }
         Ok(())
     }
@@ -86,7 +81,7 @@ impl Scope {
         &self,
         txn: &DatabaseTransaction,
         membership_id: &str,
-    ) -> Result<(membership::Model, String), AppError> {
+    ) -> Result<(membership::Model, String), Error> {
         if txn.get_database_backend() == DbBackend::Postgres {
             workspace::Entity::find_by_id(self.workspace_id()).lock_exclusive().one(txn).await?;
         }
@@ -95,19 +90,19 @@ impl Scope {
             .find_also_related(user::Entity)
             .one(txn)
             .await?
-            .ok_or(AppError::NotFound)?;
+            .ok_or(Error::NotFound)?;
         let email = found_user.map(|u| u.email).unwrap_or_default();
         Ok((member, email))
     }
 
-    async fn require_another_owner(&self, txn: &DatabaseTransaction) -> Result<(), AppError> {
+    async fn require_another_owner(&self, txn: &DatabaseTransaction) -> Result<(), Error> {
         let owners = membership::Entity::find()
             .filter(membership::Column::WorkspaceId.eq(self.workspace_id()))
             .filter(membership::Column::Role.eq(Role::Owner.as_str()))
             .count(txn)
             .await?;
         if owners <= 1 {
-            return Err(AppError::Conflict(
+            return Err(Error::Conflict(
                 "A workspace needs at least one owner: make someone else an owner first.".into(),
             ));
         }

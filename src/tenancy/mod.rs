@@ -7,11 +7,13 @@
 
 mod activity;
 mod api_keys;
+mod error;
 mod members;
 mod platform;
 
 pub use activity::ActivityKind;
 pub use api_keys::{ApiKeyCreated, authenticate_api_key};
+pub use error::Error;
 pub use members::MemberRow;
 pub(crate) use members::insert_membership;
 pub use platform::{Platform, Reach};
@@ -23,7 +25,6 @@ use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use crate::db::batcher::Batcher;
 use crate::db::entities::{api_key, membership, user, workspace};
 use crate::domain::Role;
-use crate::error::AppError;
 
 /// Loads workspaces by id for runs, those asked for at the same moment with one query
 /// (`db::batcher`): a worker starts many runs at once, each in its workspace's scope.
@@ -77,12 +78,9 @@ pub struct Scope {
 impl Scope {
     /// The signed-in user's view of the workspace `slug`: members get their role, platform
     /// admins act as owners, everyone else gets `NotFound`.
-    pub async fn for_user(db: &DatabaseConnection, user: &user::Model, slug: &str) -> Result<Scope, AppError> {
-        let workspace = workspace::Entity::find()
-            .filter(workspace::Column::Slug.eq(slug))
-            .one(db)
-            .await?
-            .ok_or(AppError::NotFound)?;
+    pub async fn for_user(db: &DatabaseConnection, user: &user::Model, slug: &str) -> Result<Scope, Error> {
+        let workspace =
+            workspace::Entity::find().filter(workspace::Column::Slug.eq(slug)).one(db).await?.ok_or(Error::NotFound)?;
         let membership = membership::Entity::find()
             .filter(membership::Column::WorkspaceId.eq(&workspace.id))
             .filter(membership::Column::UserId.eq(&user.id))
@@ -91,7 +89,7 @@ impl Scope {
         let role = match membership {
             Some(m) => m.role(),
             None if user.is_platform_admin => Role::Owner,
-            None => return Err(AppError::NotFound),
+            None => return Err(Error::NotFound),
         };
         let actor = Actor::User { id: user.id.clone(), email: user.email.clone() };
         Ok(Scope { workspace, role, actor, operator: user.is_platform_admin })
@@ -104,11 +102,10 @@ impl Scope {
     }
 
     /// The system acting for a workspace inside a background job, loaded through the worker
-    /// process's loader.
-    pub(crate) async fn system(loader: &WorkspaceLoader, workspace_id: &str) -> Result<Scope, AppError> {
-        let workspace =
-            loader.submit(workspace_id.to_owned()).await.map_err(|err| AppError::Internal(anyhow::anyhow!(err)))?;
-        Ok(Scope::acting_for(&Platform::system(), workspace.ok_or(AppError::NotFound)?))
+    /// process's loader; `None` when the workspace does not exist.
+    pub(crate) async fn system(loader: &WorkspaceLoader, workspace_id: &str) -> anyhow::Result<Option<Scope>> {
+        let workspace = loader.submit(workspace_id.to_owned()).await.map_err(|err| anyhow::anyhow!(err))?;
+        Ok(workspace.map(|workspace| Scope::acting_for(&Platform::system(), workspace)))
     }
 
     /// Offstage itself acting for `workspace` (the CLI, tests), with the platform capability as
@@ -151,23 +148,23 @@ impl Scope {
     }
 
     /// `may_change_run`, as an error a person can read.
-    pub fn require_may_change_run(&self, internal: bool) -> Result<(), AppError> {
+    pub fn require_may_change_run(&self, internal: bool) -> Result<(), Error> {
         self.require_manager()?;
         if self.may_change_run(internal) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(
+            Err(Error::Forbidden(
                 "This run is one of Offstage's own (billing and email); it can be looked at but not changed.".into(),
             ))
         }
     }
 
     /// Members may look; changing members, invitations or keys needs owner or admin.
-    pub fn require_manager(&self) -> Result<(), AppError> {
+    pub fn require_manager(&self) -> Result<(), Error> {
         if self.can_manage() {
             Ok(())
         } else {
-            Err(AppError::Forbidden("Only owners and admins of this workspace can do that.".into()))
+            Err(Error::Forbidden("Only owners and admins of this workspace can do that.".into()))
         }
     }
 }

@@ -4,9 +4,9 @@
 //! job runtime, the CLI, benchmarks and tests; a test keeps route handlers from calling it). A
 //! read that may go either way takes a `Reach`: one workspace's `Scope`, or the `Platform`.
 
+use super::Error;
 use super::Scope;
 use crate::db::entities::user;
-use crate::error::AppError;
 
 /// Proof that the holder may see every workspace's rows.
 #[derive(Debug, Clone, Copy)]
@@ -16,8 +16,8 @@ pub struct Platform {
 
 impl Platform {
     /// A platform admin's; anyone else gets `NotFound`, as for any page they may not see.
-    pub fn for_user(user: &user::Model) -> Result<Platform, AppError> {
-        if user.is_platform_admin { Ok(Platform { _proof: () }) } else { Err(AppError::NotFound) }
+    pub fn for_user(user: &user::Model) -> Result<Platform, Error> {
+        if user.is_platform_admin { Ok(Platform { _proof: () }) } else { Err(Error::NotFound) }
     }
 
     /// Offstage acting for itself (workers, the CLI, benchmarks, tests): never a route handler's.

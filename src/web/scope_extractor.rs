@@ -24,7 +24,7 @@ impl FromRequest for Scope {
             let user = user.await?;
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing")))?;
             let slug = slug.ok_or(AppError::NotFound)?;
-            Scope::for_user(&state.db, user.user(), &slug).await
+            Ok(Scope::for_user(&state.db, user.user(), &slug).await?)
         })
     }
 }

@@ -135,9 +135,17 @@ async fn a_person_resets_a_forgotten_password_sets_up_two_factor_sign_in_and_sig
 
 /// Fills in and sends the sign-in form with `password`.
 async fn fill_sign_in(c: &fantoccini::Client, email: &str, password: &str) {
-    c.wait().for_element(Locator::Css("input[name=email]")).await.unwrap().send_keys(email).await.unwrap();
-    c.find(Locator::Css("input[name=password]")).await.unwrap().send_keys(password).await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    // The sign-in form itself: the page being left may have an email field too (the invite form).
+    let form = "form[action='/login']";
+    c.wait()
+        .for_element(Locator::Css(&format!("{form} input[name=email]")))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Css(&format!("{form} input[name=password]"))).await.unwrap().send_keys(password).await.unwrap();
+    c.find(Locator::Css(&format!("{form} button[type=submit]"))).await.unwrap().click().await.unwrap();
 }
 
 /// Fills in and sends the sign-in form the browser shows (or is about to).

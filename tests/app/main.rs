@@ -2,6 +2,9 @@
 //! SQLite file, or a PostgreSQL database cloned from a migrated template when
 //! OFFSTAGE_TEST_POSTGRES_URL is set) and drives it over HTTP like a browser would.
 
+// A test that cannot go on should stop right there: unwrapping is how these tests fail.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod helpers;
 
 mod access_log;

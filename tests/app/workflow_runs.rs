@@ -167,7 +167,7 @@ on_both_databases! {
     async fn a_run_for_a_workspace_that_does_not_exist_is_refused(app: TestApp) {
         use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
         let params = Params { workspace_id: "ws_01nosuchworkspace".into() };
-        let refused = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params)).await;
+        let refused = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params)).await.map_err(AppError::from);
         assert!(matches!(&refused, Err(AppError::Unprocessable(m)) if m.starts_with("workspace_id")), "{refused:?}");
     }
 

@@ -9,10 +9,10 @@ use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::billing::Error;
 use crate::db::begin_write;
 use crate::domain::SubscriptionStatus;
 use crate::engine::{NewRun, Outcome, RunContext, Workflow, runs};
-use crate::error::AppError;
 use crate::mail::templates::{Email, TrialEnding};
 use crate::mail::{self, Links, outbox};
 use crate::tenancy::ActivityKind;
@@ -49,7 +49,7 @@ pub async fn schedule_for<C: ConnectionTrait>(
     txn: &C,
     workspace_id: &str,
     trial_ends_at: Option<DateTime<Utc>>,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     runs::cancel_by_business_key_in(txn, workspace_id, &business_key(workspace_id), "a new trial end").await?;
     if let Some(ends) = trial_ends_at.filter(|t| *t > Utc::now()) {
         runs::start_in(txn, &reminder(workspace_id, ends)).await?;

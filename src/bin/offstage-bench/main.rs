@@ -3,6 +3,9 @@
 //! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
 //! delivery through the outbox and the weekly digest of many workspaces.
 
+// Like a test, a benchmark that cannot go on stops right there.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod email;
 mod jobs;

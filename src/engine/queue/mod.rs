@@ -4,12 +4,14 @@
 //! caused it was committed) and reads their state; `runtime` runs the workers; `postgres` is the
 //! storage they read on PostgreSQL.
 
+#[cfg(feature = "test-hooks")]
 pub mod bare;
 mod postgres;
 mod runtime;
 mod table;
 mod wake;
 
+#[cfg(feature = "test-hooks")]
 pub use postgres::ACKNOWLEDGE;
 pub use runtime::{JobContext, run_workers, setup_queue_tables};
 pub use table::{
@@ -19,6 +21,7 @@ pub use table::{
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 
+#[cfg(feature = "test-hooks")]
 /// Jobs in progress or due within `seconds` (retries a moment away included), across every
 /// queue; jobs scheduled further ahead are not counted.
 pub async fn due_within<C: ConnectionTrait>(db: &C, seconds: u32) -> Result<i64, DbErr> {
@@ -36,6 +39,7 @@ pub async fn due_within<C: ConnectionTrait>(db: &C, seconds: u32) -> Result<i64,
     .await
 }
 
+#[cfg(feature = "test-hooks")]
 /// Moves every job scheduled in the future `seconds` earlier, as if that much time had passed:
 /// how the tests drive day-long email sequences without waiting (the queue's clock is `run_at`).
 pub async fn advance_clock<C: ConnectionTrait>(db: &C, seconds: i64) -> Result<u64, DbErr> {

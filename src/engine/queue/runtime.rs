@@ -1,5 +1,5 @@
 //! The worker side: creates apalis's tables, builds one worker per queue on the storage that
-//! matches the database (apalis's own on SQLite, `jobs::postgres` on PostgreSQL; both on
+//! matches the database (apalis's own on SQLite, `queue::postgres` on PostgreSQL; both on
 //! apalis's tables, sharing sea-orm's pool) and runs them under an
 //! apalis Monitor until shutdown. On shutdown, running jobs finish and fetched-but-unstarted
 //! ones go back to the queue; a killed process's jobs are re-queued by the heartbeat of any
@@ -173,7 +173,7 @@ pub async fn run_workers(
 }
 
 /// The schedules' clock: every worker process fires due schedules once a second (locking makes
-/// several processes safe; see `workflows::schedules`).
+/// several processes safe; see `engine::schedules`).
 async fn fire_schedules_every_second(db: DatabaseConnection, registry: Registry) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -8,23 +8,23 @@ use sea_orm::{ConnectionTrait, DatabaseConnection};
 use super::super::events::{self, EventKind};
 use super::{RunFilter, RunStatus, RunView, get, list, waiting};
 use crate::db::begin_write;
+use crate::engine::Error;
 use crate::engine::{Registry, queue};
-use crate::error::AppError;
 use crate::tenancy::{Platform, Reach};
 
 /// Cancels a run that has not started; `Conflict` when it already has.
-pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, AppError> {
+pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, Error> {
     let txn = begin_write(db).await?;
     let cancelled =
         queue::cancel_not_started(&txn, std::slice::from_ref(&run.id), &format!("cancelled by {by}")).await?;
     if cancelled == 0 {
-        return Err(AppError::Conflict(format!("The run is {} and can no longer be cancelled.", run.status.as_str())));
+        return Err(Error::Conflict(format!("The run is {} and can no longer be cancelled.", run.status.as_str())));
     }
     events::record(&txn, &run.id, EventKind::Cancelled, format!("Cancelled by {by}")).await?;
     waiting::announce_to_other_processes(&txn, &run.id).await?;
     txn.commit().await?;
     waiting::announce(&run.id);
-    get(db, &run.id, &Platform::system()).await?.ok_or(AppError::NotFound)
+    get(db, &run.id, &Platform::system()).await?.ok_or(Error::NotFound)
 }
 
 /// Cancels every not-yet-started run of the scope's workspace with `business_key`, e.g. the
@@ -34,7 +34,7 @@ pub async fn cancel_by_business_key(
     scope: &crate::tenancy::Scope,
     business_key: &str,
     by: &str,
-) -> Result<u64, AppError> {
+) -> Result<u64, Error> {
     let txn = begin_write(db).await?;
     let cancelled = cancel_by_business_key_in(&txn, scope.workspace_id(), business_key, by).await?;
     txn.commit().await?;
@@ -47,7 +47,7 @@ pub(crate) async fn cancel_by_business_key_in<C: ConnectionTrait>(
     workspace_id: &str,
     business_key: &str,
     by: &str,
-) -> Result<u64, AppError> {
+) -> Result<u64, Error> {
     let filter = RunFilter { business_key: Some(business_key.to_owned()), limit: 1000, ..RunFilter::default() };
     let ids: Vec<String> = list(txn, &Platform::system(), &filter)
         .await?
@@ -65,20 +65,17 @@ pub(crate) async fn cancel_by_business_key_in<C: ConnectionTrait>(
 }
 
 /// Runs a failed run again with its workflow's attempts; `Conflict` unless it failed.
-pub async fn retry(db: &DatabaseConnection, registry: &Registry, run: &RunView, by: &str) -> Result<RunView, AppError> {
+pub async fn retry(db: &DatabaseConnection, registry: &Registry, run: &RunView, by: &str) -> Result<RunView, Error> {
     let extra = registry.find(&run.workflow).map(|w| w.max_attempts()).unwrap_or(1);
     let txn = begin_write(db).await?;
     if !queue::reopen_failed(&txn, &run.id, i32::try_from(extra).unwrap_or(1)).await? {
-        return Err(AppError::Conflict(format!(
-            "Only failed runs can be retried; this one is {}.",
-            run.status.as_str()
-        )));
+        return Err(Error::Conflict(format!("Only failed runs can be retried; this one is {}.", run.status.as_str())));
     }
     let mut written = super::timeline::last_attempt(run);
     written.push(events::NewEvent::now(&run.id, EventKind::Retried, format!("Retried by {by}")));
     events::record_all(&txn, &written).await?;
     txn.commit().await?;
-    get(db, &run.id, &Platform::system()).await?.ok_or(AppError::NotFound)
+    get(db, &run.id, &Platform::system()).await?.ok_or(Error::NotFound)
 }
 
 /// Whether whoever acts through `reach` may change `run` (tenants: not Offstage's own runs).
@@ -97,7 +94,7 @@ pub async fn bulk_cancel(
     reach: Reach<'_>,
     filter: &RunFilter,
     by: &str,
-) -> Result<u64, AppError> {
+) -> Result<u64, Error> {
     let ids: Vec<String> = list(db, reach, filter)
         .await?
         .into_iter()
@@ -123,7 +120,7 @@ pub async fn bulk_retry(
     reach: Reach<'_>,
     filter: &RunFilter,
     by: &str,
-) -> Result<u64, AppError> {
+) -> Result<u64, Error> {
     let failed = RunFilter { status: Some(RunStatus::Failed), ..filter.clone() };
     let mut retried = 0;
     for run in list(db, reach, &failed).await?.into_iter().filter(|r| may_change(reach, registry, r)) {
@@ -142,11 +139,12 @@ pub enum BulkAction {
 }
 
 impl BulkAction {
-    pub fn parse(input: &str) -> Result<BulkAction, AppError> {
+    /// `cancel` or `retry`; anything else gets a sentence saying so.
+    pub fn parse(input: &str) -> Result<BulkAction, String> {
         match input {
             "cancel" => Ok(BulkAction::Cancel),
             "retry" => Ok(BulkAction::Retry),
-            _ => Err(AppError::BadRequest("Choose cancel or retry.".into())),
+            _ => Err("Choose cancel or retry.".into()),
         }
     }
 }
@@ -160,7 +158,7 @@ pub async fn bulk(
     filter: &RunFilter,
     action: BulkAction,
     by: &str,
-) -> Result<String, AppError> {
+) -> Result<String, Error> {
     Ok(match action {
         BulkAction::Cancel => format!("{} runs cancelled.", bulk_cancel(db, registry, reach, filter, by).await?),
         BulkAction::Retry => {

@@ -4,7 +4,7 @@
 use sea_orm::DatabaseConnection;
 
 use super::{RunFilter, RunView, list};
-use crate::error::AppError;
+use crate::engine::Error;
 use crate::tenancy::Reach;
 
 /// The runs of `run`'s chain that `reach` sees, oldest first; empty when the run has no
@@ -13,7 +13,7 @@ pub async fn chain<'a>(
     db: &DatabaseConnection,
     run: &RunView,
     reach: impl Into<Reach<'a>>,
-) -> Result<Vec<RunView>, AppError> {
+) -> Result<Vec<RunView>, Error> {
     let Some(chain_id) = &run.chain_id else { return Ok(Vec::new()) };
     let filter = RunFilter { chain_id: Some(chain_id.clone()), limit: 1000, ..RunFilter::default() };
     let mut runs = list(db, reach, &filter).await?;

@@ -7,8 +7,8 @@ use sea_orm::sqlx::postgres::{PgArguments, Postgres};
 use sea_orm::sqlx::query::QueryAs;
 
 use super::{NewRun, PreparedRun, prepare};
+use crate::engine::Error;
 use crate::engine::queue::{self, WORKFLOW_QUEUE};
-use crate::error::AppError;
 
 /// Runs prepared for one statement, in the order of the caller's rows.
 pub struct RunsInStatement {
@@ -16,7 +16,7 @@ pub struct RunsInStatement {
 }
 
 impl RunsInStatement {
-    pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<RunsInStatement, AppError> {
+    pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<RunsInStatement, Error> {
         Ok(RunsInStatement { prepared: prepare(news, now)? })
     }
 

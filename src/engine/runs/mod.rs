@@ -25,8 +25,8 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel}
 use super::{AnyWorkflow, Registry, Workflow};
 use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
+use crate::engine::Error;
 use crate::engine::queue;
-use crate::error::AppError;
 use crate::tenancy::Platform;
 
 /// A request to run a workflow.
@@ -44,8 +44,8 @@ pub struct NewRun {
 
 impl NewRun {
     /// By name, with JSON parameters (schedules): unknown names are `NotFound`.
-    pub fn named(registry: &Registry, name: &str, params: serde_json::Value) -> Result<NewRun, AppError> {
-        Ok(NewRun::for_workflow(registry.find(name).ok_or(AppError::NotFound)?, params))
+    pub fn named(registry: &Registry, name: &str, params: serde_json::Value) -> Result<NewRun, Error> {
+        Ok(NewRun::for_workflow(registry.find(name).ok_or(Error::NotFound)?, params))
     }
 
     /// A workflow already found (the API and the UI), with JSON parameters.
@@ -64,18 +64,7 @@ impl NewRun {
 
     /// From code, with typed parameters: the type carries what the run needs, so this cannot miss.
     pub fn of<W: Workflow>(params: &W::Params) -> NewRun {
-        let workflow = super::workflow::<W>();
-        let params = serde_json::to_value(params).unwrap_or(serde_json::Value::Null);
-        NewRun {
-            workflow,
-            params,
-            run_at: None,
-            idempotency_key: None,
-            business_key: None,
-            chain_id: None,
-            trigger: "code",
-            awaited: false,
-        }
+        NewRun::for_workflow(super::workflow::<W>(), serde_json::to_value(params).unwrap_or(serde_json::Value::Null))
     }
 
     /// Run at `at` instead of now.
@@ -134,13 +123,13 @@ impl NewRun {
 }
 
 /// Queues a run (or returns the existing one for a repeated idempotency key).
-pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, AppError> {
+pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, Error> {
     Ok(start_or_find(db, new).await?.0)
 }
 
 /// Queues a run; for a repeated idempotency key, returns the first run and `true` instead.
-pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunView, bool), AppError> {
-    new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
+pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunView, bool), Error> {
+    new.workflow.check_params(&new.params).map_err(Error::Invalid)?;
     let scope = idempotency_scope(&new);
     if let Some(key) = &new.idempotency_key
         && let Some(existing) = find_by_idempotency(db, &scope, key).await?
@@ -150,11 +139,11 @@ pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunV
     let txn = begin_write(db).await?;
     let id = match start_in(&txn, &new).await {
         Ok(id) => id,
-        Err(AppError::Conflict(_)) => {
+        Err(Error::Conflict(_)) => {
             // Another request with the same idempotency key committed first.
             txn.rollback().await?;
             let key = new.idempotency_key.as_deref().unwrap_or_default();
-            let first = find_by_idempotency(db, &scope, key).await?.ok_or(AppError::NotFound)?;
+            let first = find_by_idempotency(db, &scope, key).await?.ok_or(Error::NotFound)?;
             return Ok((first, true));
         }
         Err(err) => return Err(err),
@@ -162,7 +151,7 @@ pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunV
     txn.commit().await?;
     let run = get(db, &id, &Platform::system())
         .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("run {id} vanished after insert")))?;
+        .ok_or_else(|| Error::Corrupt(format!("run {id} vanished after insert")))?;
     Ok((run, false))
 }
 
@@ -176,9 +165,9 @@ fn workspace_of(new: &NewRun) -> Option<String> {
 
 /// Queues a run inside the caller's transaction, so it exists exactly when the caller's change
 /// commits. Returns the run's id; a repeated idempotency key is a `Conflict`.
-pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<String, AppError> {
+pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<String, Error> {
     let mut ids = start_all_in(txn, std::slice::from_ref(new)).await?;
-    ids.pop().ok_or_else(|| AppError::Internal(anyhow::anyhow!("no run id returned")))
+    ids.pop().ok_or_else(|| Error::Corrupt("no run id returned".into()))
 }
 
 /// Rows per multi-row INSERT: well under both databases' limits on bound values.
@@ -191,10 +180,10 @@ pub struct PreparedRun {
 }
 
 /// Checks each run's parameters and gives it its id, its row and its job, as of `now`.
-pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, AppError> {
+pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, Error> {
     let mut prepared = Vec::with_capacity(news.len());
     for new in news {
-        new.workflow.check_params(&new.params).map_err(AppError::Unprocessable)?;
+        new.workflow.check_params(&new.params).map_err(Error::Invalid)?;
         let id = ulid::Ulid::new().to_string();
         let run_at = new.run_at.unwrap_or(now).max(now);
         let request = super::RunRequest {
@@ -204,7 +193,7 @@ pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, 
             not_before: (run_at > now).then_some(run_at),
             awaited: new.awaited,
         };
-        let payload = serde_json::to_vec(&request).map_err(|err| AppError::Internal(err.into()))?;
+        let payload = serde_json::to_vec(&request)?;
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
         prepared.push(PreparedRun {
             fact: workflow_run::Model {
@@ -229,7 +218,7 @@ pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, 
 /// Queues several runs inside the caller's transaction with two multi-row INSERTs (facts, jobs)
 /// per 500 runs instead of two statements per run. A repeated idempotency key
 /// among them, or one already used, is a `Conflict` and nothing is written.
-pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, AppError> {
+pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, Error> {
     let (facts, jobs_rows): (Vec<_>, Vec<_>) =
         prepare(news, Utc::now())?.into_iter().map(|run| (run.fact.into_active_model(), run.job)).unzip();
     let ids = jobs_rows.iter().map(|job| job.id.clone()).collect();
@@ -237,10 +226,10 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
         match workflow_run::Entity::insert_many(chunk.to_vec()).exec(txn).await {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err) => {
-                return Err(AppError::Conflict("A run with this idempotency key already exists.".into()));
+                return Err(Error::Conflict("A run with this idempotency key already exists.".into()));
             }
             Err(err) if is_foreign_key_violation(&err) => {
-                return Err(AppError::Unprocessable("workspace_id: no workspace has this id.".into()));
+                return Err(Error::Invalid("workspace_id: no workspace has this id.".into()));
             }
             Err(err) => return Err(err.into()),
         }
@@ -257,7 +246,7 @@ pub async fn fan_out(
     db: &DatabaseConnection,
     items: Vec<NewRun>,
     spacing: Option<std::time::Duration>,
-) -> Result<Vec<String>, AppError> {
+) -> Result<Vec<String>, Error> {
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let mut fresh = Vec::with_capacity(items.len());

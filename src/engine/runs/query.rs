@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use super::super::{RunResult, SkipReason};
 use crate::db::entities::workflow_run;
+use crate::engine::Error;
 use crate::engine::{Registry, queue};
-use crate::error::AppError;
 use crate::tenancy::{Platform, Reach};
 
 /// The words the API and the UI use.
@@ -62,21 +62,13 @@ impl RunStatus {
 }
 
 /// A run with its current state, if `reach` may see it.
-pub async fn get<'a>(
-    db: &DatabaseConnection,
-    id: &str,
-    reach: impl Into<Reach<'a>>,
-) -> Result<Option<RunView>, AppError> {
+pub async fn get<'a>(db: &DatabaseConnection, id: &str, reach: impl Into<Reach<'a>>) -> Result<Option<RunView>, Error> {
     let filter = RunFilter { id: Some(id.to_owned()), limit: 1, ..RunFilter::default() };
     Ok(list(db, reach, &filter).await?.into_iter().next())
 }
 
 /// The runs with these ids, in any workspace and in no particular order.
-pub async fn get_many<C: ConnectionTrait>(
-    db: &C,
-    _platform: &Platform,
-    ids: &[String],
-) -> Result<Vec<RunView>, AppError> {
+pub async fn get_many<C: ConnectionTrait>(db: &C, _platform: &Platform, ids: &[String]) -> Result<Vec<RunView>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -86,11 +78,11 @@ pub async fn get_many<C: ConnectionTrait>(
 }
 
 /// The runs the run view `v` gives with `rest` (conditions, order, limit) appended.
-async fn select_views<C: ConnectionTrait>(db: &C, rest: &str, values: Vec<Value>) -> Result<Vec<RunView>, AppError> {
+async fn select_views<C: ConnectionTrait>(db: &C, rest: &str, values: Vec<Value>) -> Result<Vec<RunView>, Error> {
     let backend = db.get_database_backend();
     let sql = format!("SELECT * FROM ({}) v{rest}", queue::run_view_sql(backend));
     let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(AppError::from)
+    rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(Error::from)
 }
 
 /// The run started earlier with this idempotency key, in `scope` (a workspace id or `global`).
@@ -98,7 +90,7 @@ pub(crate) async fn find_by_idempotency(
     db: &DatabaseConnection,
     scope: &str,
     key: &str,
-) -> Result<Option<RunView>, AppError> {
+) -> Result<Option<RunView>, Error> {
     let filter = RunFilter { idempotency: Some((scope.to_owned(), key.to_owned())), limit: 1, ..RunFilter::default() };
     Ok(list(db, &Platform::system(), &filter).await?.into_iter().next())
 }
@@ -108,7 +100,7 @@ pub async fn find_by_idempotency_in<C: ConnectionTrait>(
     db: &C,
     scope: &str,
     key: &str,
-) -> Result<Option<String>, AppError> {
+) -> Result<Option<String>, Error> {
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let found = workflow_run::Entity::find()
         .filter(workflow_run::Column::IdempotencyScope.eq(scope))
@@ -136,7 +128,7 @@ pub async fn list<'a, C: ConnectionTrait>(
     db: &C,
     reach: impl Into<Reach<'a>>,
     filter: &RunFilter,
-) -> Result<Vec<RunView>, AppError> {
+) -> Result<Vec<RunView>, Error> {
     let reach = reach.into();
     let mut conditions = Vec::new();
     let mut values: Vec<Value> = Vec::new();
@@ -256,7 +248,7 @@ impl RunView {
 pub async fn counts<'a>(
     db: &DatabaseConnection,
     reach: impl Into<Reach<'a>>,
-) -> Result<(Vec<(RunStatus, i64)>, i64), AppError> {
+) -> Result<(Vec<(RunStatus, i64)>, i64), Error> {
     let backend = db.get_database_backend();
     let (condition, values): (&str, Vec<Value>) = match reach.into().workspace_id() {
         Some(ws) => (" WHERE v.workspace_id = $1", vec![ws.into()]),
@@ -296,7 +288,7 @@ pub async fn ended_since<C: ConnectionTrait>(
     registry: &Registry,
     workspace_id: &str,
     since: DateTime<Utc>,
-) -> Result<(i64, i64), AppError> {
+) -> Result<(i64, i64), Error> {
     let backend = db.get_database_backend();
     let sql = format!(
         "SELECT v.workflow, COUNT(*) AS runs, COALESCE(SUM(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END), 0) AS failures \

@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::super::events::{self, EventKind, NewEvent};
 use super::{RunStatus, RunView};
 use crate::db::entities::run_event;
-use crate::error::AppError;
+use crate::engine::Error;
 
 /// One line of a run's timeline.
 #[derive(Debug, Clone, Serialize)]
@@ -32,7 +32,7 @@ impl From<NewEvent> for TimelineEntry {
 }
 
 /// A run's timeline, oldest first.
-pub async fn timeline<C: ConnectionTrait>(db: &C, run: &RunView) -> Result<Vec<TimelineEntry>, AppError> {
+pub async fn timeline<C: ConnectionTrait>(db: &C, run: &RunView) -> Result<Vec<TimelineEntry>, Error> {
     let written = events::for_run(db, &run.id).await?;
     let mut entries = vec![created(run).into()];
     entries.extend(written.into_iter().map(TimelineEntry::from));

@@ -16,7 +16,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{RunView, get};
-use crate::error::AppError;
+use crate::engine::Error;
 use crate::tenancy::Reach;
 
 /// PostgreSQL's channel for "this run has ended"; the payload is the run's id.
@@ -95,7 +95,7 @@ pub async fn until_finished<'a>(
     reach: impl Into<Reach<'a>>,
     run_id: &str,
     limit: Duration,
-) -> Result<RunView, AppError> {
+) -> Result<RunView, Error> {
     let reach = reach.into();
     let registration = Registration::new(run_id);
     let deadline = Instant::now() + limit;
@@ -106,7 +106,7 @@ pub async fn until_finished<'a>(
         let announced = registration.notify.notified();
         tokio::pin!(announced);
         announced.as_mut().enable();
-        let run = get(db, run_id, reach).await?.ok_or(AppError::NotFound)?;
+        let run = get(db, run_id, reach).await?.ok_or(Error::NotFound)?;
         let now = Instant::now();
         if run.status.is_finished() || now >= deadline {
             return Ok(run);

@@ -18,7 +18,7 @@ use super::templates::{Footer, Rendered};
 use crate::db::entities::{enrolment, invoice, membership, workspace};
 use crate::domain::{EnrolmentStatus, Money, PublicId};
 use crate::engine::runs::{self, NewRun};
-use crate::error::AppError;
+use crate::mail::Error;
 use crate::mail::workflows::send_sequence_step::{self, SendSequenceStep};
 use crate::tenancy::Scope;
 
@@ -39,7 +39,7 @@ impl Facts {
         db: &C,
         ws: workspace::Model,
         enrolled: &enrolment::Model,
-    ) -> Result<Facts, AppError> {
+    ) -> Result<Facts, Error> {
         let member_count =
             membership::Entity::find().filter(membership::Column::WorkspaceId.eq(&ws.id)).count(db).await?;
         let invoice_paid = match &enrolled.subject {
@@ -132,7 +132,7 @@ pub async fn enrol_in<C: ConnectionTrait>(
     workspace_id: &str,
     enrolling: Enrolment,
     now: DateTime<Utc>,
-) -> Result<bool, AppError> {
+) -> Result<bool, Error> {
     let Enrolment { key, subject, amount_due } = enrolling;
     if enrolment::Entity::find().filter(enrolment::Column::Key.eq(&key)).one(txn).await?.is_some() {
         return Ok(false);
@@ -176,12 +176,7 @@ pub async fn enrol_in<C: ConnectionTrait>(
 }
 
 /// Stops the workspace's active enrolments in `sequence` and cancels their pending steps.
-pub async fn stop<C: ConnectionTrait>(
-    txn: &C,
-    workspace_id: &str,
-    sequence: &str,
-    reason: &str,
-) -> Result<u64, AppError> {
+pub async fn stop<C: ConnectionTrait>(txn: &C, workspace_id: &str, sequence: &str, reason: &str) -> Result<u64, Error> {
     let active = enrolment::Entity::find()
         .filter(enrolment::Column::WorkspaceId.eq(workspace_id))
         .filter(enrolment::Column::Sequence.eq(sequence))
@@ -192,7 +187,7 @@ pub async fn stop<C: ConnectionTrait>(
 }
 
 /// Stops every active lifecycle enrolment whose subject is `email` (after an unsubscribe).
-pub async fn stop_for_recipient<C: ConnectionTrait>(txn: &C, email: &str, reason: &str) -> Result<u64, AppError> {
+pub async fn stop_for_recipient<C: ConnectionTrait>(txn: &C, email: &str, reason: &str) -> Result<u64, Error> {
     let lifecycle: Vec<&str> =
         ALL.iter().filter(|s| s.category == super::Category::Lifecycle).map(|s| s.name).collect();
     let active = enrolment::Entity::find()
@@ -204,11 +199,7 @@ pub async fn stop_for_recipient<C: ConnectionTrait>(txn: &C, email: &str, reason
     stop_all(txn, active, reason).await
 }
 
-async fn stop_all<C: ConnectionTrait>(
-    txn: &C,
-    enrolments: Vec<enrolment::Model>,
-    reason: &str,
-) -> Result<u64, AppError> {
+async fn stop_all<C: ConnectionTrait>(txn: &C, enrolments: Vec<enrolment::Model>, reason: &str) -> Result<u64, Error> {
     let count = enrolments.len() as u64;
     for found in enrolments {
         runs::cancel_by_business_key_in(txn, &found.workspace_id, &business_key(&found.id), reason).await?;
@@ -229,7 +220,7 @@ pub async fn advance<C: ConnectionTrait>(
     sequence: &Sequence,
     step: &Step,
     sent: bool,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     let index = sequence.steps.iter().position(|s| s.name == step.name).unwrap_or(0);
     let next = sequence.steps.get(index + 1).map(|s| found.started_at + s.after);
     let steps_sent = found.steps_sent + i32::from(sent);
@@ -246,7 +237,7 @@ pub async fn advance<C: ConnectionTrait>(
 }
 
 /// The workspace's enrolments, newest first.
-pub async fn for_workspace<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<Vec<enrolment::Model>, AppError> {
+pub async fn for_workspace<C: ConnectionTrait>(db: &C, scope: &Scope) -> Result<Vec<enrolment::Model>, Error> {
     Ok(enrolment::Entity::find()
         .filter(enrolment::Column::WorkspaceId.eq(scope.workspace_id()))
         .order_by_desc(enrolment::Column::StartedAt)

@@ -57,7 +57,7 @@ async fn create(
     state: web::Data<AppState>,
     CsrfForm(form): CsrfForm<CreateForm>,
 ) -> Result<HttpResponse, AppError> {
-    match scope.create_api_key(&state.db, &form.name).await {
+    match scope.create_api_key(&state.db, &form.name).await.map_err(AppError::from) {
         Ok(created) => {
             let mut shown = page(ctx, &scope, &state).await?;
             shown.new_secret = Some(created.secret);

@@ -128,7 +128,7 @@ async fn change_role(
             Flash::success(&ctx.session, format!("{email} is now {role}."));
             Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
         }
-        Err(err) => refused(ctx, &scope, &state, err).await,
+        Err(err) => refused(ctx, &scope, &state, err.into()).await,
     }
 }
 
@@ -144,7 +144,7 @@ async fn remove(
             Flash::success(&ctx.session, format!("{email} was removed from the workspace."));
             Ok(redirect(format!("/admin/workspaces/{}/members", scope.workspace().slug)))
         }
-        Err(err) => refused(ctx, &scope, &state, err).await,
+        Err(err) => refused(ctx, &scope, &state, err.into()).await,
     }
 }
 

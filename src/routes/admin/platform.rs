@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The platform capability of a platform admin; anyone else gets 404.
 pub(super) fn require_platform_admin(ctx: &PageContext) -> Result<Platform, AppError> {
-    Platform::for_user(ctx.user.user())
+    Ok(Platform::for_user(ctx.user.user())?)
 }
 
 /// Times on platform pages are in UTC.

@@ -206,10 +206,14 @@ async fn act(
 /// in a flash; a refusal (the run already started, or has not failed) is an error flash.
 pub(super) async fn act_on(state: &AppState, ctx: &PageContext, run: &RunView, action: &str) -> Result<(), AppError> {
     let done = match action {
-        "cancel" => runs::cancel(&state.db, run, &actor(ctx)).await.map(|_| "Run cancelled; it will not start."),
+        "cancel" => runs::cancel(&state.db, run, &actor(ctx))
+            .await
+            .map(|_| "Run cancelled; it will not start.")
+            .map_err(AppError::from),
         "retry" => runs::retry(&state.db, &state.workflows, run, &actor(ctx))
             .await
-            .map(|_| "Run queued again with a fresh set of attempts."),
+            .map(|_| "Run queued again with a fresh set of attempts.")
+            .map_err(AppError::from),
         _ => return Err(AppError::NotFound),
     };
     match done {
@@ -262,7 +266,7 @@ impl BulkForm {
         reach: Reach<'_>,
     ) -> Result<String, AppError> {
         let filter = filter_from(&self.workflow, &self.status, &self.within, 1000)?;
-        let action = runs::BulkAction::parse(&self.action)?;
+        let action = runs::BulkAction::parse(&self.action).map_err(AppError::BadRequest)?;
         let message = runs::bulk(&state.db, &state.workflows, reach, &filter, action, &actor(ctx)).await?;
         Flash::success(&ctx.session, message);
         Ok(url::form_urlencoded::Serializer::new(String::new())

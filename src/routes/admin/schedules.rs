@@ -115,7 +115,7 @@ async fn create(
 ) -> Result<HttpResponse, AppError> {
     scope.require_manager()?;
     let created = match parse(&state, &form, &scope, ctx.user_email()) {
-        Ok(new) => schedules::create(&state.db, new, &state.config.limits).await,
+        Ok(new) => schedules::create(&state.db, new, &state.config.limits).await.map_err(AppError::from),
         Err(msg) => Err(AppError::Unprocessable(msg)),
     };
     match created {

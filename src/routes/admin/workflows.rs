@@ -138,7 +138,9 @@ async fn run(
     scope.require_manager()?;
     let workflow = runnable(&state, &scope, &path.1)?;
     let started = match params_from(workflow, &scope, &submitted) {
-        Ok(params) => runs::start(&state.db, NewRun::for_workflow(workflow, params).trigger("ui")).await,
+        Ok(params) => {
+            runs::start(&state.db, NewRun::for_workflow(workflow, params).trigger("ui")).await.map_err(AppError::from)
+        }
         Err(msg) => Err(AppError::Unprocessable(msg)),
     };
     match started {
