@@ -106,7 +106,7 @@ pub async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &str)]) 
     Ok(is_new
         .into_iter()
         .map(|new| match new.then(|| run_ids.next()).flatten() {
-            Some(run_id) => Received::New { run_id },
+            Some(run_id) => Received::New { run_id: run_id.into_string() },
             None => Received::Duplicate,
         })
         .collect())

@@ -8,6 +8,7 @@ use sea_orm::DatabaseConnection;
 use super::runs::{self, NewRun, RunView};
 use super::{Registry, Services};
 use crate::config::Config;
+use crate::domain::RunId;
 use crate::engine::Error;
 use crate::engine::queue::JobContext;
 use crate::tenancy::{Scope, WorkspaceLoader};
@@ -95,11 +96,7 @@ impl RunContext {
 
     /// One run per item, in one transaction, the n-th starting `spacing × n` from now. Items
     /// whose idempotency key already has a run are skipped, so a retried attempt fans out once.
-    pub async fn fan_out(
-        &self,
-        items: Vec<NewRun>,
-        spacing: Option<std::time::Duration>,
-    ) -> Result<Vec<String>, Error> {
+    pub async fn fan_out(&self, items: Vec<NewRun>, spacing: Option<std::time::Duration>) -> Result<Vec<RunId>, Error> {
         runs::fan_out(&self.db, items, spacing).await
     }
 }

@@ -304,7 +304,8 @@ pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTim
     let (indexes, news): (Vec<usize>, Vec<NewRun>) = ticks.into_iter().unzip();
     let run_ids = runs::start_all_in(&txn, &news).await?;
     let started = run_ids.len();
-    let mut started_by: HashMap<usize, String> = indexes.into_iter().zip(run_ids).collect();
+    let mut started_by: HashMap<usize, String> =
+        indexes.into_iter().zip(run_ids.into_iter().map(String::from)).collect();
     for (i, found) in due.into_iter().enumerate() {
         let Some(tick) = found.next_run_at else { continue };
         let workspace = found.workspace_id.as_ref().and_then(|id| workspaces.get(id));

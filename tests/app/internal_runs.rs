@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use offstage::db::entities::workflow_run;
+use offstage::domain::RunId;
 use offstage::engine::RunStatus;
 use offstage::engine::runs;
 use reqwest::{Method, StatusCode};
@@ -25,7 +26,7 @@ async fn trial(app: &TestApp) -> (offstage::db::entities::workspace::Model, Stri
 }
 
 async fn status(app: &TestApp, id: &str) -> RunStatus {
-    runs::get(&app.db, id, &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status
+    runs::get(&app.db, &RunId::from(id), &offstage::tenancy::Platform::system()).await.unwrap().unwrap().status
 }
 
 async fn with_trials() -> TestApp {

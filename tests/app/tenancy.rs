@@ -149,7 +149,7 @@ async fn world(app: &TestApp) -> World {
         a_membership,
         a_invitation,
         a_key: key.key.id,
-        a_run,
+        a_run: a_run.into_string(),
         a_schedule,
         outsider: app.sign_in("outsider@example.com").await,
     }
@@ -210,7 +210,8 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
     )
     .await
     .unwrap();
-    let runs: Vec<(String, offstage::engine::RunStatus)> = runs.into_iter().map(|r| (r.id, r.status)).collect();
+    let runs: Vec<(String, offstage::engine::RunStatus)> =
+        runs.into_iter().map(|r| (r.id.into_string(), r.status)).collect();
     let schedules = offstage::db::entities::schedule::Entity::find().all(&app.db).await.unwrap();
     format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}")
 }

@@ -62,9 +62,9 @@ on_both_databases! {
         let owner = app.sign_in(ADMIN_EMAIL).await;
         let base = format!("/admin/workspaces/{}/runs", ws.slug);
         let (_, all) = owner.get_html(&base).await;
-        assert!(all.contains(&skipped.id) && all.contains(&scheduled.id));
+        assert!(all.contains(skipped.id.as_str()) && all.contains(scheduled.id.as_str()));
         let (_, only_skipped) = owner.get_html(&format!("{base}?status=skipped")).await;
-        assert!(only_skipped.contains(&skipped.id) && !only_skipped.contains(&scheduled.id));
+        assert!(only_skipped.contains(skipped.id.as_str()) && !only_skipped.contains(scheduled.id.as_str()));
         let found = owner.get(&format!("{base}?q={}", scheduled.id)).await;
         assert_eq!(found.status(), StatusCode::SEE_OTHER);
         assert_eq!(location(&found), format!("{base}/{}", scheduled.id));
@@ -132,10 +132,10 @@ on_both_databases! {
         for base in [format!("/admin/workspaces/{}/runs", ws.slug), "/admin/platform/runs".to_owned()] {
             let (status, day) = admin.get_html(&format!("{base}?within=24h")).await;
             assert_eq!(status, StatusCode::OK);
-            assert!(day.contains(&new.id) && !day.contains(&old.id), "{base}: only the run created today");
+            assert!(day.contains(new.id.as_str()) && !day.contains(old.id.as_str()), "{base}: only the run created today");
             assert!(day.contains("value=\"24h\" selected") && day.contains("name=\"within\" value=\"24h\""), "the filter and the bulk form keep it");
             let (_, week) = admin.get_html(&format!("{base}?within=7d")).await;
-            assert!(week.contains(&new.id) && week.contains(&old.id), "{base}: both within 7 days");
+            assert!(week.contains(new.id.as_str()) && week.contains(old.id.as_str()), "{base}: both within 7 days");
         }
         let (_, wrong) = admin.get_html(&format!("/admin/workspaces/{}/runs?within=2h", ws.slug)).await;
         assert!(wrong.contains("“2h” is not a period"), "{wrong}");

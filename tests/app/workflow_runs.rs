@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use crate::on_both_databases;
 use chrono::{Duration, Utc};
+use offstage::domain::RunId;
 use offstage::engine::runs::{self, RunStatus};
 use offstage::engine::{NewRun, probe};
 use offstage::error::AppError;
@@ -13,7 +14,8 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement};
 use serde_json::json;
 
 async fn timeline_of(app: &TestApp, id: &str) -> Vec<runs::TimelineEntry> {
-    let run = runs::get(&app.db, id, &offstage::tenancy::Platform::system()).await.unwrap().expect("the run");
+    let run =
+        runs::get(&app.db, &RunId::from(id), &offstage::tenancy::Platform::system()).await.unwrap().expect("the run");
     runs::timeline(&app.db, &run).await.unwrap()
 }
 
@@ -28,11 +30,7 @@ fn kinds(run: &serde_json::Value) -> Vec<String> {
 }
 
 /// Starts a probe run of `ws` as the operator would (API keys are not offered `probe`); returns its id.
-async fn start_probe(
-    app: &TestApp,
-    ws: &offstage::db::entities::workspace::Model,
-    params: serde_json::Value,
-) -> String {
+async fn start_probe(app: &TestApp, ws: &offstage::db::entities::workspace::Model, params: serde_json::Value) -> RunId {
     let mut params = params;
     params["workspace_id"] = json!(ws.id);
     runs::start(&app.db, NewRun::named(&app.workflows, "probe", params).unwrap()).await.unwrap().id

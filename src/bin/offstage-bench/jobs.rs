@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use offstage::domain::RunId;
 use offstage::engine::queue;
 use offstage::engine::{NewRun, RunView, probe, runs};
 use sea_orm::DatabaseConnection;
@@ -26,7 +27,7 @@ async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
 /// Milliseconds from `reference(run)` to the start of the run's (one) attempt, sorted.
 async fn delays(
     db: &DatabaseConnection,
-    ids: &[String],
+    ids: &[RunId],
     reference: impl Fn(&RunView) -> chrono::DateTime<Utc>,
 ) -> anyhow::Result<Vec<f64>> {
     let mut out = Vec::with_capacity(ids.len());

@@ -15,8 +15,7 @@ use crate::tenancy::{Platform, Reach};
 /// Cancels a run that has not started; `Conflict` when it already has.
 pub async fn cancel(db: &DatabaseConnection, run: &RunView, by: &str) -> Result<RunView, Error> {
     let txn = begin_write(db).await?;
-    let cancelled =
-        queue::cancel_not_started(&txn, std::slice::from_ref(&run.id), &format!("cancelled by {by}")).await?;
+    let cancelled = queue::cancel_not_started(&txn, &[run.id.to_string()], &format!("cancelled by {by}")).await?;
     if cancelled == 0 {
         return Err(Error::Conflict(format!("The run is {} and can no longer be cancelled.", run.status.as_str())));
     }
@@ -54,7 +53,7 @@ pub(crate) async fn cancel_by_business_key_in<C: ConnectionTrait>(
         .into_iter()
         .filter(|r| r.workspace_id.as_deref() == Some(workspace_id))
         .filter(|r| !r.status.is_finished() && r.status != RunStatus::Running)
-        .map(|r| r.id)
+        .map(|r| r.id.into_string())
         .collect();
     let cancelled = queue::cancel_not_started(txn, &ids, &format!("cancelled by {by}")).await?;
     for id in &ids {
@@ -72,7 +71,7 @@ pub async fn retry(db: &DatabaseConnection, registry: &Registry, run: &RunView, 
         return Err(Error::Conflict(format!("Only failed runs can be retried; this one is {}.", run.status.as_str())));
     }
     let mut written = super::timeline::last_attempt(run);
-    written.push(events::NewEvent::now(&run.id, EventKind::Retried, format!("Retried by {by}")));
+    written.push(events::NewEvent::now(run.id.as_str(), EventKind::Retried, format!("Retried by {by}")));
     events::record_all(&txn, &written).await?;
     txn.commit().await?;
     get(db, &run.id, &Platform::system()).await?.ok_or(Error::NotFound)
@@ -99,7 +98,7 @@ pub async fn bulk_cancel(
         .await?
         .into_iter()
         .filter(|r| matches!(r.status, RunStatus::Scheduled | RunStatus::Queued) && may_change(reach, registry, r))
-        .map(|r| r.id)
+        .map(|r| r.id.into_string())
         .collect();
     let txn = begin_write(db).await?;
     let cancelled = queue::cancel_not_started(&txn, &ids, &format!("cancelled by {by}")).await?;

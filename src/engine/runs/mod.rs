@@ -25,6 +25,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel}
 use super::{AnyWorkflow, Registry, Workflow};
 use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
+use crate::domain::{RunId, WorkspaceId};
 use crate::engine::Error;
 use crate::engine::queue;
 use crate::tenancy::Platform;
@@ -113,8 +114,8 @@ impl NewRun {
     }
 
     /// The workspace named by the parameters, for workspace-scoped workflows.
-    pub fn workspace_id(&self) -> Option<String> {
-        self.params.get("workspace_id").and_then(|v| v.as_str()).map(str::to_owned)
+    pub fn workspace_id(&self) -> Option<WorkspaceId> {
+        self.params.get("workspace_id").and_then(|v| v.as_str()).map(WorkspaceId::from)
     }
 
     pub fn params_mut(&mut self) -> &mut serde_json::Value {
@@ -160,12 +161,12 @@ fn idempotency_scope(new: &NewRun) -> String {
 }
 
 fn workspace_of(new: &NewRun) -> Option<String> {
-    if new.workflow.workspace_scoped() { new.workspace_id() } else { None }
+    if new.workflow.workspace_scoped() { new.workspace_id().map(String::from) } else { None }
 }
 
 /// Queues a run inside the caller's transaction, so it exists exactly when the caller's change
 /// commits. Returns the run's id; a repeated idempotency key is a `Conflict`.
-pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<String, Error> {
+pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<RunId, Error> {
     let mut ids = start_all_in(txn, std::slice::from_ref(new)).await?;
     ids.pop().ok_or_else(|| Error::Corrupt("no run id returned".into()))
 }
@@ -174,13 +175,13 @@ pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<Strin
 const ROWS_PER_INSERT: usize = 500;
 
 /// A run ready to be written: its facts and its job, with the same id.
-pub struct PreparedRun {
+pub(super) struct PreparedRun {
     pub fact: workflow_run::Model,
     pub job: queue::NewJob,
 }
 
 /// Checks each run's parameters and gives it its id, its row and its job, as of `now`.
-pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, Error> {
+pub(super) fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, Error> {
     let mut prepared = Vec::with_capacity(news.len());
     for new in news {
         new.workflow.check_params(&new.params).map_err(Error::Invalid)?;
@@ -218,10 +219,10 @@ pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, 
 /// Queues several runs inside the caller's transaction with two multi-row INSERTs (facts, jobs)
 /// per 500 runs instead of two statements per run. A repeated idempotency key
 /// among them, or one already used, is a `Conflict` and nothing is written.
-pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<String>, Error> {
+pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<RunId>, Error> {
     let (facts, jobs_rows): (Vec<_>, Vec<_>) =
         prepare(news, Utc::now())?.into_iter().map(|run| (run.fact.into_active_model(), run.job)).unzip();
-    let ids = jobs_rows.iter().map(|job| job.id.clone()).collect();
+    let ids = jobs_rows.iter().map(|job| RunId::from(job.id.clone())).collect();
     for chunk in facts.chunks(ROWS_PER_INSERT) {
         match workflow_run::Entity::insert_many(chunk.to_vec()).exec(txn).await {
             Ok(_) => {}
@@ -246,7 +247,7 @@ pub async fn fan_out(
     db: &DatabaseConnection,
     items: Vec<NewRun>,
     spacing: Option<std::time::Duration>,
-) -> Result<Vec<String>, Error> {
+) -> Result<Vec<RunId>, Error> {
     let now = Utc::now();
     let txn = begin_write(db).await?;
     let mut fresh = Vec::with_capacity(items.len());

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::super::{RunResult, SkipReason};
 use crate::db::entities::workflow_run;
+use crate::domain::{RunId, WorkspaceId};
 use crate::engine::Error;
 use crate::engine::{Registry, queue};
 use crate::tenancy::{Platform, Reach};
@@ -62,13 +63,17 @@ impl RunStatus {
 }
 
 /// A run with its current state, if `reach` may see it.
-pub async fn get<'a>(db: &DatabaseConnection, id: &str, reach: impl Into<Reach<'a>>) -> Result<Option<RunView>, Error> {
-    let filter = RunFilter { id: Some(id.to_owned()), limit: 1, ..RunFilter::default() };
+pub async fn get<'a>(
+    db: &DatabaseConnection,
+    id: &RunId,
+    reach: impl Into<Reach<'a>>,
+) -> Result<Option<RunView>, Error> {
+    let filter = RunFilter { id: Some(id.clone()), limit: 1, ..RunFilter::default() };
     Ok(list(db, reach, &filter).await?.into_iter().next())
 }
 
 /// The runs with these ids, in any workspace and in no particular order.
-pub async fn get_many<C: ConnectionTrait>(db: &C, _platform: &Platform, ids: &[String]) -> Result<Vec<RunView>, Error> {
+pub async fn get_many<C: ConnectionTrait>(db: &C, _platform: &Platform, ids: &[RunId]) -> Result<Vec<RunView>, Error> {
     if ids.is_empty() {
         return Ok(Vec::new());
     }
@@ -113,12 +118,12 @@ pub async fn find_by_idempotency_in<C: ConnectionTrait>(
 /// Which runs to list (within what the `Reach` of the read allows); newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
-    pub id: Option<String>,
+    pub id: Option<RunId>,
     pub workflow: Option<String>,
     pub status: Option<RunStatus>,
     pub business_key: Option<String>,
     pub idempotency: Option<(String, String)>,
-    pub chain_id: Option<String>,
+    pub chain_id: Option<RunId>,
     /// Only runs created at or after this time.
     pub created_since: Option<DateTime<Utc>>,
     pub limit: u64,
@@ -172,9 +177,9 @@ pub async fn list<'a, C: ConnectionTrait>(
 /// A run as the API and the UI show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunView {
-    pub id: String,
+    pub id: RunId,
     pub workflow: String,
-    pub workspace_id: Option<String>,
+    pub workspace_id: Option<WorkspaceId>,
     pub status: RunStatus,
     pub params: serde_json::Value,
     pub output: Option<serde_json::Value>,
@@ -191,7 +196,7 @@ pub struct RunView {
     #[serde(skip_serializing)]
     pub requested_for: DateTime<Utc>,
     pub business_key: Option<String>,
-    pub chain_id: Option<String>,
+    pub chain_id: Option<RunId>,
     pub trigger: String,
 }
 
@@ -218,9 +223,9 @@ impl RunView {
         let started =
             !matches!(status, RunStatus::Scheduled | RunStatus::Queued) || row.try_get::<i64>("", "attempts")? > 0;
         Ok(RunView {
-            id: row.try_get("", "id")?,
+            id: RunId::from(row.try_get::<String>("", "id")?),
             workflow: row.try_get("", "workflow")?,
-            workspace_id: row.try_get("", "workspace_id")?,
+            workspace_id: row.try_get::<Option<String>>("", "workspace_id")?.map(WorkspaceId::from),
             status,
             params: serde_json::from_str(&params).unwrap_or(serde_json::Value::Null),
             output: ok.as_ref().and_then(|r| r.output.clone()),
@@ -238,7 +243,7 @@ impl RunView {
             created_at: row.try_get("", "created_at")?,
             requested_for: row.try_get("", "scheduled_for")?,
             business_key: row.try_get("", "business_key")?,
-            chain_id: row.try_get("", "chain_id")?,
+            chain_id: row.try_get::<Option<String>>("", "chain_id")?.map(RunId::from),
             trigger: row.try_get("", "trigger")?,
         })
     }

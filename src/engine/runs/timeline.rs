@@ -50,7 +50,7 @@ fn created(run: &RunView) -> NewEvent {
 }
 
 fn event(run: &RunView, at: DateTime<Utc>, kind: EventKind, message: String) -> NewEvent {
-    NewEvent { run_id: run.id.clone(), kind, message, at }
+    NewEvent { run_id: run.id.to_string(), kind, message, at }
 }
 
 /// The current or last attempt as the job row tells it: its start and, when it has ended, how.

@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use super::{RunView, get};
+use crate::domain::RunId;
 use crate::engine::Error;
 use crate::tenancy::Reach;
 
@@ -93,7 +94,7 @@ impl Drop for Registration {
 pub async fn until_finished<'a>(
     db: &DatabaseConnection,
     reach: impl Into<Reach<'a>>,
-    run_id: &str,
+    run_id: &RunId,
     limit: Duration,
 ) -> Result<RunView, Error> {
     let reach = reach.into();

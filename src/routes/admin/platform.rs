@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sea_orm::EntityTrait;
 
 use crate::db::entities::schedule;
-use crate::domain::Timezone;
+use crate::domain::{RunId, Timezone};
 use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::engine::schedules;
 use crate::error::AppError;
@@ -112,7 +112,7 @@ async fn all_runs(
 ) -> Result<HttpResponse, AppError> {
     let platform = require_platform_admin(&ctx)?;
     let q = query.q.trim().to_owned();
-    if !q.is_empty() && runs::get(&state.db, &q, &platform).await?.is_some() {
+    if !q.is_empty() && runs::get(&state.db, &RunId::from(q.as_str()), &platform).await?.is_some() {
         return Ok(redirect(format!("/admin/platform/runs/{q}")));
     }
     let found = runs::list(&state.db, &platform, &query.filter()?).await?;
@@ -179,9 +179,9 @@ impl RunPage {
 
 async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, AppError> {
     let platform = require_platform_admin(&ctx)?;
-    let run = runs::get(&state.db, &id, &platform).await?.ok_or(AppError::NotFound)?;
+    let run = runs::get(&state.db, &RunId::from(id.as_str()), &platform).await?.ok_or(AppError::NotFound)?;
     if let Some(ws_id) = &run.workspace_id
-        && let Some(ws) = crate::db::entities::workspace::Entity::find_by_id(ws_id).one(&state.db).await?
+        && let Some(ws) = crate::db::entities::workspace::Entity::find_by_id(ws_id.as_str()).one(&state.db).await?
     {
         return Ok(redirect(format!("/admin/workspaces/{}/runs/{}", ws.slug, run.id)));
     }
@@ -209,7 +209,7 @@ async fn act(
 ) -> Result<HttpResponse, AppError> {
     let platform = require_platform_admin(&ctx)?;
     let (id, action) = path.into_inner();
-    let run = runs::get(&state.db, &id, &platform).await?.ok_or(AppError::NotFound)?;
+    let run = runs::get(&state.db, &RunId::from(id.as_str()), &platform).await?.ok_or(AppError::NotFound)?;
     act_on(&state, &ctx, &run, &action).await?;
     Ok(redirect(format!("/admin/platform/runs/{}", run.id)))
 }

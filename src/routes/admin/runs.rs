@@ -9,6 +9,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
+use crate::domain::RunId;
 use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -67,7 +68,7 @@ async fn index(
     query: web::Query<RunsQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.q.clone().unwrap_or_default().trim().to_owned();
-    if !q.is_empty() && runs::get(&state.db, &q, &scope).await?.is_some() {
+    if !q.is_empty() && runs::get(&state.db, &RunId::from(q.as_str()), &scope).await?.is_some() {
         return Ok(redirect(format!("/admin/workspaces/{}/runs/{q}", scope.workspace().slug)));
     }
     let workflow = query.workflow.clone().unwrap_or_default();
@@ -158,7 +159,7 @@ impl RunPage {
 }
 
 async fn load(scope: &Scope, state: &AppState, id: &str) -> Result<RunView, AppError> {
-    runs::get(&state.db, id, scope).await?.ok_or(AppError::NotFound)
+    runs::get(&state.db, &RunId::from(id), scope).await?.ok_or(AppError::NotFound)
 }
 
 async fn show(

@@ -166,7 +166,7 @@ pub(super) async fn apply(
         "run-now" => {
             let run = schedules::run_now(&state.db, &state.workflows, &found).await?;
             Flash::success(&ctx.session, "Run started.");
-            return Ok(Some(run.id));
+            return Ok(Some(run.id.into_string()));
         }
         "delete" => {
             schedules::delete(&state.db, found).await?;

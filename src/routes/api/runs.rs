@@ -8,6 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::ApiScope;
+use crate::domain::RunId;
 use crate::engine::runs::{self, RunFilter, RunStatus, RunView};
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
@@ -55,7 +56,7 @@ async fn show(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let run = runs::get(&state.db, &id, &scope).await?.ok_or(AppError::NotFound)?;
+    let run = runs::get(&state.db, &RunId::from(id.as_str()), &scope).await?.ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().json(with_timeline(&state.db, &run).await?))
 }
 
@@ -87,7 +88,7 @@ async fn change(
     id: &str,
     change: Change,
 ) -> Result<HttpResponse, ApiError> {
-    let run = runs::get(&state.db, id, &scope).await?.ok_or(AppError::NotFound)?;
+    let run = runs::get(&state.db, &RunId::from(id), &scope).await?.ok_or(AppError::NotFound)?;
     scope.require_may_change_run(state.workflows.is_internal(&run.workflow))?;
     let by = scope.actor().label();
     let changed = match change {
