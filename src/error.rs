@@ -84,6 +84,23 @@ impl From<crate::billing::Error> for AppError {
     }
 }
 
+impl From<crate::workspaces::Error> for AppError {
+    fn from(err: crate::workspaces::Error) -> Self {
+        use crate::workspaces::Error;
+        match err {
+            Error::NotFound => AppError::NotFound,
+            Error::Conflict(message) => AppError::Conflict(message),
+            Error::Forbidden(message) => AppError::Forbidden(message),
+            Error::TooManyRequests { message, retry_after } => AppError::TooManyRequests { message, retry_after },
+            Error::Tenancy(err) => err.into(),
+            Error::Engine(err) => err.into(),
+            Error::Mail(err) => err.into(),
+            Error::Billing(err) => err.into(),
+            other @ Error::Database(_) => AppError::Internal(other.into()),
+        }
+    }
+}
+
 impl From<crate::tenancy::Error> for AppError {
     fn from(err: crate::tenancy::Error) -> Self {
         use crate::tenancy::Error;
@@ -211,7 +228,8 @@ api_error_from!(
     crate::engine::Error,
     crate::tenancy::Error,
     crate::mail::Error,
-    crate::billing::Error
+    crate::billing::Error,
+    crate::workspaces::Error
 );
 
 impl std::fmt::Display for ApiError {

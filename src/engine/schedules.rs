@@ -223,6 +223,36 @@ pub async fn set_paused(
     Ok(active.update(db).await?)
 }
 
+/// Creates the workspace's built-in schedule `id` of `workflow` on `cron`, following the
+/// workspace's timezone, inside the caller's transaction; an existing one is kept as the operator
+/// left it (paused, say).
+pub async fn ensure_built_in_for_workspace_in<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    id: &str,
+    workflow: &str,
+    cron: &str,
+    ws: &workspace::Model,
+) -> Result<(), Error> {
+    let next = CronExpr::parse(cron).map_err(Error::Corrupt)?.next_after(Utc::now(), ws.tz());
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+        txn.get_database_backend(),
+        "INSERT INTO schedules (id, workflow, workspace_id, cron, timezone, params, paused, next_run_at, created_by, created_at) \
+         VALUES ($1, $2, $3, $4, NULL, $5, false, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
+        [
+            id.into(),
+            workflow.into(),
+            ws.id.clone().into(),
+            cron.into(),
+            serde_json::json!({}).to_string().into(),
+            next.into(),
+            BUILT_IN_AUTHOR.into(),
+            Utc::now().into(),
+        ],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// After a workspace's timezone changed: its schedules that follow the workspace's timezone get
 /// their next tick computed again in the new one.
 pub async fn follow_timezone<C: sea_orm::ConnectionTrait>(db: &C, ws: &workspace::Model) -> Result<(), Error> {

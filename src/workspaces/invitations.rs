@@ -14,12 +14,12 @@ use sea_orm::{
 use crate::config::Config;
 use crate::db::entities::{invitation, membership, user, workspace};
 use crate::domain::{Email, PublicId, Role};
-use crate::error::AppError;
 use crate::mail;
 use crate::mail::templates::{Email as _, Invitation};
 use crate::tenancy::insert_membership;
 use crate::tenancy::{ActivityKind, Actor, Scope};
 use crate::tokens;
+use crate::workspaces::Error;
 
 const INVITATION_DAYS: i64 = 7;
 
@@ -38,7 +38,7 @@ fn still_open(now: chrono::DateTime<Utc>) -> Condition {
 }
 
 impl Scope {
-    pub async fn pending_invitations(&self, db: &DatabaseConnection) -> Result<Vec<invitation::Model>, AppError> {
+    pub async fn pending_invitations(&self, db: &DatabaseConnection) -> Result<Vec<invitation::Model>, Error> {
         Ok(invitation::Entity::find()
             .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
             .filter(still_open(Utc::now()))
@@ -56,7 +56,7 @@ impl Scope {
         email: &Email,
         role: Role,
         config: &Config,
-    ) -> Result<(), AppError> {
+    ) -> Result<(), Error> {
         self.require_manager()?;
         self.require_may_grant(role)?;
         let txn = crate::db::begin_write(db).await?;
@@ -71,7 +71,7 @@ impl Scope {
             .count(&txn)
             .await?;
         if member > 0 {
-            return Err(AppError::Conflict(format!("{email} is already a member of this workspace.")));
+            return Err(Error::Conflict(format!("{email} is already a member of this workspace.")));
         }
         let now = Utc::now();
         let pending = invitation::Entity::find()
@@ -81,7 +81,7 @@ impl Scope {
             .count(&txn)
             .await?;
         if pending > 0 {
-            return Err(AppError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "{email} has already been invited; revoke that invitation to send a new one."
             )));
         }
@@ -92,7 +92,7 @@ impl Scope {
             .count(&txn)
             .await?;
         if sent_today >= u64::from(limit) {
-            return Err(AppError::TooManyRequests {
+            return Err(Error::TooManyRequests {
                 message: format!(
                     "This workspace has sent {limit} invitations in the last 24 hours, the most it may; try again later."
                 ),
@@ -135,14 +135,14 @@ impl Scope {
         Ok(())
     }
 
-    pub async fn revoke_invitation(&self, db: &DatabaseConnection, invitation_id: &str) -> Result<String, AppError> {
+    pub async fn revoke_invitation(&self, db: &DatabaseConnection, invitation_id: &str) -> Result<String, Error> {
         self.require_manager()?;
         let found = invitation::Entity::find_by_id(invitation_id)
             .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
             .one(db)
             .await?
             .filter(|i| i.is_pending(Utc::now()))
-            .ok_or(AppError::NotFound)?;
+            .ok_or(Error::NotFound)?;
         let email = found.email.clone();
         let txn = crate::db::begin_write(db).await?;
         let mut active: invitation::ActiveModel = found.into();
@@ -159,7 +159,7 @@ impl Scope {
 pub async fn find_pending_invitation(
     db: &DatabaseConnection,
     token: &str,
-) -> Result<(invitation::Model, workspace::Model), AppError> {
+) -> Result<(invitation::Model, workspace::Model), Error> {
     let found =
         invitation::Entity::find().filter(invitation::Column::TokenHash.eq(tokens::sha256_hex(token))).one(db).await?;
     pending_with_workspace(db, found).await
@@ -169,14 +169,14 @@ pub async fn find_pending_invitation(
 async fn pending_with_workspace(
     db: &DatabaseConnection,
     found: Option<invitation::Model>,
-) -> Result<(invitation::Model, workspace::Model), AppError> {
-    let found = found.filter(|i| i.is_pending(Utc::now())).ok_or(AppError::NotFound)?;
-    let ws = workspace::Entity::find_by_id(&found.workspace_id).one(db).await?.ok_or(AppError::NotFound)?;
+) -> Result<(invitation::Model, workspace::Model), Error> {
+    let found = found.filter(|i| i.is_pending(Utc::now())).ok_or(Error::NotFound)?;
+    let ws = workspace::Entity::find_by_id(&found.workspace_id).one(db).await?.ok_or(Error::NotFound)?;
     Ok((found, ws))
 }
 
 /// The pending invitations addressed to `user`'s email, newest first.
-pub async fn invitations_for(db: &DatabaseConnection, user: &user::Model) -> Result<Vec<InvitationForYou>, AppError> {
+pub async fn invitations_for(db: &DatabaseConnection, user: &user::Model) -> Result<Vec<InvitationForYou>, Error> {
     let found = invitation::Entity::find()
         .filter(invitation::Column::Email.eq(&user.email))
         .filter(still_open(Utc::now()))
@@ -198,7 +198,7 @@ async fn addressed_to(
     db: &DatabaseConnection,
     user: &user::Model,
     invitation_id: &str,
-) -> Result<(invitation::Model, workspace::Model), AppError> {
+) -> Result<(invitation::Model, workspace::Model), Error> {
     let found =
         invitation::Entity::find_by_id(invitation_id).filter(invitation::Column::Email.eq(&user.email)).one(db).await?;
     pending_with_workspace(db, found).await
@@ -210,10 +210,10 @@ pub async fn accept_invitation_by_id(
     db: &DatabaseConnection,
     user: &user::Model,
     invitation_id: &str,
-) -> Result<workspace::Model, AppError> {
+) -> Result<workspace::Model, Error> {
     let (found, ws) = addressed_to(db, user, invitation_id).await?;
     if !user.email_verified() {
-        return Err(AppError::Forbidden(
+        return Err(Error::Forbidden(
             "Confirm your email address first (the link we sent you), or open the invitation's own link.".into(),
         ));
     }
@@ -226,7 +226,7 @@ pub async fn decline_invitation(
     db: &DatabaseConnection,
     user: &user::Model,
     invitation_id: &str,
-) -> Result<String, AppError> {
+) -> Result<String, Error> {
     let (found, ws) = addressed_to(db, user, invitation_id).await?;
     let name = ws.name.clone();
     let txn = crate::db::begin_write(db).await?;
@@ -249,9 +249,9 @@ pub async fn accept_invitation(
     invitation: invitation::Model,
     ws: workspace::Model,
     user: &user::Model,
-) -> Result<(), AppError> {
+) -> Result<(), Error> {
     if invitation.email != user.email {
-        return Err(AppError::Forbidden(format!(
+        return Err(Error::Forbidden(format!(
             "This invitation is for {}; sign in with that address to accept it.",
             invitation.email
         )));

@@ -2,9 +2,11 @@
 //! transaction), listing those a user may see, and changing a workspace's settings; invitations
 //! to join one; and the workspace's own workflows (health scores, the weekly digest).
 
+mod error;
 mod invitations;
 pub mod workflows;
 
+pub use error::Error;
 pub use invitations::{
     InvitationForYou, accept_invitation, accept_invitation_by_id, decline_invitation, find_pending_invitation,
     invitations_for,
@@ -23,7 +25,6 @@ use crate::db::entities::{membership, user, workspace};
 use crate::db::is_unique_violation;
 use crate::domain::{PublicId, Role, Slug, SubscriptionStatus, Timezone, WorkspaceName};
 use crate::engine::{NewRun, runs};
-use crate::error::AppError;
 use crate::mail::sequences::{self, Enrolment, onboarding};
 use crate::tenancy::{ActivityKind, Scope};
 use crate::workspaces::workflows::generate_weekly_digest;
@@ -47,17 +48,17 @@ pub async fn create(
     db: &DatabaseConnection,
     new: NewWorkspace,
     owner: &user::Model,
-) -> Result<workspace::Model, AppError> {
+) -> Result<workspace::Model, Error> {
     let explicit = new.slug.is_some();
     let base = new.slug.clone().unwrap_or_else(|| Slug::from_name(new.name.as_str()));
     for attempt in 0..20u32 {
         let slug = if attempt == 0 { base.clone() } else { base.with_suffix(attempt + 1) };
         match try_create(db, &new, &slug, owner).await {
-            Err(AppError::Conflict(_)) if !explicit => continue,
+            Err(Error::Conflict(_)) if !explicit => continue,
             other => return other,
         }
     }
-    Err(AppError::Conflict(format!("Too many workspaces are named like “{base}”; choose a slug yourself.")))
+    Err(Error::Conflict(format!("Too many workspaces are named like “{base}”; choose a slug yourself.")))
 }
 
 async fn try_create(
@@ -65,7 +66,7 @@ async fn try_create(
     new: &NewWorkspace,
     slug: &Slug,
     owner: &user::Model,
-) -> Result<workspace::Model, AppError> {
+) -> Result<workspace::Model, Error> {
     let now = Utc::now();
     let trial_ends_at = new.trial_days.map(|days| now + chrono::Duration::days(i64::from(days)));
     let txn = crate::db::begin_write(db).await?;
@@ -95,7 +96,7 @@ async fn try_create(
     let created = match inserted {
         Ok(ws) => ws,
         Err(err) if is_unique_violation(&err) => {
-            return Err(AppError::Conflict(format!("The slug “{slug}” is taken; choose another.")));
+            return Err(Error::Conflict(format!("The slug “{slug}” is taken; choose another.")));
         }
         Err(err) => return Err(err.into()),
     };
@@ -118,7 +119,7 @@ pub async fn list_visible(
     viewer: &user::Model,
     search: &str,
     page: u64,
-) -> Result<(Vec<workspace::Model>, u64), AppError> {
+) -> Result<(Vec<workspace::Model>, u64), Error> {
     let mut query = workspace::Entity::find();
     if !viewer.is_platform_admin {
         let mine = membership::Entity::find()
@@ -150,7 +151,7 @@ pub async fn update_settings(
     scope: &Scope,
     name: WorkspaceName,
     timezone: Timezone,
-) -> Result<workspace::Model, AppError> {
+) -> Result<workspace::Model, Error> {
     scope.require_manager()?;
     let txn = crate::db::begin_write(db).await?;
     let mut active: workspace::ActiveModel = scope.workspace().clone().into();
@@ -171,6 +172,6 @@ pub async fn update_settings(
     Ok(updated)
 }
 
-pub async fn find_by_slug(db: &DatabaseConnection, slug: &str) -> Result<Option<workspace::Model>, AppError> {
+pub async fn find_by_slug(db: &DatabaseConnection, slug: &str) -> Result<Option<workspace::Model>, Error> {
     Ok(workspace::Entity::find().filter(workspace::Column::Slug.eq(slug)).one(db).await?)
 }

@@ -76,7 +76,7 @@ async fn add(
     scope.require_manager()?;
     let parsed = Email::parse(&form.email).and_then(|e| Role::parse(&form.role).map(|r| (e, r)));
     let outcome = match &parsed {
-        Ok((email, role)) => scope.invite(&state.db, email, *role, &state.config).await,
+        Ok((email, role)) => scope.invite(&state.db, email, *role, &state.config).await.map_err(AppError::from),
         Err(msg) => Err(AppError::BadRequest(msg.clone())),
     };
     match outcome {

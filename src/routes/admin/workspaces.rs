@@ -133,7 +133,7 @@ async fn create(
         _ if !ctx.user.user().email_verified() => Err(AppError::BadRequest(
             "Confirm your email address first: open the link we sent you, then create your workspace.".into(),
         )),
-        Ok(new) => workspaces::create(&state.db, new, ctx.user.user()).await,
+        Ok(new) => workspaces::create(&state.db, new, ctx.user.user()).await.map_err(AppError::from),
         Err(msg) => Err(AppError::BadRequest(msg)),
     };
     match outcome {

@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::billing::EventStatus;
 use crate::db::begin_write;
 use crate::db::entities::{health_score, membership, stripe_event, user, workspace};
-use crate::domain::{CronExpr, Timezone};
-use crate::engine::{Outcome, Registry, RunContext, Workflow, runs};
-use crate::error::AppError;
+use crate::domain::Timezone;
+use crate::engine::{Outcome, Registry, RunContext, Workflow, runs, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
 use crate::mail::{self, Links, outbox};
+use crate::workspaces::Error;
 
 pub struct GenerateWeeklyDigest;
 
@@ -35,32 +35,15 @@ pub fn schedule_id(workspace_id: &str) -> String {
 
 /// Creates the workspace's weekly digest schedule (following its timezone) inside the caller's
 /// transaction; an existing one is kept as the operator left it.
-pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) -> Result<(), AppError> {
-    let cron = CronExpr::parse(CRON).map_err(|e| AppError::Internal(anyhow::anyhow!(e)))?;
-    let next = cron.next_after(Utc::now(), ws.tz());
-    let params = json!({}).to_string();
-    txn.execute_raw(Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "INSERT INTO schedules (id, workflow, workspace_id, cron, timezone, params, paused, next_run_at, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, NULL, $5, false, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-        [
-            schedule_id(&ws.id).into(),
-            GenerateWeeklyDigest::NAME.into(),
-            ws.id.clone().into(),
-            CRON.into(),
-            params.into(),
-            next.into(),
-            crate::engine::schedules::BUILT_IN_AUTHOR.into(),
-            Utc::now().into(),
-        ],
-    ))
-    .await?;
+pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) -> Result<(), Error> {
+    let id = schedule_id(&ws.id);
+    schedules::ensure_built_in_for_workspace_in(txn, &id, GenerateWeeklyDigest::NAME, CRON, ws).await?;
     Ok(())
 }
 
 /// Creates the digest schedule of every workspace that has none (workspaces made before digests
 /// existed). Like every built-in schedule it can be paused, not deleted.
-pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) -> Result<(), AppError> {
+pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) -> Result<(), Error> {
     let missing = workspace::Entity::find()
         .from_raw_sql(Statement::from_string(
             db.get_database_backend(),
@@ -80,7 +63,7 @@ async fn summarize<C: ConnectionTrait>(
     registry: &Registry,
     ws: &workspace::Model,
     since: DateTime<Utc>,
-) -> Result<Counts, AppError> {
+) -> Result<Counts, Error> {
     let (runs, failures) = runs::ended_since(db, registry, &ws.id, since).await?;
     let members_joined = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(&ws.id))
