@@ -72,8 +72,10 @@ async fn waits_held_open(backend: Backend) {
     assert_eq!(refused.headers()["retry-after"], "1");
     assert_eq!(runs_started(&app).await, 2, "the refused request started nothing");
     let (_, listed) = app.api(Method::GET, &key, "/api/v1/runs?workflow=refresh_workspace_health", None).await;
-    let cancelled_at = Instant::now();
+    // From the last cancellation sent: the last waiter cannot end before its run is cancelled.
+    let mut cancelled_at = Instant::now();
     for run in listed["runs"].as_array().unwrap() {
+        cancelled_at = Instant::now();
         let (status, _) =
             app.api(Method::POST, &key, &format!("/api/v1/runs/{}/cancel", run["id"].as_str().unwrap()), None).await;
         assert_eq!(status, StatusCode::OK);
