@@ -118,9 +118,11 @@ fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server>
     // The cookie lives as long as a session can; the session's row says when it really ends.
     let cookie_lifetime = actix_web::cookie::time::Duration::try_from(state.config.sessions.lifetime)
         .unwrap_or(actix_web::cookie::time::Duration::days(30));
+    let state_rate = state.config.limits.api_rate_per_key;
     let data = web::Data::new(state);
     // One count of open `"wait": true` requests for the whole process, not one per web worker.
     let api_waits = web::Data::new(routes::api::ApiWaits::default());
+    let api_rate_limit = web::Data::new(routes::api::ApiRateLimit::new(state_rate));
     let server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("offstage_session".into())
@@ -132,6 +134,7 @@ fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server>
         App::new()
             .app_data(data.clone())
             .app_data(api_waits.clone())
+            .app_data(api_rate_limit.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 crate::error::AppError::BadRequest(format!("The address has a parameter that can't be read: {err}"))
                     .into()

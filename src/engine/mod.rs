@@ -12,6 +12,7 @@ mod error;
 pub mod events;
 pub mod execute;
 mod outcome;
+mod priority;
 pub mod probe;
 pub mod queue;
 mod registry;
@@ -23,7 +24,8 @@ pub use context::RunContext;
 pub use error::Error;
 pub use execute::{RunRequest, RunResult, execute};
 pub use outcome::{Outcome, SkipReason};
-pub use registry::{AnyWorkflow, Registry, workflow};
+pub use priority::Priority;
+pub use registry::{AnyWorkflow, ParamsError, Registry, workflow};
 pub use runs::{NewRun, RunStatus, RunView};
 pub use services::Services;
 
@@ -51,6 +53,8 @@ pub trait Workflow: Send + Sync + 'static {
     /// Operator tools (`probe`): offered to platform admins only, never to API keys or a
     /// workspace's own people, who share the workers with every other workspace.
     const OPERATOR_ONLY: bool = false;
+    /// Which runs go first when more are due than the workers can start (`Priority`).
+    const PRIORITY: Priority = Priority::Normal;
 
     /// The parameters. A field named `workspace_id` makes the workflow workspace-scoped: its runs
     /// belong to that workspace, and `RunContext::scope` is that workspace's scope.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::{Outcome, RunContext, Workflow};
+use super::{Outcome, Priority, RunContext, Workflow};
 
 /// A workflow seen through its name and JSON parameters, as the engine, API and UI need it.
 pub trait AnyWorkflow: Send + Sync {
@@ -18,12 +18,13 @@ pub trait AnyWorkflow: Send + Sync {
     fn timeout(&self) -> Duration;
     fn internal(&self) -> bool;
     fn operator_only(&self) -> bool;
+    fn priority(&self) -> Priority;
     /// The JSON schema of the parameters.
     fn params_schema(&self) -> Value;
     /// True when the parameters carry a `workspace_id`.
     fn workspace_scoped(&self) -> bool;
     /// Checks parameters against the type; the error names the offending field.
-    fn check_params(&self, params: &Value) -> Result<(), String>;
+    fn check_params(&self, params: &Value) -> Result<(), ParamsError>;
     fn run(&self, ctx: RunContext, params: Value) -> BoxFuture<'static, anyhow::Result<Outcome>>;
 }
 
@@ -48,28 +49,44 @@ impl<W: Workflow> AnyWorkflow for Entry<W> {
     fn operator_only(&self) -> bool {
         W::OPERATOR_ONLY
     }
+    fn priority(&self) -> Priority {
+        W::PRIORITY
+    }
     fn params_schema(&self) -> Value {
         serde_json::to_value(schemars::schema_for!(W::Params)).unwrap_or(Value::Null)
     }
     fn workspace_scoped(&self) -> bool {
         self.params_schema()["properties"].get("workspace_id").is_some()
     }
-    fn check_params(&self, params: &Value) -> Result<(), String> {
+    fn check_params(&self, params: &Value) -> Result<(), ParamsError> {
         parse::<W>(params.clone()).map(|_| ())
     }
     fn run(&self, ctx: RunContext, params: Value) -> BoxFuture<'static, anyhow::Result<Outcome>> {
         Box::pin(async move {
-            let params = parse::<W>(params).map_err(anyhow::Error::msg)?;
+            let params = parse::<W>(params).map_err(|err| anyhow::Error::msg(err.to_string()))?;
             W::run(ctx, params).await
         })
     }
 }
 
-fn parse<W: Workflow>(params: Value) -> Result<W::Params, String> {
+/// Parameters that do not fit: where (`""` for the whole, else a path such as `emails[2]`) and why.
+#[derive(Debug, Clone)]
+pub struct ParamsError {
+    pub path: String,
+    pub problem: String,
+}
+
+impl std::fmt::Display for ParamsError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.path.is_empty() { f.write_str(&self.problem) } else { write!(f, "{}: {}", self.path, self.problem) }
+    }
+}
+
+fn parse<W: Workflow>(params: Value) -> Result<W::Params, ParamsError> {
     serde_path_to_error::deserialize::<_, W::Params>(params).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
-        if path == "." { inner.to_string() } else { format!("{path}: {inner}") }
+        let problem = err.into_inner().to_string();
+        ParamsError { path: if path == "." { String::new() } else { path }, problem }
     })
 }
 

@@ -117,7 +117,7 @@ pub async fn create(
 ) -> Result<schedule::Model, Error> {
     let workspace_id = new.workspace.as_ref().map(|w| w.id.clone());
     let params = new.params.to_string();
-    new.workflow.check_params(&run_params(&params, &workspace_id)).map_err(Error::Invalid)?;
+    new.workflow.check_params(&run_params(&params, &workspace_id)).map_err(|err| Error::Invalid(err.to_string()))?;
     let tz = new.timezone.unwrap_or_else(|| zone(&None, new.workspace.as_ref()));
     let next = new.cron.next_after(Utc::now(), tz);
     let txn = begin_write(db).await?;
@@ -320,22 +320,21 @@ pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTim
         let Some(tick) = found.next_run_at else { continue };
         let key = format!("schedule:{}:{}", found.id, tick.timestamp());
         let new = match NewRun::named(registry, &found.workflow, run_params(&found.params, &found.workspace_id)) {
-            Ok(new) => new.idempotency_key(key.clone()).trigger("schedule").at(tick),
+            Ok(new) => new.idempotency_key(key).trigger("schedule").at(tick),
             Err(err) => {
                 tracing::warn!(schedule = found.id, error = %err, "schedule names an unknown workflow");
                 continue;
             }
         };
-        if runs::find_by_idempotency_in(&txn, &new.idempotency_scope(), &key).await?.is_some() {
-            continue;
-        }
         ticks.push((i, new));
     }
+    // A tick already started (by a process that died before moving the schedule on) is not
+    // started twice: its key gives the first run back.
     let (indexes, news): (Vec<usize>, Vec<NewRun>) = ticks.into_iter().unzip();
-    let run_ids = runs::start_all_in(&txn, &news).await?;
-    let started = run_ids.len();
+    let placed = runs::start_batch_in(&txn, &news).await?;
+    let started = placed.iter().filter(|p| !p.duplicate).count();
     let mut started_by: HashMap<usize, String> =
-        indexes.into_iter().zip(run_ids.into_iter().map(String::from)).collect();
+        indexes.into_iter().zip(placed).filter(|(_, p)| !p.duplicate).map(|(i, p)| (i, String::from(p.id))).collect();
     for (i, found) in due.into_iter().enumerate() {
         let Some(tick) = found.next_run_at else { continue };
         let workspace = found.workspace_id.as_ref().and_then(|id| workspaces.get(id));

@@ -73,6 +73,7 @@ const API_ROUTES: &[(&str, &str)] = &[
     ("POST", "/runs/{id}/retry"),
     ("GET", "/workflows"),
     ("POST", "/workflows/{name}/runs"),
+    ("POST", "/workflows/{name}/runs/batch"),
     ("GET", "/workspace"),
 ];
 
@@ -276,9 +277,11 @@ on_both_databases! {
         for (method, template) in API_ROUTES {
             for path in concrete(template, "", &w) {
                 let url = app.url(&format!("/api/v1{path}"));
+                let a_params = serde_json::json!({ "params": { "workspace_id": w.a.id } });
                 let request = match *method {
                     "GET" => app.anonymous().get(url),
-                    _ => app.anonymous().post(url).json(&serde_json::json!({ "params": { "workspace_id": w.a.id } })),
+                    _ if path.ends_with("/batch") => app.anonymous().post(url).json(&serde_json::json!({ "runs": [a_params] })),
+                    _ => app.anonymous().post(url).json(&a_params),
                 };
                 let response = request.bearer_auth(&b_key).send().await.unwrap();
                 let status = response.status();

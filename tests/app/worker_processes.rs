@@ -19,7 +19,7 @@ impl Worker {
         Worker::start_with(app, "8")
     }
 
-    fn start_with(app: &TestApp, concurrency: &str) -> Worker {
+    pub(crate) fn start_with(app: &TestApp, concurrency: &str) -> Worker {
         Worker::command(app, "worker", concurrency, 0)
     }
 

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::billing::StripeApi;
 use crate::billing::apply::{Applied, apply, subscription_to_refresh};
-use crate::engine::{Outcome, RunContext, Workflow};
+use crate::engine::{Outcome, Priority, RunContext, Workflow};
 
 pub struct ProcessStripeEvent;
 
@@ -21,6 +21,7 @@ pub struct Params {
 impl Workflow for ProcessStripeEvent {
     const NAME: &'static str = "process_stripe_event";
     const DESCRIPTION: &'static str = "Applies a Stripe webhook event to its workspace's subscription state.";
+    const PRIORITY: Priority = Priority::Urgent;
     const MAX_ATTEMPTS: u32 = 3;
     const INTERNAL: bool = true;
     type Params = Params;

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::billing::Error;
 use crate::db::begin_write;
 use crate::domain::SubscriptionStatus;
-use crate::engine::{NewRun, Outcome, RunContext, Workflow, runs};
+use crate::engine::{NewRun, Outcome, Priority, RunContext, Workflow, runs};
 use crate::mail::templates::{Email, TrialEnding};
 use crate::mail::{self, Links, outbox};
 use crate::tenancy::ActivityKind;
@@ -61,6 +61,7 @@ impl Workflow for SendTrialEndingEmail {
     const NAME: &'static str = "send_trial_ending_email";
     const DESCRIPTION: &'static str =
         "Emails a trialing workspace's owners and admins three days before the trial ends.";
+    const PRIORITY: Priority = Priority::Urgent;
     const INTERNAL: bool = true;
     type Params = Params;
 

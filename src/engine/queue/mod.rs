@@ -6,18 +6,17 @@
 
 #[cfg(feature = "test-hooks")]
 pub mod bare;
+pub mod fair;
 mod postgres;
 mod runtime;
+mod sqlite;
 mod table;
 mod wake;
 
 #[cfg(feature = "test-hooks")]
 pub use postgres::ACKNOWLEDGE;
 pub use runtime::{JobContext, run_workers, setup_queue_tables};
-pub use table::{
-    NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs, postgres_job_insert, postgres_job_row, reopen_failed,
-    retry_at, run_view_sql,
-};
+pub use table::{NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs, reopen_failed, retry_at, run_view_sql};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 

@@ -1,7 +1,7 @@
 //! The PostgreSQL storage the workers read: apalis's own tables and queries, driven by apalis's
-//! persistence state machine, with two differences from `apalis_postgres::PostgresStorage`. A
-//! fetch is one statement (`get_jobs` locks and marks the batch by itself; apalis wraps it in
-//! BEGIN … COMMIT, two more round trips). And the locks and acknowledgements the worker reports
+//! persistence state machine, with three differences from `apalis_postgres::PostgresStorage`. A
+//! fetch takes the runs in the fair order (`fair`), without a transaction around it (apalis
+//! wraps its `get_jobs` in BEGIN … COMMIT, two more round trips). And the locks and acknowledgements the worker reports
 //! are written by a writer of their own, in the order reported, all waiting ones in one
 //! transaction: apalis's state machine does one thing at a time, so the run announced while the
 //! last run's acknowledgement was being committed waited for that commit before its fetch.
@@ -174,7 +174,8 @@ impl Persistence for Bookkeeping {
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<PgTask>, Error> {
         self.events.healthy()?;
         let mut conn = self.fetching.acquire().await?;
-        queries::fetch_next(&mut *conn, &self.config, worker).await
+        let (queue, n) = (self.config.queue.as_ref(), self.config.batch_size);
+        Ok(super::fair::fetch_postgres(&mut conn, queue, worker.name(), n).await?)
     }
 
     async fn handle_events(&mut self, events: Vec<TaskEvent<Value>>, worker: &WorkerContext) -> Result<(), Error> {

@@ -1,6 +1,6 @@
 //! The worker side: creates apalis's tables, builds one worker per queue on the storage that
-//! matches the database (apalis's own on SQLite, `queue::postgres` on PostgreSQL; both on
-//! apalis's tables, sharing sea-orm's pool) and runs them under an
+//! matches the database (`queue::sqlite` or `queue::postgres`, both on apalis's tables with
+//! the fair order of `queue::fair`, sharing sea-orm's pool) and runs them under an
 //! apalis Monitor until shutdown. On shutdown, running jobs finish and fetched-but-unstarted
 //! ones go back to the queue; a killed process's jobs are re-queued by the heartbeat of any
 //! live worker once the dead one has missed its heartbeats.
@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::WORKFLOW_QUEUE;
 use super::postgres::PostgresQueue;
+use super::sqlite::SqliteQueue;
 use super::wake::{WakeUp, inserted_runs};
 use crate::config::Config;
 use crate::engine::execute::{AttemptRecorder, RunError, attempt_recorder};
@@ -66,6 +67,7 @@ pub async fn setup_queue_tables(db: &DatabaseConnection) -> anyhow::Result<()> {
             pin_lock_by_selectivity(db).await.context("tuning the job queue's query plans (SQLite)")?;
         }
     }
+    super::fair::add_columns(db).await.context("adding fair dispatch to the job queue")?;
     Ok(())
 }
 
@@ -145,8 +147,7 @@ pub async fn run_workers(
                     .missed_heartbeats(MISSED_HEARTBEATS);
                 // Woken at once by this process's inserts; the interval catches runs that become
                 // due later (scheduled, retried).
-                let storage = apalis_sqlite::SqliteStorage::<RunRequest>::new(&pool)
-                    .with_config(config)
+                let storage = SqliteQueue::<RunRequest>::new(&pool, config)
                     .poll_with_strategy(WakeUp::new(inserted_runs(), POLL_INTERVAL));
                 WorkerBuilder::new(worker_name(WORKFLOW_QUEUE, restarts))
                     .backend(storage)

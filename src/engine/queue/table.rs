@@ -14,29 +14,20 @@ fn statement(backend: DbBackend, sql: &str, values: Vec<Value>) -> Statement {
     Statement::from_sql_and_values(backend, sql, values)
 }
 
-/// A job to insert: the run's id, its request, when it is due, and its attempts.
+/// A job to insert: the run's id, its request, when it is due, its attempts, its priority
+/// (`Priority::queue_value`: the workers fetch the highest first) and its lane (its workspace's
+/// id, or `""`: the workers take turns among lanes).
 pub struct NewJob {
     pub id: String,
     pub payload: Vec<u8>,
     pub run_at: DateTime<Utc>,
     pub max_attempts: i32,
+    pub priority: i32,
+    pub lane: String,
 }
 
-/// PostgreSQL: the INSERT of new jobs into apalis's table, from `source` (`VALUES …` or
-/// `SELECT …`) whose rows are `postgres_job_row`s.
-pub fn postgres_job_insert(source: &str) -> String {
-    format!(
-        "INSERT INTO apalis.jobs (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata) {source}"
-    )
-}
-
-/// PostgreSQL: a new job's row from SQL expressions for its id, queue, payload, attempts and due
-/// time: pending, not tried yet, normal priority, no metadata.
-pub fn postgres_job_row(id: &str, queue: &str, payload: &str, max_attempts: &str, run_at: &str) -> String {
-    format!("{id}, {queue}, {payload}, 'Pending', 0, {max_attempts}, {run_at}, 0, ''::hstore")
-}
-
-/// Inserts jobs that a worker of `queue` will pick up at their `run_at`, in one statement.
+/// Inserts jobs that a worker of `queue` will pick up at their `run_at`, in one statement; those
+/// due now are tagged for fair dispatch at once (`fair`), the others when they become due.
 pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob]) -> Result<(), DbErr> {
     if jobs.is_empty() {
         return Ok(());
@@ -45,36 +36,44 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
     let mut values: Vec<Value> = vec![queue.into()];
     let mut rows = Vec::with_capacity(jobs.len());
     let now = Utc::now();
-    for job in jobs {
+    for (ord, job) in jobs.iter().enumerate() {
         let n = values.len();
-        let (id, payload, max_attempts, run_at) = (n + 1, n + 2, n + 3, n + 4);
-        values.extend([job.id.clone().into(), job.payload.clone().into(), job.max_attempts.into()]);
-        let (id, payload, max_attempts) = (format!("${id}"), format!("${payload}"), format!("${max_attempts}"));
-        rows.push(match backend {
+        let due = job.run_at <= now;
+        values.extend([
+            job.id.clone().into(),
+            job.payload.clone().into(),
+            job.max_attempts.into(),
+            job.priority.into(),
+            job.lane.clone().into(),
+        ]);
+        let run_at = match backend {
             // A run due now gets the transaction's own `now()`: apalis's insert trigger sends the
             // workers' NOTIFY only for `run_at <= now()`, and `now()` is when the transaction
             // began, before any time taken here.
-            DbBackend::Postgres if job.run_at <= now => {
-                format!("({})", postgres_job_row(&id, "$1", &payload, &max_attempts, "now()"))
-            }
+            DbBackend::Postgres if due => "now()".to_owned(),
             DbBackend::Postgres => {
                 values.push(queue_time(backend, job.run_at, Rounding::Down));
-                let run_at = format!("to_timestamp(${run_at})");
-                format!("({})", postgres_job_row(&id, "$1", &payload, &max_attempts, &run_at))
+                format!("to_timestamp(${})", n + 6)
             }
             _ => {
                 values.push(queue_time(backend, job.run_at, Rounding::Down));
-                format!("({payload}, {id}, $1, 'Pending', 0, {max_attempts}, ${run_at}, 0, '{{}}')")
+                format!("${}", n + 6)
             }
+        };
+        let (id, payload, attempts, priority, lane) = (n + 1, n + 2, n + 3, n + 4, n + 5);
+        // PostgreSQL types the VALUES columns from their first row.
+        rows.push(if backend == DbBackend::Postgres && ord == 0 {
+            format!("({ord}, ${id}::text, ${payload}::bytea, ${attempts}::int4, ${priority}::int4, {run_at}, ${lane}::text, {due})")
+        } else {
+            format!("({ord}, ${id}, ${payload}, ${attempts}, ${priority}, {run_at}, ${lane}, {due})")
         });
     }
-    let values_list = format!("VALUES {}", rows.join(", "));
-    let sql = match backend {
-        DbBackend::Postgres => postgres_job_insert(&values_list),
-        _ => format!(
-            "INSERT INTO Jobs (job, id, job_type, status, attempts, max_attempts, run_at, priority, metadata) {values_list}"
-        ),
-    };
+    let sql = format!(
+        "WITH input (ord, id, job, max_attempts, priority, run_at, lane, due) AS (VALUES {}), {} {}",
+        rows.join(", "),
+        super::fair::bases_clause(backend, "input", "$1"),
+        super::fair::insert_select(backend, "input", "$1"),
+    );
     db.execute_raw(statement(backend, &sql, values)).await?;
     if backend == DbBackend::Sqlite {
         super::wake::announce_inserted_runs();
@@ -106,12 +105,13 @@ pub async fn cancel_not_started<C: ConnectionTrait>(db: &C, ids: &[String], reas
 }
 
 /// Sets when a failed attempt is tried again. apalis re-fetches a failed job whose attempts are
-/// below its maximum once `run_at` has passed, so this is the backoff.
+/// below its maximum once `run_at` has passed, so this is the backoff. The job leaves the fair
+/// order until then (it is tagged again when due).
 pub async fn retry_at<C: ConnectionTrait>(db: &C, id: &str, at: DateTime<Utc>) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let sql = match backend {
-        DbBackend::Postgres => "UPDATE apalis.jobs SET run_at = to_timestamp($1) WHERE id = $2",
-        _ => "UPDATE Jobs SET run_at = $1 WHERE id = $2",
+        DbBackend::Postgres => "UPDATE apalis.jobs SET run_at = to_timestamp($1), fair_tag = NULL WHERE id = $2",
+        _ => "UPDATE Jobs SET run_at = $1, fair_tag = NULL WHERE id = $2",
     };
     db.execute_raw(statement(backend, sql, vec![queue_time(backend, at, Rounding::Up), id.into()])).await.map(|_| ())
 }
@@ -141,13 +141,13 @@ pub async fn reopen_failed<C: ConnectionTrait>(db: &C, id: &str, extra: i32) -> 
     let backend = db.get_database_backend();
     let sql = match backend {
         DbBackend::Postgres => {
-            "UPDATE apalis.jobs SET status = 'Pending', max_attempts = attempts + $1, run_at = now(), \
+            "UPDATE apalis.jobs SET status = 'Pending', max_attempts = attempts + $1, run_at = now(), fair_tag = NULL, \
              lock_by = NULL, lock_at = NULL, done_at = NULL, last_result = NULL \
              WHERE id = $2 AND ((status = 'Failed' AND attempts >= max_attempts) \
              OR (status = 'Killed' AND COALESCE(last_result->>'Err', '') NOT LIKE 'cancelled by %'))"
         }
         _ => {
-            "UPDATE Jobs SET status = 'Pending', max_attempts = attempts + $1, run_at = strftime('%s', 'now'), \
+            "UPDATE Jobs SET status = 'Pending', max_attempts = attempts + $1, run_at = strftime('%s', 'now'), fair_tag = NULL, \
              lock_by = NULL, lock_at = NULL, done_at = NULL, last_result = NULL \
              WHERE id = $2 AND ((status = 'Failed' AND attempts >= max_attempts) \
              OR (status = 'Killed' AND COALESCE(json_extract(last_result, '$.Err'), '') NOT LIKE 'cancelled by %'))"

@@ -3,6 +3,7 @@
 //! same statement, without knowing how runs and their jobs are stored.
 
 use chrono::{DateTime, Utc};
+use sea_orm::DbBackend;
 use sea_orm::sqlx::postgres::{PgArguments, Postgres};
 use sea_orm::sqlx::query::QueryAs;
 
@@ -28,17 +29,25 @@ impl RunsInStatement {
     /// The clauses `runs AS (…), jobs AS (…)`: the n-th run is written when the n-th element of
     /// the caller's array `keys` (SQL, e.g. `$1::text[]`, visible as `r.key`) passes `join`
     /// (e.g. `JOIN events ON events.id = r.key AND events.new`). They read parameters
-    /// `$first…$first+13`, which `bind` supplies.
+    /// `$first…$first+15`, which `bind` supplies.
     pub fn clauses(first: usize, keys: &str, join: &str) -> String {
         let p = |n: usize| format!("${}", first + n);
-        let jobs = queue::postgres_job_insert(&format!(
-            "SELECT {} FROM unnest({}::text[], {}::bytea[], {}::int4[]) AS j(id, job, max_attempts) \
+        let input = format!(
+            "SELECT j.ord, j.id, j.job, j.max_attempts, j.priority, now() AS run_at, j.lane, true AS due \
+             FROM unnest({}::text[], {}::bytea[], {}::int4[], {}::int4[], {}::text[]) WITH ORDINALITY \
+                 AS j(id, job, max_attempts, priority, lane, ord) \
              JOIN runs ON runs.id = j.id",
-            queue::postgres_job_row("j.id", &p(13), "j.job", "j.max_attempts", "now()"),
             p(0),
             p(11),
             p(12),
-        ));
+            p(14),
+            p(15),
+        );
+        let jobs = format!(
+            "fair_input AS ({input}), {}, jobs AS ({} RETURNING id)",
+            queue::fair::bases_clause(DbBackend::Postgres, "fair_input", &p(13)),
+            queue::fair::insert_select(DbBackend::Postgres, "fair_input", &p(13)),
+        );
         format!(
             r#"runs AS (
     INSERT INTO workflow_runs (id, workflow, workspace_id, params, business_key, idempotency_scope,
@@ -51,9 +60,7 @@ impl RunsInStatement {
             chain_id, run_trigger, created_at, scheduled_for)
     {join}
     RETURNING id
-), jobs AS (
-    {jobs}
-)"#,
+), {jobs}"#,
             p(0),
             p(1),
             p(2),
@@ -86,5 +93,7 @@ impl RunsInStatement {
             .bind(self.prepared.iter().map(|run| run.job.payload.clone()).collect::<Vec<_>>())
             .bind(self.prepared.iter().map(|run| run.job.max_attempts).collect::<Vec<_>>())
             .bind(WORKFLOW_QUEUE)
+            .bind(self.prepared.iter().map(|run| run.job.priority).collect::<Vec<_>>())
+            .bind(self.prepared.iter().map(|run| run.job.lane.clone()).collect::<Vec<_>>())
     }
 }

@@ -3,6 +3,7 @@
 //! the two read together, with the status computed from the job row.
 
 mod actions;
+mod batch;
 mod chain;
 mod in_statement;
 mod period;
@@ -12,17 +13,17 @@ pub mod waiting;
 
 pub(crate) use actions::cancel_by_business_key_in;
 pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
+pub use batch::{Placed, Started, start_batch, start_batch_in};
 pub use chain::{chain, progress as chain_progress};
 pub use in_statement::RunsInStatement;
 pub use period::Period;
-pub(crate) use query::find_by_idempotency;
-pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, find_by_idempotency_in, get, get_many, list};
+pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list};
 pub use timeline::{TimelineEntry, timeline};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel};
 
-use super::{AnyWorkflow, Registry, Workflow};
+use super::{AnyWorkflow, Priority, Registry, Workflow};
 use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
 use crate::domain::{RunId, WorkspaceId};
@@ -98,7 +99,8 @@ impl NewRun {
         self
     }
 
-    /// Someone will wait for the run's end (`waiting::until_finished`) in another process too.
+    /// Someone will wait for the run's end (`waiting::until_finished`) in another process too;
+    /// the run is urgent whatever its workflow's priority.
     pub fn awaited(mut self) -> NewRun {
         self.awaited = true;
         self
@@ -130,30 +132,14 @@ pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, Erro
 
 /// Queues a run; for a repeated idempotency key, returns the first run and `true` instead.
 pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunView, bool), Error> {
-    new.workflow.check_params(&new.params).map_err(Error::Invalid)?;
-    let scope = idempotency_scope(&new);
-    if let Some(key) = &new.idempotency_key
-        && let Some(existing) = find_by_idempotency(db, &scope, key).await?
-    {
-        return Ok((existing, true));
-    }
-    let txn = begin_write(db).await?;
-    let id = match start_in(&txn, &new).await {
-        Ok(id) => id,
-        Err(Error::Conflict(_)) => {
-            // Another request with the same idempotency key committed first.
-            txn.rollback().await?;
-            let key = new.idempotency_key.as_deref().unwrap_or_default();
-            let first = find_by_idempotency(db, &scope, key).await?.ok_or(Error::NotFound)?;
-            return Ok((first, true));
-        }
-        Err(err) => return Err(err),
+    let started = start_batch(db, std::slice::from_ref(&new)).await?;
+    let Some(Started { id, duplicate, .. }) = started.into_iter().next() else {
+        return Err(Error::Corrupt("a batch of one started nothing".into()));
     };
-    txn.commit().await?;
     let run = get(db, &id, &Platform::system())
         .await?
         .ok_or_else(|| Error::Corrupt(format!("run {id} vanished after insert")))?;
-    Ok((run, false))
+    Ok((run, duplicate))
 }
 
 fn idempotency_scope(new: &NewRun) -> String {
@@ -181,10 +167,13 @@ pub(super) struct PreparedRun {
 }
 
 /// Checks each run's parameters and gives it its id, its row and its job, as of `now`.
-pub(super) fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<PreparedRun>, Error> {
-    let mut prepared = Vec::with_capacity(news.len());
+pub(super) fn prepare<'a>(
+    news: impl IntoIterator<Item = &'a NewRun>,
+    now: DateTime<Utc>,
+) -> Result<Vec<PreparedRun>, Error> {
+    let mut prepared = Vec::new();
     for new in news {
-        new.workflow.check_params(&new.params).map_err(Error::Invalid)?;
+        new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
         let id = ulid::Ulid::new().to_string();
         let run_at = new.run_at.unwrap_or(now).max(now);
         let request = super::RunRequest {
@@ -210,16 +199,33 @@ pub(super) fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<Vec<Prepare
                 created_at: now,
                 scheduled_for: run_at,
             },
-            job: queue::NewJob { id, payload, run_at, max_attempts },
+            job: queue::NewJob {
+                id,
+                payload,
+                run_at,
+                max_attempts,
+                // Someone waits for an awaited run right now, whatever its workflow's class.
+                priority: if new.awaited { Priority::Urgent } else { new.workflow.priority() }.queue_value(),
+                lane: workspace_of(new).unwrap_or_default(),
+            },
         });
     }
     Ok(prepared)
 }
 
-/// Queues several runs inside the caller's transaction with two multi-row INSERTs (facts, jobs)
-/// per 500 runs instead of two statements per run. A repeated idempotency key
-/// among them, or one already used, is a `Conflict` and nothing is written.
+/// Queues several runs inside the caller's transaction. A repeated idempotency key among them,
+/// or one already used, is a `Conflict` and nothing is written (`start_batch_in` answers with
+/// the first run instead).
 pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<RunId>, Error> {
+    insert_all(txn, news).await
+}
+
+/// Writes runs with two multi-row INSERTs (facts, jobs) per 500 runs instead of two statements
+/// per run; a key already used is a `Conflict`.
+async fn insert_all<'a, C: ConnectionTrait>(
+    txn: &C,
+    news: impl IntoIterator<Item = &'a NewRun>,
+) -> Result<Vec<RunId>, Error> {
     let (facts, jobs_rows): (Vec<_>, Vec<_>) =
         prepare(news, Utc::now())?.into_iter().map(|run| (run.fact.into_active_model(), run.job)).unzip();
     let ids = jobs_rows.iter().map(|job| RunId::from(job.id.clone())).collect();
@@ -245,25 +251,18 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
 /// items whose idempotency key already has a run. Returns the ids of the runs started.
 pub async fn fan_out(
     db: &DatabaseConnection,
-    items: Vec<NewRun>,
+    mut items: Vec<NewRun>,
     spacing: Option<std::time::Duration>,
 ) -> Result<Vec<RunId>, Error> {
-    let now = Utc::now();
-    let txn = begin_write(db).await?;
-    let mut fresh = Vec::with_capacity(items.len());
-    for (n, mut item) in items.into_iter().enumerate() {
-        if let Some(key) = &item.idempotency_key
-            && find_by_idempotency_in(&txn, &idempotency_scope(&item), key).await?.is_some()
-        {
-            continue;
-        }
-        if let Some(every) = spacing {
+    if let Some(every) = spacing {
+        let now = Utc::now();
+        for (n, item) in items.iter_mut().enumerate() {
             let offset = chrono::Duration::from_std(every * u32::try_from(n).unwrap_or(u32::MAX)).unwrap_or_default();
             item.run_at = Some(item.run_at.unwrap_or(now) + offset);
         }
-        fresh.push(item);
     }
-    let started = start_all_in(&txn, &fresh).await?;
+    let txn = begin_write(db).await?;
+    let placed = start_batch_in(&txn, &items).await?;
     txn.commit().await?;
-    Ok(started)
+    Ok(placed.into_iter().filter(|p| !p.duplicate).map(|p| p.id).collect())
 }

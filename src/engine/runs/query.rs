@@ -7,7 +7,6 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value
 use serde::Serialize;
 
 use super::super::{RunResult, SkipReason};
-use crate::db::entities::workflow_run;
 use crate::domain::{RunId, WorkspaceId};
 use crate::engine::Error;
 use crate::engine::{Registry, queue};
@@ -90,31 +89,6 @@ async fn select_views<C: ConnectionTrait>(db: &C, rest: &str, values: Vec<Value>
     rows.iter().map(RunView::from_row).collect::<Result<_, _>>().map_err(Error::from)
 }
 
-/// The run started earlier with this idempotency key, in `scope` (a workspace id or `global`).
-pub(crate) async fn find_by_idempotency(
-    db: &DatabaseConnection,
-    scope: &str,
-    key: &str,
-) -> Result<Option<RunView>, Error> {
-    let filter = RunFilter { idempotency: Some((scope.to_owned(), key.to_owned())), limit: 1, ..RunFilter::default() };
-    Ok(list(db, &Platform::system(), &filter).await?.into_iter().next())
-}
-
-/// The id of the run with this idempotency key, read through `db` (a transaction, say).
-pub async fn find_by_idempotency_in<C: ConnectionTrait>(
-    db: &C,
-    scope: &str,
-    key: &str,
-) -> Result<Option<String>, Error> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let found = workflow_run::Entity::find()
-        .filter(workflow_run::Column::IdempotencyScope.eq(scope))
-        .filter(workflow_run::Column::IdempotencyKey.eq(key))
-        .one(db)
-        .await?;
-    Ok(found.map(|r| r.id))
-}
-
 /// Which runs to list (within what the `Reach` of the read allows); newest first.
 #[derive(Debug, Clone, Default)]
 pub struct RunFilter {
@@ -122,7 +96,6 @@ pub struct RunFilter {
     pub workflow: Option<String>,
     pub status: Option<RunStatus>,
     pub business_key: Option<String>,
-    pub idempotency: Option<(String, String)>,
     pub chain_id: Option<RunId>,
     /// Only runs created at or after this time.
     pub created_since: Option<DateTime<Utc>>,
@@ -161,10 +134,6 @@ pub async fn list<'a, C: ConnectionTrait>(
     }
     if let Some(since) = filter.created_since {
         bind("v.created_at >= ?", since.into());
-    }
-    if let Some((scope, key)) = &filter.idempotency {
-        bind("v.idempotency_scope = ?", scope.clone().into());
-        bind("v.idempotency_key = ?", key.clone().into());
     }
     let mut rest = String::new();
     if !conditions.is_empty() {

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::db::entities::email;
-use crate::engine::{Outcome, RunContext, Workflow};
+use crate::engine::{Outcome, Priority, RunContext, Workflow};
 use crate::mail::{Category, EmailStatus, Mailer, outbox, unsubscribe};
 
 pub struct SendEmail;
@@ -27,6 +27,7 @@ pub struct Params {
 impl Workflow for SendEmail {
     const NAME: &'static str = "send_email";
     const DESCRIPTION: &'static str = "Delivers one email of the outbox over SMTP (or captures it).";
+    const PRIORITY: Priority = Priority::Urgent;
     const INTERNAL: bool = true;
     const MAX_ATTEMPTS: u32 = 8;
     type Params = Params;

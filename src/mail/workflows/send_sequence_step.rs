@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::db::begin_write;
 use crate::db::entities::enrolment;
 use crate::domain::EnrolmentStatus;
-use crate::engine::{Outcome, RunContext, Workflow};
+use crate::engine::{Outcome, Priority, RunContext, Workflow};
 use crate::mail::sequences::{self, Audience, Facts};
 use crate::mail::{self, Links, outbox};
 
@@ -29,6 +29,7 @@ impl Workflow for SendSequenceStep {
     const NAME: &'static str = "send_sequence_step";
     const DESCRIPTION: &'static str =
         "Sends one step of an email sequence (onboarding, dunning) when its condition holds.";
+    const PRIORITY: Priority = Priority::Urgent;
     const INTERNAL: bool = true;
     type Params = Params;
 

@@ -1,12 +1,15 @@
 //! JSON API v1, authenticated by `Authorization: Bearer <api key>`. Every handler receives an
 //! `ApiScope`: the key's own workspace, and nothing else is reachable.
 
+mod batch_starts;
 mod openapi;
+mod rate_limit;
 mod runs;
 mod waits;
 mod workflows;
 mod workspace;
 
+pub use rate_limit::ApiRateLimit;
 pub use waits::ApiWaits;
 
 use std::future::Future;
@@ -18,11 +21,12 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 
 use crate::error::{ApiError, AppError};
 use crate::state::AppState;
-use crate::tenancy::{Scope, authenticate_api_key};
+use crate::tenancy::{Actor, Scope, authenticate_api_key};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope("/api/v1")
+            .wrap(actix_web::middleware::from_fn(rate_limit::add_headers))
             .app_data(web::PayloadConfig::new(256 * 1024))
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 ApiError(AppError::BadRequest(format!("A query parameter could not be read: {err}"))).into()
@@ -32,6 +36,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             }))
             .configure(workspace::configure)
             .configure(workflows::configure)
+            .configure(batch_starts::configure)
             .configure(runs::configure)
             .configure(openapi::configure)
             .default_service(web::to(not_found)),
@@ -67,6 +72,8 @@ impl FromRequest for ApiScope {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let header = req.headers().get(AUTHORIZATION).and_then(|v| v.to_str().ok()).map(str::to_owned);
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let rate_limit = req.app_data::<web::Data<ApiRateLimit>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| AppError::Internal(anyhow::anyhow!("AppState missing")))?;
             let token = header
@@ -74,7 +81,24 @@ impl FromRequest for ApiScope {
                 .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
                 .map(str::trim)
                 .ok_or_else(|| AppError::Unauthorized("Send your API key as `Authorization: Bearer <key>`.".into()))?;
-            Ok(ApiScope(authenticate_api_key(&state.db, token).await?))
+            let scope = authenticate_api_key(&state.db, token).await?;
+            if let (Some(rate_limit), Actor::ApiKey { id, .. }) = (rate_limit, scope.actor()) {
+                match rate_limit.check(id) {
+                    Ok(allowance) => allowance.into_iter().for_each(|allowance| rate_limit::remember(&req, allowance)),
+                    Err((allowance, wait)) => {
+                        rate_limit::remember(&req, allowance);
+                        let retry_after = wait.as_secs_f64().ceil().max(1.0) as u64;
+                        return Err(ApiError(AppError::TooManyRequests {
+                            message: format!(
+                                "This API key has made more requests than it may; try again in {retry_after} s \
+                                 (the RateLimit header says how many are left)."
+                            ),
+                            retry_after,
+                        }));
+                    }
+                }
+            }
+            Ok(ApiScope(scope))
         })
     }
 }

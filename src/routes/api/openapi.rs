@@ -6,6 +6,7 @@
 use actix_web::{HttpResponse, web};
 use serde_json::{Map, Value, json};
 
+use super::batch_starts::BATCH_MAX;
 use super::workflows::{IDEMPOTENCY_KEY_MAX, offered};
 use crate::engine::Registry;
 use crate::state::AppState;
@@ -33,8 +34,10 @@ fn meaning(status: u16) -> &'static str {
     }
 }
 
-/// `statuses` as OpenAPI responses, with `successes` (status, description, schema) first.
+/// `statuses` as OpenAPI responses, with `successes` (status, description, schema) first. Every
+/// operation needs a key, so every one may also be 429 (the key's rate limit).
 fn responses(successes: &[(u16, &str, Value)], statuses: &[u16]) -> Value {
+    let statuses = statuses.iter().copied().chain((!statuses.contains(&429)).then_some(429));
     let mut all = Map::new();
     for (status, description, body) in successes {
         all.insert(
@@ -44,12 +47,15 @@ fn responses(successes: &[(u16, &str, Value)], statuses: &[u16]) -> Value {
     }
     for status in statuses {
         let mut response = json!({
-            "description": meaning(*status),
+            "description": meaning(status),
             "content": { "application/json": { "schema": schema("Error") } }
         });
-        if *status == 429 {
-            response["headers"] =
-                json!({ "Retry-After": { "description": "Seconds to wait", "schema": { "type": "integer" } } });
+        if status == 429 {
+            response["headers"] = json!({
+                "Retry-After": { "description": "Seconds to wait", "schema": { "type": "integer" } },
+                "RateLimit": { "description": "What is left of the key's allowance: `\"per-key\";r=0;t=SECONDS`",
+                    "schema": { "type": "string" } }
+            });
         }
         all.insert(status.to_string(), response);
     }
@@ -84,6 +90,35 @@ fn api_params(workflow: &dyn crate::engine::AnyWorkflow) -> Value {
         }
     }
     params
+}
+
+/// `POST /workflows/{name}/runs/batch`: up to 1,000 runs, all or none.
+fn batch_start(workflow: &dyn crate::engine::AnyWorkflow) -> Value {
+    let item = json!({
+        "type": "object",
+        "additionalProperties": false,
+        "properties": {
+            "params": { "anyOf": [api_params(workflow), { "type": "null" }] },
+            "run_at": { "type": ["string", "null"], "format": "date-time", "description": "Run at this time instead of now" },
+            "idempotency_key": { "type": ["string", "null"], "minLength": 1, "maxLength": IDEMPOTENCY_KEY_MAX,
+                "description": "A repeat with the same key (earlier, or in this batch) answers with the first run" }
+        }
+    });
+    let body = json!({ "type": "object", "additionalProperties": false, "required": ["runs"],
+        "properties": { "runs": { "type": "array", "minItems": 1, "maxItems": BATCH_MAX, "items": item } } });
+    let started = json!({ "type": "object", "required": ["id", "status", "duplicate"], "properties": {
+        "id": { "type": "string" }, "status": schema("RunStatus"),
+        "duplicate": { "type": "boolean", "description": "True when an earlier run had this idempotency key" } } });
+    let answer = json!({ "type": "object", "required": ["runs"],
+        "properties": { "runs": { "type": "array", "items": started } } });
+    json!({ "post": {
+        "operationId": format!("start_batch_{}", workflow.name()),
+        "summary": format!("Start up to {BATCH_MAX} runs of {} at once", workflow.name()),
+        "description": "Every item is checked before any run starts: one bad item refuses the batch with 422 \
+            naming its index and field. The runs start in one transaction; the answer lists them in the items' order.",
+        "requestBody": { "required": true, "content": { "application/json": { "schema": body } } },
+        "responses": responses(&[(202, "The runs, in the items' order", answer)], &[400, 401, 404, 413, 422, 429])
+    } })
 }
 
 pub fn build(base_url: &str, registry: &Registry) -> Value {
@@ -136,6 +171,7 @@ pub fn build(base_url: &str, registry: &Registry) -> Value {
                 "responses": answers
             } }),
         );
+        paths.insert(format!("/workflows/{}/runs/batch", workflow.name()), batch_start(workflow));
     }
     let listed = json!({ "type": "object", "required": ["runs"], "properties": { "runs": { "type": "array", "items": schema("Run") } } });
     paths.insert(
@@ -210,7 +246,9 @@ fn components() -> Value {
         "Workflow": { "type": "object", "required": ["name", "description", "params_schema"],
             "properties": {
                 "name": { "type": "string" }, "description": { "type": "string" }, "params_schema": { "type": "object" },
-                "max_attempts": { "type": "integer" }, "timeout_seconds": { "type": "integer" }
+                "max_attempts": { "type": "integer" }, "timeout_seconds": { "type": "integer" },
+                "priority": { "type": "string", "enum": ["bulk", "normal", "urgent"],
+                    "description": "Which runs the workers take first when more are due than they can start" }
             } }
     })
 }

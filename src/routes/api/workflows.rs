@@ -36,6 +36,7 @@ pub fn describe(workflow: &dyn AnyWorkflow) -> Value {
         "params_schema": workflow.params_schema(),
         "max_attempts": workflow.max_attempts(),
         "timeout_seconds": workflow.timeout().as_secs(),
+        "priority": workflow.priority(),
     })
 }
 
@@ -56,7 +57,7 @@ struct StartBody {
 }
 
 /// Fills in the key's workspace; a different workspace is as unknown as any other id.
-fn params_for(scope: &Scope, params: Option<Value>) -> Result<Value, AppError> {
+pub(super) fn params_for(scope: &Scope, params: Option<Value>) -> Result<Value, AppError> {
     let mut params = match params.unwrap_or_else(|| json!({})) {
         Value::Object(map) => map,
         _ => return Err(AppError::Unprocessable("params: must be a JSON object".into())),

@@ -13,7 +13,7 @@ use crate::billing::EventStatus;
 use crate::db::begin_write;
 use crate::db::entities::{health_score, membership, stripe_event, user, workspace};
 use crate::domain::Timezone;
-use crate::engine::{Outcome, Registry, RunContext, Workflow, runs, schedules};
+use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
 use crate::mail::{self, Links, outbox};
 use crate::workspaces::Error;
@@ -129,6 +129,7 @@ impl Workflow for GenerateWeeklyDigest {
     const NAME: &'static str = "generate_weekly_digest";
     const DESCRIPTION: &'static str =
         "Emails the owners and admins a summary of the workspace's week, when something happened.";
+    const PRIORITY: Priority = Priority::Bulk;
     type Params = Params;
 
     async fn run(ctx: RunContext, _params: Params) -> anyhow::Result<Outcome> {

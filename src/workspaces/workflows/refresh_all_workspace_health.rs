@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::refresh_workspace_health::{self, RefreshWorkspaceHealth};
 use crate::db::entities::workspace;
-use crate::engine::{NewRun, Outcome, RunContext, Workflow};
+use crate::engine::{NewRun, Outcome, Priority, RunContext, Workflow};
 
 pub struct RefreshAllWorkspaceHealth;
 
@@ -30,6 +30,7 @@ pub struct Params {
 impl Workflow for RefreshAllWorkspaceHealth {
     const NAME: &'static str = "refresh_all_workspace_health";
     const DESCRIPTION: &'static str = "Refreshes every workspace's health score, 100 workspaces per run, as one chain.";
+    const PRIORITY: Priority = Priority::Bulk;
     const INTERNAL: bool = true;
     type Params = Params;
 

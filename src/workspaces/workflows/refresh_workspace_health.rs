@@ -14,7 +14,7 @@ use serde_json::json;
 
 use crate::db::entities::{activity, api_key, health_score};
 use crate::domain::SubscriptionStatus;
-use crate::engine::{Outcome, RunContext, Workflow};
+use crate::engine::{Outcome, Priority, RunContext, Workflow};
 
 pub struct RefreshWorkspaceHealth;
 
@@ -55,6 +55,7 @@ impl Workflow for RefreshWorkspaceHealth {
     const NAME: &'static str = "refresh_workspace_health";
     const DESCRIPTION: &'static str =
         "Computes the workspace's health score from its members, activity, billing and API use.";
+    const PRIORITY: Priority = Priority::Bulk;
     type Params = Params;
 
     async fn run(ctx: RunContext, _params: Params) -> anyhow::Result<Outcome> {

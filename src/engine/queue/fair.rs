@@ -1,0 +1,287 @@
+//! Fair dispatch among workspaces: start-time fair queuing over apalis's job table. Each job has
+//! a lane (its workspace, or `''` for global runs) and, once due, a tag. The workers take due
+//! jobs by priority, then tag, then due time, so within a priority class the lanes take turns.
+//!
+//! A due job's tag is `max(V, L) + n`: `V` is the lowest tag still waiting in its class (where
+//! the queue has got to), `L` the highest tag waiting in its own lane (the end of its lane's
+//! line), and `n` its place among the jobs of its lane inserted together. A workspace that
+//! queues 100,000 runs gets tags `V+1 … V+100,000`; another workspace's run, queued a moment
+//! later, gets about `V+1` and goes next. Within a lane tags only grow, so a workspace's own
+//! runs keep their order.
+//!
+//! Runs due later (scheduled, or waiting to retry) have no tag, so the workers' index never
+//! holds them; the fetch first tags those that have become due (`PROMOTE`), oldest first.
+//!
+//! Everything is in the job rows, so any number of worker processes share one order.
+
+use std::str::FromStr;
+
+use apalis_core::task::Task;
+use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::status::Status;
+use apalis_core::task::task_id::TaskId;
+use sea_orm::sqlx::AssertSqlSafe;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+
+/// Due jobs promoted per fetch: a burst of scheduled runs is tagged in steps this size.
+pub(super) const PROMOTE_PER_FETCH: i64 = 1000;
+
+/// SQL that a job `t` (an alias, or empty) may be fetched: waiting, or failed with attempts
+/// left (on SQLite apalis also requires a waiting job to be unlocked).
+fn waiting(backend: DbBackend, t: &str) -> String {
+    let t = if t.is_empty() { String::new() } else { format!("{t}.") };
+    match backend {
+        DbBackend::Postgres => {
+            format!("({t}status = 'Pending' OR ({t}status = 'Failed' AND {t}attempts < {t}max_attempts))")
+        }
+        _ => format!(
+            "(({t}status = 'Pending' AND {t}lock_by IS NULL) OR ({t}status = 'Failed' AND {t}attempts < {t}max_attempts))"
+        ),
+    }
+}
+
+fn jobs_table(backend: DbBackend) -> &'static str {
+    if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" }
+}
+
+/// Adds the lane and tag columns and their indexes to apalis's job table (idempotent; several
+/// processes may start at once).
+pub(super) async fn add_columns(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    let table = jobs_table(backend);
+    let waiting = waiting(backend, "");
+    let indexes = [
+        format!(
+            "CREATE INDEX IF NOT EXISTS offstage_jobs_fair_fetch ON {table} (job_type, priority DESC, fair_tag, run_at) \
+             WHERE {waiting} AND fair_tag IS NOT NULL"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS offstage_jobs_fair_lane ON {table} (job_type, lane, priority, fair_tag) \
+             WHERE {waiting} AND fair_tag IS NOT NULL"
+        ),
+        format!(
+            "CREATE INDEX IF NOT EXISTS offstage_jobs_untagged ON {table} (job_type, run_at) \
+             WHERE {waiting} AND fair_tag IS NULL"
+        ),
+    ];
+    if backend == DbBackend::Postgres {
+        let txn = sea_orm::TransactionTrait::begin(db).await?;
+        // One process at a time: concurrent CREATE INDEX IF NOT EXISTS can still collide.
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('offstage_fair_dispatch'))").await?;
+        txn.execute_unprepared("ALTER TABLE apalis.jobs ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT ''")
+            .await?;
+        txn.execute_unprepared("ALTER TABLE apalis.jobs ADD COLUMN IF NOT EXISTS fair_tag BIGINT").await?;
+        for index in &indexes {
+            txn.execute_unprepared(index).await?;
+        }
+        txn.commit().await?;
+    } else {
+        let columns = db
+            .query_all_raw(sea_orm::Statement::from_string(backend, "SELECT name FROM pragma_table_info('Jobs')"))
+            .await?;
+        let has = |name: &str| columns.iter().any(|row| row.try_get::<String>("", "name").is_ok_and(|n| n == name));
+        if !has("lane") {
+            db.execute_unprepared("ALTER TABLE Jobs ADD COLUMN lane TEXT NOT NULL DEFAULT ''").await?;
+        }
+        if !has("fair_tag") {
+            db.execute_unprepared("ALTER TABLE Jobs ADD COLUMN fair_tag INTEGER").await?;
+        }
+        for index in &indexes {
+            db.execute_unprepared(index).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The tag every due job of a (lane, priority) group starts after: `max(V, L)`.
+fn base(backend: DbBackend, queue: &str, lane: &str, priority: &str) -> String {
+    let (table, waiting) = (jobs_table(backend), waiting(backend, "f"));
+    let greatest = if backend == DbBackend::Postgres { "GREATEST" } else { "max" };
+    format!(
+        "{greatest}(\
+         COALESCE((SELECT min(f.fair_tag) FROM {table} f WHERE f.job_type = {queue} AND f.priority = {priority} \
+             AND {waiting} AND f.fair_tag IS NOT NULL), 0), \
+         COALESCE((SELECT max(f.fair_tag) FROM {table} f WHERE f.job_type = {queue} AND f.lane = {lane} \
+             AND f.priority = {priority} AND {waiting} AND f.fair_tag IS NOT NULL), 0))"
+    )
+}
+
+/// The CTE clause `fair_bases AS (…)`: each (lane, priority) group of the due jobs of the CTE
+/// `input` with the tag it starts after.
+pub fn bases_clause(backend: DbBackend, input: &str, queue: &str) -> String {
+    format!(
+        "fair_bases AS (SELECT g.lane, g.priority, {} AS base FROM (SELECT DISTINCT lane, priority FROM {input} WHERE due) g)",
+        base(backend, queue, "g.lane", "g.priority")
+    )
+}
+
+/// The INSERT of the jobs of the CTE `input` (columns `ord, id, job, max_attempts, priority,
+/// run_at, lane, due`) into `queue` (an SQL expression), each due one tagged after its group's
+/// base in `fair_bases` (`bases_clause`), in `ord` order.
+pub fn insert_select(backend: DbBackend, input: &str, queue: &str) -> String {
+    let metadata = if backend == DbBackend::Postgres { "''::hstore" } else { "'{}'" };
+    format!(
+        "INSERT INTO {} (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, lane, fair_tag) \
+         SELECT i.id, {queue}, i.job, 'Pending', 0, i.max_attempts, i.run_at, i.priority, {metadata}, i.lane, \
+             CASE WHEN i.due THEN b.base + row_number() OVER (PARTITION BY i.lane, i.priority, i.due ORDER BY i.ord) END \
+         FROM {input} i LEFT JOIN fair_bases b ON b.lane = i.lane AND b.priority = i.priority",
+        jobs_table(backend)
+    )
+}
+
+/// The benchmark's switch back to first in, first out (`offstage-bench fairness`).
+#[cfg(feature = "test-hooks")]
+pub static FIFO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn fifo() -> bool {
+    #[cfg(feature = "test-hooks")]
+    return FIFO.load(std::sync::atomic::Ordering::Relaxed);
+    #[cfg(not(feature = "test-hooks"))]
+    false
+}
+
+/// Tags up to `PROMOTE_PER_FETCH` jobs that have become due, oldest first (`$1`: the queue;
+/// SQLite's `$2`: now, in unix seconds).
+fn promote_sql(backend: DbBackend) -> String {
+    let table = jobs_table(backend);
+    let (now, lock) = match backend {
+        DbBackend::Postgres => ("now()", " FOR UPDATE SKIP LOCKED"),
+        _ => ("$2", ""),
+    };
+    format!(
+        "WITH due AS (
+            SELECT id, lane, priority, run_at FROM {table}
+            WHERE job_type = $1 AND {waiting} AND fair_tag IS NULL AND run_at <= {now}
+            ORDER BY run_at, id LIMIT {PROMOTE_PER_FETCH}{lock}
+        ), input AS (
+            SELECT row_number() OVER (ORDER BY run_at, id) AS ord, id, lane, priority, 1 = 1 AS due FROM due
+        ), {bases}, tagged AS (
+            SELECT i.id, b.base + row_number() OVER (PARTITION BY i.lane, i.priority ORDER BY i.ord) AS tag
+            FROM input i JOIN fair_bases b ON b.lane = i.lane AND b.priority = i.priority
+        )
+        UPDATE {table} SET fair_tag = tagged.tag FROM tagged WHERE {table}.id = tagged.id",
+        waiting = waiting(backend, ""),
+        bases = bases_clause(backend, "input", "$1"),
+    )
+}
+
+/// Locks up to `$3` due jobs for worker `$1` of queue `$2` (SQLite's `$4`: now, in unix
+/// seconds): by priority, then tag, then due time; or, for the benchmark's FIFO, by priority
+/// and due time alone.
+fn fetch_sql(backend: DbBackend) -> String {
+    let table = jobs_table(backend);
+    let (order, tagged) = if fifo() {
+        ("priority DESC, run_at, id", "")
+    } else {
+        ("priority DESC, fair_tag, run_at, id", " AND fair_tag IS NOT NULL")
+    };
+    let waiting = waiting(backend, "");
+    match backend {
+        DbBackend::Postgres => format!(
+            "WITH next AS (
+                SELECT id FROM {table} WHERE job_type = $2 AND {waiting}{tagged} AND run_at <= now()
+                ORDER BY {order} LIMIT $3 FOR UPDATE SKIP LOCKED
+            )
+            UPDATE {table} j SET status = 'Queued', lock_by = $1, lock_at = now() FROM next WHERE j.id = next.id
+            RETURNING j.id, j.job, j.job_type, j.status, j.attempts, j.max_attempts, j.priority, j.fair_tag,
+                CAST(EXTRACT(EPOCH FROM j.run_at) AS BIGINT) AS run_at_s"
+        ),
+        _ => format!(
+            "UPDATE {table} SET status = 'Queued', lock_by = $1, lock_at = strftime('%s', 'now')
+            WHERE ROWID IN (
+                SELECT ROWID FROM {table} WHERE job_type = $2 AND {waiting}{tagged} AND run_at <= $4
+                ORDER BY {order} LIMIT $3
+            )
+            RETURNING id, job, job_type, status, attempts, max_attempts, priority, fair_tag, run_at AS run_at_s"
+        ),
+    }
+}
+
+/// A fetched job as apalis's worker takes it, with what orders it among the others fetched.
+struct Fetched {
+    priority: i64,
+    tag: Option<i64>,
+    run_at: i64,
+    task: Task<Vec<u8>>,
+}
+
+fn decode<R: sea_orm::sqlx::Row>(row: &R, worker: &str) -> Result<Fetched, sea_orm::sqlx::Error>
+where
+    for<'c> &'c str: sea_orm::sqlx::ColumnIndex<R>,
+    for<'r> String: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
+    for<'r> Vec<u8>: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
+    for<'r> i64: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
+    for<'r> i32: sea_orm::sqlx::Decode<'r, R::Database> + sea_orm::sqlx::Type<R::Database>,
+{
+    let bad = |what: String| sea_orm::sqlx::Error::Protocol(what);
+    let id: String = row.try_get("id")?;
+    let status: String = row.try_get("status")?;
+    let int = |name: &str| -> Result<i64, sea_orm::sqlx::Error> {
+        row.try_get::<i64, _>(name).or_else(|_| row.try_get::<i32, _>(name).map(i64::from))
+    };
+    let (attempts, max_attempts, priority, run_at) =
+        (int("attempts")?, int("max_attempts")?, int("priority")?, int("run_at_s")?);
+    let task = TaskBuilder::new(row.try_get::<Vec<u8>, _>("job")?)
+        .task_id(TaskId::from_str(&id).map_err(|err| bad(format!("job id {id}: {err}")))?)
+        .queue(row.try_get::<String, _>("job_type")?.into())
+        .status(Status::from_str(&status).map_err(|err| bad(format!("job status {status}: {err}")))?)
+        .attempt(usize::try_from(attempts).unwrap_or_default())
+        .max_attempts(usize::try_from(max_attempts).unwrap_or(1))
+        .run_at_timestamp(u64::try_from(run_at).unwrap_or_default())
+        .lock_by(Some(worker.to_owned()))
+        .priority(usize::try_from(priority).unwrap_or_default())
+        .build();
+    Ok(Fetched { priority, tag: int("fair_tag").ok(), run_at, task })
+}
+
+/// In the order the worker should start them (UPDATE … RETURNING keeps none).
+fn in_order(mut fetched: Vec<Fetched>) -> Vec<Task<Vec<u8>>> {
+    fetched.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.tag.cmp(&b.tag)).then(a.run_at.cmp(&b.run_at)));
+    fetched.into_iter().map(|f| f.task).collect()
+}
+
+/// PostgreSQL: tags what has become due, then locks the next `n` jobs for `worker`.
+pub(super) async fn fetch_postgres(
+    conn: &mut sea_orm::sqlx::PgConnection,
+    queue: &str,
+    worker: &str,
+    n: usize,
+) -> Result<Vec<Task<Vec<u8>>>, sea_orm::sqlx::Error> {
+    if !fifo() {
+        sea_orm::sqlx::query(AssertSqlSafe(promote_sql(DbBackend::Postgres))).bind(queue).execute(&mut *conn).await?;
+    }
+    let rows = sea_orm::sqlx::query(AssertSqlSafe(fetch_sql(DbBackend::Postgres)))
+        .bind(worker)
+        .bind(queue)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .fetch_all(&mut *conn)
+        .await?;
+    Ok(in_order(rows.iter().map(|row| decode(row, worker)).collect::<Result<_, _>>()?))
+}
+
+/// SQLite: the same, in one write transaction.
+pub(super) async fn fetch_sqlite(
+    pool: &sea_orm::sqlx::SqlitePool,
+    queue: &str,
+    worker: &str,
+    n: usize,
+) -> Result<Vec<Task<Vec<u8>>>, sea_orm::sqlx::Error> {
+    let now = chrono::Utc::now().timestamp();
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    if !fifo() {
+        sea_orm::sqlx::query(AssertSqlSafe(promote_sql(DbBackend::Sqlite)))
+            .bind(queue)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let rows = sea_orm::sqlx::query(AssertSqlSafe(fetch_sql(DbBackend::Sqlite)))
+        .bind(worker)
+        .bind(queue)
+        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(in_order(rows.iter().map(|row| decode(row, worker)).collect::<Result<_, _>>()?))
+}

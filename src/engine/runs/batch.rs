@@ -1,0 +1,143 @@
+//! Starting many runs at once, the one path every start takes (a single start is a batch of one):
+//! one transaction, one SELECT for the idempotency keys already used, then the multi-row INSERTs
+//! of `insert_all`. A key used before, or earlier in the same batch, gives the first run back
+//! marked as a duplicate instead of a second run.
+
+use std::collections::HashMap;
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+
+use super::{NewRun, RunStatus, get_many, insert_all};
+use crate::db::begin_write;
+use crate::domain::RunId;
+use crate::engine::Error;
+use crate::tenancy::Platform;
+
+/// Idempotency keys looked up per SELECT: well under both databases' limits on bound values.
+const KEYS_PER_LOOKUP: usize = 500;
+
+/// What one item of a batch became: its run, that run's status, and whether it was started
+/// before (a repeated idempotency key) rather than by this batch.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub id: RunId,
+    pub status: RunStatus,
+    pub duplicate: bool,
+}
+
+/// Starts `news` in one transaction and answers for each, in their order. A concurrent start
+/// with one of the same keys that commits first makes this batch look again, once.
+pub async fn start_batch(db: &DatabaseConnection, news: &[NewRun]) -> Result<Vec<Started>, Error> {
+    let mut looked_again = false;
+    let placed = loop {
+        let txn = begin_write(db).await?;
+        match start_batch_in(&txn, news).await {
+            Ok(placed) => {
+                txn.commit().await?;
+                break placed;
+            }
+            Err(Error::Conflict(_)) if !looked_again => {
+                txn.rollback().await?;
+                looked_again = true;
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    let earlier: Vec<RunId> = placed.iter().filter(|p| p.duplicate).map(|p| p.id.clone()).collect();
+    let statuses: HashMap<RunId, RunStatus> =
+        get_many(db, &Platform::system(), &earlier).await?.into_iter().map(|run| (run.id, run.status)).collect();
+    let now = Utc::now();
+    Ok(placed
+        .into_iter()
+        .zip(news)
+        .map(|(placed, new)| {
+            let status = match statuses.get(&placed.id) {
+                Some(status) if placed.duplicate => *status,
+                _ if new.run_at.is_some_and(|at| at > now) => RunStatus::Scheduled,
+                _ => RunStatus::Queued,
+            };
+            Started { id: placed.id, status, duplicate: placed.duplicate }
+        })
+        .collect())
+}
+
+/// Where one item went: its run's id, and whether that run was there before.
+pub struct Placed {
+    pub id: RunId,
+    pub duplicate: bool,
+}
+
+/// `start_batch` inside the caller's transaction, without reading statuses back.
+pub async fn start_batch_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<Placed>, Error> {
+    for new in news {
+        new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
+    }
+    let mut known = used_keys(txn, news).await?;
+    // Which items are new runs, and for each repeat, the item (or earlier run) it repeats.
+    let mut fresh = Vec::with_capacity(news.len());
+    let mut repeats: Vec<Option<Result<RunId, usize>>> = Vec::with_capacity(news.len());
+    let mut first_in_batch: HashMap<(String, &str), usize> = HashMap::new();
+    for (index, new) in news.iter().enumerate() {
+        let Some(key) = new.idempotency_key.as_deref() else {
+            fresh.push(new);
+            repeats.push(None);
+            continue;
+        };
+        let scoped = (new.idempotency_scope(), key);
+        if let Some(id) = known.remove(&(scoped.0.clone(), key.to_owned())) {
+            // Later repeats of it in this batch find it through the first.
+            first_in_batch.insert(scoped, index);
+            repeats.push(Some(Ok(id)));
+        } else if let Some(first) = first_in_batch.get(&scoped) {
+            repeats.push(Some(Err(*first)));
+        } else {
+            first_in_batch.insert(scoped, index);
+            fresh.push(new);
+            repeats.push(None);
+        }
+    }
+    let mut inserted = insert_all(txn, fresh).await?.into_iter();
+    let mut placed: Vec<Placed> = Vec::with_capacity(news.len());
+    for repeat in repeats {
+        let next = match repeat {
+            None => Placed {
+                id: inserted.next().ok_or_else(|| Error::Corrupt("fewer runs inserted than asked".into()))?,
+                duplicate: false,
+            },
+            Some(Ok(id)) => Placed { id, duplicate: true },
+            Some(Err(first)) => Placed { id: placed[first].id.clone(), duplicate: true },
+        };
+        placed.push(next);
+    }
+    Ok(placed)
+}
+
+/// The runs that already hold any of the items' idempotency keys, by (scope, key): one SELECT
+/// per scope (a batch usually has one) and 500 keys, answered from the unique index.
+async fn used_keys<C: ConnectionTrait>(db: &C, news: &[NewRun]) -> Result<HashMap<(String, String), RunId>, Error> {
+    let mut by_scope: HashMap<String, Vec<String>> = HashMap::new();
+    for new in news {
+        if let Some(key) = &new.idempotency_key {
+            by_scope.entry(new.idempotency_scope()).or_default().push(key.clone());
+        }
+    }
+    let backend = db.get_database_backend();
+    let mut found = HashMap::new();
+    for (scope, keys) in by_scope {
+        for chunk in keys.chunks(KEYS_PER_LOOKUP) {
+            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
+            let mut values: Vec<Value> = vec![scope.clone().into()];
+            values.extend(chunk.iter().map(|key| Value::from(key.clone())));
+            let sql = format!(
+                "SELECT id, idempotency_key FROM workflow_runs WHERE idempotency_scope = $1 AND idempotency_key IN ({})",
+                placeholders.join(", ")
+            );
+            for row in db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+                let (id, key): (String, String) = (row.try_get("", "id")?, row.try_get("", "idempotency_key")?);
+                found.insert((scope.clone(), key), RunId::from(id));
+            }
+        }
+    }
+    Ok(found)
+}

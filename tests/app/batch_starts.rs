@@ -1,0 +1,123 @@
+//! `POST /api/v1/workflows/{name}/runs/batch`: up to 1,000 runs in one request, all or none. A
+//! bad item refuses the whole batch with a 422 naming its index and field; the answer keeps the
+//! items' order; a repeated idempotency key (earlier, or within the batch) answers with the first
+//! run as a duplicate; another workspace's id is as unknown as any.
+
+use crate::helpers::*;
+use crate::on_both_databases;
+use offstage::db::entities::workflow_run;
+use reqwest::{Method, StatusCode};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+use serde_json::{Value, json};
+
+const BATCH: &str = "/api/v1/workflows/refresh_workspace_health/runs/batch";
+
+/// Runs started over the API (a new workspace's own runs aside).
+async fn runs_in_database(app: &TestApp) -> u64 {
+    workflow_run::Entity::find().filter(workflow_run::Column::Trigger.eq("api")).count(&app.db).await.unwrap()
+}
+
+fn answers(body: &Value) -> &Vec<Value> {
+    body["runs"].as_array().unwrap_or_else(|| panic!("no runs in {body}"))
+}
+
+on_both_databases! {
+    async fn a_batch_starts_every_run_in_one_request_and_answers_in_the_items_order(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let key = app.api_key(&ws).await;
+        let before = runs_in_database(&app).await;
+        let later = (chrono::Utc::now() + chrono::Duration::hours(2)).to_rfc3339();
+        let items: Vec<Value> = (0..1000)
+            .map(|i| if i % 100 == 7 { json!({ "run_at": later }) } else { json!({ "params": {} }) })
+            .collect();
+        let (status, body) = app.api(Method::POST, &key, BATCH, Some(json!({ "runs": items }))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let runs = answers(&body);
+        assert_eq!(runs.len(), 1000);
+        assert_eq!(runs_in_database(&app).await - before, 1000);
+        for (i, run) in runs.iter().enumerate() {
+            let expected = if i % 100 == 7 { "scheduled" } else { "queued" };
+            assert_eq!(run["status"], expected, "item {i}: {run}");
+            assert_eq!(run["duplicate"], false);
+        }
+        // The order is the items' order: the seventh item's run is the one due in two hours.
+        let seventh = runs[7]["id"].as_str().unwrap();
+        let (_, run) = app.api(Method::GET, &key, &format!("/api/v1/runs/{seventh}"), None).await;
+        assert_eq!(run["status"], "scheduled", "{run}");
+        assert_eq!(run["workspace_id"], ws.id.as_str());
+        assert_eq!(run["trigger"], "api");
+    }
+
+    async fn one_bad_item_refuses_the_whole_batch_naming_its_index_and_field(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let key = app.api_key(&ws).await;
+        let before = runs_in_database(&app).await;
+        let cases = [
+            (json!({ "params": { "nope": 1 } }), "runs[2].params.nope: unknown field `nope`"),
+            (json!({ "params": [1] }), "runs[2].params: must be a JSON object"),
+            (json!({ "run_at": "next tuesday" }), "runs[2].run_at: "),
+            (json!({ "idempotency_key": "" }), "runs[2].idempotency_key: use 1 to 200 characters"),
+            (json!({ "idempotency_key": "k".repeat(201) }), "runs[2].idempotency_key: use 1 to 200 characters"),
+            (json!({ "wait": true }), "runs[2].wait: unknown field `wait`"),
+        ];
+        for (bad, message) in cases {
+            let items = json!([{}, { "idempotency_key": "fine" }, bad, {}]);
+            let (status, body) = app.api(Method::POST, &key, BATCH, Some(json!({ "runs": items }))).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+            let said = body["error"]["message"].as_str().unwrap();
+            assert!(said.starts_with(message), "{bad}: said “{said}”, expected “{message}…”");
+        }
+        for (runs, count) in [(json!([]), 0), (json!(vec![json!({}); 1001]), 1001)] {
+            let (status, body) = app.api(Method::POST, &key, BATCH, Some(json!({ "runs": runs }))).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+            let expected = format!("runs: give 1 to 1000 runs (this batch has {count})");
+            assert_eq!(body["error"]["message"], expected.as_str());
+        }
+        assert_eq!(runs_in_database(&app).await, before, "nothing started");
+    }
+
+    async fn a_repeated_idempotency_key_answers_with_the_first_run_as_a_duplicate(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let key = app.api_key(&ws).await;
+        let single = "/api/v1/workflows/refresh_workspace_health/runs";
+        let (status, first) = app.api(Method::POST, &key, single, Some(json!({ "idempotency_key": "earlier" }))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{first}");
+        let before = runs_in_database(&app).await;
+        let items = json!([
+            { "idempotency_key": "new" },
+            { "idempotency_key": "earlier" },
+            {},
+            { "idempotency_key": "new" },
+        ]);
+        let (status, body) = app.api(Method::POST, &key, BATCH, Some(json!({ "runs": items }))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        let runs = answers(&body);
+        let duplicates: Vec<bool> = runs.iter().map(|r| r["duplicate"].as_bool().unwrap()).collect();
+        assert_eq!(duplicates, [false, true, false, true]);
+        assert_eq!(runs[1]["id"], first["id"], "the earlier run, not a new one");
+        assert_eq!(runs[3]["id"], runs[0]["id"], "the batch's own first run with that key");
+        assert_ne!(runs[2]["id"], runs[0]["id"]);
+        assert_eq!(runs_in_database(&app).await - before, 2, "two new runs, no more");
+        // Sent again, the whole batch is duplicates of the same runs.
+        let (status, again) = app.api(Method::POST, &key, BATCH, Some(json!({ "runs": [items[0], items[1]] }))).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{again}");
+        assert_eq!(answers(&again)[0]["id"], runs[0]["id"]);
+        assert_eq!(answers(&again)[1]["id"], first["id"]);
+        assert!(answers(&again).iter().all(|r| r["duplicate"] == true));
+    }
+
+    async fn a_batch_naming_another_workspace_is_refused_and_starts_nothing(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let other = app.create_workspace("Other", &app.admin).await;
+        let key = app.api_key(&ws).await;
+        let before = runs_in_database(&app).await;
+        let items = json!([{}, { "params": { "workspace_id": other.id } }]);
+        let (status, body) = app.api(Method::POST, &key, BATCH, Some(json!({ "runs": items }))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+        let (status, body) = app
+            .api(Method::POST, &key, "/api/v1/workflows/probe/runs/batch", Some(json!({ "runs": [{}] })))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "an operator tool is not offered to keys: {body}");
+        assert_eq!(runs_in_database(&app).await, before);
+    }
+}

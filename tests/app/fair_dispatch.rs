@@ -1,0 +1,80 @@
+//! Fair dispatch: workspaces take turns. One workspace's backlog of thousands of runs does not
+//! delay another workspace's runs, with one worker process or two, while the backlog keeps its
+//! own order.
+
+use std::time::{Duration, Instant};
+
+use crate::helpers::*;
+use crate::worker_processes::Worker;
+use offstage::domain::RunId;
+use offstage::engine::runs::{self, RunView};
+use offstage::engine::{NewRun, probe};
+use offstage::tenancy::Platform;
+
+const BACKLOG: usize = 3_000;
+
+/// A run that holds its worker for 20 ms: the backlog takes seconds to drain.
+fn probe_of(ws: &offstage::db::entities::workspace::Model) -> probe::Params {
+    probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 20, fail_attempts: 0, skip: false }
+}
+
+async fn finished(app: &TestApp, ids: &[RunId], within: Duration) -> Vec<RunView> {
+    let deadline = Instant::now() + within;
+    loop {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            found.extend(runs::get_many(&app.db, &Platform::system(), chunk).await.unwrap());
+        }
+        if found.len() == ids.len() && found.iter().all(|run| run.status.is_finished()) {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "the runs did not finish within {within:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Workspace A queues `BACKLOG` runs; `processes` worker processes start; workspace B then
+/// starts a run every 100 ms. Each of B's runs starts within half a second, while most of A's
+/// backlog is still waiting, and A's runs start in the order they were queued.
+async fn another_workspaces_runs_start_while_a_backlog_waits(backend: Backend, processes: usize) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let (a, b) = (app.create_workspace("Flood", &app.admin).await, app.create_workspace("Quiet", &app.admin).await);
+    let mut backlog = Vec::with_capacity(BACKLOG);
+    for _ in 0..BACKLOG / 1000 {
+        let items = (0..1000).map(|_| NewRun::of::<probe::Probe>(&probe_of(&a))).collect();
+        backlog.extend(runs::fan_out(&app.db, items, None).await.unwrap());
+    }
+    let _workers: Vec<Worker> = (0..processes).map(|_| Worker::start_with(&app, "8")).collect();
+    let mut quiet = Vec::new();
+    for _ in 0..5 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        quiet.push(runs::start(&app.db, NewRun::of::<probe::Probe>(&probe_of(&b))).await.unwrap().id);
+    }
+    let quiet = finished(&app, &quiet, Duration::from_secs(60)).await;
+    let backlog = finished(&app, &backlog, Duration::from_secs(120)).await;
+    let started = |run: &RunView| run.started_at.expect("started");
+    for run in &quiet {
+        let waited = started(run) - run.created_at;
+        assert!(waited < chrono::Duration::milliseconds(500), "B's run waited {waited} behind A's backlog");
+    }
+    let last_quiet = quiet.iter().map(started).max().unwrap();
+    let after = backlog.iter().filter(|run| started(run) > last_quiet).count();
+    assert!(after > BACKLOG / 3, "only {after} of A's {BACKLOG} runs were left when B's last run started");
+    // A's own runs kept their order: each batch of 1,000 started, on the whole, before the next.
+    let mean_start =
+        |runs: &[RunView]| runs.iter().map(|run| started(run).timestamp_micros()).sum::<i64>() / runs.len() as i64;
+    let by_batch: Vec<i64> = backlog.chunks(1000).map(mean_start).collect();
+    assert!(by_batch.windows(2).all(|pair| pair[0] < pair[1]), "A's batches started out of order: {by_batch:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_another_workspaces_runs_start_while_a_backlog_waits() {
+    another_workspaces_runs_start_while_a_backlog_waits(Backend::Sqlite, 1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_with_two_worker_processes_another_workspaces_runs_start_while_a_backlog_waits() {
+    if postgres_configured() {
+        another_workspaces_runs_start_while_a_backlog_waits(Backend::Postgres, 2).await;
+    }
+}
