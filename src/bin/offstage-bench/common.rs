@@ -78,16 +78,21 @@ impl BenchDb {
 
     /// A workspace (with its owner) to run against.
     pub async fn workspace(&self) -> anyhow::Result<workspace::Model> {
+        self.workspace_named("Bench").await
+    }
+
+    /// Another workspace, with an owner of its own.
+    pub async fn workspace_named(&self, name: &str) -> anyhow::Result<workspace::Model> {
         let owner = accounts::create_user(
             &self.db,
-            &Email::parse("bench@example.com").map_err(anyhow::Error::msg)?,
+            &Email::parse(&format!("{}@example.com", name.to_lowercase())).map_err(anyhow::Error::msg)?,
             &Password::parse("bench-password").map_err(anyhow::Error::msg)?,
             true,
             accounts::EmailProof::Verified,
         )
         .await?;
         let new = workspaces::NewWorkspace {
-            name: WorkspaceName::parse("Bench").map_err(anyhow::Error::msg)?,
+            name: WorkspaceName::parse(name).map_err(anyhow::Error::msg)?,
             slug: None,
             timezone: Timezone::parse("UTC").map_err(anyhow::Error::msg)?,
             trial_days: None,

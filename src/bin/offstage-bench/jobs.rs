@@ -1,5 +1,5 @@
 //! `offstage-bench jobs --db sqlite|postgres --runs N`: measures the workflow engine on a fresh
-//! database — enqueue rates (one call per run, and in bulk), drain rate, pickup latency at 200
+//! database — enqueue rates (one call per run with 8 in flight, and in bulk), drain rate, pickup latency at 200
 //! runs/s (from before the insert, and from the commit), lateness of scheduled runs, peak RSS with
 //! many future runs, and bare apalis draining the same number of no-op jobs on the same storage,
 //! with the ratio.
@@ -7,6 +7,7 @@
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::{StreamExt, TryStreamExt};
 use offstage::domain::RunId;
 use offstage::engine::queue;
 use offstage::engine::{NewRun, RunView, probe, runs};
@@ -15,7 +16,10 @@ use serde_json::json;
 
 use crate::common::{BenchDb, Db, peak_rss_mb, percentile, round};
 
-async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
+/// Single starts in flight at once in the enqueue phase.
+const ENQUEUE_IN_FLIGHT: usize = 8;
+
+pub async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
     let started = Instant::now();
     // Checked every 50 ms: the check itself scans the job table and competes with the workers.
     while queue::due_within(db, 0).await.unwrap_or(1) > 0 {
@@ -25,7 +29,7 @@ async fn wait_until_drained(db: &DatabaseConnection) -> Duration {
 }
 
 /// Milliseconds from `reference(run)` to the start of the run's (one) attempt, sorted.
-async fn delays(
+pub async fn delays(
     db: &DatabaseConnection,
     ids: &[RunId],
     reference: impl Fn(&RunView) -> chrono::DateTime<Utc>,
@@ -49,12 +53,14 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     let ws = bench.workspace().await?;
     let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
 
-    // Enqueue, one call per run.
+    // Enqueue, one call per run, 8 calls in flight (as the peers' benchmarks do).
     let singles = (n / 10).max(500);
     let started = Instant::now();
-    for _ in 0..singles {
-        runs::start(&db, NewRun::of::<probe::Probe>(&params)).await?;
-    }
+    futures::stream::iter(0..singles)
+        .map(|_| runs::start(&db, NewRun::of::<probe::Probe>(&params)))
+        .buffer_unordered(ENQUEUE_IN_FLIGHT)
+        .try_collect::<Vec<_>>()
+        .await?;
     let enqueue_single = singles as f64 / started.elapsed().as_secs_f64();
     // Enqueue in bulk (1,000 per transaction).
     let started = Instant::now();
@@ -115,6 +121,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
             "runs": n,
             "concurrency": concurrency,
             "enqueue_single_per_s": round(enqueue_single),
+            "enqueue_single_in_flight": ENQUEUE_IN_FLIGHT,
             "enqueue_bulk_per_s": round(enqueue_bulk),
             "drain_per_s": round(drain_rate),
             "pickup_ms": { "p50": percentile(&pickup, 0.5), "p95": percentile(&pickup, 0.95), "p99": percentile(&pickup, 0.99), "n": pickup.len() },

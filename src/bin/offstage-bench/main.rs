@@ -1,5 +1,6 @@
 //! `offstage-bench`: benchmarks that print one JSON line each, on a fresh database.
-//! `jobs` measures the workflow engine (and bare apalis beside it); `webhooks` measures Stripe
+//! `jobs` measures the workflow engine (and bare apalis beside it); `fairness` one workspace's
+//! runs beside another's backlog; `webhooks` measures Stripe
 //! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
 //! delivery through the outbox and the weekly digest of many workspaces.
 
@@ -8,6 +9,7 @@
 
 mod common;
 mod email;
+mod fairness;
 mod jobs;
 mod process;
 mod webhooks;
@@ -34,6 +36,19 @@ enum Bench {
         /// Runs scheduled a day ahead for the memory phase.
         #[arg(long, default_value_t = 100_000)]
         future: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
+    /// Noisy neighbour: B's pickup while A holds a backlog, with fair dispatch and with FIFO.
+    Fairness {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        /// Workspace A's queued no-op runs.
+        #[arg(long, default_value_t = 100_000)]
+        backlog: u64,
+        /// Seconds during which workspace B starts a run every 100 ms.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
@@ -68,6 +83,9 @@ async fn main() -> anyhow::Result<()> {
     }
     let line = match Cli::parse().command {
         Bench::Jobs { db, runs, future, concurrency } => jobs::run(db, runs, future, concurrency).await?,
+        Bench::Fairness { db, backlog, seconds, concurrency } => {
+            fairness::run(db, backlog, seconds, concurrency).await?
+        }
         Bench::Webhooks { db, events, concurrency } => webhooks::run(db, events, concurrency).await?,
         Bench::Email { db, emails, workspaces, concurrency } => email::run(db, emails, workspaces, concurrency).await?,
     };

@@ -1,6 +1,8 @@
-//! Bare apalis, for the benchmark's baseline: the same storage and pool, no-op jobs pushed with
-//! apalis's own bulk push and drained by a plain apalis worker with the same concurrency, batch
-//! size and polling, so `offstage-bench` can print Offstage's overhead as a ratio.
+//! Bare apalis, for the benchmark's baseline: the same storage, no-op jobs pushed with apalis's
+//! own bulk push and drained by a plain apalis worker with the same concurrency, batch size and
+//! polling, so `offstage-bench` can print Offstage's overhead as a ratio. On SQLite it works in
+//! a database file of its own beside Offstage's: apalis's SQLite push names no columns, and
+//! Offstage's job table has two more (`fair`).
 
 use std::time::{Duration, Instant};
 
@@ -47,7 +49,19 @@ pub async fn push_and_drain(
             Ok((pushed, drained))
         }
         _ => {
-            let pool = db.get_sqlite_connection_pool().clone();
+            let file = db.get_sqlite_connection_pool().connect_options().get_filename().with_extension("bare.db");
+            // Offstage's own settings (`db::connect`): one connection, WAL, synchronous=FULL.
+            let options = sea_orm::sqlx::sqlite::SqliteConnectOptions::new()
+                .filename(file)
+                .create_if_missing(true)
+                .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
+                .busy_timeout(Duration::from_secs(10))
+                .pragma("cache_size", "-65536");
+            let pool = sea_orm::sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+            apalis_sqlite::SqliteStorage::migrations().run(&pool).await?;
+            let bare_db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone());
+            super::runtime::pin_lock_by_selectivity(&bare_db).await?;
             let config = apalis_sqlite::Config::default().queue(QUEUE).batch_size(BATCH_SIZE);
             let mut storage = apalis_sqlite::SqliteStorage::<Noop>::new(&pool).with_config(config.clone());
             for chunk in jobs.chunks(1000) {
@@ -60,7 +74,7 @@ pub async fn push_and_drain(
                 .backend(backend)
                 .concurrency(concurrency)
                 .build(noop);
-            let drained = drain(db, worker.run(), n).await?;
+            let drained = drain(&bare_db, worker.run(), n).await?;
             Ok((pushed, drained))
         }
     }

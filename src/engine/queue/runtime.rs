@@ -78,7 +78,7 @@ pub async fn setup_queue_tables(db: &DatabaseConnection) -> anyhow::Result<()> {
 /// statistic recorded here says a `lock_by` value matches many rows, so the planner walks the
 /// batch and finds each job by id instead. A later ANALYZE replaces it with real figures,
 /// which lead to the same plan.
-async fn pin_lock_by_selectivity(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+pub(super) async fn pin_lock_by_selectivity(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     let stats =
         Statement::from_string(DbBackend::Sqlite, "SELECT 1 AS n FROM sqlite_master WHERE name = 'sqlite_stat1'");
     if db.query_one_raw(stats).await?.is_none() {

@@ -116,6 +116,12 @@ impl Persistence for Bookkeeping {
     }
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<Task<Vec<u8>>>, Error> {
+        if super::fair::fifo() {
+            let mut tx = self.pool.begin().await?;
+            let fetched = queries::fetch_next(&mut *tx, &self.config, worker).await?;
+            tx.commit().await?;
+            return Ok(fetched);
+        }
         let queue = self.config.queue.as_ref();
         Ok(super::fair::fetch_sqlite(&self.pool, queue, worker.name(), self.config.batch_size).await?)
     }
