@@ -78,6 +78,6 @@ pub async fn run(which: Db, backlog: u64, seconds: u64, concurrency: usize) -> a
         "concurrency": concurrency,
         "fair": fair,
         "fifo": fifo,
-        "a_drain_fair_over_fifo": round(ratio * 100.0) / 100.0,
+        "a_drain_fair_over_fifo": (ratio * 100.0).round() / 100.0,
     }))
 }

@@ -44,6 +44,16 @@ fn jobs_table(backend: DbBackend) -> &'static str {
     if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" }
 }
 
+/// The job table read through `index`: on SQLite the index is named, because without fresh
+/// statistics (SQLite gathers none by itself) its planner chose apalis's indexes and sorted
+/// every waiting job on each fetch; PostgreSQL is steered by the ORDER BY instead.
+fn jobs_by(backend: DbBackend, alias: &str, index: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!("apalis.jobs {alias}"),
+        _ => format!("Jobs {alias} INDEXED BY {index}"),
+    }
+}
+
 /// Adds the lane and tag columns and their indexes to apalis's job table (idempotent; several
 /// processes may start at once).
 pub(super) async fn add_columns(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
@@ -97,13 +107,15 @@ pub(super) async fn add_columns(db: &DatabaseConnection) -> Result<(), sea_orm::
 /// from its own index (their ORDER BY follows the index, so the planner cannot pick the other:
 /// the class's index, filtered by lane, read every waiting job of the class).
 fn base(backend: DbBackend, queue: &str, lane: &str, priority: &str) -> String {
-    let (table, waiting) = (jobs_table(backend), waiting(backend, "f"));
+    let waiting = waiting(backend, "f");
+    let (by_class, by_lane) =
+        (jobs_by(backend, "f", "offstage_jobs_fair_fetch"), jobs_by(backend, "f", "offstage_jobs_fair_lane"));
     let greatest = if backend == DbBackend::Postgres { "GREATEST" } else { "max" };
     format!(
         "{greatest}(\
-         COALESCE((SELECT f.fair_tag FROM {table} f WHERE f.job_type = {queue} AND f.priority = {priority} \
+         COALESCE((SELECT f.fair_tag FROM {by_class} WHERE f.job_type = {queue} AND f.priority = {priority} \
              AND {waiting} AND f.fair_tag IS NOT NULL ORDER BY f.priority DESC, f.fair_tag LIMIT 1), 0), \
-         COALESCE((SELECT f.fair_tag FROM {table} f WHERE f.job_type = {queue} AND f.lane = {lane} \
+         COALESCE((SELECT f.fair_tag FROM {by_lane} WHERE f.job_type = {queue} AND f.lane = {lane} \
              AND f.priority = {priority} AND {waiting} AND f.fair_tag IS NOT NULL \
              ORDER BY f.lane DESC, f.priority DESC, f.fair_tag DESC LIMIT 1), 0))"
     )
@@ -154,7 +166,7 @@ fn promote_sql(backend: DbBackend) -> String {
     };
     format!(
         "WITH due AS (
-            SELECT id, lane, priority, run_at FROM {table}
+            SELECT id, lane, priority, run_at FROM {untagged}
             WHERE job_type = $1 AND {waiting} AND fair_tag IS NULL AND run_at <= {now}
             ORDER BY run_at, id LIMIT {PROMOTE_PER_FETCH}{lock}
         ), input AS (
@@ -165,6 +177,7 @@ fn promote_sql(backend: DbBackend) -> String {
         )
         UPDATE {table} SET fair_tag = tagged.tag FROM tagged WHERE {table}.id = tagged.id",
         waiting = waiting(backend, ""),
+        untagged = jobs_by(backend, "", "offstage_jobs_untagged"),
         bases = bases_clause(backend, "input", "$1"),
     )
 }
@@ -177,6 +190,7 @@ fn promote_sql(backend: DbBackend) -> String {
 fn fetch_sql(backend: DbBackend, n: usize) -> String {
     let table = jobs_table(backend);
     let waiting = waiting(backend, "");
+    let fetch_index = jobs_by(backend, "", "offstage_jobs_fair_fetch");
     match backend {
         DbBackend::Postgres => format!(
             "WITH next AS (
@@ -190,7 +204,7 @@ fn fetch_sql(backend: DbBackend, n: usize) -> String {
         _ => format!(
             "UPDATE {table} SET status = 'Queued', lock_by = $1, lock_at = strftime('%s', 'now')
             WHERE ROWID IN (
-                SELECT ROWID FROM {table} WHERE job_type = $2 AND {waiting} AND fair_tag IS NOT NULL AND run_at <= $3
+                SELECT ROWID FROM {fetch_index} WHERE job_type = $2 AND {waiting} AND fair_tag IS NOT NULL AND run_at <= $3
                 ORDER BY priority DESC, fair_tag, run_at LIMIT {n}
             )
             RETURNING id, job, job_type, status, attempts, max_attempts, priority, fair_tag, run_at AS run_at_s"
