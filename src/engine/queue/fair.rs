@@ -10,7 +10,7 @@
 //! runs keep their order.
 //!
 //! Runs due later (scheduled, or waiting to retry) have no tag, so the workers' index never
-//! holds them; the fetch first tags those that have become due (`PROMOTE`), oldest first.
+//! holds them; each fetch first tags those that have become due (`promote_sql`), oldest first.
 //!
 //! Everything is in the job rows, so any number of worker processes share one order.
 
