@@ -168,3 +168,40 @@ on_both_databases! {
         assert!(!stored_schedule(&app, DAILY_HEALTH).await.paused);
     }
 }
+
+/// Platform → Queue lists the workspaces with the most runs waiting, largest first (web only:
+/// no worker takes them meanwhile).
+async fn the_queue_page_shows_the_workspaces_with_the_largest_backlogs(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let admin = app.sign_in(ADMIN_EMAIL).await;
+    let (_, empty) = admin.get_html("/admin/platform/queue").await;
+    assert!(empty.contains("Largest backlogs") && empty.contains("No runs are waiting"), "{empty}");
+    let (flood, quiet) =
+        (app.create_workspace("Flood", &app.admin).await, app.create_workspace("Quiet", &app.admin).await);
+    for (ws, n) in [(&flood, 30), (&quiet, 4)] {
+        let items = (0..n).map(|_| NewRun::of::<probe::Probe>(&params(ws, 0))).collect();
+        runs::fan_out(&app.db, items, None).await.unwrap();
+    }
+    let (status, html) = admin.get_html("/admin/platform/queue").await;
+    assert_eq!(status, StatusCode::OK);
+    let (at_flood, at_quiet) =
+        (html.find(">Flood</a>").expect("Flood listed"), html.find(">Quiet</a>").expect("Quiet listed"));
+    assert!(at_flood < at_quiet, "the largest backlog comes first");
+    let counts: Vec<&str> =
+        html.split("<td class=\"backlog\">").skip(1).filter_map(|rest| rest.split('<').next()).collect();
+    // New workspaces' own runs (their first activity) wait too, in their lanes.
+    assert!(counts.first().is_some_and(|n| n.parse::<u32>().unwrap() >= 30), "{counts:?}");
+    assert!(html.contains(&format!("/admin/workspaces/{}/runs?status=queued", flood.slug)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_the_queue_page_shows_the_workspaces_with_the_largest_backlogs() {
+    the_queue_page_shows_the_workspaces_with_the_largest_backlogs(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_the_queue_page_shows_the_workspaces_with_the_largest_backlogs() {
+    if postgres_configured() {
+        the_queue_page_shows_the_workspaces_with_the_largest_backlogs(Backend::Postgres).await;
+    }
+}

@@ -290,3 +290,22 @@ pub(super) async fn fetch_sqlite(
     tx.commit().await?;
     Ok(in_order(rows.iter().map(|row| decode(row, worker)).collect::<Result<_, _>>()?))
 }
+
+/// The `n` lanes with the most runs due and waiting (`''` is global runs), largest first: what
+/// Platform → Queue shows.
+pub async fn largest_backlogs<C: ConnectionTrait>(db: &C, n: u64) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
+    let backend = db.get_database_backend();
+    let now = if backend == DbBackend::Postgres { "now()" } else { "CAST(strftime('%s', 'now') AS INTEGER)" };
+    let sql = format!(
+        "SELECT lane, COUNT(*) AS n FROM {} WHERE job_type = $1 AND {} AND run_at <= {now} \
+         GROUP BY lane ORDER BY n DESC, lane LIMIT {n}",
+        jobs_table(backend),
+        waiting(backend, ""),
+    );
+    let statement = sea_orm::Statement::from_sql_and_values(backend, sql, [super::WORKFLOW_QUEUE.into()]);
+    db.query_all_raw(statement)
+        .await?
+        .iter()
+        .map(|row| Ok((row.try_get::<String>("", "lane")?, row.try_get::<i64>("", "n")?)))
+        .collect()
+}

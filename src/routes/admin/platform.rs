@@ -7,9 +7,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use sea_orm::EntityTrait;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
-use crate::db::entities::schedule;
+use crate::db::entities::{schedule, workspace};
 use crate::domain::{RunId, Timezone};
 use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
 use crate::engine::schedules;
@@ -53,12 +53,27 @@ struct QueuePage {
     ctx: PageContext,
     counts: Vec<(RunStatus, i64)>,
     last_hour: i64,
+    /// (workspace name and slug, or none for global runs; runs due and waiting), largest first.
+    backlogs: Vec<(Option<(String, String)>, i64)>,
 }
+
+/// Workspaces listed under "Largest backlogs".
+const BACKLOGS_SHOWN: u64 = 10;
 
 async fn queue(ctx: PageContext, state: web::Data<AppState>) -> Result<QueuePage, AppError> {
     let platform = require_platform_admin(&ctx)?;
     let (counts, last_hour) = runs::counts(&state.db, &platform).await?;
-    Ok(QueuePage { ctx, counts, last_hour })
+    let lanes = crate::engine::queue::fair::largest_backlogs(&state.db, BACKLOGS_SHOWN).await?;
+    let ids: Vec<String> = lanes.iter().map(|(lane, _)| lane.clone()).filter(|lane| !lane.is_empty()).collect();
+    let names: std::collections::HashMap<String, (String, String)> = workspace::Entity::find()
+        .filter(workspace::Column::Id.is_in(ids))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|ws| (ws.id, (ws.name, ws.slug)))
+        .collect();
+    let backlogs = lanes.into_iter().map(|(lane, n)| (names.get(&lane).cloned(), n)).collect();
+    Ok(QueuePage { ctx, counts, last_hour, backlogs })
 }
 
 #[derive(Deserialize, Default)]
