@@ -4,7 +4,7 @@
 
 use crate::billing::workflows::process_stripe_event::ProcessStripeEvent;
 use crate::billing::workflows::send_trial_ending_email::SendTrialEndingEmail;
-use crate::engine::probe::Probe;
+use crate::engine::probe::{Probe, ProbeOneAtATime};
 use crate::engine::schedules::BuiltIn;
 use crate::engine::{Registry, workflow};
 use crate::mail::workflows::send_email::SendEmail;
@@ -20,6 +20,7 @@ pub fn workflows() -> Result<Registry, String> {
         workflow::<RefreshWorkspaceHealth>(),
         workflow::<RefreshAllWorkspaceHealth>(),
         workflow::<Probe>(),
+        workflow::<ProbeOneAtATime>(),
         workflow::<RecordWorkspaceCreated>(),
         workflow::<ProcessStripeEvent>(),
         workflow::<GenerateWeeklyDigest>(),

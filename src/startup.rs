@@ -17,6 +17,7 @@ use crate::billing::Intake;
 use crate::config::Config;
 use crate::engine::Services;
 use crate::engine::queue::{self, JobContext};
+use crate::engine::runs::Starter;
 use crate::state::AppState;
 use crate::{bootstrap, db, routes};
 
@@ -66,7 +67,8 @@ impl Application {
         let db = prepare_database(&config).await?;
         let mailer = crate::mail::Mailer::from_settings(&config.mail)?;
         let workflows = crate::registry::workflows().map_err(|err| anyhow::anyhow!("the workflow list: {err}"))?;
-        let state = AppState { stripe_intake: Intake::start(db.clone()), db, config, mailer, workflows };
+        let (stripe_intake, starter) = (Intake::start(db.clone()), Starter::new(db.clone()));
+        let state = AppState { stripe_intake, starter, db, config, mailer, workflows };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }

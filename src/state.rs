@@ -5,6 +5,7 @@ use sea_orm::DatabaseConnection;
 use crate::billing::Intake;
 use crate::config::Config;
 use crate::engine::Registry;
+use crate::engine::runs::Starter;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,4 +16,6 @@ pub struct AppState {
     pub mailer: crate::mail::Mailer,
     /// Every workflow this process knows (`crate::registry`).
     pub workflows: Registry,
+    /// Starts single runs, several per commit (`runs::Starter`).
+    pub starter: Starter,
 }

@@ -33,6 +33,7 @@ pub struct RunContext {
     pub chain_id: String,
     workspace_id: Option<String>,
     workspaces: WorkspaceLoader,
+    starter: runs::Starter,
     scope: tokio::sync::OnceCell<Scope>,
 }
 
@@ -55,6 +56,7 @@ impl RunContext {
             chain_id,
             workspace_id,
             workspaces: job.workspaces,
+            starter: job.starter,
             scope: tokio::sync::OnceCell::new(),
         }
     }
@@ -82,16 +84,16 @@ impl RunContext {
         Utc::now()
     }
 
-    /// Starts another run.
+    /// Starts another run (several runs' concurrent starts share a commit).
     pub async fn start(&self, new: NewRun) -> Result<RunView, Error> {
-        runs::start(&self.db, new).await
+        self.starter.start(new).await
     }
 
     /// Continues this run's chain with `next` (the same workflow with the next cursor, say). A
     /// retried attempt does not start a second continuation.
     pub async fn continue_chain(&self, next: NewRun) -> Result<RunView, Error> {
         let next = next.continuing(self.chain_id.clone()).idempotency_key(format!("continuation:{}", self.run_id));
-        runs::start(&self.db, next).await
+        self.starter.start(next).await
     }
 
     /// One run per item, in one transaction, the n-th starting `spacing × n` from now. Items

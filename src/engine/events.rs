@@ -15,6 +15,8 @@ pub enum EventKind {
     Failed,
     Cancelled,
     Retried,
+    /// Parked by a limit per workspace until a slot frees.
+    Waiting,
 }
 
 impl EventKind {
@@ -28,6 +30,7 @@ impl EventKind {
             EventKind::Failed => "failed",
             EventKind::Cancelled => "cancelled",
             EventKind::Retried => "retried",
+            EventKind::Waiting => "waiting",
         }
     }
 }

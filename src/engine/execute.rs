@@ -18,6 +18,7 @@ use super::events::{self, EventKind, NewEvent};
 use super::{Outcome, RunContext, SkipReason};
 use crate::db::batcher::Batcher;
 use crate::db::begin_write;
+use crate::engine::queue::limits::{self, Slot};
 use crate::engine::queue::{self, JobContext};
 
 /// The job payload apalis stores and hands back to the worker.
@@ -161,12 +162,23 @@ pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunR
     {
         tokio::time::sleep(wait).await;
     }
-    let current =
-        Attempt { job, run_id, number: attempt, max_attempts: workflow.max_attempts(), started_at: Utc::now() };
     let workspace_id = match request.params.get("workspace_id").and_then(Value::as_str) {
         Some(ws) if workflow.workspace_scoped() => Some(ws.to_owned()),
         _ => None,
     };
+    // The attempt starts once it holds its slot: the run before it has ended by then.
+    let begin =
+        || Attempt { job, run_id, number: attempt, max_attempts: workflow.max_attempts(), started_at: Utc::now() };
+    if let (Some(limit), Some(workspace)) = (workflow.running_per_workspace(), &workspace_id) {
+        match take_slot(job, run_id, workspace, workflow.name(), limit).await {
+            Ok(Slot::Taken) => {}
+            Ok(Slot::Parked) => return Ok(parked(Utc::now())),
+            Err(err) => {
+                return Err(begin().failed(format!("could not take a slot of the limit per workspace: {err}")).await);
+            }
+        }
+    }
+    let current = begin();
     let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
     let awaited = request.awaited;
     let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, workspace_id);
@@ -175,6 +187,23 @@ pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunR
         announce_end(job, run_id, awaited).await;
     }
     result
+}
+
+/// A workflow limited per workspace: takes one of its slots for the run, or parks the run with
+/// a timeline entry saying why it waits (`queue::limits`).
+async fn take_slot(job: &JobContext, run_id: &str, workspace: &str, workflow: &str, limit: u32) -> Result<Slot, DbErr> {
+    let txn = begin_write(&job.db).await?;
+    let slot = limits::take_slot(&txn, run_id, workspace, workflow, limit).await?;
+    if slot == Slot::Parked {
+        events::record(&txn, run_id, EventKind::Waiting, format!("Waiting: {}", limits::reason(limit))).await?;
+    }
+    txn.commit().await?;
+    Ok(slot)
+}
+
+/// What a parked attempt answers apalis with: its acknowledgement is dropped, and the run waits.
+fn parked(started_at: DateTime<Utc>) -> RunResult {
+    RunResult { outcome: limits::PARKED_OUTCOME.into(), output: None, skipped: None, started_at: Some(started_at) }
 }
 
 /// Tells whoever waits for the run that it has ended (see `runs::waiting`).

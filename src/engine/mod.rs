@@ -55,6 +55,10 @@ pub trait Workflow: Send + Sync + 'static {
     const OPERATOR_ONLY: bool = false;
     /// Which runs go first when more are due than the workers can start (`Priority`).
     const PRIORITY: Priority = Priority::Normal;
+    /// At most this many runs at once per workspace, across every worker process (an import:
+    /// `Some(1)`). The others wait, queued, and the run page says why (`queue::limits`).
+    /// Workspace-scoped workflows only; `None` is no limit.
+    const RUNNING_PER_WORKSPACE: Option<u32> = None;
 
     /// The parameters. A field named `workspace_id` makes the workflow workspace-scoped: its runs
     /// belong to that workspace, and `RunContext::scope` is that workspace's scope.

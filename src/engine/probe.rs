@@ -55,3 +55,21 @@ impl Workflow for Probe {
         ))
     }
 }
+
+/// `probe_one_at_a_time`: the probe, at most one running at once per workspace, so operators
+/// (and the tests) can watch the limit per workspace hold runs back and release them in turn.
+pub struct ProbeOneAtATime;
+
+impl Workflow for ProbeOneAtATime {
+    const NAME: &'static str = "probe_one_at_a_time";
+    const DESCRIPTION: &'static str = "The probe, one run at a time per workspace: the others wait, queued.";
+    const MAX_ATTEMPTS: u32 = Probe::MAX_ATTEMPTS;
+    const TIMEOUT: Duration = Probe::TIMEOUT;
+    const OPERATOR_ONLY: bool = true;
+    const RUNNING_PER_WORKSPACE: Option<u32> = Some(1);
+    type Params = Params;
+
+    async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
+        Probe::run(ctx, params).await
+    }
+}

@@ -19,6 +19,7 @@ pub trait AnyWorkflow: Send + Sync {
     fn internal(&self) -> bool;
     fn operator_only(&self) -> bool;
     fn priority(&self) -> Priority;
+    fn running_per_workspace(&self) -> Option<u32>;
     /// The JSON schema of the parameters.
     fn params_schema(&self) -> Value;
     /// True when the parameters carry a `workspace_id`.
@@ -51,6 +52,9 @@ impl<W: Workflow> AnyWorkflow for Entry<W> {
     }
     fn priority(&self) -> Priority {
         W::PRIORITY
+    }
+    fn running_per_workspace(&self) -> Option<u32> {
+        W::RUNNING_PER_WORKSPACE.map(|n| n.max(1))
     }
     fn params_schema(&self) -> Value {
         serde_json::to_value(schemars::schema_for!(W::Params)).unwrap_or(Value::Null)

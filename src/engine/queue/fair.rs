@@ -21,7 +21,7 @@ use apalis_core::task::builder::TaskBuilder;
 use apalis_core::task::status::Status;
 use apalis_core::task::task_id::TaskId;
 use sea_orm::sqlx::AssertSqlSafe;
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend};
+use sea_orm::{ConnectionTrait, DbBackend};
 
 /// Due jobs promoted per fetch: a burst of scheduled runs is tagged in steps this size.
 pub(super) const PROMOTE_PER_FETCH: i64 = 1000;
@@ -54,13 +54,13 @@ fn jobs_by(backend: DbBackend, alias: &str, index: &str) -> String {
     }
 }
 
-/// Adds the lane and tag columns and their indexes to apalis's job table (idempotent; several
-/// processes may start at once).
-pub(super) async fn add_columns(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    let backend = db.get_database_backend();
+/// The lane and tag columns and their indexes (see `table::add_columns`).
+pub(super) const COLUMNS: [(&str, &str); 2] = [("lane", "TEXT NOT NULL DEFAULT ''"), ("fair_tag", "BIGINT")];
+
+pub(super) fn indexes(backend: DbBackend) -> [String; 3] {
     let table = jobs_table(backend);
     let waiting = waiting(backend, "");
-    let indexes = [
+    [
         format!(
             "CREATE INDEX IF NOT EXISTS offstage_jobs_fair_fetch ON {table} (job_type, priority DESC, fair_tag, run_at) \
              WHERE {waiting} AND fair_tag IS NOT NULL"
@@ -73,34 +73,7 @@ pub(super) async fn add_columns(db: &DatabaseConnection) -> Result<(), sea_orm::
             "CREATE INDEX IF NOT EXISTS offstage_jobs_untagged ON {table} (job_type, run_at) \
              WHERE {waiting} AND fair_tag IS NULL"
         ),
-    ];
-    if backend == DbBackend::Postgres {
-        let txn = sea_orm::TransactionTrait::begin(db).await?;
-        // One process at a time: concurrent CREATE INDEX IF NOT EXISTS can still collide.
-        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('offstage_fair_dispatch'))").await?;
-        txn.execute_unprepared("ALTER TABLE apalis.jobs ADD COLUMN IF NOT EXISTS lane TEXT NOT NULL DEFAULT ''")
-            .await?;
-        txn.execute_unprepared("ALTER TABLE apalis.jobs ADD COLUMN IF NOT EXISTS fair_tag BIGINT").await?;
-        for index in &indexes {
-            txn.execute_unprepared(index).await?;
-        }
-        txn.commit().await?;
-    } else {
-        let columns = db
-            .query_all_raw(sea_orm::Statement::from_string(backend, "SELECT name FROM pragma_table_info('Jobs')"))
-            .await?;
-        let has = |name: &str| columns.iter().any(|row| row.try_get::<String>("", "name").is_ok_and(|n| n == name));
-        if !has("lane") {
-            db.execute_unprepared("ALTER TABLE Jobs ADD COLUMN lane TEXT NOT NULL DEFAULT ''").await?;
-        }
-        if !has("fair_tag") {
-            db.execute_unprepared("ALTER TABLE Jobs ADD COLUMN fair_tag INTEGER").await?;
-        }
-        for index in &indexes {
-            db.execute_unprepared(index).await?;
-        }
-    }
-    Ok(())
+    ]
 }
 
 /// The tag every due job of a (lane, priority) group starts after: `max(V, L)`. Each is read
@@ -291,13 +264,14 @@ pub(super) async fn fetch_sqlite(
     Ok(in_order(rows.iter().map(|row| decode(row, worker)).collect::<Result<_, _>>()?))
 }
 
-/// The `n` lanes with the most runs due and waiting (`''` is global runs), largest first: what
+/// The `n` lanes with the most runs due and waiting (parked by a limit included; `''` is global
+/// runs), largest first: what
 /// Platform → Queue shows.
 pub async fn largest_backlogs<C: ConnectionTrait>(db: &C, n: u64) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
     let backend = db.get_database_backend();
     let now = if backend == DbBackend::Postgres { "now()" } else { "CAST(strftime('%s', 'now') AS INTEGER)" };
     let sql = format!(
-        "SELECT lane, COUNT(*) AS n FROM {} WHERE job_type = $1 AND {} AND run_at <= {now} \
+        "SELECT lane, COUNT(*) AS n FROM {} WHERE job_type = $1 AND ({} AND run_at <= {now} OR status = 'Parked') \
          GROUP BY lane ORDER BY n DESC, lane LIMIT {n}",
         jobs_table(backend),
         waiting(backend, ""),

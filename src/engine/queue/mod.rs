@@ -1,12 +1,14 @@
 //! Background jobs on apalis. This module is the ONLY place that touches apalis: its storages,
 //! workers, monitor and tables. Workflow runs are its one kind of job: `table` inserts them
 //! inside the caller's own database transaction (so a run exists exactly when the change that
-//! caused it was committed) and reads their state; `runtime` runs the workers; `postgres` is the
-//! storage they read on PostgreSQL.
+//! caused it was committed) and reads their state; `runtime` runs the workers; `postgres` and
+//! `sqlite` are the storages they read, in the order of `fair`; `limits` holds back runs past a
+//! workflow's limit per workspace.
 
 #[cfg(feature = "test-hooks")]
 pub mod bare;
 pub mod fair;
+pub mod limits;
 mod postgres;
 mod runtime;
 mod sqlite;
@@ -31,7 +33,7 @@ pub async fn due_within<C: ConnectionTrait>(db: &C, seconds: u32) -> Result<i64,
     count(
         db,
         &format!(
-            "SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Queued', 'Running') \
+            "SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Queued', 'Running', 'Parked') \
              OR (status IN ('Pending', 'Failed') AND attempts < max_attempts AND run_at <= {now})"
         ),
     )

@@ -38,6 +38,8 @@ use sea_orm::sqlx::postgres::PgPoolOptions;
 use serde_json::Value;
 use ulid::Ulid;
 
+use super::limits;
+
 /// One worker's storage (build one per worker: it owns the worker's event writer).
 pub(super) struct PostgresQueue<Args> {
     persistence: Persisted<Bookkeeping>,
@@ -318,14 +320,23 @@ INNER JOIN locked ON locked.id = j.task_id
 WHERE jobs.id = locked.id
 "#;
 
+/// How a PostgreSQL worker marks the jobs it started as running (`$1`: their ids, `$2`: the
+/// worker's name). apalis's `lock_by_id.sql` marks any waiting job, whoever fetched it; this
+/// marks only jobs still fetched by this worker: a lock written late, after its run was parked
+/// and fetched by another worker (`limits`), would take the run from the worker running it.
+const LOCK: &str = "UPDATE apalis.jobs SET status = 'Running', lock_at = now() \
+    WHERE id = ANY($1) AND status = 'Queued' AND lock_by IS NOT DISTINCT FROM $2";
+
 /// apalis's own handling of a batch of events: acknowledgements, and locks of jobs not already
 /// acknowledged in the batch, in one transaction.
 async fn write(pool: &PgPool, events: &[TaskEvent<Value>], worker: &str) -> Result<(), Error> {
-    let acks: Vec<&ResultPayload> = events
+    let completed: Vec<&ResultPayload> = events
         .iter()
         .filter_map(|event| if let TaskEvent::Complete(result) = event { Some(result) } else { None })
         .collect();
-    let acked: HashSet<_> = acks.iter().map(|ack| ack.task_id()).collect();
+    let acked: HashSet<_> = completed.iter().map(|ack| ack.task_id()).collect();
+    let acks: Vec<&ResultPayload> = completed.into_iter().filter(|ack| !limits::is_parked(ack)).collect();
+    let released = limits::released(acks.iter().copied());
     let locks: Vec<String> = events
         .iter()
         .filter_map(|event| if let TaskEvent::Lock { task_id } = event { Some(task_id) } else { None })
@@ -339,9 +350,10 @@ async fn write(pool: &PgPool, events: &[TaskEvent<Value>], worker: &str) -> Resu
     if !acks.is_empty() {
         let acks = serde_json::to_value(&acks).map_err(Error::JsonError)?;
         sea_orm::sqlx::query(ACKNOWLEDGE).bind(acks).bind(worker).execute(&mut *tx).await?;
+        limits::unpark_after_postgres(&mut tx, &released).await?;
     }
     if !locks.is_empty() {
-        queries::lock_tasks(&mut *tx, &locks, worker).await?;
+        sea_orm::sqlx::query(LOCK).bind(&locks).bind(worker).execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())

@@ -18,12 +18,13 @@ use super::sqlite::SqliteQueue;
 use super::wake::{WakeUp, inserted_runs};
 use crate::config::Config;
 use crate::engine::execute::{AttemptRecorder, RunError, attempt_recorder};
+use crate::engine::runs::Starter;
 use crate::engine::{Registry, RunRequest, RunResult, Services};
 use crate::tenancy::{WorkspaceLoader, workspace_loader};
 
 /// What every job handler gets: the database, the settings, the workflows it may run, the
-/// services the composition root provides (the mailer, …), the writer of attempts' records and
-/// the loader of workspaces.
+/// services the composition root provides (the mailer, …), the writer of attempts' records,
+/// the loader of workspaces and the starter of runs.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
@@ -32,13 +33,16 @@ pub struct JobContext {
     pub services: Services,
     pub attempts: AttemptRecorder,
     pub workspaces: WorkspaceLoader,
+    /// Starts the runs workflows start, several per commit.
+    pub starter: Starter,
 }
 
 impl JobContext {
     /// Starts the attempt recorder's and the workspace loader's tasks on the current runtime.
     pub fn new(db: DatabaseConnection, config: Config, registry: Registry, services: Services) -> JobContext {
-        let (attempts, workspaces) = (attempt_recorder(db.clone()), workspace_loader(db.clone()));
-        JobContext { db, config, registry, services, attempts, workspaces }
+        let (attempts, workspaces, starter) =
+            (attempt_recorder(db.clone()), workspace_loader(db.clone()), Starter::new(db.clone()));
+        JobContext { db, config, registry, services, attempts, workspaces, starter }
     }
 }
 
@@ -67,7 +71,7 @@ pub async fn setup_queue_tables(db: &DatabaseConnection) -> anyhow::Result<()> {
             pin_lock_by_selectivity(db).await.context("tuning the job queue's query plans (SQLite)")?;
         }
     }
-    super::fair::add_columns(db).await.context("adding fair dispatch to the job queue")?;
+    super::table::add_columns(db).await.context("adding fair dispatch and limits to the job queue")?;
     Ok(())
 }
 
@@ -173,13 +177,22 @@ pub async fn run_workers(
     result
 }
 
+/// How often a worker process looks for slots freed without their acknowledgement (`limits`).
+const SWEEP_EVERY_TICKS: u64 = 5;
+
 /// The schedules' clock: every worker process fires due schedules once a second (locking makes
-/// several processes safe; see `engine::schedules`).
+/// several processes safe; see `engine::schedules`), and every few seconds puts back parked
+/// runs whose slot was freed without a word (`limits::sweep`).
 async fn fire_schedules_every_second(db: DatabaseConnection, registry: Registry) {
     let mut interval = tokio::time::interval(Duration::from_secs(1));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for tick in 0u64.. {
         interval.tick().await;
+        if tick % SWEEP_EVERY_TICKS == 0
+            && let Err(err) = super::limits::sweep(&db).await
+        {
+            tracing::warn!(error = %err, "looking for freed slots failed; trying again in a few seconds");
+        }
         // A full batch means more are due (10,000 workspaces' Sunday digests at one instant):
         // keep firing rather than wait a second per batch.
         loop {

@@ -83,6 +83,12 @@ impl<Args> WireFormatBackend for SqliteQueue<Args> {
     }
 }
 
+/// How a worker marks the jobs it started as running (`$1`: their ids as JSON, `$2`: the
+/// worker's name): as apalis's `lock.sql`, but only jobs still fetched by this worker (see
+/// `postgres::LOCK`).
+const LOCK: &str = "UPDATE Jobs SET status = 'Running', lock_at = strftime('%s', 'now') \
+    WHERE id IN (SELECT value FROM json_each($1)) AND status = 'Queued' AND lock_by = $2";
+
 /// What apalis's state machine asks of the storage.
 #[derive(Clone)]
 struct Bookkeeping {
@@ -134,16 +140,21 @@ impl Persistence for Bookkeeping {
         let acks: Vec<&queries::AckPayload> = events
             .iter()
             .filter_map(|event| if let TaskEvent::Complete(ack) = event { Some(ack) } else { None })
+            .filter(|ack| !super::limits::is_parked(ack))
             .collect();
+        let released = super::limits::released(acks.iter().copied());
         if locks.is_empty() && acks.is_empty() {
             return Ok(());
         }
         let mut tx = self.pool.begin().await?;
         if !locks.is_empty() {
-            queries::lock_tasks(&mut *tx, &locks, worker.name()).await?;
+            let ids = serde_json::to_string(&locks)
+                .map_err(|err| Error::Database(sea_orm::sqlx::Error::Decode(Box::new(err))))?;
+            sea_orm::sqlx::query(LOCK).bind(ids).bind(worker.name()).execute(&mut *tx).await?;
         }
         if !acks.is_empty() {
             queries::ack_tasks(&mut *tx, &acks, worker.name()).await?;
+            super::limits::unpark_after_sqlite(&mut tx, &released).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -81,7 +81,7 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
     Ok(())
 }
 
-/// Marks jobs that have not started (waiting, or waiting to retry) as killed with `reason`,
+/// Marks jobs that have not started (waiting, parked by a limit, or waiting to retry) as killed with `reason`,
 /// which must start with "cancelled by ". Returns how many were cancelled.
 pub async fn cancel_not_started<C: ConnectionTrait>(db: &C, ids: &[String], reason: &str) -> Result<u64, DbErr> {
     if ids.is_empty() {
@@ -96,7 +96,7 @@ pub async fn cancel_not_started<C: ConnectionTrait>(db: &C, ids: &[String], reas
     let placeholders: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
         "UPDATE {table} SET status = 'Killed', done_at = {now}, last_result = $1{cast}, lock_by = NULL \
-         WHERE id IN ({}) AND (status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts))",
+         WHERE id IN ({}) AND (status IN ('Pending', 'Parked') OR (status = 'Failed' AND attempts < max_attempts))",
         placeholders.join(", ")
     );
     let mut values: Vec<Value> = vec![result.into()];
@@ -192,6 +192,7 @@ pub fn run_view_sql(backend: DbBackend) -> String {
              WHEN j.status IN ('Pending', 'Failed', 'Queued') AND j.attempts < j.max_attempts THEN 'queued' \
              WHEN j.status = 'Queued' THEN 'queued' \
              WHEN j.status = 'Running' THEN 'running' \
+             WHEN j.status = 'Parked' THEN 'queued' \
              WHEN j.status = 'Done' AND {outcome} = 'skipped' THEN 'skipped' \
              WHEN j.status = 'Done' THEN 'succeeded' \
              WHEN j.status = 'Killed' AND {err} LIKE 'cancelled by %' THEN 'cancelled' \
@@ -201,4 +202,38 @@ pub fn run_view_sql(backend: DbBackend) -> String {
            {done_at} AS done_s, {lock_at_us} AS started_us, {done_at_us} AS done_us, {result_text} AS result \
          FROM workflow_runs r JOIN {table} j ON j.id = r.id"
     )
+}
+
+/// Adds Offstage's own columns to apalis's job table, with their indexes: the lane and tag of
+/// fair dispatch (`fair`) and the slot of limits per workspace (`limits`). Idempotent; several
+/// processes may start at once.
+pub(super) async fn add_columns(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+    let backend = db.get_database_backend();
+    let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let columns = super::fair::COLUMNS.into_iter().chain([super::limits::COLUMN]);
+    let indexes: Vec<String> = super::fair::indexes(backend).into_iter().chain(super::limits::indexes(table)).collect();
+    if backend == DbBackend::Postgres {
+        let txn = sea_orm::TransactionTrait::begin(db).await?;
+        // One process at a time: concurrent CREATE INDEX IF NOT EXISTS can still collide.
+        txn.execute_unprepared("SELECT pg_advisory_xact_lock(hashtext('offstage_fair_dispatch'))").await?;
+        for (name, kind) in columns {
+            txn.execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {name} {kind}")).await?;
+        }
+        for index in &indexes {
+            txn.execute_unprepared(index).await?;
+        }
+        return txn.commit().await;
+    }
+    let existing =
+        db.query_all_raw(Statement::from_string(backend, "SELECT name FROM pragma_table_info('Jobs')")).await?;
+    let has = |name: &str| existing.iter().any(|row| row.try_get::<String>("", "name").is_ok_and(|n| n == name));
+    for (name, kind) in columns {
+        if !has(name) {
+            db.execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}")).await?;
+        }
+    }
+    for index in &indexes {
+        db.execute_unprepared(index).await?;
+    }
+    Ok(())
 }

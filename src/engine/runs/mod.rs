@@ -8,6 +8,7 @@ mod chain;
 mod in_statement;
 mod period;
 mod query;
+mod starter;
 mod timeline;
 pub mod waiting;
 
@@ -18,6 +19,7 @@ pub use chain::{chain, progress as chain_progress};
 pub use in_statement::RunsInStatement;
 pub use period::Period;
 pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list};
+pub use starter::Starter;
 pub use timeline::{TimelineEntry, timeline};
 
 use chrono::{DateTime, Utc};
@@ -133,9 +135,14 @@ pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, Erro
 /// Queues a run; for a repeated idempotency key, returns the first run and `true` instead.
 pub async fn start_or_find(db: &DatabaseConnection, new: NewRun) -> Result<(RunView, bool), Error> {
     let started = start_batch(db, std::slice::from_ref(&new)).await?;
-    let Some(Started { id, duplicate, .. }) = started.into_iter().next() else {
+    let Some(started) = started.into_iter().next() else {
         return Err(Error::Corrupt("a batch of one started nothing".into()));
     };
+    read_back(db, started).await
+}
+
+/// The run a start placed, and whether it was there before.
+async fn read_back(db: &DatabaseConnection, Started { id, duplicate, .. }: Started) -> Result<(RunView, bool), Error> {
     let run = get(db, &id, &Platform::system())
         .await?
         .ok_or_else(|| Error::Corrupt(format!("run {id} vanished after insert")))?;

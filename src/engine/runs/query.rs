@@ -154,6 +154,8 @@ pub struct RunView {
     pub output: Option<serde_json::Value>,
     pub skipped: Option<SkipReason>,
     pub error: Option<String>,
+    /// Why a queued run waits for a slot: "1 running per workspace" (`queue::limits`).
+    pub waiting: Option<String>,
     pub attempts: i64,
     pub max_attempts: i64,
     /// When it runs (or ran, or retries) next.
@@ -187,6 +189,7 @@ impl RunView {
         let ok: Option<RunResult> =
             result.as_ref().and_then(|r| r.get("Ok")).and_then(|v| serde_json::from_value(v.clone()).ok());
         let error = result.as_ref().and_then(|r| r.get("Err")).and_then(|e| e.as_str()).map(str::to_owned);
+        let waiting = result.as_ref().and_then(|r| r.get("Waiting")).and_then(|w| w.as_str()).map(str::to_owned);
         let finished = status.is_finished();
         let attempt_started = ok.as_ref().and_then(|r| r.started_at);
         let started =
@@ -200,6 +203,7 @@ impl RunView {
             output: ok.as_ref().and_then(|r| r.output.clone()),
             skipped: ok.and_then(|r| r.skipped),
             error: if status == RunStatus::Succeeded || status == RunStatus::Skipped { None } else { error },
+            waiting: if status == RunStatus::Queued { waiting } else { None },
             attempts: row.try_get("", "attempts")?,
             max_attempts: row.try_get("", "max_attempts")?,
             scheduled_for: from_unix(row.try_get("", "run_at_s")?),

@@ -228,6 +228,7 @@ fn components() -> Value {
                 "id": { "type": "string" }, "workflow": { "type": "string" }, "workspace_id": { "type": ["string", "null"] },
                 "status": schema("RunStatus"), "params": { "type": "object" },
                 "output": {}, "skipped": { "type": ["object", "null"] }, "error": { "type": ["string", "null"] },
+                "waiting": { "type": ["string", "null"], "description": "Why a queued run waits for a slot, e.g. \"1 running per workspace\"" },
                 "attempts": { "type": "integer" }, "max_attempts": { "type": "integer" },
                 "scheduled_for": maybe_time, "started_at": maybe_time, "finished_at": maybe_time, "created_at": time,
                 "business_key": { "type": ["string", "null"] }, "chain_id": { "type": ["string", "null"] },
@@ -248,7 +249,9 @@ fn components() -> Value {
                 "name": { "type": "string" }, "description": { "type": "string" }, "params_schema": { "type": "object" },
                 "max_attempts": { "type": "integer" }, "timeout_seconds": { "type": "integer" },
                 "priority": { "type": "string", "enum": ["bulk", "normal", "urgent"],
-                    "description": "Which runs the workers take first when more are due than they can start" }
+                    "description": "Which runs the workers take first when more are due than they can start" },
+                "running_per_workspace": { "type": ["integer", "null"],
+                    "description": "At most this many runs at once per workspace; the others wait, queued (null: no limit)" }
             } }
     })
 }

@@ -37,6 +37,7 @@ pub fn describe(workflow: &dyn AnyWorkflow) -> Value {
         "max_attempts": workflow.max_attempts(),
         "timeout_seconds": workflow.timeout().as_secs(),
         "priority": workflow.priority(),
+        "running_per_workspace": workflow.running_per_workspace(),
     })
 }
 
@@ -115,7 +116,7 @@ async fn start(
     if body.wait {
         new = new.awaited();
     }
-    let (run, duplicate) = runs::start_or_find(&state.db, new).await?;
+    let (run, duplicate) = state.starter.start_or_find(new).await?;
     if duplicate {
         return Ok(HttpResponse::Ok().json(run));
     }
