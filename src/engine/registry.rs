@@ -2,7 +2,10 @@
 //! parameters. The list itself is the composition root's (`src/registry.rs`); the engine is
 //! handed it and checks it at start-up.
 
+use std::any::TypeId;
+use std::collections::HashMap;
 use std::marker::PhantomData;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use futures::future::BoxFuture;
@@ -60,7 +63,18 @@ impl<W: Workflow> AnyWorkflow for Entry<W> {
         serde_json::to_value(schemars::schema_for!(W::Params)).unwrap_or(Value::Null)
     }
     fn workspace_scoped(&self) -> bool {
-        self.params_schema()["properties"].get("workspace_id").is_some()
+        // Asked for every run started; deriving the schema each time was most of a bulk start's
+        // CPU. One cache for every workflow type (a static in a generic fn is shared by all).
+        static SCOPED: OnceLock<RwLock<HashMap<TypeId, bool>>> = OnceLock::new();
+        let cache = SCOPED.get_or_init(Default::default);
+        if let Some(scoped) = cache.read().ok().and_then(|known| known.get(&TypeId::of::<W>()).copied()) {
+            return scoped;
+        }
+        let scoped = self.params_schema()["properties"].get("workspace_id").is_some();
+        if let Ok(mut known) = cache.write() {
+            known.insert(TypeId::of::<W>(), scoped);
+        }
+        scoped
     }
     fn check_params(&self, params: &Value) -> Result<(), ParamsError> {
         parse::<W>(params.clone()).map(|_| ())

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
 
-use super::{NewRun, RunStatus, get_many, insert_all};
+use super::{NewRun, RunStatus, check_all, get_many, insert_all};
 use crate::db::begin_write;
 use crate::domain::RunId;
 use crate::engine::Error;
@@ -70,9 +70,7 @@ pub struct Placed {
 
 /// `start_batch` inside the caller's transaction, without reading statuses back.
 pub async fn start_batch_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<Placed>, Error> {
-    for new in news {
-        new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
-    }
+    check_all(news)?;
     let mut known = used_keys(txn, news).await?;
     // Which items are new runs, and for each repeat, the item (or earlier run) it repeats.
     let mut fresh = Vec::with_capacity(news.len());

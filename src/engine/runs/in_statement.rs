@@ -18,6 +18,7 @@ pub struct RunsInStatement {
 
 impl RunsInStatement {
     pub fn prepare(news: &[NewRun], now: DateTime<Utc>) -> Result<RunsInStatement, Error> {
+        super::check_all(news)?;
         Ok(RunsInStatement { prepared: prepare(news, now)? })
     }
 

@@ -173,14 +173,21 @@ pub(super) struct PreparedRun {
     pub job: queue::NewJob,
 }
 
-/// Checks each run's parameters and gives it its id, its row and its job, as of `now`.
+/// Checks each run's parameters (`Invalid` names the field).
+fn check_all<'a>(news: impl IntoIterator<Item = &'a NewRun>) -> Result<(), Error> {
+    for new in news {
+        new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Gives each run, its parameters checked, its id, its row and its job, as of `now`.
 pub(super) fn prepare<'a>(
     news: impl IntoIterator<Item = &'a NewRun>,
     now: DateTime<Utc>,
 ) -> Result<Vec<PreparedRun>, Error> {
     let mut prepared = Vec::new();
     for new in news {
-        new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
         let id = ulid::Ulid::new().to_string();
         let run_at = new.run_at.unwrap_or(now).max(now);
         let request = super::RunRequest {
@@ -224,6 +231,7 @@ pub(super) fn prepare<'a>(
 /// or one already used, is a `Conflict` and nothing is written (`start_batch_in` answers with
 /// the first run instead).
 pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Result<Vec<RunId>, Error> {
+    check_all(news)?;
     insert_all(txn, news).await
 }
 
