@@ -15,7 +15,7 @@ use offstage::tenancy::Platform;
 
 const RUNS_PER_WORKSPACE: usize = 8;
 /// Each run holds its slot at least this long.
-const SLEEP_MS: u64 = 150;
+const SLEEP_MS: u64 = 400;
 
 fn one_at_a_time(ws: &workspace::Model) -> NewRun {
     let params =
