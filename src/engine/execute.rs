@@ -198,6 +198,9 @@ async fn take_slot(job: &JobContext, run_id: &str, workspace: &str, workflow: &s
         events::record(&txn, run_id, EventKind::Waiting, format!("Waiting: {}", limits::reason(limit))).await?;
     }
     txn.commit().await?;
+    if slot == Slot::Taken {
+        limits::hold(run_id, workspace, workflow);
+    }
     Ok(slot)
 }
 

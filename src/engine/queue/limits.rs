@@ -58,7 +58,7 @@ fn table(backend: DbBackend) -> &'static str {
 }
 
 /// Takes a slot of `group` in `lane` for job `id`, or parks the job; inside the caller's write
-/// transaction (`db::begin_write`), which must commit before the attempt goes on.
+/// transaction (`db::begin_write`), which must commit before the attempt goes on (then `hold`).
 pub async fn take_slot<C: ConnectionTrait>(
     txn: &C,
     id: &str,
@@ -91,10 +91,6 @@ pub async fn take_slot<C: ConnectionTrait>(
             vec![group.into(), id.into()],
         ))
         .await?;
-        held()
-            .lock()
-            .map_err(|_| DbErr::Custom("the slot register is poisoned".into()))?
-            .insert(id.to_owned(), (lane.to_owned(), group.to_owned()));
         return Ok(Slot::Taken);
     }
     let waiting = serde_json::json!({ "Waiting": reason(limit) }).to_string();
@@ -115,6 +111,14 @@ pub async fn take_slot<C: ConnectionTrait>(
 fn held() -> &'static Mutex<HashMap<String, (String, String)>> {
     static HELD: OnceLock<Mutex<HashMap<String, (String, String)>>> = OnceLock::new();
     HELD.get_or_init(Default::default)
+}
+
+/// Remembers that job `id` holds a slot of `group` in `lane`, once `take_slot`'s transaction
+/// has committed (before, a failed commit would leave a slot remembered that was never taken).
+pub fn hold(id: &str, lane: &str, group: &str) {
+    if let Ok(mut held) = held().lock() {
+        held.insert(id.to_owned(), (lane.to_owned(), group.to_owned()));
+    }
 }
 
 /// The groups whose slots the acknowledged jobs `ids` held, forgotten here as they are given
