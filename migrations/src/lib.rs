@@ -25,6 +25,7 @@ mod m20261201_000019_create_sessions;
 mod m20261201_000020_index_sign_ins_and_invitations;
 mod m20261201_000021_accounts_people_run_themselves;
 mod m20261202_000022_amount_due_on_enrolments;
+mod m20261202_000023_partial_run_key_indexes;
 
 pub struct Migrator;
 
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000020_index_sign_ins_and_invitations::Migration),
             Box::new(m20261201_000021_accounts_people_run_themselves::Migration),
             Box::new(m20261202_000022_amount_due_on_enrolments::Migration),
+            Box::new(m20261202_000023_partial_run_key_indexes::Migration),
         ]
     }
 }

@@ -104,6 +104,44 @@ async fn on_postgresql_an_acknowledgement_finds_its_jobs_by_id_however_many_the_
     );
 }
 
+#[tokio::test]
+async fn on_postgresql_a_start_of_many_runs_wakes_the_workers_with_one_announcement_and_a_later_run_with_none() {
+    if !postgres_configured() {
+        return;
+    }
+    use offstage::engine::{NewRun, probe, runs};
+    let app = TestApp::spawn_web_only(Backend::Postgres).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let mut listener =
+        sea_orm::sqlx::postgres::PgListener::connect_with(app.db.get_postgres_connection_pool()).await.unwrap();
+    listener.listen("apalis::job::insert").await.unwrap();
+    // Whatever creating the workspace announced.
+    heard_within_half_a_second(&mut listener).await;
+
+    let items = (0..300).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
+    let ids = runs::fan_out(&app.db, items, None).await.unwrap();
+    let heard = heard_within_half_a_second(&mut listener).await;
+    assert_eq!(heard.len(), 1, "one announcement for 300 runs started together: {heard:?}");
+    assert_eq!(heard[0]["job_type"], "workflows");
+    assert!(ids.iter().any(|id| heard[0]["id"] == id.to_string()), "it names one of the runs: {heard:?}");
+
+    let later = chrono::Utc::now() + chrono::Duration::hours(1);
+    runs::start(&app.db, NewRun::of::<probe::Probe>(&params).at(later)).await.unwrap();
+    let heard = heard_within_half_a_second(&mut listener).await;
+    assert!(heard.is_empty(), "a run due in an hour wakes nobody now: {heard:?}");
+}
+
+/// The announcements `listener` hears until none comes for half a second.
+async fn heard_within_half_a_second(listener: &mut sea_orm::sqlx::postgres::PgListener) -> Vec<serde_json::Value> {
+    let mut heard = Vec::new();
+    while let Ok(Ok(notification)) = tokio::time::timeout(std::time::Duration::from_millis(500), listener.recv()).await
+    {
+        heard.push(serde_json::from_str::<serde_json::Value>(notification.payload()).unwrap());
+    }
+    heard
+}
+
 /// The engine's scale test on SQLite, where one process runs web and workers: 10,000 runs are
 /// each handed to a worker once, and a schedule firing every second meanwhile starts at most one
 /// run per tick (`helpers::scale`).

@@ -1,6 +1,6 @@
 //! `offstage-bench`: benchmarks that print one JSON line each, on a fresh database.
-//! `jobs` measures the workflow engine (and bare apalis beside it); `fairness` one workspace's
-//! runs beside another's backlog; `webhooks` measures Stripe
+//! `jobs` measures the workflow engine (and bare apalis beside it); `fan-out` one start of many
+//! runs; `fairness` one workspace's runs beside another's backlog; `webhooks` measures Stripe
 //! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
 //! delivery through the outbox and the weekly digest of many workspaces.
 
@@ -10,6 +10,7 @@
 mod common;
 mod email;
 mod fairness;
+mod fan_out;
 mod jobs;
 mod process;
 mod webhooks;
@@ -38,6 +39,13 @@ enum Bench {
         future: u64,
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
+    },
+    /// One `fan_out` of many no-op runs, in one transaction.
+    FanOut {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        items: u64,
     },
     /// Noisy neighbour: B's pickup while A holds a backlog, with fair dispatch and with FIFO.
     Fairness {
@@ -83,6 +91,7 @@ async fn main() -> anyhow::Result<()> {
     }
     let line = match Cli::parse().command {
         Bench::Jobs { db, runs, future, concurrency } => jobs::run(db, runs, future, concurrency).await?,
+        Bench::FanOut { db, items } => fan_out::run(db, items).await?,
         Bench::Fairness { db, backlog, seconds, concurrency } => {
             fairness::run(db, backlog, seconds, concurrency).await?
         }

@@ -54,7 +54,7 @@ fn jobs_by(backend: DbBackend, alias: &str, index: &str) -> String {
     }
 }
 
-/// The lane and tag columns and their indexes (see `table::add_columns`).
+/// The lane and tag columns and their indexes (see `table::adapt_job_table`).
 pub(super) const COLUMNS: [(&str, &str); 2] = [("lane", "TEXT NOT NULL DEFAULT ''"), ("fair_tag", "BIGINT")];
 
 pub(super) fn indexes(backend: DbBackend) -> [String; 3] {

@@ -26,7 +26,7 @@ use serde_json::Value;
 /// The outcome a parked attempt answers apalis with; its acknowledgement is never written.
 pub const PARKED_OUTCOME: &str = "parked";
 
-/// The column and its indexes (see `table::add_columns`).
+/// The column and its indexes (see `table::adapt_job_table`).
 pub(super) const COLUMN: (&str, &str) = ("limit_group", "TEXT");
 
 pub(super) fn indexes(table: &str) -> [String; 2] {

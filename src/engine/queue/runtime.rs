@@ -71,7 +71,7 @@ pub async fn setup_queue_tables(db: &DatabaseConnection) -> anyhow::Result<()> {
             pin_lock_by_selectivity(db).await.context("tuning the job queue's query plans (SQLite)")?;
         }
     }
-    super::table::add_columns(db).await.context("adding fair dispatch and limits to the job queue")?;
+    super::table::adapt_job_table(db).await.context("adding fair dispatch and limits to the job queue")?;
     Ok(())
 }
 

@@ -78,7 +78,7 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
             "SELECT value ->> 'ord' AS ord, value ->> 'id' AS id, CAST(value ->> 'job' AS BLOB) AS job, \
                  value ->> 'max_attempts' AS max_attempts, value ->> 'priority' AS priority, \
                  value ->> 'run_at' AS run_at, value ->> 'lane' AS lane, value ->> 'due' AS due \
-             FROM json_each($2)"
+             FROM jsonb_each($2)"
         }
     };
     let sql = format!(
@@ -235,10 +235,16 @@ pub fn run_view_sql(backend: DbBackend) -> String {
     )
 }
 
-/// Adds Offstage's own columns to apalis's job table, with their indexes: the lane and tag of
-/// fair dispatch (`fair`) and the slot of limits per workspace (`limits`). Idempotent; several
-/// processes may start at once.
-pub(super) async fn add_columns(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
+/// apalis's PostgreSQL migrations leave two indexes that repeat another (`unique_job_id` is the
+/// primary key again, `lidx` is `idx_apalis_jobs_lock_by`); each costs every insert.
+const DUPLICATE_INDEXES_POSTGRES: [&str; 2] =
+    ["DROP INDEX IF EXISTS apalis.unique_job_id", "DROP INDEX IF EXISTS apalis.lidx"];
+
+/// Fits apalis's job table to Offstage: adds our own columns with their indexes (the lane and
+/// tag of fair dispatch, `fair`; the slot of limits per workspace, `limits`) and, on PostgreSQL,
+/// drops apalis's indexes that repeat another and announces inserts once per statement
+/// (`wake::ANNOUNCE_ONCE_PER_INSERT`). Idempotent; several processes may start at once.
+pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
     let columns = super::fair::COLUMNS.into_iter().chain([super::limits::COLUMN]);
@@ -252,6 +258,9 @@ pub(super) async fn add_columns(db: &sea_orm::DatabaseConnection) -> Result<(), 
         }
         for index in &indexes {
             txn.execute_unprepared(index).await?;
+        }
+        for statement in DUPLICATE_INDEXES_POSTGRES.into_iter().chain(super::wake::ANNOUNCE_ONCE_PER_INSERT) {
+            txn.execute_unprepared(statement).await?;
         }
         return txn.commit().await;
     }

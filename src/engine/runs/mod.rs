@@ -313,7 +313,7 @@ async fn insert_facts<C: ConnectionTrait>(txn: &C, facts: &[workflow_run::Model]
             "SELECT value ->> 'id', value ->> 'workflow', value ->> 'workspace_id', value ->> 'params', \
                  value ->> 'business_key', value ->> 'idempotency_scope', value ->> 'idempotency_key', \
                  value ->> 'chain_id', value ->> 'run_trigger', value ->> 'created_at', value ->> 'scheduled_for' \
-             FROM json_each($1)"
+             FROM jsonb_each($1)"
         }
     };
     let sql = format!(
