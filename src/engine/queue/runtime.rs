@@ -129,8 +129,9 @@ pub async fn run_workers(
                     .batch_size(BATCH_SIZE)
                     .heartbeat_interval(HEARTBEAT)
                     .missed_heartbeats(MISSED_HEARTBEATS);
-                // Woken at once by the insert trigger's NOTIFY; the interval catches runs that
-                // become due later (scheduled, retried) and anything a lost notification missed.
+                // Woken at once by the insert trigger's NOTIFY (`wake::ANNOUNCE_ONCE_PER_INSERT`);
+                // the interval catches runs that become due later (scheduled, retried) and
+                // anything a lost notification missed.
                 let announcements = apalis_postgres::Pubsub::new(pool.clone(), WORKFLOW_QUEUE.to_owned());
                 let storage = PostgresQueue::<RunRequest>::new(&pool, config)
                     .poll_with_strategy(WakeUp::new(announcements, POLL_INTERVAL));

@@ -65,9 +65,9 @@ pub async fn insert_jobs<C: ConnectionTrait>(db: &C, queue: &str, jobs: &[NewJob
     }
     let rows = serde_json::to_string(&rows).map_err(|err| DbErr::Custom(format!("encoding jobs: {err}")))?;
     let input = match backend {
-        // A run due now gets the transaction's own `now()`: apalis's insert trigger sends the
-        // workers' NOTIFY only for `run_at <= now()`, and `now()` is when the transaction began,
-        // before any time taken here.
+        // A run due now gets the transaction's own `now()`: the insert trigger announces only
+        // rows with `run_at <= now()` (`wake::ANNOUNCE_ONCE_PER_INSERT`), and `now()` is when the
+        // transaction began, before any time taken here.
         DbBackend::Postgres => {
             "SELECT x.ord, x.id, convert_to(x.job, 'UTF8') AS job, x.max_attempts, x.priority, \
                  CASE WHEN x.due THEN now() ELSE to_timestamp(x.run_at) END AS run_at, x.lane, x.due \

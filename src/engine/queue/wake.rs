@@ -25,7 +25,7 @@ use tokio::time::{Instant, Sleep};
 /// payload built in PL/pgSQL per row: 8 of the 50 ms of a start of 1,000 runs, and every worker
 /// process then read 1,000 messages. This trigger announces once per statement and queue, with
 /// the payload apalis's listener reads (`Pubsub`), for the rows due now, as apalis's did.
-pub(super) const ANNOUNCE_ONCE_PER_INSERT: [&str; 4] = [
+pub(super) const ANNOUNCE_ONCE_PER_INSERT: [&str; 2] = [
     "CREATE OR REPLACE FUNCTION apalis.offstage_announce_inserted() RETURNS trigger AS $$
      DECLARE due record;
      BEGIN
@@ -36,10 +36,17 @@ pub(super) const ANNOUNCE_ONCE_PER_INSERT: [&str; 4] = [
          RETURN NULL;
      END;
      $$ LANGUAGE plpgsql",
-    "DROP TRIGGER IF EXISTS notify_workers ON apalis.jobs",
-    "DROP TRIGGER IF EXISTS offstage_announce_inserted ON apalis.jobs",
-    "CREATE TRIGGER offstage_announce_inserted AFTER INSERT ON apalis.jobs REFERENCING NEW TABLE AS inserted \
-     FOR EACH STATEMENT EXECUTE FUNCTION apalis.offstage_announce_inserted()",
+    // Only when not done yet: changing a table's triggers waits for every transaction using it.
+    "DO $$ BEGIN
+         IF EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'apalis.jobs'::regclass AND tgname = 'notify_workers') THEN
+             DROP TRIGGER notify_workers ON apalis.jobs;
+         END IF;
+         IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                        WHERE tgrelid = 'apalis.jobs'::regclass AND tgname = 'offstage_announce_inserted') THEN
+             CREATE TRIGGER offstage_announce_inserted AFTER INSERT ON apalis.jobs REFERENCING NEW TABLE AS inserted
+                 FOR EACH STATEMENT EXECUTE FUNCTION apalis.offstage_announce_inserted();
+         END IF;
+     END $$",
 ];
 
 /// This process's announcements of inserted runs, for SQLite, which has no NOTIFY. The

@@ -167,7 +167,9 @@ pub fn build(base_url: &str, registry: &Registry) -> Value {
                 "operationId": format!("start_{}", workflow.name()),
                 "summary": format!("Start {}", workflow.name()),
                 "description": workflow.description(),
-                "requestBody": { "required": false, "content": { "application/json": { "schema": body } } },
+                "requestBody": { "required": false,
+                    "description": "Optional: an empty body, or one of only spaces, tabs and line breaks, is `{}`; anything else must be JSON (else 400)",
+                    "content": { "application/json": { "schema": body } } },
                 "responses": answers
             } }),
         );
