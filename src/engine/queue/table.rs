@@ -240,15 +240,34 @@ pub fn run_view_sql(backend: DbBackend) -> String {
 const DUPLICATE_INDEXES_POSTGRES: [&str; 2] =
     ["DROP INDEX IF EXISTS apalis.unique_job_id", "DROP INDEX IF EXISTS apalis.lidx"];
 
+/// apalis's own fetch index on PostgreSQL. Offstage fetches by `fair`'s indexes, and the planner
+/// could read a lane's highest tag through this one (every waiting job of the class, sorted), so
+/// it is dropped; bare apalis and the benchmarks' FIFO switch fetch with apalis's query and put
+/// it back (`bare`, `fair::fifo`).
+pub const APALIS_FETCH_INDEX_POSTGRES: &str = "CREATE INDEX IF NOT EXISTS idx_apalis_jobs_fetch_partial \
+     ON apalis.jobs (job_type, priority DESC, run_at) WHERE status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)";
+
 /// Fits apalis's job table to Offstage: adds our own columns with their indexes (the lane and
 /// tag of fair dispatch, `fair`; the slot of limits per workspace, `limits`) and, on PostgreSQL,
-/// drops apalis's indexes that repeat another and announces inserts once per statement
-/// (`wake::ANNOUNCE_ONCE_PER_INSERT`). Idempotent; several processes may start at once.
+/// drops apalis's indexes that repeat another or that only apalis's fetch reads, and announces
+/// inserts once per statement (`wake::ANNOUNCE_ONCE_PER_INSERT`). Idempotent; several processes
+/// may start at once.
 pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
     let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
     let columns = super::fair::COLUMNS.into_iter().chain([super::limits::COLUMN]);
-    let indexes: Vec<String> = super::fair::indexes(backend).into_iter().chain(super::limits::indexes(table)).collect();
+    let indexes: Vec<String> = super::fair::FORMER_INDEXES
+        .iter()
+        .map(|name| {
+            if backend == DbBackend::Postgres {
+                format!("DROP INDEX IF EXISTS apalis.{name}")
+            } else {
+                format!("DROP INDEX IF EXISTS {name}")
+            }
+        })
+        .chain(super::fair::indexes(backend))
+        .chain(super::limits::indexes(table))
+        .collect();
     if backend == DbBackend::Postgres {
         let txn = sea_orm::TransactionTrait::begin(db).await?;
         // One process at a time: concurrent CREATE INDEX IF NOT EXISTS can still collide.
@@ -262,6 +281,12 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
         for statement in DUPLICATE_INDEXES_POSTGRES.into_iter().chain(super::wake::ANNOUNCE_ONCE_PER_INSERT) {
             txn.execute_unprepared(statement).await?;
         }
+        let apalis_fetch = if super::fair::fifo() {
+            APALIS_FETCH_INDEX_POSTGRES
+        } else {
+            "DROP INDEX IF EXISTS apalis.idx_apalis_jobs_fetch_partial"
+        };
+        txn.execute_unprepared(apalis_fetch).await?;
         return txn.commit().await;
     }
     let existing =
