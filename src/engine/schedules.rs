@@ -14,8 +14,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 use serde_json::Value;
 
@@ -335,6 +335,7 @@ pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTim
     let started = placed.iter().filter(|p| !p.duplicate).count();
     let mut started_by: HashMap<usize, String> =
         indexes.into_iter().zip(placed).filter(|(_, p)| !p.duplicate).map(|(i, p)| (i, String::from(p.id))).collect();
+    let mut moved = Vec::with_capacity(due.len());
     for (i, found) in due.into_iter().enumerate() {
         let Some(tick) = found.next_run_at else { continue };
         let workspace = found.workspace_id.as_ref().and_then(|id| workspaces.get(id));
@@ -344,12 +345,40 @@ pub async fn fire_due(db: &DatabaseConnection, registry: &Registry, now: DateTim
             .ok()
             .and_then(|cron| cron.next_after(now.max(earliest), zone(&found.timezone, workspace)));
         let last_run_id = started_by.remove(&i).or_else(|| found.last_run_id.clone());
-        let mut active: schedule::ActiveModel = found.into();
-        active.next_run_at = Set(next);
-        active.last_run_at = Set(Some(tick));
-        active.last_run_id = Set(last_run_id);
-        active.update(&txn).await?;
+        moved.push(Moved { id: found.id, next, tick, last_run_id });
     }
+    move_on(&txn, &moved).await?;
     txn.commit().await?;
     Ok(started)
+}
+
+/// A fired schedule's new state.
+struct Moved {
+    id: String,
+    next: Option<DateTime<Utc>>,
+    tick: DateTime<Utc>,
+    last_run_id: Option<String>,
+}
+
+/// Moves the fired schedules on, in one statement (a batch is up to `BATCH` schedules).
+async fn move_on<C: ConnectionTrait>(txn: &C, moved: &[Moved]) -> Result<(), Error> {
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(moved.len() * 4);
+    let rows: Vec<String> = moved
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            values.extend([m.id.clone().into(), m.next.into(), Some(m.tick).into(), m.last_run_id.clone().into()]);
+            format!("(${}, ${}, ${}, ${})", 4 * i + 1, 4 * i + 2, 4 * i + 3, 4 * i + 4)
+        })
+        .collect();
+    let sql = format!(
+        "UPDATE schedules SET next_run_at = v.column2, last_run_at = v.column3, last_run_id = v.column4 \
+         FROM (VALUES {}) AS v WHERE schedules.id = v.column1",
+        rows.join(", ")
+    );
+    txn.execute_raw(Statement::from_sql_and_values(txn.get_database_backend(), sql, values)).await?;
+    Ok(())
 }

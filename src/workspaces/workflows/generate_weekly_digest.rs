@@ -5,13 +5,13 @@
 
 use chrono::{DateTime, Duration, Utc};
 use schemars::JsonSchema;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
+use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::billing::EventStatus;
 use crate::db::begin_write;
-use crate::db::entities::{health_score, membership, stripe_event, user, workspace};
+use crate::db::entities::workspace;
 use crate::domain::Timezone;
 use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
@@ -57,6 +57,19 @@ pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) ->
     Ok(())
 }
 
+/// The week's members, billing changes and health scores, in one statement (the digest of
+/// every workspace runs at once on Sunday morning): `fact` names what each row is.
+const FACTS_SQL: &str = "\
+    SELECT 'member' AS fact, u.email AS value, m.created_at AS at FROM memberships m \
+        JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.created_at >= $2 \
+    UNION ALL SELECT 'billing', e.event_type, e.received_at FROM stripe_events e \
+        WHERE e.workspace_id = $1 AND e.status = $3 AND e.received_at >= $2 \
+    UNION ALL SELECT * FROM (SELECT 'health_now' AS fact, CAST(h.score AS TEXT) AS value, h.computed_at AS at \
+        FROM health_scores h WHERE h.workspace_id = $1 ORDER BY h.computed_at DESC LIMIT 1) latest \
+    UNION ALL SELECT * FROM (SELECT 'health_then' AS fact, CAST(h.score AS TEXT) AS value, h.computed_at AS at \
+        FROM health_scores h WHERE h.workspace_id = $1 AND h.computed_at < $2 ORDER BY h.computed_at DESC LIMIT 1) earlier \
+    ORDER BY at";
+
 /// The week's facts, read at run time.
 async fn summarize<C: ConnectionTrait>(
     db: &C,
@@ -65,41 +78,20 @@ async fn summarize<C: ConnectionTrait>(
     since: DateTime<Utc>,
 ) -> Result<Counts, Error> {
     let (runs, failures) = runs::ended_since(db, registry, &ws.id, since).await?;
-    let members_joined = membership::Entity::find()
-        .filter(membership::Column::WorkspaceId.eq(&ws.id))
-        .filter(membership::Column::CreatedAt.gte(since))
-        .find_also_related(user::Entity)
-        .all(db)
-        .await?
-        .into_iter()
-        .filter_map(|(_, u)| u.map(|u| u.email))
-        .collect();
-    let billing_changes = stripe_event::Entity::find()
-        .filter(stripe_event::Column::WorkspaceId.eq(&ws.id))
-        .filter(stripe_event::Column::Status.eq(EventStatus::Processed.as_str()))
-        .filter(stripe_event::Column::ReceivedAt.gte(since))
-        .order_by_asc(stripe_event::Column::ReceivedAt)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|e| describe(&e.event_type))
-        .collect();
-    let latest = health_score::Entity::find()
-        .filter(health_score::Column::WorkspaceId.eq(&ws.id))
-        .order_by_desc(health_score::Column::ComputedAt)
-        .one(db)
-        .await?;
-    let before = health_score::Entity::find()
-        .filter(health_score::Column::WorkspaceId.eq(&ws.id))
-        .filter(health_score::Column::ComputedAt.lt(since))
-        .order_by_desc(health_score::Column::ComputedAt)
-        .one(db)
-        .await?;
-    let health = latest.as_ref().map(|h| h.score);
-    let health_change = match (&latest, &before) {
-        (Some(now), Some(then)) => Some(now.score - then.score),
-        _ => None,
-    };
+    let values = [ws.id.clone().into(), since.into(), EventStatus::Processed.as_str().into()];
+    let rows = db.query_all_raw(Statement::from_sql_and_values(db.get_database_backend(), FACTS_SQL, values)).await?;
+    let (mut members_joined, mut billing_changes) = (Vec::new(), Vec::new());
+    let (mut health, mut health_then) = (None, None);
+    for row in rows {
+        let value: String = row.try_get("", "value")?;
+        match row.try_get::<String>("", "fact")?.as_str() {
+            "member" => members_joined.push(value),
+            "billing" => billing_changes.push(describe(&value)),
+            "health_now" => health = value.parse::<i32>().ok(),
+            _ => health_then = value.parse::<i32>().ok(),
+        }
+    }
+    let health_change = health.zip(health_then).map(|(now, then)| now - then);
     Ok(Counts { runs: runs as u64, failures: failures as u64, members_joined, billing_changes, health, health_change })
 }
 
