@@ -78,3 +78,34 @@ async fn on_postgres_with_two_worker_processes_another_workspaces_runs_start_whi
         another_workspaces_runs_start_while_a_backlog_waits(Backend::Postgres, 2).await;
     }
 }
+
+/// Both lookups of an insert's tag read their own index, whatever PostgreSQL's statistics say.
+/// Statistics taken when the job table held ten runs, then a backlog of 3,000: with one
+/// predicate for both indexes, the flooding workspace's last tag was read through the class's
+/// index, past every other lane's runs (the weekly digest's main cost, and B's in the noisy
+/// neighbour bench).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_a_workspaces_last_tag_is_read_from_its_own_index_beside_a_backlog() {
+    if !postgres_configured() {
+        return;
+    }
+    let app = TestApp::spawn_web_only(Backend::Postgres).await;
+    let (a, b) = (app.create_workspace("Flood", &app.admin).await, app.create_workspace("Quiet", &app.admin).await);
+    let first = (0..10).map(|_| NewRun::of::<probe::Probe>(&probe_of(&a))).collect();
+    runs::fan_out(&app.db, first, None).await.unwrap();
+    sea_orm::ConnectionTrait::execute_unprepared(&app.db, "ANALYZE apalis.jobs").await.unwrap();
+    for _ in 0..BACKLOG / 1000 {
+        let items = (0..1000).map(|_| NewRun::of::<probe::Probe>(&probe_of(&a))).collect();
+        runs::fan_out(&app.db, items, None).await.unwrap();
+    }
+    let priority = <probe::Probe as offstage::engine::Workflow>::PRIORITY.queue_value();
+    for lane in [&b.id, &a.id] {
+        let plan = offstage::engine::queue::fair::explain_base_postgres(&app.db, lane, priority).await.unwrap();
+        assert!(plan.contains("using offstage_jobs_fair_next"), "the class's lowest tag not from its index:\n{plan}");
+        assert!(plan.contains("using offstage_jobs_lane_tags"), "the lane's highest tag not from its index:\n{plan}");
+        assert!(
+            !plan.contains("Rows Removed by Filter") && !plan.contains("Sort"),
+            "a lookup read past others:\n{plan}"
+        );
+    }
+}

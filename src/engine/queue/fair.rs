@@ -106,6 +106,23 @@ fn base(backend: DbBackend, queue: &str, lane: &str, priority: &str) -> String {
     )
 }
 
+/// How PostgreSQL reads the base of `lane`'s jobs of `priority` (EXPLAIN ANALYZE's text), for
+/// the test that each of its two lookups reads its own index.
+#[cfg(feature = "test-hooks")]
+pub async fn explain_base_postgres(
+    db: &sea_orm::DatabaseConnection,
+    lane: &str,
+    priority: i32,
+) -> Result<String, sea_orm::DbErr> {
+    let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
+    let lookup = base(DbBackend::Postgres, &quote(super::WORKFLOW_QUEUE), &quote(lane), &priority.to_string());
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(DbBackend::Postgres, format!("EXPLAIN ANALYZE SELECT {lookup}")))
+        .await?;
+    let lines: Result<Vec<String>, _> = rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN")).collect();
+    Ok(lines?.join("\n"))
+}
+
 /// The CTE clause `fair_bases AS (…)`: each (lane, priority) group of the due jobs of the CTE
 /// `input` with the tag it starts after.
 pub fn bases_clause(backend: DbBackend, input: &str, queue: &str) -> String {
