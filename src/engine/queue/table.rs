@@ -240,6 +240,15 @@ pub fn run_view_sql(backend: DbBackend) -> String {
 const DUPLICATE_INDEXES_POSTGRES: [&str; 2] =
     ["DROP INDEX IF EXISTS apalis.unique_job_id", "DROP INDEX IF EXISTS apalis.lidx"];
 
+/// apalis's unique index on (job_type, idempotency_key) holds an entry for every job, though
+/// Offstage gives jobs no key (a run's key is in `workflow_runs`). The same index over the jobs
+/// that have one keeps apalis's rule, and inserts without a key skip it.
+const IDEMPOTENCY_INDEX_POSTGRES: [&str; 2] = [
+    "CREATE UNIQUE INDEX IF NOT EXISTS offstage_jobs_idempotency_key ON apalis.jobs (job_type, idempotency_key) \
+     WHERE idempotency_key IS NOT NULL",
+    "DROP INDEX IF EXISTS apalis.idx_jobs_idempotency_key",
+];
+
 /// apalis's own fetch index on PostgreSQL. Offstage fetches by `fair`'s indexes, and the planner
 /// could read a lane's highest tag through this one (every waiting job of the class, sorted), so
 /// it is dropped; bare apalis and the benchmarks' FIFO switch fetch with apalis's query and put
@@ -249,7 +258,8 @@ pub const APALIS_FETCH_INDEX_POSTGRES: &str = "CREATE INDEX IF NOT EXISTS idx_ap
 
 /// Fits apalis's job table to Offstage: adds our own columns with their indexes (the lane and
 /// tag of fair dispatch, `fair`; the slot of limits per workspace, `limits`) and, on PostgreSQL,
-/// drops apalis's indexes that repeat another or that only apalis's fetch reads, and announces
+/// drops apalis's indexes that repeat another or that only apalis's fetch reads, narrows its
+/// idempotency index to the jobs that have a key, and announces
 /// inserts once per statement (`wake::ANNOUNCE_ONCE_PER_INSERT`). Idempotent; several processes
 /// may start at once.
 pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
@@ -278,7 +288,8 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
         for index in &indexes {
             txn.execute_unprepared(index).await?;
         }
-        for statement in DUPLICATE_INDEXES_POSTGRES.into_iter().chain(super::wake::ANNOUNCE_ONCE_PER_INSERT) {
+        let statements = DUPLICATE_INDEXES_POSTGRES.into_iter().chain(IDEMPOTENCY_INDEX_POSTGRES);
+        for statement in statements.chain(super::wake::ANNOUNCE_ONCE_PER_INSERT) {
             txn.execute_unprepared(statement).await?;
         }
         let apalis_fetch = if super::fair::fifo() {
