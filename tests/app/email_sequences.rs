@@ -207,6 +207,10 @@ on_both_databases! {
             .exec(&app.db)
             .await
             .unwrap();
+        // The digest goes to owners and admins, not to members.
+        let (co_admin, member) = (app.create_user("co-admin@example.com").await, app.create_user("plain@example.com").await);
+        app.add_member(&busy, &co_admin, offstage::domain::Role::Admin).await;
+        app.add_member(&busy, &member, offstage::domain::Role::Member).await;
         let key = app.api_key(&busy).await;
         for _ in 0..3 {
             let (status, _) = app.api(reqwest::Method::POST, &key, "/api/v1/workflows/refresh_workspace_health/runs", Some(json!({ "params": { "workspace_id": busy.id } }))).await;
@@ -223,18 +227,22 @@ on_both_databases! {
         }
         app.drain_jobs_due().await;
         let digests = app.emails_of("weekly_digest").await;
-        assert_eq!(digests.len(), 1, "only the busy workspace gets one: {digests:?}");
-        assert_eq!(digests[0].workspace_id.as_deref(), Some(busy.id.as_str()));
+        let mut recipients: Vec<&str> = digests.iter().map(|email| email.recipient.as_str()).collect();
+        recipients.sort();
+        let mut managers = vec![app.admin.email.as_str(), "co-admin@example.com"];
+        managers.sort();
+        assert_eq!(recipients, managers, "only the busy workspace's owner and admin get one");
+        assert!(digests.iter().all(|email| email.workspace_id.as_deref() == Some(busy.id.as_str())));
         assert_eq!(digests[0].subject, "Your week in Busy: 3 runs, 0 failed");
         assert!(digests[0].text.contains("Health score:"), "{}", digests[0].text);
         let filter = RunFilter { workflow: Some("generate_weekly_digest".into()), limit: 5, ..RunFilter::default() };
         let quiet_run = &runs::list(&app.db, &app.scope(&quiet), &filter).await.unwrap()[0];
         assert_eq!(quiet_run.status, RunStatus::Skipped);
-        // Run again the same week: still one digest.
+        // Run again the same week: still one digest per person.
         let digest = offstage::engine::schedules::find_in_workspace(&app.db, &app.scope(&busy), &generate_weekly_digest::schedule_id(&busy.id)).await.unwrap();
         offstage::engine::schedules::run_now(&app.db, &app.workflows, &digest).await.unwrap();
         app.drain_jobs_due().await;
-        assert_eq!(app.emails_of("weekly_digest").await.len(), 1);
+        assert_eq!(app.emails_of("weekly_digest").await.len(), 2);
     }
 
     async fn inviting_someone_emails_them_the_accept_link(app: TestApp) {

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::billing::EventStatus;
 use crate::db::begin_write;
 use crate::db::entities::workspace;
-use crate::domain::Timezone;
+use crate::domain::{Role, Timezone};
 use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
 use crate::mail::{self, Links, outbox};
@@ -57,11 +57,14 @@ pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) ->
     Ok(())
 }
 
-/// The week's members, billing changes and health scores, in one statement (the digest of
-/// every workspace runs at once on Sunday morning): `fact` names what each row is.
+/// The week's members, billing changes and health scores, and who receives the digest (owners
+/// and admins, as `mail::managers`), in one statement: the digest of every workspace runs at
+/// once on Sunday morning. `fact` names what each row is.
 const FACTS_SQL: &str = "\
     SELECT 'member' AS fact, u.email AS value, m.created_at AS at FROM memberships m \
         JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.created_at >= $2 \
+    UNION ALL SELECT 'manager', u.email, m.created_at FROM memberships m \
+        JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.role IN ($4, $5) \
     UNION ALL SELECT 'billing', e.event_type, e.received_at FROM stripe_events e \
         WHERE e.workspace_id = $1 AND e.status = $3 AND e.received_at >= $2 \
     UNION ALL SELECT * FROM (SELECT 'health_now' AS fact, CAST(h.score AS TEXT) AS value, h.computed_at AS at \
@@ -78,21 +81,36 @@ async fn summarize<C: ConnectionTrait>(
     since: DateTime<Utc>,
 ) -> Result<Counts, Error> {
     let (runs, failures) = runs::ended_since(db, registry, &ws.id, since).await?;
-    let values = [ws.id.clone().into(), since.into(), EventStatus::Processed.as_str().into()];
+    let values = [
+        ws.id.clone().into(),
+        since.into(),
+        EventStatus::Processed.as_str().into(),
+        Role::Owner.as_str().into(),
+        Role::Admin.as_str().into(),
+    ];
     let rows = db.query_all_raw(Statement::from_sql_and_values(db.get_database_backend(), FACTS_SQL, values)).await?;
-    let (mut members_joined, mut billing_changes) = (Vec::new(), Vec::new());
+    let (mut members_joined, mut billing_changes, mut managers) = (Vec::new(), Vec::new(), Vec::new());
     let (mut health, mut health_then) = (None, None);
     for row in rows {
         let value: String = row.try_get("", "value")?;
         match row.try_get::<String>("", "fact")?.as_str() {
             "member" => members_joined.push(value),
+            "manager" => managers.push(value),
             "billing" => billing_changes.push(describe(&value)),
             "health_now" => health = value.parse::<i32>().ok(),
             _ => health_then = value.parse::<i32>().ok(),
         }
     }
     let health_change = health.zip(health_then).map(|(now, then)| now - then);
-    Ok(Counts { runs: runs as u64, failures: failures as u64, members_joined, billing_changes, health, health_change })
+    Ok(Counts {
+        runs: runs as u64,
+        failures: failures as u64,
+        members_joined,
+        billing_changes,
+        health,
+        health_change,
+        managers,
+    })
 }
 
 struct Counts {
@@ -102,6 +120,8 @@ struct Counts {
     billing_changes: Vec<String>,
     health: Option<i32>,
     health_change: Option<i32>,
+    /// Who receives the digest, longest-standing first.
+    managers: Vec<String>,
 }
 
 /// `customer.subscription.updated` → "Subscription updated".
@@ -129,6 +149,7 @@ impl Workflow for GenerateWeeklyDigest {
         let until = ctx.now();
         let since = until - Duration::days(7);
         let counts = summarize(&ctx.db, &ctx.registry, &ws, since).await?;
+        let managers = counts.managers;
         let links = Links::new(&ctx.config, &ws);
         let digest = WeeklyDigest {
             workspace_name: ws.name.clone(),
@@ -149,13 +170,10 @@ impl Workflow for GenerateWeeklyDigest {
         }
         // One digest per workspace and local week (the Sunday it is about).
         let week = until.with_timezone(&ws.tz().tz()).format("%G-W%V");
-        let txn = begin_write(&ctx.db).await?;
-        let recipients = mail::managers(&txn, &ws.id).await?;
         let prefix = format!("weekly_digest:{}:{week}", ws.id);
-        let emails =
-            mail::compose(&ctx.config, &ws, &recipients, &prefix, (WeeklyDigest::KIND, WeeklyDigest::CATEGORY), |f| {
-                digest.render(f)
-            })?;
+        let kind = (WeeklyDigest::KIND, WeeklyDigest::CATEGORY);
+        let emails = mail::compose(&ctx.config, &ws, &managers, &prefix, kind, |f| digest.render(f))?;
+        let txn = begin_write(&ctx.db).await?;
         let queued = outbox::enqueue_in(&txn, &emails, &mail::from_domain(&ctx.config)).await?;
         txn.commit().await?;
         Ok(Outcome::output(json!({ "emails": queued.len(), "runs": digest.runs, "failures": digest.failures })))
