@@ -35,11 +35,14 @@ impl Links {
     }
 }
 
+/// Who receives a workspace's lifecycle mail (`managers`, the weekly digest).
+pub const MANAGING_ROLES: [Role; 2] = [Role::Owner, Role::Admin];
+
 /// The owners' and admins' addresses of a workspace, oldest membership first.
 pub async fn managers<C: ConnectionTrait>(db: &C, workspace_id: &str) -> Result<Vec<String>, Error> {
     let rows = membership::Entity::find()
         .filter(membership::Column::WorkspaceId.eq(workspace_id))
-        .filter(membership::Column::Role.is_in([Role::Owner.as_str(), Role::Admin.as_str()]))
+        .filter(membership::Column::Role.is_in(MANAGING_ROLES.map(Role::as_str)))
         .find_also_related(user::Entity)
         .order_by_asc(membership::Column::CreatedAt)
         .all(db)

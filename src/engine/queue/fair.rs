@@ -51,8 +51,8 @@ const NEXT_INDEX: &str = "offstage_jobs_fair_next";
 /// The index each lane's highest waiting tag is read from. Only queries that name a lane (which
 /// implies `lane IS NOT NULL`) can read it.
 const LANE_INDEX: &str = "offstage_jobs_lane_tags";
-/// The two before their predicates told them apart, dropped at start (`table::adapt_job_table`).
-pub(super) const FORMER_INDEXES: [&str; 2] = ["offstage_jobs_fair_fetch", "offstage_jobs_fair_lane"];
+/// The two before their predicates told them apart, dropped at start (`indexes`).
+const FORMER_INDEXES: [&str; 2] = ["offstage_jobs_fair_fetch", "offstage_jobs_fair_lane"];
 
 /// The job table read through `index`: on SQLite the index is named, because without fresh
 /// statistics (SQLite gathers none by itself) its planner chose apalis's indexes and sorted
@@ -71,10 +71,15 @@ fn jobs_by(backend: DbBackend, alias: &str, index: &str) -> String {
 /// The lane and tag columns and their indexes (see `table::adapt_job_table`).
 pub(super) const COLUMNS: [(&str, &str); 2] = [("lane", "TEXT NOT NULL DEFAULT ''"), ("fair_tag", "BIGINT")];
 
-pub(super) fn indexes(backend: DbBackend) -> [String; 3] {
+/// The statements that bring fair dispatch's indexes to this version: the former ones dropped,
+/// the current ones created.
+pub(super) fn indexes(backend: DbBackend) -> [String; 5] {
     let table = jobs_table(backend);
     let waiting = waiting(backend, "");
+    let schema = if backend == DbBackend::Postgres { "apalis." } else { "" };
     [
+        format!("DROP INDEX IF EXISTS {schema}{}", FORMER_INDEXES[0]),
+        format!("DROP INDEX IF EXISTS {schema}{}", FORMER_INDEXES[1]),
         format!(
             "CREATE INDEX IF NOT EXISTS {NEXT_INDEX} ON {table} (job_type, priority DESC, fair_tag, run_at) \
              WHERE {waiting} AND fair_tag > 0"

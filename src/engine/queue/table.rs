@@ -266,18 +266,7 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
     let backend = db.get_database_backend();
     let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
     let columns = super::fair::COLUMNS.into_iter().chain([super::limits::COLUMN]);
-    let indexes: Vec<String> = super::fair::FORMER_INDEXES
-        .iter()
-        .map(|name| {
-            if backend == DbBackend::Postgres {
-                format!("DROP INDEX IF EXISTS apalis.{name}")
-            } else {
-                format!("DROP INDEX IF EXISTS {name}")
-            }
-        })
-        .chain(super::fair::indexes(backend))
-        .chain(super::limits::indexes(table))
-        .collect();
+    let indexes: Vec<String> = super::fair::indexes(backend).into_iter().chain(super::limits::indexes(table)).collect();
     if backend == DbBackend::Postgres {
         let txn = sea_orm::TransactionTrait::begin(db).await?;
         // One process at a time: concurrent CREATE INDEX IF NOT EXISTS can still collide.

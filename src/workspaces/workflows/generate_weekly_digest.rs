@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::billing::EventStatus;
 use crate::db::begin_write;
 use crate::db::entities::workspace;
-use crate::domain::{Role, Timezone};
+use crate::domain::Timezone;
 use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
 use crate::mail::{self, Links, outbox};
@@ -58,7 +58,7 @@ pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) ->
 }
 
 /// The week's members, billing changes and health scores, and who receives the digest (owners
-/// and admins, as `mail::managers`), in one statement: the digest of every workspace runs at
+/// and admins, `mail::MANAGING_ROLES`), in one statement: the digest of every workspace runs at
 /// once on Sunday morning. `fact` names what each row is.
 const FACTS_SQL: &str = "\
     SELECT 'member' AS fact, u.email AS value, m.created_at AS at FROM memberships m \
@@ -85,8 +85,8 @@ async fn summarize<C: ConnectionTrait>(
         ws.id.clone().into(),
         since.into(),
         EventStatus::Processed.as_str().into(),
-        Role::Owner.as_str().into(),
-        Role::Admin.as_str().into(),
+        mail::MANAGING_ROLES[0].as_str().into(),
+        mail::MANAGING_ROLES[1].as_str().into(),
     ];
     let rows = db.query_all_raw(Statement::from_sql_and_values(db.get_database_backend(), FACTS_SQL, values)).await?;
     let (mut members_joined, mut billing_changes, mut managers) = (Vec::new(), Vec::new(), Vec::new());
