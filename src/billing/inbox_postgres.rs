@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::LazyLock;
 
 use chrono::Utc;
-use sea_orm::DatabaseConnection;
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
 use super::Envelope;
 use super::inbox::{EventStatus, Received, processing_run};
@@ -20,7 +20,7 @@ use crate::engine::runs::RunsInStatement;
 /// processing run per event, in the same order, written only for the events this statement
 /// inserted (an event id already in the inbox only counts its deliveries).
 static RECEIVE: LazyLock<String> = LazyLock::new(|| {
-    let runs = RunsInStatement::clauses(9, "$1::text[]", "JOIN events ON events.id = r.key AND events.new");
+    let runs = RunsInStatement::clauses(9, Some(("$1::text[]", "JOIN events ON events.id = r.key AND events.new")));
     format!(
         r#"
 WITH delivered AS (
@@ -28,7 +28,7 @@ WITH delivered AS (
         AS d(id, event_type, api_version, stripe_created_at, payload, deliveries)
 ), events AS (
     INSERT INTO stripe_events (id, event_type, api_version, stripe_created_at, payload, status, deliveries, received_at)
-    SELECT id, event_type, api_version, stripe_created_at, payload, $7, deliveries, $8 FROM delivered
+    SELECT id, event_type, NULLIF(api_version, ''), stripe_created_at, payload, $7, deliveries, $8 FROM delivered
     ON CONFLICT (id) DO UPDATE SET deliveries = stripe_events.deliveries + EXCLUDED.deliveries
     -- xmax is 0 only on a row version this statement inserted, not on one it updated.
     RETURNING id, xmax = 0 AS new
@@ -46,8 +46,11 @@ struct Delivered<'a> {
 }
 
 /// One array parameter: `value` of every item.
-fn column<T, U>(items: &[T], value: impl Fn(&T) -> U) -> Vec<U> {
-    items.iter().map(value).collect()
+fn column<T, U>(items: &[T], value: impl Fn(&T) -> U) -> Value
+where
+    Vec<U>: Into<Value>,
+{
+    items.iter().map(value).collect::<Vec<U>>().into()
 }
 
 /// Records a batch of verified events, each new one with its processing run, in one statement.
@@ -63,17 +66,23 @@ pub(super) async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &
     let now = Utc::now();
     let news: Vec<_> = delivered.iter().map(|d| processing_run(&d.event.id, 0)).collect();
     let runs = RunsInStatement::prepare(&news, now)?;
-    let query = sea_orm::sqlx::query_as(RECEIVE.as_str())
-        .bind(column(&delivered, |d| d.event.id.clone()))
-        .bind(column(&delivered, |d| d.event.event_type.clone()))
-        .bind(column(&delivered, |d| d.event.api_version.clone()))
-        .bind(column(&delivered, |d| d.event.created))
-        .bind(column(&delivered, |d| d.raw.to_owned()))
-        .bind(column(&delivered, |d| d.count))
-        .bind(EventStatus::Received.as_str())
-        .bind(now);
-    let returned: Vec<(String, bool)> =
-        runs.bind(query).fetch_all(db.get_postgres_connection_pool()).await.map_err(|err| Error::Record(err.into()))?;
+    let mut values: Vec<Value> = vec![
+        column(&delivered, |d| d.event.id.clone()),
+        column(&delivered, |d| d.event.event_type.clone()),
+        // An array cannot hold a NULL through sea-orm: no version is '' (`NULLIF`).
+        column(&delivered, |d| d.event.api_version.clone().unwrap_or_default()),
+        column(&delivered, |d| d.event.created),
+        column(&delivered, |d| d.raw.to_owned()),
+        column(&delivered, |d| d.count),
+        EventStatus::Received.as_str().into(),
+        now.into(),
+    ];
+    values.extend(runs.values());
+    let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, RECEIVE.as_str(), values)).await?;
+    let mut returned: Vec<(String, bool)> = Vec::with_capacity(rows.len());
+    for row in rows {
+        returned.push((row.try_get("", "id")?, row.try_get("", "new")?));
+    }
     let run_of: HashMap<&str, &str> =
         delivered.iter().zip(runs.ids()).map(|(d, run)| (d.event.id.as_str(), run)).collect();
     let mut fresh: HashMap<String, String> = HashMap::new();

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod outbox;
+mod outbox_postgres;
 pub mod sequences;
 pub mod templates;
 pub mod transport;

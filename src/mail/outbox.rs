@@ -8,11 +8,12 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect, Statement,
 };
 
 use super::templates::Rendered;
+use crate::db::begin_write;
 use crate::db::entities::email;
 use crate::domain::PublicId;
 use crate::engine::runs::{self, NewRun};
@@ -85,37 +86,58 @@ pub fn business_key(email_id: &str) -> String {
     format!("email:{email_id}")
 }
 
-/// Rows per multi-row INSERT (13 values each).
+/// Rows per multi-row INSERT on SQLite (13 values each).
 const ROWS_PER_INSERT: usize = 200;
 
 /// Writes `emails` to the outbox with their `send_email` runs inside the caller's transaction.
-/// Emails whose dedupe key is already in the outbox are left out. Returns the new emails' ids.
+/// Emails whose dedupe key is already in the outbox (or earlier in `emails`) are left out.
+/// Returns the new emails' ids.
 pub async fn enqueue_in<C: ConnectionTrait>(
     txn: &C,
     emails: &[NewEmail],
     from_domain: &str,
 ) -> Result<Vec<String>, Error> {
-    let mut created = Vec::new();
-    for chunk in emails.chunks(ROWS_PER_INSERT) {
-        created.extend(insert_new(txn, chunk, from_domain).await?);
+    let mut seen = HashSet::new();
+    let distinct: Vec<&NewEmail> = emails.iter().filter(|e| seen.insert(e.dedupe_key.as_str())).collect();
+    if txn.get_database_backend() == DbBackend::Postgres {
+        return super::outbox_postgres::enqueue_in(txn, &distinct, from_domain).await;
     }
-    let sends: Vec<NewRun> = created
-        .iter()
-        .map(|id| {
-            NewRun::of::<SendEmail>(&send_email::Params { email_id: id.clone() })
-                .business_key(business_key(id))
-                .trigger("email")
-        })
-        .collect();
+    let mut created = Vec::new();
+    for chunk in distinct.chunks(ROWS_PER_INSERT) {
+        created.extend(insert_new_sqlite(txn, chunk, from_domain).await?);
+    }
+    let sends: Vec<NewRun> = created.iter().map(|id| send_run(id)).collect();
     runs::start_all_in(txn, &sends).await?;
     Ok(created)
 }
 
-async fn insert_new<C: ConnectionTrait>(txn: &C, emails: &[NewEmail], from_domain: &str) -> Result<Vec<String>, Error> {
+/// `enqueue_in` for a workflow that writes nothing else: one statement on PostgreSQL, a
+/// transaction on SQLite.
+pub async fn enqueue(db: &DatabaseConnection, emails: &[NewEmail], from_domain: &str) -> Result<Vec<String>, Error> {
+    if db.get_database_backend() == DbBackend::Postgres {
+        return enqueue_in(db, emails, from_domain).await;
+    }
+    let txn = begin_write(db).await?;
+    let created = enqueue_in(&txn, emails, from_domain).await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// The run that delivers the email `id`.
+pub(super) fn send_run(id: &str) -> NewRun {
+    NewRun::of::<SendEmail>(&send_email::Params { email_id: id.to_owned() })
+        .business_key(business_key(id))
+        .trigger("email")
+}
+
+async fn insert_new_sqlite<C: ConnectionTrait>(
+    txn: &C,
+    emails: &[&NewEmail],
+    from_domain: &str,
+) -> Result<Vec<String>, Error> {
     let mut values: Vec<sea_orm::Value> = vec![EmailStatus::Queued.as_str().into(), Utc::now().into()];
     let mut rows = Vec::with_capacity(emails.len());
-    let mut seen = HashSet::new();
-    for new in emails.iter().filter(|e| seen.insert(e.dedupe_key.as_str())) {
+    for new in emails {
         let n = values.len();
         let slots: Vec<String> = (1..=10).map(|i| format!("${}", n + i)).collect();
         rows.push(format!("({}, $1, 0, $2)", slots.join(", ")));
@@ -140,8 +162,7 @@ async fn insert_new<C: ConnectionTrait>(txn: &C, emails: &[NewEmail], from_domai
          status, attempts, created_at) VALUES {} ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
         rows.join(", ")
     );
-    let backend = txn.get_database_backend();
-    let inserted = txn.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    let inserted = txn.query_all_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, values)).await?;
     Ok(inserted.iter().filter_map(|row| row.try_get::<String>("", "id").ok()).collect())
 }
 

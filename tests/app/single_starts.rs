@@ -1,6 +1,7 @@
 //! Single starts under load share commits (`runs::Starter`, group commit): concurrent API calls
 //! each get their own run, answered after its commit; a bad start among them fails alone; and
-//! one idempotency key sent many times at once starts one run.
+//! one idempotency key sent many times at once starts one run. An absent key is stored as
+//! absent, and an empty one is refused (runs are written from arrays where '' means absent).
 
 use std::collections::HashSet;
 
@@ -68,5 +69,20 @@ on_both_databases! {
         let ids: HashSet<_> = answers.iter().map(|started| started.id.clone()).collect();
         assert_eq!(ids.len(), 1, "one key started {} runs", ids.len());
         assert_eq!(answers.iter().filter(|started| !started.duplicate).count(), 1);
+    }
+
+    async fn absent_keys_are_stored_as_absent_and_an_empty_key_is_refused(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let plain = offstage::engine::runs::start(&app.db, health(&ws.id)).await.unwrap();
+        let stored = workflow_run::Entity::find_by_id(plain.id.to_string()).one(&app.db).await.unwrap().unwrap();
+        assert_eq!((stored.idempotency_key, stored.business_key), (None, None));
+        assert_eq!(stored.workspace_id.as_deref(), Some(ws.id.as_str()));
+        for new in [health(&ws.id).idempotency_key(""), health(&ws.id).business_key("")] {
+            let err = offstage::engine::runs::start(&app.db, new).await.expect_err("an empty key was taken");
+            assert!(matches!(err, offstage::engine::Error::Invalid(_)), "{err:?}");
+        }
+        let keyed = offstage::engine::runs::start(&app.db, health(&ws.id).idempotency_key("k").business_key("b")).await.unwrap();
+        let stored = workflow_run::Entity::find_by_id(keyed.id.to_string()).one(&app.db).await.unwrap().unwrap();
+        assert_eq!((stored.idempotency_key.as_deref(), stored.business_key.as_deref()), (Some("k"), Some("b")));
     }
 }

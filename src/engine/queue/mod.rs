@@ -18,7 +18,9 @@ mod wake;
 #[cfg(feature = "test-hooks")]
 pub use postgres::ACKNOWLEDGE;
 pub use runtime::{JobContext, run_workers, setup_queue_tables};
-pub use table::{NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs, reopen_failed, retry_at, run_view_sql};
+pub use table::{
+    NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs_sqlite, reopen_failed, retry_at, run_view_sql,
+};
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
 

@@ -164,7 +164,7 @@ pub async fn start_in<C: ConnectionTrait>(txn: &C, new: &NewRun) -> Result<RunId
     ids.pop().ok_or_else(|| Error::Corrupt("no run id returned".into()))
 }
 
-/// Rows per INSERT: one JSON parameter each, a few hundred kilobytes.
+/// Runs per statement: a few hundred kilobytes of parameters.
 const ROWS_PER_INSERT: usize = 1000;
 
 /// A run ready to be written: its facts and its job, with the same id.
@@ -174,9 +174,16 @@ pub(super) struct PreparedRun {
 }
 
 /// Checks each run's parameters (`Invalid` names the field).
+/// An empty key is refused: it would be no key where runs are written from arrays
+/// (`RunsInStatement`).
 fn check_all<'a>(news: impl IntoIterator<Item = &'a NewRun>) -> Result<(), Error> {
     for new in news {
         new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
+        for (field, key) in [("idempotency_key", &new.idempotency_key), ("business_key", &new.business_key)] {
+            if key.as_deref() == Some("") {
+                return Err(Error::Invalid(format!("{field}: use at least one character.")));
+            }
+        }
     }
     Ok(())
 }
@@ -186,9 +193,15 @@ pub(super) fn prepare<'a>(
     news: impl IntoIterator<Item = &'a NewRun>,
     now: DateTime<Utc>,
 ) -> Result<Vec<PreparedRun>, Error> {
-    let mut prepared = Vec::new();
-    for new in news {
-        let id = ulid::Ulid::new().to_string();
+    let news: Vec<&NewRun> = news.into_iter().collect();
+    // Ascending ids: each index on the id takes the batch at its right edge (PostgreSQL's
+    // fast path), where ids random within a millisecond went to the middle of the last pages
+    // (2.3x the WAL and 5x the pages touched per run). Each id is still random.
+    let mut ids: Vec<ulid::Ulid> = news.iter().map(|_| ulid::Ulid::new()).collect();
+    ids.sort_unstable();
+    let mut prepared = Vec::with_capacity(news.len());
+    for (new, id) in news.into_iter().zip(ids) {
+        let id = id.to_string();
         let run_at = new.run_at.unwrap_or(now).max(now);
         let request = super::RunRequest {
             workflow: new.workflow.name().to_owned(),
@@ -235,17 +248,28 @@ pub async fn start_all_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Resul
     insert_all(txn, news).await
 }
 
-/// Writes runs with two INSERTs (facts, jobs) per 1,000 runs instead of two statements per run;
-/// a key already used is a `Conflict`.
+/// Writes runs, 1,000 per statement: on PostgreSQL one statement writes both tables
+/// (`RunsInStatement`); on SQLite one INSERT each. A key already used is a `Conflict`.
 async fn insert_all<'a, C: ConnectionTrait>(
     txn: &C,
     news: impl IntoIterator<Item = &'a NewRun>,
 ) -> Result<Vec<RunId>, Error> {
-    let (facts, jobs_rows): (Vec<_>, Vec<_>) =
-        prepare(news, Utc::now())?.into_iter().map(|run| (run.fact, run.job)).unzip();
-    let ids = jobs_rows.iter().map(|job| RunId::from(job.id.clone())).collect();
-    for chunk in facts.chunks(ROWS_PER_INSERT) {
-        match insert_facts(txn, chunk).await {
+    let prepared = prepare(news, Utc::now())?;
+    let ids = prepared.iter().map(|run| RunId::from(run.fact.id.clone())).collect();
+    let backend = txn.get_database_backend();
+    let mut prepared = prepared.into_iter().peekable();
+    while prepared.peek().is_some() {
+        let chunk: Vec<PreparedRun> = prepared.by_ref().take(ROWS_PER_INSERT).collect();
+        let written = match backend {
+            DbBackend::Postgres => {
+                let values = RunsInStatement::of(chunk).values();
+                txn.execute_raw(Statement::from_sql_and_values(backend, INSERT_POSTGRES.as_str(), values))
+                    .await
+                    .map(|_| ())
+            }
+            _ => insert_sqlite(txn, chunk).await,
+        };
+        match written {
             Ok(_) => {}
             Err(err) if is_unique_violation(&err) => {
                 return Err(Error::Conflict("A run with this idempotency key already exists.".into()));
@@ -256,13 +280,14 @@ async fn insert_all<'a, C: ConnectionTrait>(
             Err(err) => return Err(err.into()),
         }
     }
-    for chunk in jobs_rows.chunks(ROWS_PER_INSERT) {
-        queue::insert_jobs(txn, queue::WORKFLOW_QUEUE, chunk).await?;
-    }
     Ok(ids)
 }
 
-/// One run's facts as `insert_facts` reads them from its JSON parameter.
+/// Runs and their jobs in one statement on PostgreSQL.
+static INSERT_POSTGRES: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("WITH {} SELECT count(*) AS n FROM jobs", RunsInStatement::clauses(1, None)));
+
+/// One run's facts as `insert_sqlite` reads them from its JSON parameter.
 #[derive(serde::Serialize)]
 struct FactRow<'a> {
     id: &'a str,
@@ -274,18 +299,18 @@ struct FactRow<'a> {
     idempotency_key: Option<&'a str>,
     chain_id: Option<&'a str>,
     run_trigger: &'a str,
-    /// As sqlx writes a time to SQLite (PostgreSQL reads it too).
+    /// As sqlx writes a time to SQLite.
     created_at: String,
     scheduled_for: String,
 }
 
-/// Inserts runs' facts with one statement and one JSON parameter: binding eleven values per
-/// run cost more than the insert itself.
-async fn insert_facts<C: ConnectionTrait>(txn: &C, facts: &[workflow_run::Model]) -> Result<(), sea_orm::DbErr> {
+/// Inserts runs' facts on SQLite with one statement and one JSON parameter (binding eleven
+/// values per run cost more than the insert itself), then their jobs.
+async fn insert_sqlite<C: ConnectionTrait>(txn: &C, runs: Vec<PreparedRun>) -> Result<(), sea_orm::DbErr> {
     let time = |at: &DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
-    let rows: Vec<FactRow> = facts
+    let rows: Vec<FactRow> = runs
         .iter()
-        .map(|f| FactRow {
+        .map(|PreparedRun { fact: f, .. }| FactRow {
             id: &f.id,
             workflow: &f.workflow,
             workspace_id: f.workspace_id.as_deref(),
@@ -300,27 +325,15 @@ async fn insert_facts<C: ConnectionTrait>(txn: &C, facts: &[workflow_run::Model]
         })
         .collect();
     let rows = serde_json::to_string(&rows).map_err(|err| sea_orm::DbErr::Custom(format!("encoding runs: {err}")))?;
-    let backend = txn.get_database_backend();
-    let source = match backend {
-        DbBackend::Postgres => {
-            "SELECT x.id, x.workflow, x.workspace_id, x.params, x.business_key, x.idempotency_scope, x.idempotency_key, \
-                 x.chain_id, x.run_trigger, x.created_at, x.scheduled_for \
-             FROM json_to_recordset($1::json) AS x(id text, workflow text, workspace_id text, params text, \
-                 business_key text, idempotency_scope text, idempotency_key text, chain_id text, run_trigger text, \
-                 created_at timestamptz, scheduled_for timestamptz)"
-        }
-        _ => {
-            "SELECT value ->> 'id', value ->> 'workflow', value ->> 'workspace_id', value ->> 'params', \
-                 value ->> 'business_key', value ->> 'idempotency_scope', value ->> 'idempotency_key', \
-                 value ->> 'chain_id', value ->> 'run_trigger', value ->> 'created_at', value ->> 'scheduled_for' \
-             FROM jsonb_each($1)"
-        }
-    };
-    let sql = format!(
-        "INSERT INTO workflow_runs (id, workflow, workspace_id, params, business_key, idempotency_scope, \
-             idempotency_key, chain_id, \"trigger\", created_at, scheduled_for) {source}"
-    );
-    txn.execute_raw(Statement::from_sql_and_values(backend, sql, [rows.into()])).await.map(|_| ())
+    let sql = "INSERT INTO workflow_runs (id, workflow, workspace_id, params, business_key, idempotency_scope, \
+             idempotency_key, chain_id, \"trigger\", created_at, scheduled_for) \
+         SELECT value ->> 'id', value ->> 'workflow', value ->> 'workspace_id', value ->> 'params', \
+             value ->> 'business_key', value ->> 'idempotency_scope', value ->> 'idempotency_key', \
+             value ->> 'chain_id', value ->> 'run_trigger', value ->> 'created_at', value ->> 'scheduled_for' \
+         FROM jsonb_each($1)";
+    txn.execute_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, [rows.into()])).await?;
+    let jobs: Vec<queue::NewJob> = runs.into_iter().map(|run| run.job).collect();
+    queue::insert_jobs_sqlite(txn, queue::WORKFLOW_QUEUE, &jobs).await
 }
 
 /// Starts one run per item in one transaction (the n-th at `spacing × n` from now), skipping

@@ -10,7 +10,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::billing::EventStatus;
-use crate::db::begin_write;
 use crate::db::entities::workspace;
 use crate::domain::Timezone;
 use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
@@ -173,9 +172,7 @@ impl Workflow for GenerateWeeklyDigest {
         let prefix = format!("weekly_digest:{}:{week}", ws.id);
         let kind = (WeeklyDigest::KIND, WeeklyDigest::CATEGORY);
         let emails = mail::compose(&ctx.config, &ws, &managers, &prefix, kind, |f| digest.render(f))?;
-        let txn = begin_write(&ctx.db).await?;
-        let queued = outbox::enqueue_in(&txn, &emails, &mail::from_domain(&ctx.config)).await?;
-        txn.commit().await?;
+        let queued = outbox::enqueue(&ctx.db, &emails, &mail::from_domain(&ctx.config)).await?;
         Ok(Outcome::output(json!({ "emails": queued.len(), "runs": digest.runs, "failures": digest.failures })))
     }
 }

@@ -1,0 +1,74 @@
+//! The outbox's `enqueue_in` on PostgreSQL, in one statement: the emails, and the `send_email`
+//! runs of those whose dedupe key was not taken, written by one INSERT with data-modifying WITH
+//! clauses (as the Stripe inbox does). Atomic by itself, so a workflow that writes nothing else
+//! needs no transaction around it (`outbox::enqueue`). SQLite has no data-modifying WITH; there
+//! the outbox writes its rows and then their runs, in the caller's transaction.
+
+use std::sync::LazyLock;
+
+use chrono::Utc;
+use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
+
+use super::outbox::{EmailStatus, NewEmail, message_id, send_run};
+use crate::domain::PublicId;
+use crate::engine::runs::RunsInStatement;
+use crate::mail::Error;
+
+/// `$1…$10`: the emails; `$11`, `$12`: their status and creation. From `$13`: one `send_email`
+/// run per email, written only for the emails this statement inserted.
+static ENQUEUE: LazyLock<String> = LazyLock::new(|| {
+    let runs = RunsInStatement::clauses(13, Some(("$1::text[]", "JOIN emails ON emails.id = r.key")));
+    format!(
+        r#"
+WITH emails AS (
+    INSERT INTO emails (id, workspace_id, recipient, kind, category, subject, html, text, dedupe_key, message_id,
+        status, attempts, created_at)
+    SELECT id, NULLIF(workspace_id, ''), recipient, kind, category, subject, html, text, dedupe_key, message_id,
+        $11, 0, $12
+    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+            $9::text[], $10::text[])
+        AS e(id, workspace_id, recipient, kind, category, subject, html, text, dedupe_key, message_id)
+    ON CONFLICT (dedupe_key) DO NOTHING
+    RETURNING id
+), {runs}
+SELECT id FROM emails
+"#
+    )
+});
+
+/// Writes `emails` (distinct dedupe keys) and their runs; returns the ids of those written.
+pub(super) async fn enqueue_in<C: ConnectionTrait>(
+    db: &C,
+    emails: &[&NewEmail],
+    from_domain: &str,
+) -> Result<Vec<String>, Error> {
+    if emails.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = emails.iter().map(|_| PublicId::generate("eml")).collect();
+    let sends: Vec<_> = ids.iter().map(|id| send_run(id)).collect();
+    let runs = RunsInStatement::prepare(&sends, Utc::now())?;
+    let column = |value: &dyn Fn(&NewEmail) -> String| Value::from(emails.iter().map(|e| value(e)).collect::<Vec<_>>());
+    let mut values = vec![
+        Value::from(ids),
+        // An array cannot hold a NULL through sea-orm: no workspace is '' (`NULLIF`).
+        column(&|e| e.workspace_id.clone().unwrap_or_default()),
+        column(&|e| e.recipient.to_lowercase()),
+        column(&|e| e.kind.to_owned()),
+        column(&|e| e.category.as_str().to_owned()),
+        column(&|e| e.rendered.subject.clone()),
+        column(&|e| e.rendered.html.clone()),
+        column(&|e| e.rendered.text.clone()),
+        column(&|e| e.dedupe_key.clone()),
+        column(&|e| message_id(&e.dedupe_key, from_domain)),
+        EmailStatus::Queued.as_str().into(),
+        Utc::now().into(),
+    ];
+    values.extend(runs.values());
+    let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, ENQUEUE.as_str(), values)).await?;
+    let mut written = Vec::with_capacity(rows.len());
+    for row in rows {
+        written.push(row.try_get::<String>("", "id")?);
+    }
+    Ok(written)
+}
