@@ -14,17 +14,18 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use super::Envelope;
 use super::inbox::{EventStatus, Received, processing_run};
 use crate::billing::Error;
-use crate::engine::runs::RunsInStatement;
+use crate::engine::runs::{RunsInStatement, array};
 
 /// `$1…$6`: the events, one row per id; `$7`, `$8`: their status and arrival. From `$9`: one
 /// processing run per event, in the same order, written only for the events this statement
 /// inserted (an event id already in the inbox only counts its deliveries).
 static RECEIVE: LazyLock<String> = LazyLock::new(|| {
-    let runs = RunsInStatement::clauses(9, Some(("$1::text[]", "JOIN events ON events.id = r.key AND events.new")));
+    let ids = array(1, "text");
+    let runs = RunsInStatement::clauses(9, Some((&ids, "JOIN events ON events.id = r.key AND events.new")));
     format!(
         r#"
 WITH delivered AS (
-    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::int4[])
+    SELECT * FROM unnest({ids}, {}, {}, {}, {}, {})
         AS d(id, event_type, api_version, stripe_created_at, payload, deliveries)
 ), events AS (
     INSERT INTO stripe_events (id, event_type, api_version, stripe_created_at, payload, status, deliveries, received_at)
@@ -34,7 +35,12 @@ WITH delivered AS (
     RETURNING id, xmax = 0 AS new
 ), {runs}
 SELECT id, new FROM events
-"#
+"#,
+        array(2, "text"),
+        array(3, "text"),
+        array(4, "timestamptz"),
+        array(5, "text"),
+        array(6, "int4"),
     )
 });
 

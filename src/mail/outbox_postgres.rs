@@ -11,13 +11,15 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::outbox::{EmailStatus, NewEmail, message_id, send_run};
 use crate::domain::PublicId;
-use crate::engine::runs::RunsInStatement;
+use crate::engine::runs::{RunsInStatement, array};
 use crate::mail::Error;
 
 /// `$1…$10`: the emails; `$11`, `$12`: their status and creation. From `$13`: one `send_email`
 /// run per email, written only for the emails this statement inserted.
 static ENQUEUE: LazyLock<String> = LazyLock::new(|| {
-    let runs = RunsInStatement::clauses(13, Some(("$1::text[]", "JOIN emails ON emails.id = r.key")));
+    let ids = array(1, "text");
+    let runs = RunsInStatement::clauses(13, Some((&ids, "JOIN emails ON emails.id = r.key")));
+    let texts: Vec<String> = (2..=10).map(|n| array(n, "text")).collect();
     format!(
         r#"
 WITH emails AS (
@@ -25,14 +27,14 @@ WITH emails AS (
         status, attempts, created_at)
     SELECT id, NULLIF(workspace_id, ''), recipient, kind, category, subject, html, text, dedupe_key, message_id,
         $11, 0, $12
-    FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
-            $9::text[], $10::text[])
+    FROM unnest({ids}, {texts})
         AS e(id, workspace_id, recipient, kind, category, subject, html, text, dedupe_key, message_id)
     ON CONFLICT (dedupe_key) DO NOTHING
     RETURNING id
 ), {runs}
 SELECT id FROM emails
-"#
+"#,
+        texts = texts.join(", "),
     )
 });
 

@@ -6,6 +6,10 @@
 //! Arrays travel in PostgreSQL's binary format: reading 1,000 runs from them took 3.8 ms where
 //! `json_to_recordset` took 7.4 ms. sea-orm cannot bind a NULL inside an array, so an absent
 //! text is `''` (`NULLIF`); `check_all` refuses an empty key, so `''` never means anything else.
+//!
+//! Each array is read through `array`, which hides its length from the planner: seeing it, the
+//! planner priced a statement of one run below its generic plan and planned it again at each
+//! execution (0.5 ms each, 943 of 1,744 single starts in the `jobs` bench, 30 % fewer starts/s).
 
 use chrono::{DateTime, Utc};
 use sea_orm::{DbBackend, Value};
@@ -13,6 +17,13 @@ use sea_orm::{DbBackend, Value};
 use super::{NewRun, PreparedRun, prepare};
 use crate::engine::Error;
 use crate::engine::queue::{self, WORKFLOW_QUEUE};
+
+/// The array parameter `$n` of element type `ty`, read so that the planner does not look into
+/// it: it estimates every statement the same, so PostgreSQL keeps one generic plan instead of
+/// planning each execution for its array's length.
+pub fn array(n: usize, ty: &str) -> String {
+    format!("(SELECT ${n}::{ty}[])")
+}
 
 /// Runs prepared for one statement, in the order of the caller's rows.
 pub struct RunsInStatement {
@@ -36,10 +47,11 @@ impl RunsInStatement {
 
     /// The clauses `runs AS (…), …, jobs AS (…)`, reading parameters `$first…$first+17` (`values`).
     /// With `only = Some((keys, join))`, the n-th run is written only when the n-th element of
-    /// the caller's array `keys` (SQL, e.g. `$1::text[]`, visible as `r.key`) passes `join`
+    /// the caller's array `keys` (SQL, e.g. `array(1, "text")`, visible as `r.key`) passes `join`
     /// (e.g. `JOIN events ON events.id = r.key AND events.new`).
     pub fn clauses(first: usize, only: Option<(&str, &str)>) -> String {
         let p = |n: usize| format!("${}", first + n);
+        let a = |n: usize, ty: &str| array(first + n, ty);
         let (keys, key, join) = match only {
             Some((keys, join)) => (format!("{keys}, "), "key, ", join),
             None => (String::new(), "", ""),
@@ -51,15 +63,15 @@ impl RunsInStatement {
         let input = format!(
             "SELECT j.ord, j.id, j.job, j.max_attempts, j.priority, \
                  CASE WHEN j.due THEN now() ELSE j.run_at END AS run_at, j.lane, j.due \
-             FROM unnest({}::text[], {}::bytea[], {}::int4[], {}::int4[], {}::text[], {}::timestamptz[], {}::bool[]) \
+             FROM unnest({}, {}, {}, {}, {}, {}, {}) \
                  WITH ORDINALITY AS j(id, job, max_attempts, priority, lane, run_at, due, ord) {written}",
-            p(0),
-            p(11),
-            p(12),
-            p(14),
-            p(15),
-            p(16),
-            p(17),
+            a(0, "text"),
+            a(11, "bytea"),
+            a(12, "int4"),
+            a(14, "int4"),
+            a(15, "text"),
+            a(16, "timestamptz"),
+            a(17, "bool"),
         );
         let jobs = format!(
             "fair_input AS ({input}), {}, jobs AS ({} RETURNING id)",
@@ -72,24 +84,23 @@ impl RunsInStatement {
         idempotency_key, chain_id, "trigger", created_at, scheduled_for)
     SELECT r.id, r.workflow, NULLIF(r.workspace_id, ''), r.params, NULLIF(r.business_key, ''), r.idempotency_scope,
         NULLIF(r.idempotency_key, ''), NULLIF(r.chain_id, ''), r.run_trigger, r.created_at, r.scheduled_for
-    FROM unnest({keys}{}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[], {}::text[],
-            {}::text[], {}::text[], {}::timestamptz[], {}::timestamptz[])
+    FROM unnest({keys}{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
         AS r({key}id, workflow, workspace_id, params, business_key, idempotency_scope, idempotency_key,
             chain_id, run_trigger, created_at, scheduled_for)
     {join}
     RETURNING id
 ), {jobs}"#,
-            p(0),
-            p(1),
-            p(2),
-            p(3),
-            p(4),
-            p(5),
-            p(6),
-            p(7),
-            p(8),
-            p(9),
-            p(10),
+            a(0, "text"),
+            a(1, "text"),
+            a(2, "text"),
+            a(3, "text"),
+            a(4, "text"),
+            a(5, "text"),
+            a(6, "text"),
+            a(7, "text"),
+            a(8, "text"),
+            a(9, "timestamptz"),
+            a(10, "timestamptz"),
         )
     }
 
