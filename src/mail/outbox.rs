@@ -8,8 +8,8 @@ use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait, FromQueryResult, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Statement,
 };
 
 use super::templates::Rendered;
@@ -169,6 +169,18 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
 /// One email of any workspace: the Mailbox's, and the delivering worker's.
 pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Result<email::Model, Error> {
     email::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
+}
+
+/// The email `send_email` delivers, and whether its recipient has unsubscribed, in one
+/// statement (the weekly digest sends one per workspace at once).
+pub async fn for_delivery(db: &DatabaseConnection, id: &str) -> Result<(email::Model, bool), Error> {
+    let sql = "SELECT e.*, EXISTS (SELECT 1 FROM email_suppressions s WHERE s.email = e.recipient) AS unsubscribed \
+               FROM emails e WHERE e.id = $1";
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [id.into()]))
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((email::Model::from_query_result(&row, "")?, row.try_get("", "unsubscribed")?))
 }
 
 /// Marks the email sent (or captured) and counts the attempt.

@@ -1,11 +1,14 @@
 //! `POST /api/v1/workflows/{name}/runs/batch`: up to 1,000 runs in one request, all or none. A
 //! bad item refuses the whole batch with a 422 naming its index and field; the answer keeps the
 //! items' order; a repeated idempotency key (earlier, or within the batch) answers with the first
-//! run as a duplicate; another workspace's id is as unknown as any.
+//! run as a duplicate; another workspace's id is as unknown as any. Under the API, one batch
+//! across workspaces (a schedule's) finds each workspace's earlier keys, and no other's.
 
 use crate::helpers::*;
 use crate::on_both_databases;
 use offstage::db::entities::workflow_run;
+use offstage::engine::NewRun;
+use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
@@ -119,5 +122,20 @@ on_both_databases! {
             .await;
         assert_eq!(status, StatusCode::NOT_FOUND, "an operator tool is not offered to keys: {body}");
         assert_eq!(runs_in_database(&app).await, before);
+    }
+
+    async fn a_batch_across_workspaces_finds_each_workspaces_earlier_keys_and_no_other(app: TestApp) {
+        let (a, b) = (app.create_workspace("Acme", &app.admin).await, app.create_workspace("Other", &app.admin).await);
+        let health = |ws: &str, key: &str| {
+            NewRun::of::<RefreshWorkspaceHealth>(&Params { workspace_id: ws.to_owned() }).idempotency_key(key)
+        };
+        let earlier = offstage::engine::runs::start(&app.db, health(&a.id, "k")).await.unwrap();
+        let batch = [health(&a.id, "k"), health(&b.id, "k"), health(&a.id, "j"), health(&b.id, "k")];
+        let started = offstage::engine::runs::start_batch(&app.db, &batch).await.unwrap();
+        let duplicates: Vec<bool> = started.iter().map(|s| s.duplicate).collect();
+        assert_eq!(duplicates, [true, false, false, true]);
+        assert_eq!(started[0].id, earlier.id, "workspace A's own earlier run");
+        assert_eq!(started[3].id, started[1].id, "workspace B's key is B's, started by this batch");
+        assert!(started[1].id != earlier.id && started[2].id != earlier.id);
     }
 }

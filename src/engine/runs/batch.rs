@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
 use super::{NewRun, RunStatus, check_all, get_many, insert_all};
 use crate::db::begin_write;
@@ -14,7 +14,7 @@ use crate::domain::RunId;
 use crate::engine::Error;
 use crate::tenancy::Platform;
 
-/// Idempotency keys looked up per SELECT: well under both databases' limits on bound values.
+/// Idempotency keys looked up per SELECT.
 const KEYS_PER_LOOKUP: usize = 500;
 
 /// What one item of a batch became: its run, that run's status, and whether it was started
@@ -112,29 +112,36 @@ pub async fn start_batch_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Res
 }
 
 /// The runs that already hold any of the items' idempotency keys, by (scope, key): one SELECT
-/// per scope (a batch usually has one) and 500 keys, answered from the unique index.
+/// per 500 keys whatever their scopes (a schedule's batch has one scope per workspace), each
+/// pair answered from the unique index.
 async fn used_keys<C: ConnectionTrait>(db: &C, news: &[NewRun]) -> Result<HashMap<(String, String), RunId>, Error> {
-    let mut by_scope: HashMap<String, Vec<String>> = HashMap::new();
-    for new in news {
-        if let Some(key) = &new.idempotency_key {
-            by_scope.entry(new.idempotency_scope()).or_default().push(key.clone());
-        }
-    }
+    let pairs: Vec<(String, &str)> =
+        news.iter().filter_map(|new| Some((new.idempotency_scope(), new.idempotency_key.as_deref()?))).collect();
     let backend = db.get_database_backend();
     let mut found = HashMap::new();
-    for (scope, keys) in by_scope {
-        for chunk in keys.chunks(KEYS_PER_LOOKUP) {
-            let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 2)).collect();
-            let mut values: Vec<Value> = vec![scope.clone().into()];
-            values.extend(chunk.iter().map(|key| Value::from(key.clone())));
-            let sql = format!(
-                "SELECT id, idempotency_key FROM workflow_runs WHERE idempotency_scope = $1 AND idempotency_key IN ({})",
-                placeholders.join(", ")
-            );
-            for row in db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
-                let (id, key): (String, String) = (row.try_get("", "id")?, row.try_get("", "idempotency_key")?);
-                found.insert((scope.clone(), key), RunId::from(id));
-            }
+    for chunk in pairs.chunks(KEYS_PER_LOOKUP) {
+        let (source, values): (String, Vec<Value>) = match backend {
+            DbBackend::Postgres => (
+                format!("unnest({}, {}) AS k(scope, key)", super::array(1, "text"), super::array(2, "text")),
+                vec![
+                    chunk.iter().map(|(scope, _)| scope.clone()).collect::<Vec<_>>().into(),
+                    chunk.iter().map(|(_, key)| key.to_string()).collect::<Vec<_>>().into(),
+                ],
+            ),
+            _ => (
+                "(SELECT value ->> 0 AS scope, value ->> 1 AS key FROM json_each($1)) AS k".to_owned(),
+                vec![serde_json::to_string(chunk)?.into()],
+            ),
+        };
+        let sql = format!(
+            "SELECT r.id, r.idempotency_scope, r.idempotency_key FROM {source} \
+             JOIN workflow_runs r ON r.idempotency_scope = k.scope AND r.idempotency_key = k.key \
+             WHERE r.idempotency_key IS NOT NULL"
+        );
+        for row in db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await? {
+            let id: String = row.try_get("", "id")?;
+            let scoped: (String, String) = (row.try_get("", "idempotency_scope")?, row.try_get("", "idempotency_key")?);
+            found.insert(scoped, RunId::from(id));
         }
     }
     Ok(found)

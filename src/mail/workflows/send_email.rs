@@ -33,16 +33,14 @@ impl Workflow for SendEmail {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let email = outbox::get(&ctx.db, &crate::tenancy::Platform::system(), &params.email_id).await?;
+        let (email, unsubscribed) = outbox::for_delivery(&ctx.db, &params.email_id).await?;
         if matches!(EmailStatus::parse(&email.status), Some(EmailStatus::Sent | EmailStatus::Suppressed)) {
             return Ok(Outcome::skipped(
                 "the email is still waiting to be sent",
                 json!({ "status": email.status, "sent_at": email.sent_at }),
             ));
         }
-        if email.category == Category::Lifecycle.as_str()
-            && unsubscribe::is_suppressed(&ctx.db, &email.recipient).await?
-        {
+        if email.category == Category::Lifecycle.as_str() && unsubscribed {
             outbox::mark_suppressed(&ctx.db, &email.id, "the recipient unsubscribed").await?;
             return Ok(Outcome::skipped(
                 "the recipient has not unsubscribed",
