@@ -14,7 +14,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 use super::Envelope;
 use super::inbox::{EventStatus, Received, processing_run};
 use crate::billing::Error;
-use crate::engine::runs::{RunsInStatement, array};
+use crate::engine::runs::{RunsInStatement, array, column};
 
 /// `$1…$6`: the events, one row per id; `$7`, `$8`: their status and arrival. From `$9`: one
 /// processing run per event, in the same order, written only for the events this statement
@@ -49,14 +49,6 @@ struct Delivered<'a> {
     event: &'a Envelope,
     raw: &'a str,
     count: i32,
-}
-
-/// One array parameter: `value` of every item.
-fn column<T, U>(items: &[T], value: impl Fn(&T) -> U) -> Value
-where
-    Vec<U>: Into<Value>,
-{
-    items.iter().map(value).collect::<Vec<U>>().into()
 }
 
 /// Records a batch of verified events, each new one with its processing run, in one statement.

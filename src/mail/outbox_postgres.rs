@@ -11,7 +11,7 @@ use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::outbox::{EmailStatus, NewEmail, message_id, send_run};
 use crate::domain::PublicId;
-use crate::engine::runs::{RunsInStatement, array};
+use crate::engine::runs::{RunsInStatement, array, column};
 use crate::mail::Error;
 
 /// `$1…$10`: the emails; `$11`, `$12`: their status and creation. From `$13`: one `send_email`
@@ -50,19 +50,18 @@ pub(super) async fn enqueue_in<C: ConnectionTrait>(
     let ids: Vec<String> = emails.iter().map(|_| PublicId::generate("eml")).collect();
     let sends: Vec<_> = ids.iter().map(|id| send_run(id)).collect();
     let runs = RunsInStatement::prepare(&sends, Utc::now())?;
-    let column = |value: &dyn Fn(&NewEmail) -> String| Value::from(emails.iter().map(|e| value(e)).collect::<Vec<_>>());
     let mut values = vec![
         Value::from(ids),
         // An array cannot hold a NULL through sea-orm: no workspace is '' (`NULLIF`).
-        column(&|e| e.workspace_id.clone().unwrap_or_default()),
-        column(&|e| e.recipient.to_lowercase()),
-        column(&|e| e.kind.to_owned()),
-        column(&|e| e.category.as_str().to_owned()),
-        column(&|e| e.rendered.subject.clone()),
-        column(&|e| e.rendered.html.clone()),
-        column(&|e| e.rendered.text.clone()),
-        column(&|e| e.dedupe_key.clone()),
-        column(&|e| message_id(&e.dedupe_key, from_domain)),
+        column(emails, |e| e.workspace_id.clone().unwrap_or_default()),
+        column(emails, |e| e.recipient.to_lowercase()),
+        column(emails, |e| e.kind.to_owned()),
+        column(emails, |e| e.category.as_str().to_owned()),
+        column(emails, |e| e.rendered.subject.clone()),
+        column(emails, |e| e.rendered.html.clone()),
+        column(emails, |e| e.rendered.text.clone()),
+        column(emails, |e| e.dedupe_key.clone()),
+        column(emails, |e| message_id(&e.dedupe_key, from_domain)),
         EmailStatus::Queued.as_str().into(),
         Utc::now().into(),
     ];
