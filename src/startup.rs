@@ -18,6 +18,7 @@ use crate::config::Config;
 use crate::engine::Services;
 use crate::engine::queue::{self, JobContext};
 use crate::engine::runs::Starter;
+use crate::mail::{Mailer, OutboxWriter};
 use crate::state::AppState;
 use crate::{bootstrap, db, routes};
 
@@ -62,10 +63,16 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
     Ok(db)
 }
 
+/// What the workers hand every run besides the database and the settings: the mailer, and the
+/// outbox writer whose tasks start on the current runtime.
+pub fn worker_services(db: &sea_orm::DatabaseConnection, config: &Config, mailer: Mailer) -> Services {
+    Services::new().with(mailer).with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config)))
+}
+
 impl Application {
     pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
         let db = prepare_database(&config).await?;
-        let mailer = crate::mail::Mailer::from_settings(&config.mail)?;
+        let mailer = Mailer::from_settings(&config.mail)?;
         let workflows = crate::registry::workflows().map_err(|err| anyhow::anyhow!("the workflow list: {err}"))?;
         let (stripe_intake, starter) = (Intake::start(db.clone()), Starter::new(db.clone()));
         let state = AppState { stripe_intake, starter, db, config, mailer, workflows };
@@ -96,7 +103,7 @@ impl Application {
         let workers = async {
             if self.mode.runs_workers() {
                 let state = &self.state;
-                let services = Services::new().with(state.mailer.clone());
+                let services = worker_services(&state.db, &state.config, state.mailer.clone());
                 let ctx = JobContext::new(state.db.clone(), state.config.clone(), state.workflows.clone(), services);
                 queue::run_workers(ctx, shutdown_signal()).await
             } else {

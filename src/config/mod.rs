@@ -174,11 +174,22 @@ pub struct MailSettings {
     /// PEM certificate(s) trusted for the SMTP server's TLS besides the public roots (a relay
     /// with a private CA).
     pub smtp_ca_file: Option<PathBuf>,
+    /// SMTP connections per process, each carrying one email at a time
+    /// (`OFFSTAGE_SMTP_CONNECTIONS`): a kill -9 can repeat at most this many accepted emails.
+    pub smtp_connections: usize,
 }
+
+/// SMTP connections per process unless `OFFSTAGE_SMTP_CONNECTIONS` says otherwise.
+pub const SMTP_CONNECTIONS: usize = 4;
 
 impl Default for MailSettings {
     fn default() -> MailSettings {
-        MailSettings { smtp_url: None, from: "Offstage <offstage@localhost>".into(), smtp_ca_file: None }
+        MailSettings {
+            smtp_url: None,
+            from: "Offstage <offstage@localhost>".into(),
+            smtp_ca_file: None,
+            smtp_connections: SMTP_CONNECTIONS,
+        }
     }
 }
 
@@ -199,7 +210,15 @@ impl MailSettings {
             bail!("OFFSTAGE_MAIL_FROM must be an address such as “Acme <hello@acme.test>”, got “{from}”");
         }
         let smtp_ca_file = var("OFFSTAGE_SMTP_CA_FILE").map(PathBuf::from);
-        Ok(MailSettings { smtp_url, from, smtp_ca_file })
+        let smtp_connections = match var("OFFSTAGE_SMTP_CONNECTIONS") {
+            Some(n) => n
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=64).contains(n))
+                .context("OFFSTAGE_SMTP_CONNECTIONS must be a number from 1 to 64")?,
+            None => SMTP_CONNECTIONS,
+        };
+        Ok(MailSettings { smtp_url, from, smtp_ca_file, smtp_connections })
     }
 }
 

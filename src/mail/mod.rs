@@ -5,6 +5,7 @@
 mod error;
 pub mod outbox;
 mod outbox_postgres;
+mod outbox_writer;
 pub mod sequences;
 pub mod templates;
 pub mod transport;
@@ -13,6 +14,7 @@ pub mod workflows;
 
 pub use error::Error;
 pub use outbox::{Category, EmailStatus, NewEmail};
+pub use outbox_writer::OutboxWriter;
 pub use templates::{Email, Footer, Rendered};
 pub use transport::Mailer;
 

@@ -13,7 +13,6 @@ use sea_orm::{
 };
 
 use super::templates::Rendered;
-use crate::db::begin_write;
 use crate::db::entities::email;
 use crate::domain::PublicId;
 use crate::engine::runs::{self, NewRun};
@@ -97,30 +96,36 @@ pub async fn enqueue_in<C: ConnectionTrait>(
     emails: &[NewEmail],
     from_domain: &str,
 ) -> Result<Vec<String>, Error> {
-    let mut seen = HashSet::new();
-    let distinct: Vec<&NewEmail> = emails.iter().filter(|e| seen.insert(e.dedupe_key.as_str())).collect();
-    if txn.get_database_backend() == DbBackend::Postgres {
-        return super::outbox_postgres::enqueue_in(txn, &distinct, from_domain).await;
-    }
-    let mut created = Vec::new();
-    for chunk in distinct.chunks(ROWS_PER_INSERT) {
-        created.extend(insert_new_sqlite(txn, chunk, from_domain).await?);
-    }
-    let sends: Vec<NewRun> = created.iter().map(|id| send_run(id)).collect();
-    runs::start_all_in(txn, &sends).await?;
-    Ok(created)
+    let all: Vec<&NewEmail> = emails.iter().collect();
+    Ok(write_in(txn, &all, from_domain).await?.into_iter().flatten().collect())
 }
 
-/// `enqueue_in` for a workflow that writes nothing else: one statement on PostgreSQL, a
-/// transaction on SQLite.
-pub async fn enqueue(db: &DatabaseConnection, emails: &[NewEmail], from_domain: &str) -> Result<Vec<String>, Error> {
-    if db.get_database_backend() == DbBackend::Postgres {
-        return enqueue_in(db, emails, from_domain).await;
+/// `enqueue_in` answering for each email: its id when this call wrote it, `None` when its dedupe
+/// key was taken (in the outbox, or earlier in `emails`).
+pub(super) async fn write_in<C: ConnectionTrait>(
+    txn: &C,
+    emails: &[&NewEmail],
+    from_domain: &str,
+) -> Result<Vec<Option<String>>, Error> {
+    let mut seen = HashSet::new();
+    let ids: Vec<Option<String>> =
+        emails.iter().map(|e| seen.insert(e.dedupe_key.as_str()).then(|| PublicId::generate("eml"))).collect();
+    let distinct: Vec<(&str, &NewEmail)> =
+        ids.iter().zip(emails).filter_map(|(id, email)| Some((id.as_deref()?, *email))).collect();
+    let written: HashSet<String> = if txn.get_database_backend() == DbBackend::Postgres {
+        super::outbox_postgres::insert_in(txn, &distinct, from_domain).await?
+    } else {
+        let mut created = Vec::new();
+        for chunk in distinct.chunks(ROWS_PER_INSERT) {
+            created.extend(insert_new_sqlite(txn, chunk, from_domain).await?);
+        }
+        let sends: Vec<NewRun> = created.iter().map(|id| send_run(id)).collect();
+        runs::start_all_in(txn, &sends).await?;
+        created
     }
-    let txn = begin_write(db).await?;
-    let created = enqueue_in(&txn, emails, from_domain).await?;
-    txn.commit().await?;
-    Ok(created)
+    .into_iter()
+    .collect();
+    Ok(ids.into_iter().map(|id| id.filter(|id| written.contains(id))).collect())
 }
 
 /// The run that delivers the email `id`.
@@ -132,17 +137,17 @@ pub(super) fn send_run(id: &str) -> NewRun {
 
 async fn insert_new_sqlite<C: ConnectionTrait>(
     txn: &C,
-    emails: &[&NewEmail],
+    emails: &[(&str, &NewEmail)],
     from_domain: &str,
 ) -> Result<Vec<String>, Error> {
     let mut values: Vec<sea_orm::Value> = vec![EmailStatus::Queued.as_str().into(), Utc::now().into()];
     let mut rows = Vec::with_capacity(emails.len());
-    for new in emails {
+    for (id, new) in emails {
         let n = values.len();
         let slots: Vec<String> = (1..=10).map(|i| format!("${}", n + i)).collect();
         rows.push(format!("({}, $1, 0, $2)", slots.join(", ")));
         values.extend([
-            PublicId::generate("eml").into(),
+            (*id).into(),
             new.workspace_id.clone().into(),
             new.recipient.to_lowercase().into(),
             new.kind.into(),

@@ -1,4 +1,4 @@
-//! The outbox's `enqueue_in` on PostgreSQL, in one statement: the emails, and the `send_email`
+//! The outbox's writes on PostgreSQL, in one statement: the emails, and the `send_email`
 //! runs of those whose dedupe key was not taken, written by one INSERT with data-modifying WITH
 //! clauses (as the Stripe inbox does). Atomic by itself, so a workflow that writes nothing else
 //! needs no transaction around it (`outbox::enqueue`). SQLite has no data-modifying WITH; there
@@ -10,7 +10,6 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::outbox::{EmailStatus, NewEmail, message_id, send_run};
-use crate::domain::PublicId;
 use crate::engine::runs::{RunsInStatement, array, column};
 use crate::mail::Error;
 
@@ -38,16 +37,19 @@ SELECT id FROM emails
     )
 });
 
-/// Writes `emails` (distinct dedupe keys) and their runs; returns the ids of those written.
-pub(super) async fn enqueue_in<C: ConnectionTrait>(
+/// Writes `emails` (distinct dedupe keys, with their ids) and their runs; returns the ids of
+/// those written.
+pub(super) async fn insert_in<C: ConnectionTrait>(
     db: &C,
-    emails: &[&NewEmail],
+    emails: &[(&str, &NewEmail)],
     from_domain: &str,
 ) -> Result<Vec<String>, Error> {
     if emails.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = emails.iter().map(|_| PublicId::generate("eml")).collect();
+    let ids: Vec<String> = emails.iter().map(|(id, _)| (*id).to_owned()).collect();
+    let emails: Vec<&NewEmail> = emails.iter().map(|(_, email)| *email).collect();
+    let emails = emails.as_slice();
     let sends: Vec<_> = ids.iter().map(|id| send_run(id)).collect();
     let runs = RunsInStatement::prepare(&sends, Utc::now())?;
     let mut values = vec![

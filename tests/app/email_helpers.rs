@@ -95,7 +95,8 @@ impl Maildev {
             .expect("maildev runs (npm install -g maildev@3.0)");
         let maildev =
             Maildev { child, smtp_port, web: format!("http://127.0.0.1:{web_port}"), http: reqwest::Client::new() };
-        for _ in 0..150 {
+        // Node starts slowly on two busy cores: 15 s was once not enough during the full suite.
+        for _ in 0..300 {
             let smtp_up = tokio::net::TcpStream::connect(("127.0.0.1", smtp_port)).await.is_ok();
             if smtp_up && maildev.http.get(format!("{}/api/email", maildev.web)).send().await.is_ok() {
                 return maildev;

@@ -20,6 +20,7 @@ mod cli;
 mod csrf;
 mod demo;
 mod demo_cli;
+mod email_delivery;
 mod email_helpers;
 mod email_sequences;
 mod email_smtp;

@@ -146,13 +146,13 @@ pub fn peak_rss_mb() -> f64 {
     round(kb / 1024.0)
 }
 
-/// What the workers of a benchmark get: every workflow, and `mailer` as their one service.
+/// What the workers of a benchmark get: every workflow, and the services with `mailer`.
 pub fn job_context(
     db: &sea_orm::DatabaseConnection,
     config: &offstage::config::Config,
     mailer: offstage::mail::Mailer,
 ) -> anyhow::Result<offstage::engine::queue::JobContext> {
     let registry = offstage::registry::workflows().map_err(anyhow::Error::msg)?;
-    let services = offstage::engine::Services::new().with(mailer);
+    let services = offstage::startup::worker_services(db, config, mailer);
     Ok(offstage::engine::queue::JobContext::new(db.clone(), config.clone(), registry, services))
 }

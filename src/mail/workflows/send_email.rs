@@ -1,9 +1,10 @@
 //! `send_email`: delivers one outbox row. Suppressed recipients (lifecycle mail after an
 //! unsubscribe) are skipped; a failure is retried with backoff and the last one leaves the email
 //! `failed`. Exactly-once over SMTP is impossible, so the window is made small: the SMTP
-//! hand-over and the `sent` mark happen under the mailer's per-process lock, so a crash can
-//! repeat at most one accepted email per process (the copy has the same Message-ID). If the
-//! `sent` mark itself fails after the server accepted the email, the retry sends it again.
+//! hand-over and the `sent` mark happen under the lock of the connection that carries it, so a
+//! crash can repeat at most one accepted email per connection (`OFFSTAGE_SMTP_CONNECTIONS` per
+//! process; the copy has the same Message-ID). If the `sent` mark itself fails after the server
+//! accepted the email, the retry sends it again.
 
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};

@@ -14,7 +14,7 @@ use crate::db::entities::workspace;
 use crate::domain::Timezone;
 use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
-use crate::mail::{self, Links, outbox};
+use crate::mail::{self, Links, OutboxWriter};
 use crate::workspaces::Error;
 
 pub struct GenerateWeeklyDigest;
@@ -172,7 +172,7 @@ impl Workflow for GenerateWeeklyDigest {
         let prefix = format!("weekly_digest:{}:{week}", ws.id);
         let kind = (WeeklyDigest::KIND, WeeklyDigest::CATEGORY);
         let emails = mail::compose(&ctx.config, &ws, &managers, &prefix, kind, |f| digest.render(f))?;
-        let queued = outbox::enqueue(&ctx.db, &emails, &mail::from_domain(&ctx.config)).await?;
+        let queued = ctx.service::<OutboxWriter>()?.enqueue(emails).await?;
         Ok(Outcome::output(json!({ "emails": queued.len(), "runs": digest.runs, "failures": digest.failures })))
     }
 }

@@ -1,0 +1,79 @@
+//! Group commit of the outbox for workflows that queue email and write nothing else (the weekly
+//! digest: every workspace's at once on Sunday morning). Concurrent runs hand their emails to
+//! the `OutboxWriter`, whose tasks write every batch waiting at that moment together — one
+//! statement on PostgreSQL, one transaction on SQLite — and answer each run after that commit.
+//!
+//! On PostgreSQL a commit that starts a run due now also announces it (NOTIFY), and NOTIFY
+//! holds one lock for the whole database from before the commit until the disk has flushed it:
+//! one commit per email made the digest's runs wait for each other's flushes, one at a time.
+//! A batch that fails as a whole (one email's workspace deleted meanwhile) is written again one
+//! run's emails at a time, so a bad one fails alone.
+
+use sea_orm::{DatabaseConnection, DbBackend};
+
+use super::outbox::{NewEmail, write_in};
+use crate::db::batcher::Batcher;
+use crate::db::begin_write;
+use crate::mail::Error;
+
+/// Runs' hand-overs per commit at most: more than ever wait at once.
+const RUNS_PER_COMMIT: usize = 256;
+/// Commits at once: one, as their NOTIFYs take turns anyway; the emails that arrive while it
+/// commits make the next batch.
+const WRITERS: usize = 1;
+
+type Written = Result<Vec<String>, Error>;
+
+/// Writes the emails of workflows that write nothing else, several runs' per commit (a
+/// service of the workers, `startup::worker_services`).
+#[derive(Clone)]
+pub struct OutboxWriter {
+    batcher: Batcher<Vec<NewEmail>, Written>,
+}
+
+impl OutboxWriter {
+    /// Starts the writer's tasks on the current runtime; emails' Message-IDs are at `from_domain`.
+    pub fn start(db: DatabaseConnection, from_domain: String) -> OutboxWriter {
+        let batcher = Batcher::start(db, WRITERS, RUNS_PER_COMMIT, move |db, batch| {
+            let from_domain = from_domain.clone();
+            async move { Ok(write_together(&db, batch, &from_domain).await) }
+        });
+        OutboxWriter { batcher }
+    }
+
+    /// Writes `emails` with their `send_email` runs, once committed (`outbox::enqueue_in`):
+    /// the ids of the emails written, leaving out those whose dedupe key was taken.
+    pub async fn enqueue(&self, emails: Vec<NewEmail>) -> Written {
+        self.batcher.submit(emails).await.map_err(Error::Writer)?
+    }
+}
+
+async fn write_together(db: &DatabaseConnection, batch: Vec<Vec<NewEmail>>, from_domain: &str) -> Vec<Written> {
+    match write(db, &batch, from_domain).await {
+        Ok(written) => return written.into_iter().map(Ok).collect(),
+        Err(err) if batch.len() == 1 => return vec![Err(err)],
+        Err(_) => {}
+    }
+    let mut answers = Vec::with_capacity(batch.len());
+    for emails in batch {
+        answers.push(write(db, std::slice::from_ref(&emails), from_domain).await.map(|mut w| w.remove(0)));
+    }
+    answers
+}
+
+/// Writes every run's emails in one commit; for each run, the ids of its emails written. Two
+/// runs' emails with one dedupe key: the first run's is written.
+async fn write(db: &DatabaseConnection, batch: &[Vec<NewEmail>], from_domain: &str) -> Result<Vec<Vec<String>>, Error> {
+    let all: Vec<&NewEmail> = batch.iter().flatten().collect();
+    // One statement on PostgreSQL is atomic by itself; SQLite needs a transaction around its two.
+    let ids = if db.get_database_backend() == DbBackend::Postgres {
+        write_in(db, &all, from_domain).await?
+    } else {
+        let txn = begin_write(db).await?;
+        let ids = write_in(&txn, &all, from_domain).await?;
+        txn.commit().await?;
+        ids
+    };
+    let mut ids = ids.into_iter();
+    Ok(batch.iter().map(|emails| ids.by_ref().take(emails.len()).flatten().collect()).collect())
+}
