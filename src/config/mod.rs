@@ -7,9 +7,11 @@ use std::path::PathBuf;
 use anyhow::{Context, bail};
 
 mod limits;
+mod mail;
 mod secret;
 
 pub use limits::TenantLimits;
+pub use mail::{MailSettings, SMTP_CONNECTIONS};
 pub use secret::Secret;
 use secret::persisted_secret_key;
 
@@ -163,65 +165,6 @@ pub fn parse_trusted_proxies(list: &str) -> anyhow::Result<Vec<ipnet::IpNet>> {
         .collect()
 }
 
-/// Email: where it is sent and who it is from.
-#[derive(Debug, Clone)]
-pub struct MailSettings {
-    /// `smtp://host:25`, `smtp://user:pass@host:587` (STARTTLS), `smtps://…`; None: mail is
-    /// captured in the admin Mailbox instead of sent.
-    pub smtp_url: Option<Secret>,
-    /// The From header: `Offstage <hello@example.com>`.
-    pub from: String,
-    /// PEM certificate(s) trusted for the SMTP server's TLS besides the public roots (a relay
-    /// with a private CA).
-    pub smtp_ca_file: Option<PathBuf>,
-    /// SMTP connections per process, each carrying one email at a time
-    /// (`OFFSTAGE_SMTP_CONNECTIONS`): a kill -9 can repeat at most this many accepted emails.
-    pub smtp_connections: usize,
-}
-
-/// SMTP connections per process unless `OFFSTAGE_SMTP_CONNECTIONS` says otherwise.
-pub const SMTP_CONNECTIONS: usize = 4;
-
-impl Default for MailSettings {
-    fn default() -> MailSettings {
-        MailSettings {
-            smtp_url: None,
-            from: "Offstage <offstage@localhost>".into(),
-            smtp_ca_file: None,
-            smtp_connections: SMTP_CONNECTIONS,
-        }
-    }
-}
-
-impl MailSettings {
-    fn from_env() -> anyhow::Result<MailSettings> {
-        let smtp_url = match var("OFFSTAGE_SMTP_URL") {
-            Some(url) => {
-                let parsed = url::Url::parse(&url).ok().filter(|u| matches!(u.scheme(), "smtp" | "smtps"));
-                if parsed.is_none_or(|u| u.host_str().is_none()) {
-                    bail!("OFFSTAGE_SMTP_URL must be smtp://host:port or smtps://host:port (user:password@ optional)");
-                }
-                Some(Secret::new(url))
-            }
-            None => None,
-        };
-        let from = var("OFFSTAGE_MAIL_FROM").unwrap_or_else(|| MailSettings::default().from);
-        if from.parse::<lettre::message::Mailbox>().is_err() {
-            bail!("OFFSTAGE_MAIL_FROM must be an address such as “Acme <hello@acme.test>”, got “{from}”");
-        }
-        let smtp_ca_file = var("OFFSTAGE_SMTP_CA_FILE").map(PathBuf::from);
-        let smtp_connections = match var("OFFSTAGE_SMTP_CONNECTIONS") {
-            Some(n) => n
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=64).contains(n))
-                .context("OFFSTAGE_SMTP_CONNECTIONS must be a number from 1 to 64")?,
-            None => SMTP_CONNECTIONS,
-        };
-        Ok(MailSettings { smtp_url, from, smtp_ca_file, smtp_connections })
-    }
-}
-
 /// Stripe: the webhook endpoint's secrets and how Stripe prices map to Offstage plan names.
 #[derive(Debug, Clone, Default)]
 pub struct StripeSettings {
@@ -280,6 +223,15 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// A whole number within `range` from the variable `name`, or `default` when it is unset.
+fn number_in(name: &str, range: std::ops::RangeInclusive<usize>, default: usize) -> anyhow::Result<usize> {
+    let Some(text) = var(name) else { return Ok(default) };
+    text.parse::<usize>()
+        .ok()
+        .filter(|n| range.contains(n))
+        .with_context(|| format!("{name} must be a number from {} to {}", range.start(), range.end()))
+}
+
 impl Config {
     pub fn from_env() -> anyhow::Result<Config> {
         let data_dir = PathBuf::from(var("OFFSTAGE_DATA_DIR").unwrap_or_else(|| "data".into()));
@@ -300,16 +252,9 @@ impl Config {
             }
             None => format!("http://{bind}"),
         };
-        let worker_concurrency = match var("OFFSTAGE_WORKER_CONCURRENCY") {
-            Some(n) => n
-                .parse::<usize>()
-                .ok()
-                .filter(|n| (1..=1024).contains(n))
-                .context("OFFSTAGE_WORKER_CONCURRENCY must be a number from 1 to 1024")?,
-            // SQLite has one writer at a time: more concurrent runs only queue on its lock.
-            None if database_kind == DatabaseKind::Sqlite => 4,
-            None => 16,
-        };
+        // SQLite has one writer at a time: more concurrent runs only queue on its lock.
+        let default_concurrency = if database_kind == DatabaseKind::Sqlite { 4 } else { 16 };
+        let worker_concurrency = number_in("OFFSTAGE_WORKER_CONCURRENCY", 1..=1024, default_concurrency)?;
         let retry_base = match var("OFFSTAGE_RETRY_BASE_MS") {
             Some(ms) => ms
                 .parse::<u64>()
