@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
+    SqlxSqliteConnector, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::DatabaseKind;
@@ -49,6 +49,29 @@ pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<DatabaseCo
         .await
         .with_context(|| format!("OFFSTAGE_DATABASE_URL: cannot connect to {}", redact(url)))
 }
+
+/// Read-only connections beside SQLite's one writer connection (`connect`): a read on one of
+/// them takes the last commit (WAL) without waiting its turn behind the writes. Two cores spent
+/// half the weekly digest handing the writer connection from task to task; its reads now go
+/// here. Reads that must see a transaction's own writes stay on that transaction. On
+/// PostgreSQL, and for a database with no file (in memory), the pool itself.
+pub fn readers(db: &DatabaseConnection) -> DatabaseConnection {
+    if db.get_database_backend() != DbBackend::Sqlite {
+        return db.clone();
+    }
+    let options = (*db.get_sqlite_connection_pool().connect_options()).clone().read_only(true);
+    if !options.get_filename().is_file() {
+        return db.clone();
+    }
+    let pool = SqlitePoolOptions::new()
+        .max_connections(SQLITE_READERS)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect_lazy_with(options);
+    SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
+}
+
+/// Reader connections on SQLite: each has a thread of its own.
+const SQLITE_READERS: u32 = 4;
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

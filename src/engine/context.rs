@@ -22,6 +22,9 @@ pub struct WorkspaceMissing(pub String);
 #[derive(Clone)]
 pub struct RunContext {
     pub db: DatabaseConnection,
+    /// For reads that need not wait for writes: on SQLite they run beside its one writer
+    /// connection (`db::readers`) and see what was committed before they began.
+    pub read_db: DatabaseConnection,
     pub config: Config,
     /// Every workflow this process knows.
     pub registry: Registry,
@@ -48,6 +51,7 @@ impl RunContext {
     ) -> Self {
         RunContext {
             db: job.db,
+            read_db: job.read_db,
             config: job.config,
             registry: job.registry,
             services: job.services,

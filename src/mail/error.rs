@@ -11,7 +11,7 @@ pub enum Error {
     /// Starting or cancelling the runs that send the email.
     #[error(transparent)]
     Engine(#[from] crate::engine::Error),
-    /// The outbox writer's tasks stopped (`OutboxWriter`).
-    #[error("the outbox writer stopped: {0}")]
+    /// The outbox writer's batch failed, or its tasks stopped (`OutboxWriter`).
+    #[error("the outbox writer: {0}")]
     Writer(String),
 }

@@ -188,15 +188,24 @@ pub async fn for_delivery(db: &DatabaseConnection, id: &str) -> Result<(email::M
     Ok((email::Model::from_query_result(&row, "")?, row.try_get("", "unsubscribed")?))
 }
 
-/// Marks the email sent (or captured) and counts the attempt.
-pub async fn mark_sent(db: &DatabaseConnection, id: &str, transport: &str) -> Result<(), Error> {
-    set(
-        db,
-        id,
-        "status = $2, sent_at = $3, transport = $4, last_error = NULL",
-        vec![EmailStatus::Sent.as_str().into(), Utc::now().into(), transport.into()],
-    )
-    .await
+/// Marks the emails sent (or captured) by `transport` and counts the attempt, in one statement
+/// (`OutboxWriter::mark_sent` gathers them).
+pub async fn mark_sent(db: &DatabaseConnection, ids: &[String], transport: &str) -> Result<(), Error> {
+    let backend = db.get_database_backend();
+    let (listed, ids) = match backend {
+        DbBackend::Postgres => ("= ANY($1)".to_owned(), ids.to_vec().into()),
+        _ => (
+            "IN (SELECT value FROM json_each($1))".to_owned(),
+            serde_json::Value::from(ids.to_vec()).to_string().into(),
+        ),
+    };
+    let sql = format!(
+        "UPDATE emails SET status = $2, sent_at = $3, transport = $4, last_error = NULL, attempts = attempts + 1 \
+         WHERE id {listed}"
+    );
+    let values = vec![ids, EmailStatus::Sent.as_str().into(), Utc::now().into(), transport.into()];
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(())
 }
 
 pub async fn mark_suppressed(db: &DatabaseConnection, id: &str, why: &str) -> Result<(), Error> {

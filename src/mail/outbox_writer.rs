@@ -1,7 +1,10 @@
-//! Group commit of the outbox for workflows that queue email and write nothing else (the weekly
-//! digest: every workspace's at once on Sunday morning). Concurrent runs hand their emails to
-//! the `OutboxWriter`, whose tasks write every batch waiting at that moment together — one
-//! statement on PostgreSQL, one transaction on SQLite — and answer each run after that commit.
+//! Group commit of the outbox: the emails of workflows that queue email and write nothing else
+//! (the weekly digest: every workspace's at once on Sunday morning), and the marks of emails
+//! sent. Concurrent runs hand them to the `OutboxWriter`, whose tasks write every batch waiting
+//! at that moment together — emails in one statement on PostgreSQL and one transaction on
+//! SQLite, marks in one UPDATE — and answer each run after that commit. A mark per email was a
+//! commit per email: on SQLite, whose one connection carries every write, 3.6 s of a 16.6 s
+//! digest of 10,000 workspaces.
 //!
 //! On PostgreSQL a commit that starts a run due now also announces it (NOTIFY), and NOTIFY
 //! holds one lock for the whole database from before the commit until the disk has flushed it:
@@ -11,7 +14,7 @@
 
 use sea_orm::{DatabaseConnection, DbBackend};
 
-use super::outbox::{NewEmail, write_in};
+use super::outbox::{NewEmail, mark_sent, write_in};
 use crate::db::batcher::Batcher;
 use crate::db::begin_write;
 use crate::mail::Error;
@@ -22,23 +25,40 @@ const RUNS_PER_COMMIT: usize = 256;
 /// commits make the next batch.
 const WRITERS: usize = 1;
 
+/// Sent marks per commit at most.
+const MARKS_PER_COMMIT: usize = 512;
+/// Commits of sent marks at once (one on SQLite).
+const MARKERS: usize = 2;
+
 type Written = Result<Vec<String>, Error>;
+/// An email the server accepted, and the transport's name.
+type Sent = (String, &'static str);
 
 /// Writes the emails of workflows that write nothing else, several runs' per commit (a
 /// service of the workers, `startup::worker_services`).
 #[derive(Clone)]
 pub struct OutboxWriter {
     batcher: Batcher<Vec<NewEmail>, Written>,
+    marks: Batcher<Sent, ()>,
 }
 
 impl OutboxWriter {
     /// Starts the writer's tasks on the current runtime; emails' Message-IDs are at `from_domain`.
     pub fn start(db: DatabaseConnection, from_domain: String) -> OutboxWriter {
+        let marks = Batcher::start(db.clone(), MARKERS, MARKS_PER_COMMIT, |db, batch| async move {
+            mark_all_sent(&db, &batch).await.map_err(|err| format!("{:#}", anyhow::Error::from(err)))
+        });
         let batcher = Batcher::start(db, WRITERS, RUNS_PER_COMMIT, move |db, batch| {
             let from_domain = from_domain.clone();
             async move { Ok(write_together(&db, batch, &from_domain).await) }
         });
-        OutboxWriter { batcher }
+        OutboxWriter { batcher, marks }
+    }
+
+    /// Marks the email `id` sent by `transport`, once committed (the sends of other runs
+    /// share the commit).
+    pub async fn mark_sent(&self, id: String, transport: &'static str) -> Result<(), Error> {
+        self.marks.submit((id, transport)).await.map_err(Error::Writer)
     }
 
     /// Writes `emails` with their `send_email` runs, once committed (`outbox::enqueue_in`):
@@ -76,4 +96,20 @@ async fn write(db: &DatabaseConnection, batch: &[Vec<NewEmail>], from_domain: &s
     };
     let mut ids = ids.into_iter();
     Ok(batch.iter().map(|emails| ids.by_ref().take(emails.len()).flatten().collect()).collect())
+}
+
+/// Marks a batch's emails sent, one statement (and commit) per transport: each mark stands
+/// alone, so there is nothing to make atomic, and a batch nearly always has one transport.
+async fn mark_all_sent(db: &DatabaseConnection, batch: &[Sent]) -> Result<Vec<()>, Error> {
+    let mut by_transport: Vec<(&'static str, Vec<String>)> = Vec::new();
+    for (id, transport) in batch {
+        match by_transport.iter_mut().find(|(name, _)| name == transport) {
+            Some((_, ids)) => ids.push(id.clone()),
+            None => by_transport.push((transport, vec![id.clone()])),
+        }
+    }
+    for (transport, ids) in &by_transport {
+        mark_sent(db, ids, transport).await?;
+    }
+    Ok(vec![(); batch.len()])
 }

@@ -1,5 +1,6 @@
 //! Email at volume: the outbox writer commits concurrent runs' emails together (each run told
-//! which of its own were written, a bad one failing alone), and delivery uses as many SMTP
+//! which of its own were written, a bad one failing alone) and their sent marks together, and
+//! delivery uses as many SMTP
 //! connections at once as `OFFSTAGE_SMTP_CONNECTIONS` says, and no more.
 
 use std::collections::{HashMap, HashSet};
@@ -94,6 +95,50 @@ on_both_databases! {
         // A run that writes again what it wrote is told nothing was written.
         let again = writer.enqueue(vec![email(&ws.id, "own:0"), email(&ws.id, "shared")]).await.unwrap();
         assert!(again.is_empty(), "{again:?}");
+    }
+
+}
+
+async fn the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport(backend: Backend) {
+    // No workers here: theirs would deliver the emails too and mark them themselves.
+    let app = TestApp::spawn_web_only(backend).await;
+    let ws = app.create_workspace("Marks", &app.admin).await;
+    let writer = OutboxWriter::start(app.db.clone(), "example.com".into());
+    let emails: Vec<NewEmail> = (0..12).map(|i| email(&ws.id, &format!("mark:{i}"))).collect();
+    let ids = writer.enqueue(emails).await.unwrap();
+    assert_eq!(ids.len(), 12);
+    let transport = |i: usize| if i.is_multiple_of(3) { "captured" } else { "smtp" };
+    let marks: Vec<_> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            let (writer, id) = (writer.clone(), id.clone());
+            tokio::spawn(async move { writer.mark_sent(id, transport(i)).await })
+        })
+        .collect();
+    for mark in marks {
+        mark.await.unwrap().unwrap();
+    }
+    // Each mark is committed when its send is told: the rows say so right away.
+    let rows: HashMap<String, _> = app.emails_of("volume").await.into_iter().map(|e| (e.id.clone(), e)).collect();
+    for (i, id) in ids.iter().enumerate() {
+        let row = &rows[id];
+        assert_eq!(row.status, "sent", "{}", row.dedupe_key);
+        assert_eq!(row.transport.as_deref(), Some(transport(i)), "{}", row.dedupe_key);
+        assert_eq!(row.attempts, 1, "{} was counted {} times", row.dedupe_key, row.attempts);
+        assert!(row.sent_at.is_some() && row.last_error.is_none(), "{}", row.dedupe_key);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport() {
+    the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport() {
+    if postgres_configured() {
+        the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport(Backend::Postgres).await;
     }
 }
 

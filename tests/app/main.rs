@@ -43,6 +43,7 @@ mod sessions;
 mod sign_in_throttle;
 mod signup;
 mod single_starts;
+mod sqlite_readers;
 mod stripe_api;
 mod stripe_pages;
 mod stripe_state;

@@ -72,6 +72,8 @@ async fn count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
 
 async fn wait_for(db: &DatabaseConnection, sql: &str, n: i64) -> anyhow::Result<Duration> {
     let started = Instant::now();
+    // Counted beside SQLite's one writer connection, not on it (`db::readers`).
+    let db = &offstage::db::readers(db);
     while count(db, sql).await? < n {
         if started.elapsed() > Duration::from_secs(600) {
             anyhow::bail!("gave up after 600 s waiting for {n}: {sql}");
@@ -159,7 +161,6 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
     // Weekly digests: N workspaces whose Sunday schedules all fall due now.
     insert_workspaces(&db, workspaces).await?;
     offstage::workspaces::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db).await?;
-    let started = Instant::now();
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),
         "UPDATE schedules SET next_run_at = $1 WHERE workflow = 'generate_weekly_digest' AND workspace_id LIKE 'ws_bench%'",
@@ -172,7 +173,6 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
         workspaces as i64,
     )
     .await?;
-    let _ = started;
     workers.abort();
     let line = json!({
         "bench": "email",

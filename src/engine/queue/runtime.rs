@@ -28,6 +28,8 @@ use crate::tenancy::{WorkspaceLoader, workspace_loader};
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
+    /// For reads that need not wait for writes (`db::readers`).
+    pub read_db: DatabaseConnection,
     pub config: Config,
     pub registry: Registry,
     pub services: Services,
@@ -40,9 +42,10 @@ pub struct JobContext {
 impl JobContext {
     /// Starts the attempt recorder's and the workspace loader's tasks on the current runtime.
     pub fn new(db: DatabaseConnection, config: Config, registry: Registry, services: Services) -> JobContext {
+        let read_db = crate::db::readers(&db);
         let (attempts, workspaces, starter) =
-            (attempt_recorder(db.clone()), workspace_loader(db.clone()), Starter::new(db.clone()));
-        JobContext { db, config, registry, services, attempts, workspaces, starter }
+            (attempt_recorder(db.clone()), workspace_loader(read_db.clone()), Starter::new(db.clone()));
+        JobContext { db, read_db, config, registry, services, attempts, workspaces, starter }
     }
 }
 

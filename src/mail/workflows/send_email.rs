@@ -16,7 +16,7 @@ use serde_json::json;
 use crate::config::Config;
 use crate::db::entities::email;
 use crate::engine::{Outcome, Priority, RunContext, Workflow};
-use crate::mail::{Category, EmailStatus, Mailer, outbox, unsubscribe};
+use crate::mail::{Category, EmailStatus, Mailer, OutboxWriter, outbox, unsubscribe};
 
 pub struct SendEmail;
 
@@ -34,7 +34,7 @@ impl Workflow for SendEmail {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let (email, unsubscribed) = outbox::for_delivery(&ctx.db, &params.email_id).await?;
+        let (email, unsubscribed) = outbox::for_delivery(&ctx.read_db, &params.email_id).await?;
         if matches!(EmailStatus::parse(&email.status), Some(EmailStatus::Sent | EmailStatus::Suppressed)) {
             return Ok(Outcome::skipped(
                 "the email is still waiting to be sent",
@@ -51,7 +51,8 @@ impl Workflow for SendEmail {
         let mailer = ctx.service::<Mailer>()?;
         let message = message(&email, mailer.from(), &ctx.config)?;
         let transport = mailer.transport_name();
-        let record = || async { Ok(outbox::mark_sent(&ctx.db, &email.id, transport).await?) };
+        let writer = ctx.service::<OutboxWriter>()?;
+        let record = || async { Ok(writer.mark_sent(email.id.clone(), transport).await?) };
         match mailer.deliver(message, record).await {
             Ok(()) => Ok(Outcome::output(json!({
                 "to": email.recipient,

@@ -147,7 +147,7 @@ impl Workflow for GenerateWeeklyDigest {
         let ws = ctx.scope().await?.workspace().clone();
         let until = ctx.now();
         let since = until - Duration::days(7);
-        let counts = summarize(&ctx.db, &ctx.registry, &ws, since).await?;
+        let counts = summarize(&ctx.read_db, &ctx.registry, &ws, since).await?;
         let managers = counts.managers;
         let links = Links::new(&ctx.config, &ws);
         let digest = WeeklyDigest {

@@ -1,0 +1,43 @@
+//! SQLite's reader connections (`db::readers`): they read the last commit while the one writer
+//! connection is busy, and cannot write; a database with no file is read through its writer.
+
+use std::time::Duration;
+
+use offstage::config::DatabaseKind;
+use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+
+use crate::helpers::*;
+
+async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get("", "n").unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_readers_read_the_last_commit_while_the_writer_is_busy_and_cannot_write() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let readers = offstage::db::readers(&app.db);
+    app.create_workspace("Committed", &app.admin).await;
+    let before = count(&readers, "SELECT COUNT(*) AS n FROM workspaces").await;
+    assert!(before >= 1, "the reader does not see the committed workspace");
+    // The writer connection (the pool's only one) is held by a transaction with a write not yet
+    // committed: a reader answers at once, from the last commit.
+    let txn = offstage::db::begin_write(&app.db).await.unwrap();
+    txn.execute_unprepared("DELETE FROM workspaces").await.unwrap();
+    let during = tokio::time::timeout(Duration::from_secs(2), count(&readers, "SELECT COUNT(*) AS n FROM workspaces"))
+        .await
+        .expect("a reader waited for the writer's transaction");
+    assert_eq!(during, before, "a reader saw a write that was not committed");
+    txn.rollback().await.unwrap();
+    let refused = readers.execute_unprepared("DELETE FROM workspaces").await.unwrap_err();
+    assert!(refused.to_string().contains("readonly"), "{refused}");
+    assert_eq!(count(&app.db, "SELECT COUNT(*) AS n FROM workspaces").await, before);
+}
+
+#[tokio::test]
+async fn a_sqlite_database_in_memory_is_read_through_its_writer() {
+    let db = offstage::db::connect("sqlite::memory:", DatabaseKind::Sqlite).await.unwrap();
+    db.execute_unprepared("CREATE TABLE notes (body TEXT); INSERT INTO notes VALUES ('kept')").await.unwrap();
+    let readers = offstage::db::readers(&db);
+    assert_eq!(count(&readers, "SELECT COUNT(*) AS n FROM notes").await, 1);
+}
