@@ -241,6 +241,18 @@ on_both_databases! {
             assert_eq!(status, expected, "{body}: {answer}");
             assert!(answer["error"]["message"].as_str().unwrap().contains(mentions), "{body}: {answer}");
         }
+        // A body of whitespace alone is not JSON; no body at all starts with the defaults.
+        for (body, expected) in [(" ", StatusCode::BAD_REQUEST), ("\n\t", StatusCode::BAD_REQUEST), ("", StatusCode::ACCEPTED)] {
+            let answer = reqwest::Client::new()
+                .post(app.url(health))
+                .bearer_auth(&key)
+                .header("Content-Type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), expected, "body {body:?}");
+        }
         let (status, _) = app.api(Method::POST, &key, health, Some(json!({ "idempotency_key": "é".repeat(200) }))).await;
         assert_eq!(status, StatusCode::ACCEPTED, "200 characters are fine, whatever their bytes");
         let filter = runs::RunFilter { workflow: Some("probe".into()), limit: 10, ..Default::default() };
