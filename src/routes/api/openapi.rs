@@ -168,7 +168,7 @@ pub fn build(base_url: &str, registry: &Registry) -> Value {
                 "summary": format!("Start {}", workflow.name()),
                 "description": workflow.description(),
                 "requestBody": { "required": false,
-                    "description": "Optional: an empty body, or one of only spaces, tabs and line breaks, is `{}`; anything else must be JSON (else 400)",
+                    "description": "Optional: an empty body is `{}`; anything else, whitespace alone included, must be JSON (else 400)",
                     "content": { "application/json": { "schema": body } } },
                 "responses": answers
             } }),
