@@ -191,42 +191,36 @@ pub async fn for_delivery(db: &DatabaseConnection, id: &str) -> Result<(email::M
 /// Marks the emails sent (or captured) by `transport` and counts the attempt, in one statement
 /// (`OutboxWriter::mark_sent` gathers them).
 pub async fn mark_sent(db: &DatabaseConnection, ids: &[String], transport: &str) -> Result<(), Error> {
-    let backend = db.get_database_backend();
-    let (listed, ids) = match backend {
-        DbBackend::Postgres => ("= ANY($1)".to_owned(), ids.to_vec().into()),
-        _ => (
-            "IN (SELECT value FROM json_each($1))".to_owned(),
-            serde_json::Value::from(ids.to_vec()).to_string().into(),
-        ),
-    };
-    let sql = format!(
-        "UPDATE emails SET status = $2, sent_at = $3, transport = $4, last_error = NULL, attempts = attempts + 1 \
-         WHERE id {listed}"
-    );
-    let values = vec![ids, EmailStatus::Sent.as_str().into(), Utc::now().into(), transport.into()];
-    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-    Ok(())
+    let assignments = "status = $2, sent_at = $3, transport = $4, last_error = NULL";
+    set(db, ids, assignments, vec![EmailStatus::Sent.as_str().into(), Utc::now().into(), transport.into()]).await
 }
 
 pub async fn mark_suppressed(db: &DatabaseConnection, id: &str, why: &str) -> Result<(), Error> {
-    set(db, id, "status = $2, last_error = $3", vec![EmailStatus::Suppressed.as_str().into(), why.into()]).await
+    set(db, &[id.to_owned()], "status = $2, last_error = $3", vec![EmailStatus::Suppressed.as_str().into(), why.into()])
+        .await
 }
 
 /// Counts a failed attempt; the last one leaves the email `failed`.
 pub async fn record_failure(db: &DatabaseConnection, id: &str, error: &str, last: bool) -> Result<(), Error> {
     let status = if last { EmailStatus::Failed } else { EmailStatus::Queued };
-    set(db, id, "status = $2, last_error = $3", vec![status.as_str().into(), error.into()]).await
+    set(db, &[id.to_owned()], "status = $2, last_error = $3", vec![status.as_str().into(), error.into()]).await
 }
 
+/// Sets `assignments` (reading `$2…`) on the emails `ids` and counts the attempt.
 async fn set(
     db: &DatabaseConnection,
-    id: &str,
+    ids: &[String],
     assignments: &str,
     mut values: Vec<sea_orm::Value>,
 ) -> Result<(), Error> {
-    values.insert(0, id.into());
-    let sql = format!("UPDATE emails SET {assignments}, attempts = attempts + 1 WHERE id = $1");
-    db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
+    let backend = db.get_database_backend();
+    let (listed, ids) = match backend {
+        DbBackend::Postgres => ("= ANY($1)", ids.to_vec().into()),
+        _ => ("IN (SELECT value FROM json_each($1))", serde_json::Value::from(ids.to_vec()).to_string().into()),
+    };
+    values.insert(0, ids);
+    let sql = format!("UPDATE emails SET {assignments}, attempts = attempts + 1 WHERE id {listed}");
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 
