@@ -1,5 +1,5 @@
 //! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
-//! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`). Errors end the process
+//! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`, `revenue`). Errors end the process
 //! with one clear line and a non-zero exit code.
 
 use std::io::Read;
@@ -8,10 +8,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use crate::config::Config;
-use crate::domain::{Email, Password, Slug, Timezone, WorkspaceName};
+use crate::domain::{Email, Month, Password, Slug, Timezone, WorkspaceName};
 use crate::startup::{self, Application, Mode};
 use crate::tenancy::{Platform, Scope};
-use crate::{accounts, workspaces};
+use crate::{accounts, revenue, workspaces};
 
 #[derive(Parser)]
 #[command(
@@ -51,6 +51,21 @@ enum Command {
         #[command(subcommand)]
         action: ApiKeyAction,
     },
+    /// Print a month's revenue per workspace and currency, computing the month first if it
+    /// never was.
+    Revenue {
+        /// YYYY-MM, a UTC calendar month; last month when omitted.
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, value_enum, default_value_t = RevenueFormat::Csv)]
+        format: RevenueFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum RevenueFormat {
+    Csv,
+    Json,
 }
 
 #[derive(Subcommand)]
@@ -184,7 +199,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{}", created.secret);
             Ok(())
         }
+        Command::Revenue { month, format } => revenue(&config, month, format).await,
     }
+}
+
+async fn revenue(config: &Config, month: Option<String>, format: RevenueFormat) -> anyhow::Result<()> {
+    let month = match month {
+        Some(text) => Month::parse(&text).map_err(anyhow::Error::msg)?,
+        None => Month::last(chrono::Utc::now()),
+    };
+    let db = startup::prepare_database(config).await?;
+    if revenue::report::computed(&db, month).await?.is_none() {
+        revenue::calculate::month(&db, &config.stripe, month).await?;
+    }
+    let rows = revenue::report::month_rows(&db, &Platform::system(), month).await?;
+    match format {
+        RevenueFormat::Csv => print!("{}", revenue::report::csv(&rows)?),
+        RevenueFormat::Json => {
+            let written: Vec<_> = rows.iter().map(|row| row.written(false)).collect();
+            println!("{}", serde_json::to_string(&written)?);
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config, mode: Mode) -> anyhow::Result<()> {

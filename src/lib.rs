@@ -14,6 +14,7 @@ pub mod engine;
 pub mod error;
 pub mod mail;
 pub mod registry;
+pub mod revenue;
 pub mod routes;
 pub mod startup;
 pub mod state;

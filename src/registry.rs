@@ -9,6 +9,7 @@ use crate::engine::schedules::BuiltIn;
 use crate::engine::{Registry, workflow};
 use crate::mail::workflows::send_email::SendEmail;
 use crate::mail::workflows::send_sequence_step::SendSequenceStep;
+use crate::revenue::workflows::calculate_monthly_revenue::CalculateMonthlyRevenue;
 use crate::workspaces::workflows::generate_weekly_digest::GenerateWeeklyDigest;
 use crate::workspaces::workflows::record_workspace_created::RecordWorkspaceCreated;
 use crate::workspaces::workflows::refresh_all_workspace_health::RefreshAllWorkspaceHealth;
@@ -27,16 +28,26 @@ pub fn workflows() -> Result<Registry, String> {
         workflow::<SendTrialEndingEmail>(),
         workflow::<SendSequenceStep>(),
         workflow::<SendEmail>(),
+        workflow::<CalculateMonthlyRevenue>(),
     ])
 }
 
 /// Global schedules created (once, then left to the operator) at start-up.
-pub const BUILT_IN_SCHEDULES: &[BuiltIn] = &[BuiltIn {
-    id: "sch_builtin_daily_health",
-    workflow: "refresh_all_workspace_health",
-    cron: "0 3 * * *",
-    timezone: "UTC",
-}];
+pub const BUILT_IN_SCHEDULES: &[BuiltIn] = &[
+    BuiltIn {
+        id: "sch_builtin_daily_health",
+        workflow: "refresh_all_workspace_health",
+        cron: "0 3 * * *",
+        timezone: "UTC",
+    },
+    // Last month's revenue, once its last day has ended everywhere that matters for UTC months.
+    BuiltIn {
+        id: "sch_builtin_monthly_revenue",
+        workflow: "calculate_monthly_revenue",
+        cron: "0 2 1 * *",
+        timezone: "UTC",
+    },
+];
 
 #[cfg(test)]
 mod tests {

@@ -26,6 +26,7 @@ mod m20261201_000020_index_sign_ins_and_invitations;
 mod m20261201_000021_accounts_people_run_themselves;
 mod m20261202_000022_amount_due_on_enrolments;
 mod m20261202_000023_partial_run_key_indexes;
+mod m20261203_000024_revenue;
 
 pub struct Migrator;
 
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000021_accounts_people_run_themselves::Migration),
             Box::new(m20261202_000022_amount_due_on_enrolments::Migration),
             Box::new(m20261202_000023_partial_run_key_indexes::Migration),
+            Box::new(m20261203_000024_revenue::Migration),
         ]
     }
 }

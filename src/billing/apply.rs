@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::envelope::{Envelope, id_of, timestamp};
 use super::inbox::{EventStatus, set_status};
+use super::payments;
 use crate::billing::Error;
 use crate::billing::workflows::send_trial_ending_email;
 use crate::config::StripeSettings;
@@ -48,11 +49,15 @@ enum Kind {
     CheckoutCompleted,
     InvoicePaid,
     InvoicePaymentFailed,
+    /// Carries a charge: the part of it refunded since the last event is a refund.
+    ChargeRefunded,
+    /// Carries a credit note: what it refunded outside Stripe is a refund.
+    CreditNote,
 }
 
 /// The event types Offstage acts on, each with what it carries. Within one second, a
 /// subscription's creation sorts before its updates, and its deletion after them (`order_key`).
-const KINDS: [(&str, Kind); 12] = [
+const KINDS: [(&str, Kind); 14] = [
     ("customer.created", Kind::Customer),
     ("customer.updated", Kind::Customer),
     ("checkout.session.completed", Kind::CheckoutCompleted),
@@ -65,6 +70,8 @@ const KINDS: [(&str, Kind); 12] = [
     ("invoice.paid", Kind::InvoicePaid),
     ("invoice.payment_succeeded", Kind::InvoicePaid),
     ("invoice.payment_failed", Kind::InvoicePaymentFailed),
+    ("charge.refunded", Kind::ChargeRefunded),
+    ("credit_note.created", Kind::CreditNote),
 ];
 
 fn kind(event_type: &str) -> Option<Kind> {
@@ -117,7 +124,9 @@ pub async fn apply(
         return Ok(Applied::Failed(format!("event {event_id} is not in the inbox")));
     };
     let status = EventStatus::parse(&row.status).unwrap_or(EventStatus::Failed);
-    if !matches!(status, EventStatus::Received | EventStatus::Failed) {
+    // An event an older version ignored is applied once this one acts on its type (`catch_up`).
+    let ignored_but_handled = status == EventStatus::Ignored && kind(&row.event_type).is_some();
+    if !matches!(status, EventStatus::Received | EventStatus::Failed) && !ignored_but_handled {
         return Ok(Applied::AlreadyDone(status));
     }
     let applied = match Envelope::parse(row.payload.as_bytes()) {
@@ -157,7 +166,7 @@ pub async fn apply(
     Ok(applied)
 }
 
-enum Problem {
+pub(super) enum Problem {
     /// The event can't be applied as it is: recorded as failed.
     Data(String),
     /// The database, or starting or cancelling runs, failed: the attempt fails and is retried.
@@ -207,7 +216,7 @@ async fn apply_event(
             format!("checkout completed (customer {})", customer.as_deref().unwrap_or("—"))
         }
         Kind::InvoicePaid => {
-            let summary = record_invoice(txn, &workspace, event).await?;
+            let summary = payments::record_invoice(txn, &workspace.id, event).await?;
             sequences::stop(txn, &workspace.id, dunning::DUNNING.name, "the invoice was paid").await?;
             summary
         }
@@ -225,6 +234,8 @@ async fn apply_event(
             sequences::enrol_in(txn, &dunning::DUNNING, &workspace.id, enrolment, Utc::now()).await?;
             format!("payment of {amount} failed")
         }
+        Kind::ChargeRefunded => payments::record_charge_refund(txn, &workspace.id, event).await?,
+        Kind::CreditNote => payments::record_credit_note(txn, &workspace.id, event).await?,
     };
     Ok(Applied::Processed { workspace_id: workspace.id, summary })
 }
@@ -348,40 +359,7 @@ fn first_item(sub: &Value) -> Option<&Value> {
     sub["items"]["data"].as_array().and_then(|items| items.first())
 }
 
-async fn record_invoice(
-    txn: &DatabaseTransaction,
-    workspace: &workspace::Model,
-    event: &Envelope,
-) -> Result<String, Problem> {
-    let invoice = &event.object;
-    let id = event.id_at("id").ok_or_else(|| Problem::Data("invoice has no id".into()))?;
-    let amount = invoice["amount_paid"].as_i64().ok_or_else(|| Problem::Data("invoice has no amount_paid".into()))?;
-    let currency = invoice["currency"].as_str().unwrap_or("usd").to_owned();
-    let line_period = &invoice["lines"]["data"][0]["period"];
-    let period_start = line_period["start"].as_i64().or(invoice["period_start"].as_i64()).and_then(timestamp);
-    let period_end = line_period["end"].as_i64().or(invoice["period_end"].as_i64()).and_then(timestamp);
-    let paid_at = invoice["status_transitions"]["paid_at"].as_i64().and_then(timestamp).unwrap_or(event.created);
-    let backend = txn.get_database_backend();
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        "INSERT INTO invoices (id, workspace_id, amount_paid, currency, period_start, period_end, paid_at, stripe_event_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-        [
-            id.clone().into(),
-            workspace.id.clone().into(),
-            amount.into(),
-            currency.clone().into(),
-            period_start.into(),
-            period_end.into(),
-            paid_at.into(),
-            event.id.clone().into(),
-        ],
-    ))
-    .await?;
-    Ok(format!("invoice {id} paid: {}", Money::new(amount, &currency)))
-}
-
-async fn execute<const N: usize>(
+pub(super) async fn execute<const N: usize>(
     txn: &DatabaseTransaction,
     sql: &str,
     values: [sea_orm::Value; N],

@@ -42,19 +42,26 @@ impl Money {
     }
 }
 
-impl fmt::Display for Money {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl Money {
+    /// The amount in whole units with the currency's decimals and no code: "20.00", "500",
+    /// "-1.500" (what CSV exports write beside a currency column).
+    pub fn decimal(&self) -> String {
         let sign = if self.minor < 0 { "-" } else { "" };
         let amount = self.minor.unsigned_abs();
-        let currency = self.currency.to_ascii_uppercase();
         match self.decimals() {
-            0 => write!(f, "{sign}{amount} {currency}"),
+            0 => format!("{sign}{amount}"),
             decimals => {
                 let unit = 10u64.pow(decimals);
                 let width = decimals as usize;
-                write!(f, "{sign}{}.{:0width$} {currency}", amount / unit, amount % unit)
+                format!("{sign}{}.{:0width$}", amount / unit, amount % unit)
             }
         }
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.decimal(), self.currency.to_ascii_uppercase())
     }
 }
 
@@ -87,6 +94,13 @@ mod tests {
     fn zero_decimal_currencies_are_whole_units() {
         assert_eq!(shown(500, "jpy"), "500 JPY");
         assert_eq!(shown(12000, "KRW"), "12000 KRW");
+    }
+
+    #[test]
+    fn a_decimal_keeps_the_currencys_places_without_its_code() {
+        assert_eq!(Money::new(2000, "usd").decimal(), "20.00");
+        assert_eq!(Money::new(500, "jpy").decimal(), "500");
+        assert_eq!(Money::new(-1500, "kwd").decimal(), "-1.500");
     }
 
     #[test]

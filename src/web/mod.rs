@@ -1,9 +1,10 @@
 //! Web plumbing shared by the admin pages: who is asking (client address, device cookie), the
 //! signed-in user, CSRF-checked forms, flash messages, the per-page context the layout needs,
-//! security headers and embedded static files.
+//! security headers, embedded static files and server-drawn SVG charts.
 //! Route handlers live in `routes`; this module holds no page of its own.
 
 pub mod access_log;
+pub mod chart;
 pub mod client;
 pub mod csrf;
 pub mod current_user;

@@ -8,7 +8,7 @@ use crate::helpers::process::{free_port, read_all, stop_with_sigterm, wait_until
 use crate::helpers::*;
 use crate::on_both_databases;
 
-fn offstage(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+pub(crate) fn offstage(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_offstage"))
         .args(args)
         .env("OFFSTAGE_DATABASE_URL", &app.database_url)
@@ -24,11 +24,11 @@ fn offstage(app: &TestApp, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn stdout(output: &Output) -> String {
+pub(crate) fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
-fn one_error_line(output: &Output) -> String {
+pub(crate) fn one_error_line(output: &Output) -> String {
     assert!(!output.status.success(), "expected failure, got {}", stdout(output));
     let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
     assert_eq!(stderr.lines().count(), 1, "one clear line: {stderr}");

@@ -37,6 +37,7 @@ mod operator_tools;
 mod password_reset;
 mod platform;
 mod priorities;
+mod revenue;
 mod schedules;
 mod scheduling;
 mod sessions;

@@ -77,6 +77,9 @@ on_both_databases! {
             period_end: Some(at(end)),
             paid_at: at(paid_at),
             stripe_event_id: "evt_invoice_state".into(),
+            charge_id: None,
+            mrr: None,
+            lines_read: true,
         };
         assert_eq!(row, expected);
         assert_eq!(app.workspace(&ws.id).await.stripe_customer_id.as_deref(), Some("cus_invoice"));

@@ -15,6 +15,12 @@ pub struct Model {
     pub period_end: Option<DateTimeUtc>,
     pub paid_at: DateTimeUtc,
     pub stripe_event_id: String,
+    /// The charge that paid it (`ch_…`), which refunds name.
+    pub charge_id: Option<String>,
+    /// The monthly-normalised recurring amount of its subscription lines, when it has any.
+    pub mrr: Option<i64>,
+    /// False for invoices stored before their lines were read (see `billing::invoice_lines`).
+    pub lines_read: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

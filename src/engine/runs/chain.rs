@@ -26,6 +26,12 @@ pub async fn chain<'a>(
 
 /// "150 of 205", from the newest `progress` (`{"processed", "total"}`) a run of the chain output.
 pub fn progress(chain: &[RunView]) -> Option<String> {
+    let (processed, total) = counts(chain)?;
+    Some(format!("{processed} of {total}"))
+}
+
+/// (processed, total) from the newest `progress` a run of the chain (oldest first) output.
+pub fn counts(chain: &[RunView]) -> Option<(u64, u64)> {
     let progress = chain.iter().rev().find_map(|r| r.output.as_ref()?.get("progress").cloned())?;
-    Some(format!("{} of {}", progress.get("processed")?, progress.get("total")?))
+    Some((progress.get("processed")?.as_u64()?, progress.get("total")?.as_u64()?))
 }

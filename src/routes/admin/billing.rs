@@ -1,5 +1,6 @@
 //! A workspace's billing page: subscription status, plan, trial countdown, current period, the
-//! paid invoices, and the workspace's Stripe events as a timeline. With a Stripe key, owners and
+//! paid invoices, its revenue of the last 12 months, and the workspace's Stripe events as a
+//! timeline. With a Stripe key, owners and
 //! admins can link a Stripe customer, upgrade (Stripe Checkout) and manage billing (the portal).
 
 use actix_web::{HttpResponse, web};
@@ -8,10 +9,12 @@ use askama_web::WebTemplate;
 use serde::Deserialize;
 
 use super::WorkspaceNav;
+use super::platform_revenue::net_chart;
 use crate::billing::{StripeApi, inbox, invoices};
-use crate::db::entities::{invoice, stripe_event};
-use crate::domain::Money;
+use crate::db::entities::{invoice, monthly_revenue, stripe_event};
+use crate::domain::{Money, Month};
 use crate::error::AppError;
+use crate::revenue::report;
 use crate::state::AppState;
 use crate::tenancy::Scope;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
@@ -32,17 +35,27 @@ struct BillingPage {
     stripe_enabled: bool,
     /// (price id, plan name) an owner can upgrade to.
     plans: Vec<(String, String)>,
+    /// The workspace's computed revenue of the last 12 months, oldest first.
+    revenue: Vec<monthly_revenue::Model>,
+    /// (currency, SVG): its net revenue per month.
+    revenue_charts: Vec<(String, String)>,
 }
 
 impl BillingPage {
     fn amount(&self, invoice: &invoice::Model) -> String {
         Money::new(invoice.amount_paid, &invoice.currency).to_string()
     }
+
+    fn money(&self, minor: &i64, currency: &str) -> String {
+        Money::new(*minor, currency).to_string()
+    }
 }
 
 async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<BillingPage, AppError> {
     let invoices = invoices::paid(&state.db, &scope, 50).await?;
     let events = inbox::list(&state.db, &scope, None, None, 50).await?;
+    let months = Month::last(chrono::Utc::now()).last_n(12);
+    let (revenue, series) = report::workspace_months(&state.db, &scope, &months).await?;
     Ok(BillingPage {
         ctx,
         nav: WorkspaceNav::new(&scope, "billing"),
@@ -50,6 +63,8 @@ async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Res
         events,
         stripe_enabled: state.config.stripe.secret_key.is_some(),
         plans: state.config.stripe.plans.clone(),
+        revenue,
+        revenue_charts: series.iter().map(net_chart).collect(),
     })
 }
 

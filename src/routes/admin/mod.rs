@@ -9,6 +9,7 @@ mod invitations;
 mod mailbox;
 mod members;
 mod platform;
+mod platform_revenue;
 mod platform_users;
 mod platform_workflows;
 mod runs;
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(schedules::configure)
             .configure(platform::configure)
             .configure(platform_workflows::configure)
+            .configure(platform_revenue::configure)
             .configure(platform_users::configure)
             .configure(stripe_events::configure)
             .configure(billing::configure)

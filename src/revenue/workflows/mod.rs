@@ -1,0 +1,3 @@
+//! Revenue's workflow: `calculate_monthly_revenue`.
+
+pub mod calculate_monthly_revenue;
