@@ -21,4 +21,31 @@
       setTimeout(function () { button.textContent = label; }, 1500);
     });
   });
+  // Live progress of long work: <div data-progress-url="…" data-in-progress="true"> holding a
+  // <progress> and a [data-progress-label]. Polls once a second; reloads when the work ends,
+  // so the page shows its result.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-progress-url]"), function (box) {
+    if (box.getAttribute("data-in-progress") !== "true") return;
+    var bar = box.querySelector("progress");
+    var label = box.querySelector("[data-progress-label]");
+    var poll = function () {
+      fetch(box.getAttribute("data-progress-url"), { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) {
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.json();
+        })
+        .then(function (progress) {
+          bar.max = Math.max(progress.total, 1);
+          bar.value = progress.processed;
+          label.textContent = progress.label;
+          if (progress.in_progress) {
+            setTimeout(poll, 1000);
+          } else {
+            window.location.reload();
+          }
+        })
+        .catch(function () { setTimeout(poll, 5000); });
+    };
+    setTimeout(poll, 1000);
+  });
 })();

@@ -1,7 +1,8 @@
 //! A real browser (Debian chromium driven through chromedriver) signs in, creates a workspace,
 //! invites a teammate who signs in and accepts, sees where it is signed in, and creates an API
 //! key; and, in another, resets a forgotten password through the emailed link and sets up
-//! two-factor sign-in, then signs in with a code. Runs when OFFSTAGE_TEST_BROWSER=1.
+//! two-factor sign-in, then signs in with a code; and a platform admin watches a revenue
+//! calculation's live progress bar until its figures show. Runs when OFFSTAGE_TEST_BROWSER=1.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -146,6 +147,53 @@ async fn fill_sign_in(c: &fantoccini::Client, email: &str, password: &str) {
         .unwrap();
     c.find(Locator::Css(&format!("{form} input[name=password]"))).await.unwrap().send_keys(password).await.unwrap();
     c.find(Locator::Css(&format!("{form} button[type=submit]"))).await.unwrap().click().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_admin_starts_a_revenue_calculation_and_watches_its_progress_bar_until_the_figures_show() {
+    if !browser_tests_enabled() {
+        return;
+    }
+    // Web only: the calculation waits, its bar showing, until a worker process starts.
+    let app = TestApp::spawn_web_only(Backend::Sqlite).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let month = offstage::domain::Month::last(chrono::Utc::now());
+    let paid = month.start() + chrono::Duration::days(3);
+    sea_orm::ConnectionTrait::execute_raw(
+        &app.db,
+        sea_orm::Statement::from_sql_and_values(
+            sea_orm::ConnectionTrait::get_database_backend(&app.db),
+            "INSERT INTO invoices (id, workspace_id, amount_paid, currency, period_start, period_end, paid_at, \
+             stripe_event_id, charge_id, mrr, lines_read) VALUES ('in_browser', $1, 1234, 'usd', $2, $3, $2, 'evt_browser', NULL, 1234, true)",
+            [ws.id.clone().into(), paid.into(), (paid + chrono::Duration::days(30)).into()],
+        ),
+    )
+    .await
+    .unwrap();
+    let (_driver, _profile, c) = browser().await;
+    c.goto(&app.url(&format!("/admin/platform/revenue?month={month}"))).await.unwrap();
+    sign_in(&c, ADMIN_EMAIL).await;
+    c.goto(&app.url(&format!("/admin/platform/revenue?month={month}"))).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("form[action='/admin/platform/revenue/recalculate'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let bar = c.wait().for_element(Locator::Css(".progress-live[data-in-progress=true] progress")).await.unwrap();
+    assert_eq!(bar.attr("value").await.unwrap().as_deref(), Some("0"), "nothing done before a worker runs");
+
+    let _worker = crate::worker_processes::Worker::start_with(&app, "4");
+    let net = c
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(Locator::Css("td.net"))
+        .await
+        .expect("the page shows the figures once the bar's chain ends, without anyone reloading it");
+    assert_eq!(net.text().await.unwrap(), "12.34 USD");
+    let page = c.source().await.unwrap();
+    assert!(page.contains(&format!("{month} was calculated")), "and says when");
 }
 
 /// Fills in and sends the sign-in form the browser shows (or is about to).

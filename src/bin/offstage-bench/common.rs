@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use chrono::Utc;
 use clap::ValueEnum;
 use offstage::config::{Config, Secret, StripeSettings, database_kind};
 use offstage::db::entities::workspace;
@@ -155,4 +156,40 @@ pub fn job_context(
     let registry = offstage::registry::workflows().map_err(anyhow::Error::msg)?;
     let services = offstage::startup::worker_services(db, config, mailer);
     Ok(offstage::engine::queue::JobContext::new(db.clone(), config.clone(), registry, services))
+}
+
+/// `n` workspaces, each with an owner who joined now (so every digest has something to say).
+pub async fn insert_workspaces(db: &DatabaseConnection, n: u64) -> anyhow::Result<()> {
+    let backend = db.get_database_backend();
+    let now = Utc::now();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let (mut users, mut spaces, mut members) = (Vec::new(), Vec::new(), Vec::new());
+        for i in chunk {
+            let (u, w) = (format!("usr_bench{i:08}"), format!("ws_bench{i:08}"));
+            users.push(format!("('{u}', 'owner{i}@bench.test', 'x', false, '{}')", now.to_rfc3339()));
+            spaces.push(format!(
+                "('{w}', 'Bench {i}', 'bench-{i}', 'Europe/Berlin', 'free', 'none', false, '{}')",
+                now.to_rfc3339()
+            ));
+            members.push(format!("('mem_bench{i:08}', '{w}', '{u}', 'owner', '{}')", now.to_rfc3339()));
+        }
+        let statements = [
+            format!(
+                "INSERT INTO users (id, email, password_hash, is_platform_admin, created_at) VALUES {}",
+                users.join(", ")
+            ),
+            format!(
+                "INSERT INTO workspaces (id, name, slug, timezone, plan, subscription_status, cancel_at_period_end, created_at) VALUES {}",
+                spaces.join(", ")
+            ),
+            format!(
+                "INSERT INTO memberships (id, workspace_id, user_id, role, created_at) VALUES {}",
+                members.join(", ")
+            ),
+        ];
+        for sql in statements {
+            db.execute_raw(Statement::from_string(backend, sql)).await?;
+        }
+    }
+    Ok(())
 }

@@ -84,42 +84,6 @@ async fn wait_for(db: &DatabaseConnection, sql: &str, n: i64) -> anyhow::Result<
     Ok(started.elapsed())
 }
 
-/// `n` workspaces, each with an owner who joined now (so every digest has something to say).
-async fn insert_workspaces(db: &DatabaseConnection, n: u64) -> anyhow::Result<()> {
-    let backend = db.get_database_backend();
-    let now = Utc::now();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-        let (mut users, mut spaces, mut members) = (Vec::new(), Vec::new(), Vec::new());
-        for i in chunk {
-            let (u, w) = (format!("usr_bench{i:08}"), format!("ws_bench{i:08}"));
-            users.push(format!("('{u}', 'owner{i}@bench.test', 'x', false, '{}')", now.to_rfc3339()));
-            spaces.push(format!(
-                "('{w}', 'Bench {i}', 'bench-{i}', 'Europe/Berlin', 'free', 'none', false, '{}')",
-                now.to_rfc3339()
-            ));
-            members.push(format!("('mem_bench{i:08}', '{w}', '{u}', 'owner', '{}')", now.to_rfc3339()));
-        }
-        let statements = [
-            format!(
-                "INSERT INTO users (id, email, password_hash, is_platform_admin, created_at) VALUES {}",
-                users.join(", ")
-            ),
-            format!(
-                "INSERT INTO workspaces (id, name, slug, timezone, plan, subscription_status, cancel_at_period_end, created_at) VALUES {}",
-                spaces.join(", ")
-            ),
-            format!(
-                "INSERT INTO memberships (id, workspace_id, user_id, role, created_at) VALUES {}",
-                members.join(", ")
-            ),
-        ];
-        for sql in statements {
-            db.execute_raw(Statement::from_string(backend, sql)).await?;
-        }
-    }
-    Ok(())
-}
-
 pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) -> anyhow::Result<Value> {
     let (port, received) = start_sink().await?;
     let mut bench = BenchDb::create(which, concurrency).await?;
@@ -159,7 +123,7 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
     let sink_count = received.load(Ordering::Relaxed) - before;
 
     // Weekly digests: N workspaces whose Sunday schedules all fall due now.
-    insert_workspaces(&db, workspaces).await?;
+    crate::common::insert_workspaces(&db, workspaces).await?;
     offstage::workspaces::workflows::generate_weekly_digest::ensure_every_workspace_has_one(&db).await?;
     db.execute_raw(Statement::from_sql_and_values(
         db.get_database_backend(),

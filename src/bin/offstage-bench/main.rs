@@ -2,7 +2,8 @@
 //! `jobs` measures the workflow engine (and bare apalis beside it); `fan-out` one start of many
 //! runs; `fairness` one workspace's runs beside another's backlog; `webhooks` measures Stripe
 //! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
-//! delivery through the outbox and the weekly digest of many workspaces.
+//! delivery through the outbox and the weekly digest of many workspaces; `heavy` the work off
+//! the request path (a month's revenue of many workspaces).
 
 // Like a test, a benchmark that cannot go on stops right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -11,6 +12,7 @@ mod common;
 mod email;
 mod fairness;
 mod fan_out;
+mod heavy;
 mod jobs;
 mod process;
 mod webhooks;
@@ -82,6 +84,15 @@ enum Bench {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Heavy work: a month's revenue of N workspaces with 12 paid invoices each.
+    Heavy {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 10_000)]
+        workspaces: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
 }
 
 #[tokio::main]
@@ -97,6 +108,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Bench::Webhooks { db, events, concurrency } => webhooks::run(db, events, concurrency).await?,
         Bench::Email { db, emails, workspaces, concurrency } => email::run(db, emails, workspaces, concurrency).await?,
+        Bench::Heavy { db, workspaces, concurrency } => heavy::run(db, workspaces, concurrency).await?,
     };
     println!("{line}");
     Ok(())

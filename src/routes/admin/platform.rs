@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::db::entities::{schedule, workspace};
 use crate::domain::{RunId, Timezone};
-use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
+use crate::engine::runs::{self, ChainProgress, Period, RunFilter, RunStatus, RunView};
 use crate::engine::schedules;
 use crate::error::AppError;
 use crate::state::AppState;
@@ -25,6 +25,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/platform/runs", web::get().to(all_runs))
         .route("/platform/runs/bulk", web::post().to(bulk))
         .route("/platform/runs/{id}", web::get().to(run))
+        .route("/platform/runs/{id}/progress", web::get().to(progress))
         .route("/platform/runs/{id}/{action}", web::post().to(act))
         .route("/platform/schedules", web::get().to(global_schedules))
         .route("/platform/schedules/{id}/{action}", web::post().to(schedule_action));
@@ -167,6 +168,8 @@ struct RunPage {
     output: Option<String>,
     /// The runs of this run's chain, oldest first, when it has more than one.
     chain: Vec<RunView>,
+    progress: Option<ChainProgress>,
+    progress_url: String,
     utc: Utc,
 }
 
@@ -208,11 +211,24 @@ async fn run(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String>
         params: pretty(&run.params),
         output: run.output.as_ref().map(pretty),
         events,
+        progress: (!chain.is_empty()).then(|| ChainProgress::of(&chain, chrono::Utc::now())).flatten(),
+        progress_url: format!("/admin/platform/runs/{}/progress", run.id),
         chain,
         run,
         utc: Utc,
     };
     crate::web::page::render_with_status(actix_web::http::StatusCode::OK, &page)
+}
+
+/// `GET /admin/platform/runs/{id}/progress`: where any run's chain stands, for the live bar.
+async fn progress(
+    ctx: PageContext,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let platform = require_platform_admin(&ctx)?;
+    let run = runs::get(&state.db, &RunId::from(id.as_str()), &platform).await?.ok_or(AppError::NotFound)?;
+    super::runs::progress_json(&state, run, &platform).await
 }
 
 /// Cancel or retry a global run (a workspace's run is acted on from its workspace's pages).

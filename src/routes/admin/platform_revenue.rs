@@ -13,7 +13,7 @@ use super::platform::{Utc as UtcTimes, require_platform_admin};
 use crate::db::entities::revenue_month;
 use crate::domain::Month;
 use crate::engine::Workflow;
-use crate::engine::runs::{self, NewRun, RunFilter, RunView};
+use crate::engine::runs::{self, ChainProgress, NewRun, RunFilter, RunView};
 use crate::error::AppError;
 use crate::revenue::report::{self, Row, Total};
 use crate::revenue::workflows::calculate_monthly_revenue::{self as calculation, CalculateMonthlyRevenue};
@@ -43,12 +43,11 @@ fn month_of(query: &MonthQuery) -> Result<Month, AppError> {
     }
 }
 
-/// The newest calculation of a month, as one chain: how far it got and whether it goes on.
+/// The newest calculation of a month, as one chain: its first run and how far it got.
 pub struct Calculation {
     pub run: RunView,
-    pub processed: u64,
-    pub total: u64,
-    pub in_progress: bool,
+    pub progress: ChainProgress,
+    pub progress_url: String,
 }
 
 async fn calculation_of(state: &AppState, platform: &Platform, month: Month) -> Result<Option<Calculation>, AppError> {
@@ -61,9 +60,12 @@ async fn calculation_of(state: &AppState, platform: &Platform, month: Month) -> 
     if chain.is_empty() {
         chain.push(newest);
     }
-    let (processed, total) = runs::chain_counts(&chain).unwrap_or((0, 0));
-    let in_progress = chain.iter().any(|run| !run.status.is_finished());
-    Ok(chain.into_iter().next().map(|run| Calculation { run, processed, total, in_progress }))
+    let Some(progress) = ChainProgress::of(&chain, Utc::now()) else { return Ok(None) };
+    Ok(chain.into_iter().next().map(|run| Calculation {
+        progress_url: format!("/admin/platform/runs/{}/progress", run.id),
+        run,
+        progress,
+    }))
 }
 
 #[derive(Template, WebTemplate)]
@@ -83,7 +85,7 @@ struct RevenuePage {
 
 impl RevenuePage {
     fn calculating(&self) -> bool {
-        self.calculation.as_ref().is_some_and(|c| c.in_progress)
+        self.calculation.as_ref().is_some_and(|c| c.progress.in_progress)
     }
 }
 
@@ -154,6 +156,8 @@ async fn export(
 
 #[derive(Deserialize)]
 struct RecalculateForm {
+    /// Defaulted, so that anyone but a platform admin gets 404 whatever the form holds.
+    #[serde(default)]
     month: String,
 }
 
@@ -165,7 +169,7 @@ async fn recalculate(
     let platform = require_platform_admin(&ctx)?;
     let month = Month::parse(&form.month).map_err(AppError::Unprocessable)?;
     let page = format!("/admin/platform/revenue?month={month}");
-    if calculation_of(&state, &platform, month).await?.is_some_and(|c| c.in_progress) {
+    if calculation_of(&state, &platform, month).await?.is_some_and(|c| c.progress.in_progress) {
         Flash::info(&ctx.session, format!("{month} is being calculated already; its progress is below."));
         return Ok(redirect(page));
     }

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::WorkspaceNav;
 use crate::domain::RunId;
-use crate::engine::runs::{self, Period, RunFilter, RunStatus, RunView};
+use crate::engine::runs::{self, ChainProgress, Period, RunFilter, RunStatus, RunView};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::{Reach, Scope};
@@ -20,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces/{slug}/runs", web::get().to(index))
         .route("/workspaces/{slug}/runs/bulk", web::post().to(bulk))
         .route("/workspaces/{slug}/runs/{id}", web::get().to(show))
+        .route("/workspaces/{slug}/runs/{id}/progress", web::get().to(progress))
         .route("/workspaces/{slug}/runs/{id}/{action}", web::post().to(act));
 }
 
@@ -126,6 +127,8 @@ struct RunPage {
     output: Option<String>,
     /// The runs of this run's chain, oldest first, when it has more than one.
     chain: Vec<RunView>,
+    progress: Option<ChainProgress>,
+    progress_url: String,
     /// Whether the viewer may cancel or retry it (tenants: not Offstage's own runs).
     may_change: bool,
 }
@@ -179,9 +182,37 @@ async fn show(
         params: pretty(&run.params),
         output: run.output.as_ref().map(pretty),
         events,
+        progress: (!chain.is_empty()).then(|| ChainProgress::of(&chain, Utc::now())).flatten(),
+        progress_url: format!("/admin/workspaces/{}/runs/{}/progress", scope.workspace().slug, run.id),
         chain,
         run,
     })
+}
+
+/// `GET …/runs/{id}/progress`: where the run's chain stands, for the live progress bar.
+async fn progress(
+    scope: Scope,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let run = load(&scope, &state, &path.1).await?;
+    progress_json(&state, run, &scope).await
+}
+
+/// The progress of `run`'s chain (or of the run alone) as JSON, read within `reach`.
+pub(super) async fn progress_json<'a>(
+    state: &AppState,
+    run: RunView,
+    reach: impl Into<Reach<'a>> + Copy,
+) -> Result<HttpResponse, AppError> {
+    let mut chain = runs::chain(&state.db, &run, reach).await?;
+    if chain.is_empty() {
+        chain.push(run);
+    }
+    let progress = ChainProgress::of(&chain, Utc::now()).ok_or(AppError::NotFound)?;
+    let mut body = serde_json::to_value(&progress).map_err(|err| AppError::Internal(err.into()))?;
+    body["label"] = progress.label().into();
+    Ok(HttpResponse::Ok().insert_header(("Cache-Control", "no-store")).json(body))
 }
 
 fn actor(ctx: &PageContext) -> String {

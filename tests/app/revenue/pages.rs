@@ -3,6 +3,7 @@
 
 use offstage::domain::Role;
 use reqwest::StatusCode;
+use sea_orm::EntityTrait;
 
 use chrono::Duration;
 
@@ -45,6 +46,22 @@ on_both_databases! {
         assert!(lines.contains(&format!("{},acme,Acme,usd,50.00,17.00,33.00,2,20.00", acme.id).as_str()), "{csv}");
         assert!(lines.iter().any(|l| l.ends_with(",jpy,12000,0,12000,1,1000")), "{csv}");
 
+        let first = offstage::engine::runs::list(&app.db, &offstage::tenancy::Platform::system(), &offstage::engine::runs::RunFilter {
+            workflow: Some("calculate_monthly_revenue".into()),
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .remove(0);
+        let progress: serde_json::Value = admin.get(&format!("/admin/platform/runs/{}/progress", first.id)).await.json().await.unwrap();
+        let workspaces = offstage::db::entities::workspace::Entity::find().all(&app.db).await.unwrap().len() as u64;
+        assert_eq!(progress["processed"], workspaces, "{progress}");
+        assert_eq!(progress["total"], workspaces);
+        assert_eq!(progress["in_progress"], false);
+        assert_eq!(progress["status"], "succeeded");
+        assert_eq!(progress["label"], format!("{workspaces} of {workspaces}"));
+
         let bad = admin.post_form("/admin/platform/revenue/recalculate", &[("month", "2026-13")]).await;
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         let (status, _) = admin.get_html("/admin/platform/revenue?month=last").await;
@@ -74,6 +91,21 @@ on_both_databases! {
         assert!(!html.contains("JPY") && !html.contains("EUR"), "nothing of another workspace");
         let (status, _) = member.get_html(&format!("/admin/workspaces/{}/billing", kaisha.slug)).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
+
+        // A run's progress is read within its workspace, like the run.
+        let params = offstage::engine::probe::Params { workspace_id: kaisha.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+        let probe = offstage::engine::runs::start(&app.db, offstage::engine::NewRun::of::<offstage::engine::probe::Probe>(&params)).await.unwrap();
+        app.drain_jobs_due().await;
+        let path = format!("/admin/workspaces/{}/runs/{}/progress", kaisha.slug, probe.id);
+        assert_eq!(member.get(&path).await.status(), StatusCode::NOT_FOUND, "not a member of kaisha");
+        assert_eq!(member.get(&format!("/admin/workspaces/{}/runs/{}/progress", acme.slug, probe.id)).await.status(), StatusCode::NOT_FOUND, "not a run of acme");
+        assert_eq!(member.get(&format!("/admin/platform/runs/{}/progress", probe.id)).await.status(), StatusCode::NOT_FOUND);
+        let admin = app.sign_in(ADMIN_EMAIL).await;
+        let response = admin.get(&path).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let progress: serde_json::Value = response.json().await.unwrap();
+        assert_eq!((progress["in_progress"].as_bool(), progress["status"].as_str()), (Some(false), Some("succeeded")), "{progress}");
     }
 
     async fn offstage_revenue_computes_a_month_never_computed_and_prints_it_as_csv_or_json(app: TestApp) {
