@@ -75,6 +75,12 @@ impl Application {
         let mailer = Mailer::from_settings(&config.mail)?;
         let workflows = crate::registry::workflows().map_err(|err| anyhow::anyhow!("the workflow list: {err}"))?;
         let (stripe_intake, starter) = (Intake::start(db.clone()), Starter::new(db.clone()));
+        if mode.runs_workers() {
+            let applied = crate::billing::catch_up::apply_ignored_events(&db, &config.stripe).await?;
+            if applied > 0 {
+                tracing::info!(applied, "applied Stripe events an earlier version ignored");
+            }
+        }
         let state = AppState { stripe_intake, starter, db, config, mailer, workflows };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });

@@ -1,6 +1,7 @@
 //! Catching up after an upgrade, before revenue adds anything up: events of a type this version
 //! acts on that an older one recorded as ignored (refunds, credit notes) are applied now, and
-//! invoices stored before their lines were read get them read from their stored event.
+//! invoices stored before their lines were read get them read from their stored event
+//! (their MRR, their charge, and the period their subscription lines pay for).
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
@@ -20,8 +21,17 @@ pub struct CaughtUp {
     pub invoices: u64,
 }
 
+/// Both, before a revenue calculation adds anything up.
 pub async fn catch_up(db: &DatabaseConnection, settings: &StripeSettings) -> Result<CaughtUp, Error> {
-    let mut caught_up = CaughtUp::default();
+    let events = apply_ignored_events(db, settings).await?;
+    let invoices = read_stored_lines(db).await?;
+    Ok(CaughtUp { events, invoices })
+}
+
+/// Applies, oldest first, the events an older version ignored that this one acts on. Worker
+/// processes do it as they start too, so that a refund recorded before an upgrade is dated by
+/// its own event, not by the next one of its charge. Returns how many were applied.
+pub async fn apply_ignored_events(db: &DatabaseConnection, settings: &StripeSettings) -> Result<u64, Error> {
     let ignored: Vec<String> = stripe_event::Entity::find()
         .select_only()
         .column(stripe_event::Column::Id)
@@ -31,10 +41,18 @@ pub async fn catch_up(db: &DatabaseConnection, settings: &StripeSettings) -> Res
         .into_tuple()
         .all(db)
         .await?;
+    let mut applied = 0;
     for id in ignored {
         apply(db, settings, &id, None).await?;
-        caught_up.events += 1;
+        applied += 1;
     }
+    Ok(applied)
+}
+
+/// Reads the lines of invoices stored before they were read, from their stored event. Returns
+/// how many invoices it read.
+pub async fn read_stored_lines(db: &DatabaseConnection) -> Result<u64, Error> {
+    let mut read = 0;
     loop {
         let unread = invoice::Entity::find()
             .filter(invoice::Column::LinesRead.eq(false))
@@ -42,7 +60,7 @@ pub async fn catch_up(db: &DatabaseConnection, settings: &StripeSettings) -> Res
             .all(db)
             .await?;
         if unread.is_empty() {
-            return Ok(caught_up);
+            return Ok(read);
         }
         let events: std::collections::HashMap<String, String> = stripe_event::Entity::find()
             .filter(stripe_event::Column::Id.is_in(unread.iter().map(|i| i.stripe_event_id.clone())))
@@ -59,10 +77,14 @@ pub async fn catch_up(db: &DatabaseConnection, settings: &StripeSettings) -> Res
                 .map(|event| invoice_lines::read(&event.object));
             let mut update = invoice::ActiveModel::from(found);
             update.charge_id = sea_orm::Set(lines.as_ref().and_then(|l| l.charge_id.clone()));
-            update.mrr = sea_orm::Set(lines.and_then(|l| l.mrr));
+            update.mrr = sea_orm::Set(lines.as_ref().and_then(|l| l.mrr));
+            if let Some((start, end)) = lines.and_then(|l| l.recurring_period) {
+                update.period_start = sea_orm::Set(Some(start));
+                update.period_end = sea_orm::Set(Some(end));
+            }
             update.lines_read = sea_orm::Set(true);
             sea_orm::ActiveModelTrait::update(update, db).await?;
-            caught_up.invoices += 1;
+            read += 1;
         }
     }
 }

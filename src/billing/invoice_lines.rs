@@ -3,9 +3,10 @@
 //! normalised to a month by its price's interval (yearly ÷ 12, weekly × 52 ÷ 12, daily × 365
 //! ÷ 12, divided by the interval count). Prorations are one-off and don't count.
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::envelope::id_of;
+use super::envelope::{id_of, timestamp};
 
 /// Days in an average month (365.25 ÷ 12), for lines whose price is not in the payload.
 const DAYS_PER_MONTH: f64 = 30.4375;
@@ -15,15 +16,22 @@ pub struct InvoiceLines {
     pub charge_id: Option<String>,
     /// In the invoice currency's smallest unit; None when no line is a subscription's.
     pub mrr: Option<i64>,
+    /// From the earliest start to the latest end of the subscription lines MRR counts: the
+    /// period the invoice pays the subscription for (its prorations and one-off lines, often
+    /// listed first, may cover another).
+    pub recurring_period: Option<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 /// Reads the invoice object of an `invoice.paid` event.
 pub fn read(invoice: &Value) -> InvoiceLines {
     let charge_id = id_of(&invoice["charge"]).or_else(|| id_of(&invoice["payments"]["data"][0]["payment"]["charge"]));
     let lines = invoice["lines"]["data"].as_array().map(Vec::as_slice).unwrap_or_default();
-    let monthly: Vec<f64> = lines.iter().filter_map(monthly_amount).collect();
-    let mrr = (!monthly.is_empty()).then(|| monthly.iter().sum::<f64>().round() as i64);
-    InvoiceLines { charge_id, mrr }
+    let recurring: Vec<(&Value, f64)> =
+        lines.iter().filter_map(|line| monthly_amount(line).map(|amount| (line, amount))).collect();
+    let mrr = (!recurring.is_empty()).then(|| recurring.iter().map(|(_, amount)| amount).sum::<f64>().round() as i64);
+    let start = recurring.iter().filter_map(|(line, _)| line["period"]["start"].as_i64()).min().and_then(timestamp);
+    let end = recurring.iter().filter_map(|(line, _)| line["period"]["end"].as_i64()).max().and_then(timestamp);
+    InvoiceLines { charge_id, mrr, recurring_period: start.zip(end) }
 }
 
 /// A subscription line's amount per month, or None for one-off lines and prorations.
@@ -93,9 +101,13 @@ mod tests {
         let mut proration = line(700, "month", 1);
         proration["proration"] = json!(true);
         let one_off = json!({ "amount": 999, "type": "invoiceitem", "price": { "recurring": null } });
-        let invoice = json!({ "charge": "ch_1", "lines": { "data": [discounted, proration, one_off] } });
+        proration["period"] = json!({ "start": 100, "end": 200 });
+        discounted["period"] = json!({ "start": 200, "end": 300 });
+        let invoice = json!({ "charge": "ch_1", "lines": { "data": [proration, one_off, discounted] } });
         let read = read(&invoice);
         assert_eq!(read.mrr, Some(1_500));
+        let period = read.recurring_period.map(|(start, end)| (start.timestamp(), end.timestamp()));
+        assert_eq!(period, Some((200, 300)), "the subscription line's period, not the proration listed first");
         assert_eq!(read.charge_id.as_deref(), Some("ch_1"));
         assert_eq!(super::read(&json!({ "lines": { "data": [one_off_only()] } })).mrr, None);
     }

@@ -15,7 +15,8 @@ impl Month {
     pub fn parse(input: &str) -> Result<Month, String> {
         let problem = || format!("“{input}” is not a month: write it as YYYY-MM, such as 2026-11");
         let (year, month) = input.trim().split_once('-').ok_or_else(problem)?;
-        if year.len() != 4 || month.len() != 2 {
+        let digits = |part: &str| part.bytes().all(|b| b.is_ascii_digit());
+        if year.len() != 4 || month.len() != 2 || !digits(year) || !digits(month) {
             return Err(problem());
         }
         let year: i32 = year.parse().map_err(|_| problem())?;
@@ -89,7 +90,9 @@ mod tests {
     #[test]
     fn a_month_parses_from_yyyy_mm_and_nothing_else() {
         assert_eq!(Month::parse("2026-02").map(|m| m.to_string()), Ok("2026-02".into()));
-        for bad in ["2026-13", "2026-00", "2026-2", "26-02", "2026/02", "", "2026-02-01", "abcd-ef"] {
+        for bad in
+            ["2026-13", "2026-00", "2026-2", "26-02", "2026/02", "", "2026-02-01", "abcd-ef", "2026-+1", "+026-01"]
+        {
             assert!(Month::parse(bad).is_err(), "{bad}");
         }
     }

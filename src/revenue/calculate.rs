@@ -1,7 +1,7 @@
 //! Adds up one month's revenue, 100 workspaces at a time: for each workspace and currency,
 //! what its invoices paid in the month (gross, and how many), what was refunded in it, net,
-//! and the MRR at the month's end (from the newest paid invoice whose subscription period
-//! spans that moment). A batch replaces its workspaces' rows for the month in one statement,
+//! and the MRR at the month's end (from the newest paid invoice in that currency whose
+//! subscription period spans that moment). A batch replaces its workspaces' rows for the month in one statement,
 //! so running a month again gives the same rows.
 
 use chrono::Utc;
@@ -33,7 +33,7 @@ WITH gross AS (
 ), recurring AS (
     SELECT workspace_id, currency, mrr FROM (
         SELECT workspace_id, currency, mrr,
-               ROW_NUMBER() OVER (PARTITION BY workspace_id ORDER BY paid_at DESC, id DESC) AS newest
+               ROW_NUMBER() OVER (PARTITION BY workspace_id, currency ORDER BY paid_at DESC, id DESC) AS newest
         FROM invoices
         WHERE workspace_id > $2 AND workspace_id <= $3 AND mrr IS NOT NULL
           AND paid_at < $5 AND period_start < $5 AND period_end >= $5

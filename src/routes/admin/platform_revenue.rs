@@ -53,7 +53,12 @@ pub struct Calculation {
 async fn calculation_of(state: &AppState, platform: &Platform, month: Month) -> Result<Option<Calculation>, AppError> {
     let filter = RunFilter { workflow: Some(CalculateMonthlyRevenue::NAME.into()), limit: 50, ..RunFilter::default() };
     let recent = runs::list(&state.db, platform, &filter).await?;
-    let Some(newest) = recent.into_iter().find(|run| run.params["month"].as_str() == Some(&month.to_string())) else {
+    // A scheduled calculation is started without a month; its first run's output names it.
+    let names = |run: &RunView| {
+        let named = run.params["month"].as_str().or_else(|| run.output.as_ref()?["month"].as_str());
+        named == Some(month.to_string().as_str())
+    };
+    let Some(newest) = recent.into_iter().find(names) else {
         return Ok(None);
     };
     let mut chain = runs::chain(&state.db, &newest, platform).await?;

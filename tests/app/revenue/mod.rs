@@ -206,6 +206,36 @@ on_both_databases! {
         assert_eq!(row_of(&rows(&app, month).await, &acme, "usd").net, 3_300);
     }
 
+    async fn listed_refunds_count_in_their_own_months_and_a_proration_listed_first_keeps_the_mrr(app: TestApp) {
+        let month = test_month();
+        let (start, end) = (month.start(), month.end());
+        let ws = app.create_workspace("Listed", &app.admin).await;
+        // A renewal paid on the month's last day: a proration line first, then the subscription's.
+        let mut renewal = paid_invoice(&ws, "in_renewal", (5_000, "usd"), end - Duration::days(1), Some(("month", end - Duration::days(1), end + Duration::days(30))));
+        let subscription_line = renewal["data"]["object"]["lines"]["data"][0].clone();
+        let mut proration = subscription_line.clone();
+        proration["proration"] = json!(true);
+        proration["amount"] = json!(1_000);
+        proration["period"] = json!({ "start": secs(start + Duration::days(20)), "end": secs(end - Duration::days(1)) });
+        renewal["data"]["object"]["lines"]["data"] = json!([proration, subscription_line]);
+        // Refunds listed on the charge (older API versions): one in the month, one in the next.
+        let mut charge = charge_refunded(&ws, "evt_listed", "ch_in_renewal", 1_500, end + Duration::days(5))["data"]["object"].clone();
+        charge["refunds"] = json!({ "object": "list", "has_more": false, "data": [
+            { "id": "re_later", "object": "refund", "amount": 1_000, "created": secs(end + Duration::days(5)), "status": "succeeded" },
+            { "id": "re_earlier", "object": "refund", "amount": 500, "created": secs(end - Duration::hours(12)), "status": "succeeded" },
+            { "id": "re_failed", "object": "refund", "amount": 700, "created": secs(end - Duration::hours(11)), "status": "failed" },
+        ] });
+        deliver_all(&app, &[renewal, event("evt_listed", "charge.refunded", secs(end + Duration::days(5)), charge)]).await;
+        calculate(&app, month).await;
+        calculate(&app, month.next()).await;
+        let this = rows(&app, month).await;
+        let usd = row_of(&this, &ws, "usd");
+        assert_eq!(usd.mrr, 5_000, "the subscription line's period spans the month's end, the proration's does not");
+        assert_eq!(usd.refunded, 500, "the refund made in the month, at its own time");
+        let next = rows(&app, month.next()).await;
+        assert_eq!(row_of(&next, &ws, "usd").refunded, 1_000, "and the other in the next month");
+    }
+
     async fn a_refund_an_older_version_ignored_is_applied_before_the_month_is_added_up(app: TestApp) {
         let month = test_month();
         let (acme, _) = seed_month(&app, month).await;
