@@ -18,6 +18,7 @@ pub mod revenue;
 pub mod routes;
 pub mod startup;
 pub mod state;
+pub mod storage;
 pub mod tenancy;
 pub mod tokens;
 pub mod web;

@@ -20,6 +20,7 @@ use crate::engine::queue::{self, JobContext};
 use crate::engine::runs::Starter;
 use crate::mail::{Mailer, OutboxWriter};
 use crate::state::AppState;
+use crate::storage::Storage;
 use crate::{bootstrap, db, routes};
 
 /// Which halves of Offstage this process runs.
@@ -65,14 +66,20 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
 
 /// What the workers hand every run besides the database and the settings: the mailer, and the
 /// outbox writer whose tasks start on the current runtime.
-pub fn worker_services(db: &sea_orm::DatabaseConnection, config: &Config, mailer: Mailer) -> Services {
-    Services::new().with(mailer).with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config)))
+pub fn worker_services(
+    db: &sea_orm::DatabaseConnection,
+    config: &Config,
+    mailer: Mailer,
+    storage: Storage,
+) -> Services {
+    Services::new().with(mailer).with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config))).with(storage)
 }
 
 impl Application {
     pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
         let db = prepare_database(&config).await?;
         let mailer = Mailer::from_settings(&config.mail)?;
+        let storage = Storage::from_settings(config.storage_url.as_deref(), &config.data_dir)?;
         let workflows = crate::registry::workflows().map_err(|err| anyhow::anyhow!("the workflow list: {err}"))?;
         let (stripe_intake, starter) = (Intake::start(db.clone()), Starter::new(db.clone()));
         if mode.runs_workers() {
@@ -81,7 +88,7 @@ impl Application {
                 tracing::info!(applied, "applied Stripe events an earlier version ignored");
             }
         }
-        let state = AppState { stripe_intake, starter, db, config, mailer, workflows };
+        let state = AppState { stripe_intake, starter, db, config, mailer, workflows, storage };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }
@@ -109,7 +116,7 @@ impl Application {
         let workers = async {
             if self.mode.runs_workers() {
                 let state = &self.state;
-                let services = worker_services(&state.db, &state.config, state.mailer.clone());
+                let services = worker_services(&state.db, &state.config, state.mailer.clone(), state.storage.clone());
                 let ctx = JobContext::new(state.db.clone(), state.config.clone(), state.workflows.clone(), services);
                 queue::run_workers(ctx, shutdown_signal()).await
             } else {

@@ -18,4 +18,6 @@ pub struct AppState {
     pub workflows: Registry,
     /// Starts single runs, several per commit (`runs::Starter`).
     pub starter: Starter,
+    /// Where files go (`crate::storage`).
+    pub storage: crate::storage::Storage,
 }

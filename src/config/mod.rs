@@ -47,6 +47,8 @@ pub struct Config {
     pub signup: Signup,
     /// Who must sign in with a second factor (`OFFSTAGE_REQUIRE_2FA`).
     pub require_two_factor: RequireTwoFactor,
+    /// Where files go (`OFFSTAGE_STORAGE_URL`, `s3://bucket/prefix`); None: under `data_dir`.
+    pub storage_url: Option<String>,
 }
 
 /// Who may create an account.
@@ -304,6 +306,7 @@ impl Config {
             limits,
             signup,
             require_two_factor,
+            storage_url: var("OFFSTAGE_STORAGE_URL"),
         })
     }
 

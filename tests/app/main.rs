@@ -45,6 +45,7 @@ mod sign_in_throttle;
 mod signup;
 mod single_starts;
 mod sqlite_readers;
+mod storage;
 mod stripe_api;
 mod stripe_pages;
 mod stripe_state;

@@ -78,6 +78,7 @@ impl BenchDb {
             limits: Default::default(),
             signup: offstage::config::Signup::Invite,
             require_two_factor: offstage::config::RequireTwoFactor::None,
+            storage_url: None,
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })
@@ -154,7 +155,8 @@ pub fn job_context(
     mailer: offstage::mail::Mailer,
 ) -> anyhow::Result<offstage::engine::queue::JobContext> {
     let registry = offstage::registry::workflows().map_err(anyhow::Error::msg)?;
-    let services = offstage::startup::worker_services(db, config, mailer);
+    let storage = offstage::storage::Storage::from_settings(None, &config.data_dir)?;
+    let services = offstage::startup::worker_services(db, config, mailer, storage);
     Ok(offstage::engine::queue::JobContext::new(db.clone(), config.clone(), registry, services))
 }
 

@@ -323,5 +323,6 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         limits: offstage::config::TenantLimits { api_rate_per_key: None, ..Default::default() },
         signup: offstage::config::Signup::Invite,
         require_two_factor: offstage::config::RequireTwoFactor::None,
+        storage_url: None,
     }
 }
