@@ -33,8 +33,8 @@ async fn finished(app: &TestApp, ids: &[RunId], within: Duration) -> Vec<RunView
     }
 }
 
-/// Workspace A queues `BACKLOG` runs; `processes` worker processes start; workspace B then
-/// starts a run every 100 ms. Each of B's runs starts within half a second, while most of A's
+/// Workspace A queues `BACKLOG` runs; `processes` worker processes start; once they run A's
+/// first, workspace B starts a run every 100 ms. Each of B's runs starts within half a second, while most of A's
 /// backlog is still waiting, and A's runs start in the order they were queued.
 async fn another_workspaces_runs_start_while_a_backlog_waits(backend: Backend, processes: usize) {
     let app = TestApp::spawn_web_only(backend).await;
@@ -45,6 +45,14 @@ async fn another_workspaces_runs_start_while_a_backlog_waits(backend: Backend, p
         backlog.extend(runs::fan_out(&app.db, items, None).await.unwrap());
     }
     let _workers: Vec<Worker> = (0..processes).map(|_| Worker::start_with(&app, "8")).collect();
+    // B's waits are measured from when the workers are up (A's first run has started), not
+    // from when their processes were spawned: a process's start-up is not a queue's unfairness.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while runs::get(&app.db, &backlog[0], &Platform::system()).await.unwrap().is_none_or(|run| run.started_at.is_none())
+    {
+        assert!(Instant::now() < deadline, "the worker processes did not start a run within 30 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut quiet = Vec::new();
     for _ in 0..5 {
         tokio::time::sleep(Duration::from_millis(100)).await;
