@@ -195,3 +195,9 @@ pub async fn insert_workspaces(db: &DatabaseConnection, n: u64) -> anyhow::Resul
     }
     Ok(())
 }
+
+/// The `n` column of one row `sql` returns (a `SELECT COUNT(*) AS n …`).
+pub async fn count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
+}

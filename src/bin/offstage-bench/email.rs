@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
 
-use crate::common::{BenchDb, Db, round};
+use crate::common::{BenchDb, Db, count, round};
 
 /// Accepts SMTP on 127.0.0.1 and counts the messages it was given.
 async fn start_sink() -> anyhow::Result<(u16, Arc<AtomicU64>)> {
@@ -63,11 +63,6 @@ async fn start_sink() -> anyhow::Result<(u16, Arc<AtomicU64>)> {
         }
     });
     Ok((port, received))
-}
-
-async fn count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
 async fn wait_for(db: &DatabaseConnection, sql: &str, n: i64) -> anyhow::Result<Duration> {

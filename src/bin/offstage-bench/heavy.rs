@@ -12,7 +12,7 @@ use offstage::revenue::workflows::calculate_monthly_revenue::{CalculateMonthlyRe
 use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
 use serde_json::{Value, json};
 
-use crate::common::{BenchDb, Db, insert_workspaces, round};
+use crate::common::{BenchDb, Db, count, insert_workspaces, round};
 
 /// Rows per INSERT (8 values each, well under either database's limit on parameters).
 const ROWS_PER_INSERT: usize = 500;
@@ -130,11 +130,6 @@ async fn insert(db: &DatabaseConnection, head: &str, tail: &str, rows: &[Vec<sea
         db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
     }
     Ok(rows.len() as u64)
-}
-
-async fn count(db: &DatabaseConnection, sql: &str) -> anyhow::Result<i64> {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
 }
 
 async fn wait_until_computed(db: &DatabaseConnection, month: Month) -> anyhow::Result<()> {
