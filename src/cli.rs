@@ -1,5 +1,6 @@
 //! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
-//! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`, `revenue`). Errors end the process
+//! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`, `revenue`,
+//! `export workspaces`). Errors end the process
 //! with one clear line and a non-zero exit code.
 
 use std::io::Read;
@@ -60,6 +61,30 @@ enum Command {
         #[arg(long, value_enum, default_value_t = RevenueFormat::Csv)]
         format: RevenueFormat,
     },
+    /// Write an export to a file.
+    Export {
+        #[command(subcommand)]
+        what: ExportWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportWhat {
+    /// Every workspace, one row each (the columns of Platform → Exports); prints one JSON line
+    /// with the counts.
+    Workspaces {
+        /// The file to write (replaced if it exists).
+        #[arg(long)]
+        out: std::path::PathBuf,
+        #[arg(long, value_enum, default_value_t = ExportFormat::Csv)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ExportFormat {
+    Csv,
+    Jsonl,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -200,6 +225,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Revenue { month, format } => revenue(&config, month, format).await,
+        Command::Export { what: ExportWhat::Workspaces { out, format } } => {
+            let format = match format {
+                ExportFormat::Csv => crate::exports::Format::Csv,
+                ExportFormat::Jsonl => crate::exports::Format::Jsonl,
+            };
+            let db = startup::prepare_database(&config).await?;
+            let written = crate::exports::to_file::workspaces_to_file(&db, format, &out).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "file": out.display().to_string(), "format": format.as_str(), "rows": written.rows, "bytes": written.bytes })
+            );
+            Ok(())
+        }
     }
 }
 

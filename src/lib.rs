@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod exports;
 pub mod mail;
 pub mod registry;
 pub mod revenue;

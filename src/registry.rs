@@ -7,6 +7,9 @@ use crate::billing::workflows::send_trial_ending_email::SendTrialEndingEmail;
 use crate::engine::probe::{Probe, ProbeOneAtATime};
 use crate::engine::schedules::BuiltIn;
 use crate::engine::{Registry, workflow};
+use crate::exports::workflows::expire_exports::ExpireExports;
+use crate::exports::workflows::export_workspace_data::ExportWorkspaceData;
+use crate::exports::workflows::export_workspaces::ExportWorkspaces;
 use crate::mail::workflows::send_email::SendEmail;
 use crate::mail::workflows::send_sequence_step::SendSequenceStep;
 use crate::revenue::workflows::calculate_monthly_revenue::CalculateMonthlyRevenue;
@@ -29,6 +32,9 @@ pub fn workflows() -> Result<Registry, String> {
         workflow::<SendSequenceStep>(),
         workflow::<SendEmail>(),
         workflow::<CalculateMonthlyRevenue>(),
+        workflow::<ExportWorkspaces>(),
+        workflow::<ExportWorkspaceData>(),
+        workflow::<ExpireExports>(),
     ])
 }
 
@@ -47,6 +53,8 @@ pub const BUILT_IN_SCHEDULES: &[BuiltIn] = &[
         cron: "0 2 1 * *",
         timezone: "UTC",
     },
+    // Export files past their expiry (`OFFSTAGE_EXPORT_EXPIRY_DAYS`).
+    BuiltIn { id: "sch_builtin_expire_exports", workflow: "expire_exports", cron: "30 3 * * *", timezone: "UTC" },
 ];
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ mod m20261201_000021_accounts_people_run_themselves;
 mod m20261202_000022_amount_due_on_enrolments;
 mod m20261202_000023_partial_run_key_indexes;
 mod m20261203_000024_revenue;
+mod m20261203_000025_create_exports;
 
 pub struct Migrator;
 
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000022_amount_due_on_enrolments::Migration),
             Box::new(m20261202_000023_partial_run_key_indexes::Migration),
             Box::new(m20261203_000024_revenue::Migration),
+            Box::new(m20261203_000025_create_exports::Migration),
         ]
     }
 }

@@ -49,6 +49,9 @@ pub struct Config {
     pub require_two_factor: RequireTwoFactor,
     /// Where files go (`OFFSTAGE_STORAGE_URL`, `s3://bucket/prefix`); None: under `data_dir`.
     pub storage_url: Option<String>,
+    /// Days an export's file is kept before the daily clean-up deletes it
+    /// (`OFFSTAGE_EXPORT_EXPIRY_DAYS`, 7 by default).
+    pub export_expiry_days: u32,
 }
 
 /// Who may create an account.
@@ -307,6 +310,7 @@ impl Config {
             signup,
             require_two_factor,
             storage_url: var("OFFSTAGE_STORAGE_URL"),
+            export_expiry_days: number_in("OFFSTAGE_EXPORT_EXPIRY_DAYS", 1..=365, 7)? as u32,
         })
     }
 

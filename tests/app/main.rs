@@ -25,6 +25,7 @@ mod email_helpers;
 mod email_sequences;
 mod email_smtp;
 mod email_verification;
+mod exports;
 mod fair_dispatch;
 mod health;
 mod health_scores;

@@ -66,14 +66,16 @@ async fn files_on_disk_are_written_in_parts_and_are_whole_or_absent() {
     assert!(bad.contains("is not s3://bucket/prefix"), "{bad}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn files_on_an_s3_compatible_server_are_written_in_parts_and_are_whole_or_absent() {
+/// moto's S3 server on a free port with a bucket `offstage-test`, and a storage under
+/// `s3://offstage-test/{prefix}` on it; None (said in the output) unless OFFSTAGE_TEST_S3=1.
+/// The server stops when the first value is dropped.
+pub(crate) async fn moto_storage(prefix: &str, dir: &std::path::Path) -> Option<(KillOnDrop, Storage, String)> {
     if std::env::var("OFFSTAGE_TEST_S3").as_deref() != Ok("1") {
-        eprintln!("OFFSTAGE_TEST_S3 is not 1: the S3 test does not run here");
-        return;
+        eprintln!("OFFSTAGE_TEST_S3 is not 1: the S3 part of this test does not run here");
+        return None;
     }
     let port = free_port();
-    let _moto = KillOnDrop(
+    let moto = KillOnDrop(
         Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdout(Stdio::null())
@@ -93,7 +95,6 @@ async fn files_on_an_s3_compatible_server_are_written_in_parts_and_are_whole_or_
         assert!(started.elapsed() < Duration::from_secs(30), "moto_server did not start within 30 s");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let dir = tempfile::tempdir().unwrap();
     let settings = [
         ("aws_endpoint_url", endpoint.as_str()),
         ("aws_allow_http", "true"),
@@ -101,9 +102,17 @@ async fn files_on_an_s3_compatible_server_are_written_in_parts_and_are_whole_or_
         ("aws_secret_access_key", "test"),
         ("aws_region", "us-east-1"),
     ];
-    let storage = Storage::open(Some("s3://offstage-test/some/prefix"), dir.path(), &settings).unwrap();
+    let storage = Storage::open(Some(&format!("s3://offstage-test/{prefix}")), dir, &settings).unwrap();
+    Some((moto, storage, endpoint))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_on_an_s3_compatible_server_are_written_in_parts_and_are_whole_or_absent() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_moto, storage, endpoint)) = moto_storage("some/prefix", dir.path()).await else { return };
     assert_eq!(storage.location(), "s3://offstage-test/some/prefix");
     a_file_is_whole_or_absent(&storage).await;
+    let client = reqwest::Client::new();
     let listing =
         client.get(format!("{endpoint}/offstage-test?list-type=2")).send().await.unwrap().text().await.unwrap();
     assert!(listing.contains("<Key>some/prefix/exports/small.txt</Key>"), "keys go under the prefix: {listing}");

@@ -22,6 +22,9 @@ const WORKSPACE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/workspaces/{slug}/billing"),
     ("POST", "/workspaces/{slug}/billing/{action}"),
     ("GET", "/workspaces/{slug}/emails"),
+    ("GET", "/workspaces/{slug}/exports"),
+    ("POST", "/workspaces/{slug}/exports"),
+    ("GET", "/workspaces/{slug}/exports/{id}/download"),
     ("POST", "/workspaces/{slug}/invitations/{id}/revoke"),
     ("GET", "/workspaces/{slug}/members"),
     ("POST", "/workspaces/{slug}/members"),
@@ -46,6 +49,9 @@ const WORKSPACE_ROUTES: &[(&str, &str)] = &[
 const PLATFORM_ROUTES: &[(&str, &str)] = &[
     ("GET", "/platform/email-previews"),
     ("GET", "/platform/email-previews/{kind}/html"),
+    ("GET", "/platform/exports"),
+    ("POST", "/platform/exports"),
+    ("GET", "/platform/exports/{id}/download"),
     ("GET", "/platform/mailbox"),
     ("GET", "/platform/mailbox/{id}"),
     ("GET", "/platform/mailbox/{id}/html"),
@@ -106,6 +112,7 @@ struct World {
     a_key: String,
     a_run: String,
     a_schedule: String,
+    a_export: String,
     outsider: Visitor,
 }
 
@@ -148,8 +155,11 @@ async fn world(app: &TestApp) -> World {
         created_by: "test".into(),
     };
     let a_schedule = offstage::engine::schedules::create(&app.db, schedule, &app.config.limits).await.unwrap().id;
+    let asked = offstage::exports::workflows::export_workspace_data::new_export(&a, &app.admin.id);
+    let a_export = offstage::exports::record::create(&app.db, asked).await.unwrap().id;
     app.drain_jobs_due().await;
     World {
+        a_export,
         a,
         b,
         a_membership,
@@ -168,6 +178,7 @@ fn concrete(template: &str, slug: &str, w: &World) -> Vec<String> {
         ("/members/", &w.a_membership),
         ("/invitations/", &w.a_invitation),
         ("/api-keys/", &w.a_key),
+        ("/exports/", &w.a_export),
         ("/runs/", &w.a_run),
         ("/schedules/", &w.a_schedule),
         ("/mailbox/", &w.a_run),
@@ -219,7 +230,8 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
     let runs: Vec<(String, offstage::engine::RunStatus)> =
         runs.into_iter().map(|r| (r.id.into_string(), r.status)).collect();
     let schedules = offstage::db::entities::schedule::Entity::find().all(&app.db).await.unwrap();
-    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}")
+    let exports = offstage::db::entities::export::Entity::find().all(&app.db).await.unwrap();
+    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}{exports:?}")
 }
 
 on_both_databases! {

@@ -79,6 +79,7 @@ impl BenchDb {
             signup: offstage::config::Signup::Invite,
             require_two_factor: offstage::config::RequireTwoFactor::None,
             storage_url: None,
+            export_expiry_days: 7,
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })
@@ -139,7 +140,12 @@ pub fn round(v: f64) -> f64 {
 }
 
 pub fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    vm_hwm_mb("/proc/self/status")
+}
+
+/// The peak resident memory (VmHWM) a `/proc/…/status` file gives, in MB.
+pub fn vm_hwm_mb(status_path: &str) -> f64 {
+    let status = std::fs::read_to_string(status_path).unwrap_or_default();
     let kb: f64 = status
         .lines()
         .find_map(|l| l.strip_prefix("VmHWM:"))

@@ -3,13 +3,15 @@
 //! runs; `fairness` one workspace's runs beside another's backlog; `webhooks` measures Stripe
 //! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
 //! delivery through the outbox and the weekly digest of many workspaces; `heavy` the work off
-//! the request path (a month's revenue of many workspaces).
+//! the request path (a month's revenue of many workspaces); `export` "export all workspaces"
+//! by a worker process, its time and peak memory.
 
 // Like a test, a benchmark that cannot go on stops right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 mod email;
+mod export;
 mod fairness;
 mod fan_out;
 mod heavy;
@@ -84,6 +86,17 @@ enum Bench {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// "Export all workspaces" of N workspaces by a worker process: time and its peak memory,
+    /// to local storage and (with --s3) to moto's S3 server.
+    Export {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        workspaces: u64,
+        /// Also export to moto's S3-compatible server (`moto_server` on the PATH).
+        #[arg(long)]
+        s3: bool,
+    },
     /// Heavy work: a month's revenue of N workspaces with 12 paid invoices each.
     Heavy {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -109,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Webhooks { db, events, concurrency } => webhooks::run(db, events, concurrency).await?,
         Bench::Email { db, emails, workspaces, concurrency } => email::run(db, emails, workspaces, concurrency).await?,
         Bench::Heavy { db, workspaces, concurrency } => heavy::run(db, workspaces, concurrency).await?,
+        Bench::Export { db, workspaces, s3 } => export::run(db, workspaces, s3).await?,
     };
     println!("{line}");
     Ok(())

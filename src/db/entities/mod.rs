@@ -7,6 +7,7 @@ pub mod api_key;
 pub mod email;
 pub mod email_suppression;
 pub mod enrolment;
+pub mod export;
 pub mod health_score;
 pub mod invitation;
 pub mod invoice;

@@ -99,6 +99,8 @@ pub struct RunFilter {
     pub chain_id: Option<RunId>,
     /// Only runs created at or after this time.
     pub created_since: Option<DateTime<Utc>>,
+    /// Only runs older than this one (the next page of a walk, newest first).
+    pub before: Option<RunId>,
     pub limit: u64,
 }
 
@@ -134,6 +136,9 @@ pub async fn list<'a, C: ConnectionTrait>(
     }
     if let Some(since) = filter.created_since {
         bind("v.created_at >= ?", since.into());
+    }
+    if let Some(before) = &filter.before {
+        bind("v.id < ?", before.clone().into());
     }
     let mut rest = String::new();
     if !conditions.is_empty() {

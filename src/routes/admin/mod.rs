@@ -5,10 +5,12 @@ mod account;
 mod api_keys;
 mod billing;
 mod emails;
+mod export_list;
 mod invitations;
 mod mailbox;
 mod members;
 mod platform;
+mod platform_exports;
 mod platform_revenue;
 mod platform_users;
 mod platform_workflows;
@@ -16,6 +18,7 @@ mod runs;
 mod schedules;
 mod stripe_events;
 mod workflows;
+mod workspace_exports;
 mod workspaces;
 
 use actix_web::web;
@@ -38,6 +41,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(platform::configure)
             .configure(platform_workflows::configure)
             .configure(platform_revenue::configure)
+            .configure(platform_exports::configure)
+            .configure(workspace_exports::configure)
             .configure(platform_users::configure)
             .configure(stripe_events::configure)
             .configure(billing::configure)

@@ -324,5 +324,6 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         signup: offstage::config::Signup::Invite,
         require_two_factor: offstage::config::RequireTwoFactor::None,
         storage_url: None,
+        export_expiry_days: 7,
     }
 }
