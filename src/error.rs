@@ -28,6 +28,9 @@ pub enum AppError {
     /// The account must turn on two-factor sign-in before it goes on (`OFFSTAGE_REQUIRE_2FA`).
     #[error("Turn on two-factor sign-in to continue")]
     TwoFactorRequired,
+    /// A body larger than the request may send (an uploaded file); the message says the limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// Well-formed but invalid input, such as parameters that don't match a workflow's schema.
     #[error("{0}")]
     Unprocessable(String),
@@ -125,6 +128,7 @@ impl AppError {
             AppError::Conflict(_) => "conflict",
             AppError::Gone(_) => "gone",
             AppError::TwoFactorRequired => "two_factor_required",
+            AppError::TooLarge(_) => "too_large",
             AppError::Unprocessable(_) => "unprocessable",
             AppError::TooManyRequests { .. } => "too_many_requests",
             AppError::Unavailable => "unavailable",
@@ -175,6 +179,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Gone(_) => StatusCode::GONE,
             AppError::TwoFactorRequired => StatusCode::SEE_OTHER,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,

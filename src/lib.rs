@@ -13,6 +13,7 @@ pub mod domain;
 pub mod engine;
 pub mod error;
 pub mod exports;
+pub mod imports;
 pub mod mail;
 pub mod registry;
 pub mod revenue;

@@ -28,6 +28,7 @@ mod m20261202_000022_amount_due_on_enrolments;
 mod m20261202_000023_partial_run_key_indexes;
 mod m20261203_000024_revenue;
 mod m20261203_000025_create_exports;
+mod m20261203_000026_create_imports;
 
 pub struct Migrator;
 
@@ -60,6 +61,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000023_partial_run_key_indexes::Migration),
             Box::new(m20261203_000024_revenue::Migration),
             Box::new(m20261203_000025_create_exports::Migration),
+            Box::new(m20261203_000026_create_imports::Migration),
         ]
     }
 }

@@ -46,17 +46,29 @@ impl Scope {
         kind: ActivityKind,
         message: impl Into<String>,
     ) -> Result<(), sea_orm::DbErr> {
-        activity::Entity::insert(activity::ActiveModel {
+        self.record_activities(db, kind, vec![message.into()]).await
+    }
+
+    /// One entry of `kind` per message, in one statement (an import's invitations).
+    pub async fn record_activities<C: ConnectionTrait>(
+        &self,
+        db: &C,
+        kind: ActivityKind,
+        messages: Vec<String>,
+    ) -> Result<(), sea_orm::DbErr> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let rows = messages.into_iter().map(|message| activity::ActiveModel {
             workspace_id: Set(self.workspace_id().to_owned()),
             kind: Set(kind.as_str().to_owned()),
-            message: Set(message.into()),
+            message: Set(message),
             actor: Set(Some(self.actor().label())),
-            created_at: Set(Utc::now()),
+            created_at: Set(now),
             ..Default::default()
-        })
-        .exec(db)
-        .await
-        .map(|_| ())
+        });
+        activity::Entity::insert_many(rows).exec(db).await.map(|_| ())
     }
 
     pub async fn has_activity<C: ConnectionTrait>(&self, db: &C, kind: ActivityKind) -> Result<bool, sea_orm::DbErr> {

@@ -51,9 +51,17 @@ pub(crate) fn workspace_loader(db: DatabaseConnection) -> WorkspaceLoader {
 /// Who is acting inside the scope; recorded in the activity log.
 #[derive(Debug, Clone)]
 pub enum Actor {
-    User { id: String, email: String },
-    ApiKey { id: String, name: String },
+    User {
+        id: String,
+        email: String,
+    },
+    ApiKey {
+        id: String,
+        name: String,
+    },
     System,
+    /// Offstage doing later what someone asked for earlier (an import they uploaded): their label.
+    OnBehalfOf(String),
 }
 
 impl Actor {
@@ -62,6 +70,7 @@ impl Actor {
             Actor::User { email, .. } => email.clone(),
             Actor::ApiKey { name, .. } => format!("API key “{name}”"),
             Actor::System => "Offstage".into(),
+            Actor::OnBehalfOf(label) => label.clone(),
         }
     }
 }
@@ -112,6 +121,12 @@ impl Scope {
     /// proof of the right to it.
     pub fn acting_for(_platform: &Platform, workspace: workspace::Model) -> Scope {
         Scope { workspace, role: Role::Owner, actor: Actor::System, operator: true }
+    }
+
+    /// This scope acting on behalf of `label` (who asked for the work it does now), as the
+    /// activity log and the emails it sends name them.
+    pub fn on_behalf_of(&self, label: &str) -> Scope {
+        Scope { actor: Actor::OnBehalfOf(label.to_owned()), ..self.clone() }
     }
 
     /// `actor` acting in a workspace whose right to it was proved by other means (the invited

@@ -27,6 +27,18 @@ pub fn token(session: &Session) -> String {
     fresh
 }
 
+/// Whether `sent` is the session's token (for a form read another way, such as an upload).
+pub fn verify(session: &Session, sent: Option<&str>) -> Result<(), AppError> {
+    let expected = session.get::<String>(SESSION_KEY).ok().flatten();
+    let valid = matches!((sent, expected.as_deref()), (Some(s), Some(e)) if crate::tokens::constant_time_eq(s, e));
+    if !valid {
+        return Err(AppError::Forbidden(
+            "This form has expired or did not come from this site. Reload the page and try again.".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A urlencoded form whose `csrf_token` matched the session's.
 pub struct CsrfForm<T>(pub T);
 
@@ -44,15 +56,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
             }
             let fields: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
                 .map_err(|_| AppError::BadRequest("The form could not be read".into()))?;
-            let sent = fields.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str());
-            let expected = session.get::<String>(SESSION_KEY).ok().flatten();
-            let valid =
-                matches!((sent, expected.as_deref()), (Some(s), Some(e)) if crate::tokens::constant_time_eq(s, e));
-            if !valid {
-                return Err(AppError::Forbidden(
-                    "This form has expired or did not come from this site. Reload the page and try again.".into(),
-                ));
-            }
+            verify(&session, fields.iter().find(|(k, _)| k == "csrf_token").map(|(_, v)| v.as_str()))?;
             serde_urlencoded::from_bytes(&body)
                 .map(CsrfForm)
                 .map_err(|err| AppError::BadRequest(format!("The form is incomplete: {err}")))

@@ -14,6 +14,7 @@ pub mod page;
 mod scope_extractor;
 pub mod security_headers;
 pub mod static_files;
+pub mod upload;
 
 pub use csrf::CsrfForm;
 pub use current_user::CurrentUser;

@@ -8,8 +8,8 @@ pub mod workflows;
 
 pub use error::Error;
 pub use invitations::{
-    InvitationForYou, accept_invitation, accept_invitation_by_id, decline_invitation, find_pending_invitation,
-    invitations_for,
+    InvitationForYou, Invited, Invitee, accept_invitation, accept_invitation_by_id, decline_invitation,
+    find_pending_invitation, invitations_for,
 };
 
 use chrono::Utc;

@@ -196,6 +196,48 @@ async fn a_platform_admin_starts_a_revenue_calculation_and_watches_its_progress_
     assert!(page.contains(&format!("{month} was calculated")), "and says when");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manager_uploads_a_members_csv_confirms_it_and_watches_its_progress_bar_reach_the_end() {
+    if !browser_tests_enabled() {
+        return;
+    }
+    // Web only: the import waits, its bar at 0, until a worker process starts.
+    let app = TestApp::spawn_web_only_with(Backend::Sqlite, |c| c.limits.invitations_per_day = 1_000).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let file = app.config.data_dir.join("people.csv");
+    std::fs::write(&file, crate::imports::members_csv(500, &["not-an-email,member,"])).unwrap();
+    let (_driver, _profile, c) = browser().await;
+    let upload = app.url(&format!("/admin/workspaces/{}/members/import", ws.slug));
+    c.goto(&upload).await.unwrap();
+    sign_in(&c, ADMIN_EMAIL).await;
+    c.goto(&upload).await.unwrap();
+    c.wait()
+        .for_element(Locator::Css("input[type=file]"))
+        .await
+        .unwrap()
+        .send_keys(file.to_str().unwrap())
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[enctype='multipart/form-data'] button")).await.unwrap().click().await.unwrap();
+    let preview = c.wait().for_element(Locator::Css("form[action$='/start'] button")).await.unwrap();
+    assert_eq!(preview.text().await.unwrap(), "Invite 500 people");
+    assert!(c.source().await.unwrap().contains("not-an-email"), "the preview lists the line it cannot import");
+    preview.click().await.unwrap();
+    let bar = c.wait().for_element(Locator::Css(".progress-live[data-in-progress=true] progress")).await.unwrap();
+    assert_eq!(bar.attr("value").await.unwrap().as_deref(), Some("0"), "nothing done before a worker runs");
+
+    let _worker = crate::worker_processes::Worker::with_env(&app, &[("OFFSTAGE_INVITATIONS_PER_DAY", "1000")]);
+    let done = c
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css(".progress-live[data-in-progress=false] progress[value='501'][max='501']"))
+        .await
+        .expect("the bar reaches the end, and the page shows the import done, without anyone reloading it");
+    assert!(done.attr("value").await.unwrap().is_some());
+    let page = c.source().await.unwrap();
+    assert!(page.contains("export-succeeded") && page.contains("Download the error report"), "done, with its report");
+}
+
 /// Fills in and sends the sign-in form the browser shows (or is about to).
 async fn sign_in(c: &fantoccini::Client, email: &str) {
     fill_sign_in(c, email, PASSWORD).await;

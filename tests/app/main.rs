@@ -29,6 +29,7 @@ mod exports;
 mod fair_dispatch;
 mod health;
 mod health_scores;
+mod imports;
 mod internal_runs;
 mod invitations;
 mod jobs;

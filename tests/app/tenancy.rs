@@ -25,8 +25,14 @@ const WORKSPACE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/workspaces/{slug}/exports"),
     ("POST", "/workspaces/{slug}/exports"),
     ("GET", "/workspaces/{slug}/exports/{id}/download"),
+    ("GET", "/workspaces/{slug}/imports/{id}"),
+    ("POST", "/workspaces/{slug}/imports/{id}/cancel"),
+    ("GET", "/workspaces/{slug}/imports/{id}/errors.csv"),
+    ("POST", "/workspaces/{slug}/imports/{id}/start"),
     ("POST", "/workspaces/{slug}/invitations/{id}/revoke"),
     ("GET", "/workspaces/{slug}/members"),
+    ("GET", "/workspaces/{slug}/members/import"),
+    ("POST", "/workspaces/{slug}/members/import"),
     ("POST", "/workspaces/{slug}/members"),
     ("POST", "/workspaces/{slug}/members/{id}/remove"),
     ("POST", "/workspaces/{slug}/members/{id}/role"),
@@ -77,6 +83,9 @@ const PLATFORM_ROUTES: &[(&str, &str)] = &[
 
 /// Every route of the API, under `/api/v1`.
 const API_ROUTES: &[(&str, &str)] = &[
+    ("POST", "/imports/members"),
+    ("GET", "/imports/{id}"),
+    ("DELETE", "/imports/{id}"),
     ("GET", "/openapi.json"),
     ("GET", "/runs"),
     ("GET", "/runs/{id}"),
@@ -113,6 +122,7 @@ struct World {
     a_run: String,
     a_schedule: String,
     a_export: String,
+    a_import: String,
     outsider: Visitor,
 }
 
@@ -157,9 +167,12 @@ async fn world(app: &TestApp) -> World {
     let a_schedule = offstage::engine::schedules::create(&app.db, schedule, &app.config.limits).await.unwrap().id;
     let asked = offstage::exports::workflows::export_workspace_data::new_export(&a, &app.admin.id);
     let a_export = offstage::exports::record::create(&app.db, asked).await.unwrap().id;
+    let rows = offstage::imports::csv_file::parse_members(b"email\nimported@example.com\n", true).unwrap();
+    let a_import = offstage::imports::record::create(&app.db, &scope, &rows, "preview").await.unwrap().id;
     app.drain_jobs_due().await;
     World {
         a_export,
+        a_import,
         a,
         b,
         a_membership,
@@ -179,6 +192,7 @@ fn concrete(template: &str, slug: &str, w: &World) -> Vec<String> {
         ("/invitations/", &w.a_invitation),
         ("/api-keys/", &w.a_key),
         ("/exports/", &w.a_export),
+        ("/imports/", &w.a_import),
         ("/runs/", &w.a_run),
         ("/schedules/", &w.a_schedule),
         ("/mailbox/", &w.a_run),
@@ -231,7 +245,8 @@ async fn snapshot(app: &TestApp, w: &World) -> String {
         runs.into_iter().map(|r| (r.id.into_string(), r.status)).collect();
     let schedules = offstage::db::entities::schedule::Entity::find().all(&app.db).await.unwrap();
     let exports = offstage::db::entities::export::Entity::find().all(&app.db).await.unwrap();
-    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}{exports:?}")
+    let imports = offstage::db::entities::import::Entity::find_by_id(&w.a_import).one(&app.db).await.unwrap();
+    format!("{ws:?}{members:?}{invites:?}{keys:?}{runs:?}{schedules:?}{exports:?}{imports:?}")
 }
 
 on_both_databases! {
@@ -297,6 +312,8 @@ on_both_databases! {
                 let a_params = serde_json::json!({ "params": { "workspace_id": w.a.id } });
                 let request = match *method {
                     "GET" => app.anonymous().get(url),
+                    "DELETE" => app.anonymous().delete(url),
+                    _ if path.ends_with("/members") => app.anonymous().post(url).header("content-type", "text/csv").body("email\n"),
                     _ if path.ends_with("/batch") => app.anonymous().post(url).json(&serde_json::json!({ "runs": [a_params] })),
                     _ => app.anonymous().post(url).json(&a_params),
                 };
@@ -304,7 +321,7 @@ on_both_databases! {
                 let status = response.status();
                 let body = response.text().await.unwrap();
                 assert!(!body.contains(&w.a.id) && !body.contains(&w.a_run), "{method} {path} shows A: {body}");
-                if path.contains(&w.a_run) || path.contains("/workflows/") {
+                if path.contains(&w.a_run) || path.contains(&w.a_import) || path.contains("/workflows/") {
                     assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
                 }
             }

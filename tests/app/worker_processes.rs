@@ -28,6 +28,15 @@ impl Worker {
         Worker::command(app, "web", "4", port)
     }
 
+    /// `offstage worker` with settings of its own (`OFFSTAGE_…` variables).
+    pub(crate) fn with_env(app: &TestApp, settings: &[(&str, &str)]) -> Worker {
+        let mut command = Worker::base(app, "worker", "4", 0);
+        for (key, value) in settings {
+            command.env(key, value);
+        }
+        Worker::spawn(&mut command)
+    }
+
     /// `offstage worker` sending mail through `smtp_url`.
     pub(crate) fn mailing(app: &TestApp, smtp_url: &str) -> Worker {
         Worker::spawn(Worker::base(app, "worker", "4", 0).env("OFFSTAGE_SMTP_URL", smtp_url))

@@ -9,6 +9,8 @@ pub mod email_suppression;
 pub mod enrolment;
 pub mod export;
 pub mod health_score;
+pub mod import;
+pub mod import_row;
 pub mod invitation;
 pub mod invoice;
 pub mod login_attempt;

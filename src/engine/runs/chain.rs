@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
 
 use super::{RunFilter, RunView, list};
+use crate::domain::RunId;
 use crate::engine::Error;
 use crate::tenancy::Reach;
 
@@ -23,6 +24,20 @@ pub async fn chain<'a>(
     }
     runs.reverse();
     Ok(runs)
+}
+
+/// The progress of the chain that began with the run `first_id`, if `reach` sees that run.
+pub async fn progress_of_chain<'a>(
+    db: &DatabaseConnection,
+    first_id: &RunId,
+    reach: impl Into<Reach<'a>> + Copy,
+) -> Result<Option<ChainProgress>, Error> {
+    let Some(first) = super::get(db, first_id, reach).await? else { return Ok(None) };
+    let mut runs = chain(db, &first, reach).await?;
+    if runs.is_empty() {
+        runs.push(first);
+    }
+    Ok(ChainProgress::of(&runs, Utc::now()))
 }
 
 /// "150 of 205", from the newest `progress` (`{"processed", "total"}`) a run of the chain output.

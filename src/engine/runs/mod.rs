@@ -15,7 +15,7 @@ pub mod waiting;
 pub(crate) use actions::cancel_by_business_key_in;
 pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
 pub use batch::{Placed, Started, start_batch, start_batch_in};
-pub use chain::{ChainProgress, chain, counts as chain_counts, progress as chain_progress};
+pub use chain::{ChainProgress, chain, counts as chain_counts, progress as chain_progress, progress_of_chain};
 pub use in_statement::{RunsInStatement, array, column};
 pub use period::Period;
 pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list};

@@ -69,13 +69,8 @@ pub async fn rows<'a>(
         let mut progress = None;
         if status == "running"
             && let Some(run_id) = &export.run_id
-            && let Some(first) = runs::get(&state.db, &RunId::from(run_id.clone()), reach).await?
         {
-            let mut chain = runs::chain(&state.db, &first, reach).await?;
-            if chain.is_empty() {
-                chain.push(first);
-            }
-            progress = ChainProgress::of(&chain, Utc::now());
+            progress = runs::progress_of_chain(&state.db, &RunId::from(run_id.clone()), reach).await?;
             if progress.as_ref().is_some_and(|p| !p.in_progress) {
                 // The chain ended without recording the file: its last run failed or was cancelled.
                 status = "failed";

@@ -8,6 +8,7 @@ mod emails;
 mod export_list;
 mod invitations;
 mod mailbox;
+mod member_imports;
 mod members;
 mod platform;
 mod platform_exports;
@@ -33,6 +34,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/", web::get().to(home))
             .configure(workspaces::configure)
             .configure(members::configure)
+            .configure(member_imports::configure)
             .configure(invitations::configure)
             .configure(api_keys::configure)
             .configure(workflows::configure)

@@ -2,6 +2,7 @@
 //! `ApiScope`: the key's own workspace, and nothing else is reachable.
 
 mod batch_starts;
+mod imports;
 mod openapi;
 mod rate_limit;
 mod runs;
@@ -38,6 +39,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(workflows::configure)
             .configure(batch_starts::configure)
             .configure(runs::configure)
+            .configure(imports::configure)
             .configure(openapi::configure)
             .default_service(web::to(not_found)),
     );

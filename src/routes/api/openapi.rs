@@ -9,6 +9,7 @@ use serde_json::{Map, Value, json};
 use super::batch_starts::BATCH_MAX;
 use super::workflows::{IDEMPOTENCY_KEY_MAX, offered};
 use crate::engine::Registry;
+use crate::imports::csv_file::{MAX_BYTES, MAX_ROWS};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -204,6 +205,7 @@ pub fn build(base_url: &str, registry: &Registry) -> Value {
         json!({ "post": { "operationId": "retryRun", "summary": "Run a failed run again, with a fresh set of attempts", "parameters": id_parameter(),
             "responses": responses(&[(200, "The run, queued again", schema("Run"))], &[400, 401, 403, 404, 409]) } }),
     );
+    imports(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": { "title": "Offstage API", "version": env!("CARGO_PKG_VERSION") },
@@ -215,6 +217,42 @@ pub fn build(base_url: &str, registry: &Registry) -> Value {
             "schemas": components()
         }
     })
+}
+
+/// The members import: a CSV body in, the import's counts and first errors out.
+fn imports(paths: &mut Map<String, Value>) {
+    let started = json!({ "type": "object", "required": ["id", "status", "total_rows"], "properties": {
+        "id": { "type": "string" }, "status": { "const": "running" }, "total_rows": { "type": "integer" } } });
+    let mut answers = responses(&[(202, "The import, started", started)], &[400, 401, 403, 413, 422, 429]);
+    answers["413"]["description"] = json!(format!("The file is larger than {} MB", MAX_BYTES / (1024 * 1024)));
+    answers["403"]["description"] = json!("Only keys of owners and admins may invite (every key may)");
+    answers["202"]["links"] = json!({
+        "GetImport": { "operationId": "getImport", "parameters": { "id": "$response.body#/id" } },
+        "CancelImport": { "operationId": "cancelImport", "parameters": { "id": "$response.body#/id" } }
+    });
+    paths.insert(
+        "/imports/members".into(),
+        json!({ "post": {
+            "operationId": "importMembers",
+            "summary": "Invite the people of a CSV file (email,role,name), 100 lines per run",
+            "description": format!("At most {MAX_ROWS} rows. A file that is not UTF-8, has another header or too many rows, or asks for more invitations than the workspace may send today is refused whole (422) and nothing starts; a line with a bad email or role is a failed row of the import."),
+            "requestBody": { "required": true, "content": { "text/csv": { "schema": { "type": "string",
+                "description": "A header line naming the columns (email, and optionally role and name), then one person per line",
+                "example": "email\nada@example.com\n" } } } },
+            "responses": answers
+        } }),
+    );
+    paths.insert(
+        "/imports/{id}".into(),
+        json!({
+            "get": { "operationId": "getImport", "summary": "How far an import got, and its first 1,000 errors",
+                "parameters": id_parameter(),
+                "responses": responses(&[(200, "The import", schema("Import"))], &[400, 401, 404]) },
+            "delete": { "operationId": "cancelImport", "summary": "Cancel an import; the rows already done stay done",
+                "parameters": id_parameter(),
+                "responses": responses(&[(200, "The cancelled import", schema("Import"))], &[400, 401, 403, 404, 409]) }
+        }),
+    );
 }
 
 fn components() -> Value {
@@ -238,6 +276,17 @@ fn components() -> Value {
                 "events": { "type": "array", "description": "The timeline (one run, and the answer to \"wait\")",
                     "items": { "type": "object", "required": ["at", "kind", "message"],
                         "properties": { "at": time, "kind": { "type": "string" }, "message": { "type": "string" } } } }
+            } },
+        "Import": { "type": "object",
+            "required": ["id", "status", "total_rows", "processed_rows", "created", "skipped", "failed_rows", "errors"],
+            "properties": {
+                "id": { "type": "string" },
+                "status": { "type": "string", "enum": ["preview", "running", "succeeded", "failed", "cancelled"],
+                    "description": "preview: uploaded in the admin and not confirmed yet" },
+                "total_rows": { "type": "integer" }, "processed_rows": { "type": "integer" },
+                "created": { "type": "integer" }, "skipped": { "type": "integer" }, "failed_rows": { "type": "integer" },
+                "errors": { "type": "array", "items": { "type": "object", "required": ["row", "value", "message"],
+                    "properties": { "row": { "type": "integer" }, "value": { "type": "string" }, "message": { "type": "string" } } } }
             } },
         "Workspace": { "type": "object", "required": ["id", "slug", "name", "timezone"],
             "properties": {

@@ -64,6 +64,14 @@ impl Visitor {
         self.post_raw(path, &all).await
     }
 
+    /// Uploads `file` (as `file.csv` in the field `file`) with the session's CSRF token, as a
+    /// `multipart/form-data` form.
+    pub async fn post_file(&self, path: &str, file: Vec<u8>) -> reqwest::Response {
+        let part = reqwest::multipart::Part::bytes(file).file_name("file.csv").mime_str("text/csv").unwrap();
+        let form = reqwest::multipart::Form::new().text("csrf_token", self.csrf.clone()).part("file", part);
+        self.client.post(format!("{}{path}", self.app_address)).multipart(form).send().await.unwrap()
+    }
+
     /// Posts a form with the session's CSRF token added and a header (an `X-Forwarded-For`, say).
     pub async fn post_form_with(&self, path: &str, header: (&str, &str), fields: &[(&str, &str)]) -> reqwest::Response {
         let mut all: Vec<(&str, &str)> = vec![("csrf_token", &self.csrf)];

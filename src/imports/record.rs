@@ -1,0 +1,174 @@
+//! The `imports` and `import_rows` tables: an import is made with all its lines at once
+//! (`preview` from the admin, `running` from the API), counts its lines as they are done, and
+//! ends `succeeded` or `cancelled`. Reads are scoped to the workspace.
+
+use chrono::Utc;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde_json::json;
+
+use super::csv_file::MemberRow;
+use crate::db::begin_write;
+use crate::db::entities::{import, import_row};
+use crate::domain::PublicId;
+use crate::tenancy::Scope;
+
+/// Lines written per INSERT (6 values each, well under either database's limit).
+const ROWS_PER_INSERT: usize = 1_000;
+/// Errors an import's API answer and page list; the CSV report has them all.
+pub const ERRORS_SHOWN: u64 = 1_000;
+
+/// Makes the import of `rows` into the scope's workspace, with status `status` (`preview` or
+/// `running`); the lines that cannot be imported are failed from the start.
+pub async fn create(
+    db: &DatabaseConnection,
+    scope: &Scope,
+    rows: &[MemberRow],
+    status: &str,
+) -> Result<import::Model, DbErr> {
+    let id = PublicId::generate("imp");
+    let failed = rows.iter().filter(|r| r.invitee.is_err()).count() as i64;
+    let made = import::Model {
+        id: id.clone(),
+        kind: "members".into(),
+        workspace_id: Some(scope.workspace_id().to_owned()),
+        status: status.into(),
+        total_rows: rows.len() as i64,
+        processed_rows: failed,
+        created: 0,
+        skipped: 0,
+        failed_rows: failed,
+        requested_by: Some(scope.actor().label()),
+        run_id: None,
+        created_at: Utc::now(),
+        finished_at: None,
+    };
+    let txn = begin_write(db).await?;
+    import::Entity::insert(import::ActiveModel::from(made.clone())).exec(&txn).await?;
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let lines = chunk.iter().map(|row| {
+            let (fields, outcome, message) = match &row.invitee {
+                Ok((email, role)) => {
+                    (json!({ "email": email.as_str(), "role": role.as_str(), "name": row.name }), None, None)
+                }
+                Err(reason) => (json!({}), Some("failed".to_owned()), Some(reason.clone())),
+            };
+            import_row::ActiveModel {
+                import_id: Set(id.clone()),
+                row_number: Set(row.number),
+                value: Set(row.value.clone()),
+                fields: Set(fields.to_string()),
+                outcome: Set(outcome),
+                message: Set(message),
+            }
+        });
+        import_row::Entity::insert_many(lines).exec(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(made)
+}
+
+/// One of the workspace's imports.
+pub async fn find_in(db: &DatabaseConnection, scope: &Scope, id: &str) -> Result<Option<import::Model>, DbErr> {
+    let found = import::Entity::find_by_id(id).one(db).await?;
+    Ok(found.filter(|i| i.workspace_id.as_deref() == Some(scope.workspace_id())))
+}
+
+/// The workspace's newest imports.
+pub async fn list_in(db: &DatabaseConnection, scope: &Scope) -> Result<Vec<import::Model>, DbErr> {
+    import::Entity::find()
+        .filter(import::Column::WorkspaceId.eq(scope.workspace_id()))
+        .order_by_desc(import::Column::CreatedAt)
+        .limit(20)
+        .all(db)
+        .await
+}
+
+/// The failed lines, in order: all of them, or the first `limit`.
+pub async fn errors(
+    db: &DatabaseConnection,
+    import_id: &str,
+    limit: Option<u64>,
+) -> Result<Vec<import_row::Model>, DbErr> {
+    import_row::Entity::find()
+        .filter(import_row::Column::ImportId.eq(import_id))
+        .filter(import_row::Column::Outcome.eq("failed"))
+        .order_by_asc(import_row::Column::RowNumber)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The next `limit` lines still to do.
+pub async fn pending<C: ConnectionTrait>(db: &C, import_id: &str, limit: u64) -> Result<Vec<import_row::Model>, DbErr> {
+    import_row::Entity::find()
+        .filter(import_row::Column::ImportId.eq(import_id))
+        .filter(import_row::Column::Outcome.is_null())
+        .order_by_asc(import_row::Column::RowNumber)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// A previewed import starts: `running`, its chain's first run recorded. False when it was
+/// not waiting for that (started already, or cancelled).
+pub async fn start(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+    set_status(db, id, &["preview"], "running", false).await
+}
+
+pub async fn attach_run(db: &DatabaseConnection, id: &str, run_id: &str) -> Result<(), DbErr> {
+    import::Entity::update_many()
+        .col_expr(import::Column::RunId, Expr::value(run_id))
+        .filter(import::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+/// Stops an import that has not ended: the lines not done stay undone. False when it had ended.
+pub async fn cancel(db: &DatabaseConnection, id: &str) -> Result<bool, DbErr> {
+    set_status(db, id, &["preview", "running"], "cancelled", true).await
+}
+
+async fn set_status<C: ConnectionTrait>(
+    db: &C,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    finished: bool,
+) -> Result<bool, DbErr> {
+    let mut update = import::Entity::update_many().col_expr(import::Column::Status, Expr::value(to));
+    if finished {
+        update = update.col_expr(import::Column::FinishedAt, Expr::value(Utc::now()));
+    }
+    let done = update
+        .filter(import::Column::Id.eq(id))
+        .filter(import::Column::Status.is_in(from.iter().copied()))
+        .exec(db)
+        .await?;
+    Ok(done.rows_affected == 1)
+}
+
+/// The running import `id` has no line left to do.
+pub async fn succeed<C: ConnectionTrait>(db: &C, id: &str) -> Result<(), DbErr> {
+    set_status(db, id, &["running"], "succeeded", true).await.map(|_| ())
+}
+
+/// Adds a batch's outcomes to the import's counts.
+pub async fn count<C: ConnectionTrait>(db: &C, id: &str, created: i64, skipped: i64, failed: i64) -> Result<(), DbErr> {
+    import::Entity::update_many()
+        .col_expr(
+            import::Column::ProcessedRows,
+            Expr::col(import::Column::ProcessedRows).add(created + skipped + failed),
+        )
+        .col_expr(import::Column::Created, Expr::col(import::Column::Created).add(created))
+        .col_expr(import::Column::Skipped, Expr::col(import::Column::Skipped).add(skipped))
+        .col_expr(import::Column::FailedRows, Expr::col(import::Column::FailedRows).add(failed))
+        .filter(import::Column::Id.eq(id))
+        .exec(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,3 @@
+//! The imports' workflows.
+
+pub mod import_members;

@@ -1,0 +1,86 @@
+//! A worker process killed with SIGKILL in the middle of an import: a second worker goes on
+//! where it was, and every person is invited exactly once (one invitation, one email).
+
+use std::time::{Duration, Instant};
+
+use offstage::db::entities::{email, import, invitation};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use super::members_csv;
+use crate::helpers::{Backend, TestApp};
+use crate::worker_processes::Worker;
+
+const PEOPLE: usize = 3_000;
+
+async fn processed(app: &TestApp, id: &str) -> import::Model {
+    import::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap()
+}
+
+async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once(backend: Backend) {
+    let app = TestApp::spawn_web_only_with(backend, |c| c.limits.invitations_per_day = 10_000).await;
+    let acme = app.create_workspace("Acme", &app.admin).await;
+    let key = app.api_key(&acme).await;
+    let response = app
+        .anonymous()
+        .post(app.url("/api/v1/imports/members"))
+        .bearer_auth(&key)
+        .header("content-type", "text/csv")
+        .body(members_csv(PEOPLE, &[]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let limit = [("OFFSTAGE_INVITATIONS_PER_DAY", "10000")];
+
+    let mut first = Worker::with_env(&app, &limit);
+    let started = Instant::now();
+    loop {
+        let done = processed(&app, &id).await.processed_rows;
+        if done >= 300 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the first worker did only {done} rows in 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill_9();
+    let at_kill = processed(&app, &id).await;
+    assert!(at_kill.processed_rows < PEOPLE as i64, "killed in the middle ({} done)", at_kill.processed_rows);
+    assert_eq!(at_kill.status, "running");
+
+    let _second = Worker::with_env(&app, &limit);
+    let started = Instant::now();
+    while processed(&app, &id).await.status != "succeeded" {
+        assert!(started.elapsed() < Duration::from_secs(120), "the import did not finish 120 s after the kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let done = processed(&app, &id).await;
+    assert_eq!(
+        (done.processed_rows, done.created, done.skipped, done.failed_rows),
+        (PEOPLE as i64, PEOPLE as i64, 0, 0)
+    );
+    let invitations =
+        invitation::Entity::find().filter(invitation::Column::WorkspaceId.eq(&acme.id)).all(&app.db).await.unwrap();
+    let addresses: std::collections::BTreeSet<&str> = invitations.iter().map(|i| i.email.as_str()).collect();
+    assert_eq!((invitations.len(), addresses.len()), (PEOPLE, PEOPLE), "each person invited once");
+    let emails = email::Entity::find()
+        .filter(email::Column::WorkspaceId.eq(&acme.id))
+        .filter(email::Column::Kind.eq("invitation"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(emails, PEOPLE as u64, "one invitation email each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once_on_sqlite() {
+    an_import_killed_in_the_middle_resumes_and_invites_each_person_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once_on_postgres() {
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    an_import_killed_in_the_middle_resumes_and_invites_each_person_once(Backend::Postgres).await;
+}
