@@ -86,10 +86,33 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        index(manager, "idx_import_rows_outcome", ImportRows::Table, &[ImportRows::ImportId, ImportRows::Outcome]).await
+        // The invitations a workspace sent in the last 24 hours are counted before each batch is
+        // invited (the daily limit): from an index, not by reading every invitation it ever sent.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX idx_invitations_workspace_created ON invitations (workspace_id, created_at)",
+            )
+            .await?;
+        // The lines still to do, in order, without walking past those done (a batch reads the
+        // next 100 of them); and the failed ones, in order, for the report.
+        manager
+            .get_connection()
+            .execute_unprepared(
+                "CREATE INDEX idx_import_rows_pending ON import_rows (import_id, row_number) WHERE outcome IS NULL",
+            )
+            .await?;
+        index(
+            manager,
+            "idx_import_rows_outcome",
+            ImportRows::Table,
+            &[ImportRows::ImportId, ImportRows::Outcome, ImportRows::RowNumber],
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager.get_connection().execute_unprepared("DROP INDEX idx_invitations_workspace_created").await?;
         manager.drop_table(Table::drop().table(ImportRows::Table).to_owned()).await?;
         manager.drop_table(Table::drop().table(Imports::Table).to_owned()).await
     }

@@ -2,18 +2,20 @@
 //! outcomes and the import's counts (`Scope::invite_each`, the rules and daily limit of a single
 //! invitation). A crash before the commit leaves the lines to do; after it, they are done: so a
 //! line is never invited twice, and an import of a file already imported invites nobody again
-//! ("already a member", "already invited").
+//! ("already a member", "already invited"). The invitation emails are sent at bulk priority,
+//! like the import, so they never wait in front of any workspace's other runs.
 
 use std::collections::BTreeMap;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QuerySelect};
 
 use super::record;
 use crate::config::Config;
 use crate::db::begin_write;
 use crate::db::entities::{import, import_row};
 use crate::domain::{Email, Role};
+use crate::engine::Priority;
 use crate::tenancy::Scope;
 use crate::workspaces::{Invited, Invitee};
 
@@ -37,8 +39,11 @@ pub async fn next_batch(
     config: &Config,
 ) -> anyhow::Result<Progress> {
     let txn = begin_write(db).await?;
+    // Batches of one import take turns on its row (SQLite's writer lock does the same), so a
+    // continuation that starts before its predecessor committed reads the lines left after it.
     let import = import::Entity::find_by_id(import_id)
         .filter(import::Column::WorkspaceId.eq(scope.workspace_id()))
+        .lock_exclusive()
         .one(&txn)
         .await?
         .ok_or_else(|| anyhow::anyhow!("the workspace has no import {import_id}"))?;
@@ -60,7 +65,7 @@ pub async fn next_batch(
         None => scope.clone(),
     };
     let people: Vec<Invitee> = invitees.iter().map(|(_, invitee)| invitee.clone()).collect();
-    let answers = acting.invite_each(&txn, &people, config).await?;
+    let answers = acting.invite_each(&txn, &people, config, Priority::Bulk).await?;
     // Lines with the same outcome and message are marked in one statement.
     let mut marks: BTreeMap<(&str, Option<String>), Vec<i64>> = BTreeMap::new();
     for ((number, _), answer) in invitees.iter().zip(&answers) {

@@ -16,6 +16,7 @@ use super::templates::Rendered;
 use crate::db::entities::email;
 use crate::domain::PublicId;
 use crate::engine::runs::{self, NewRun};
+use crate::engine::{Priority, Workflow};
 use crate::mail::Error;
 use crate::mail::workflows::send_email::{self, SendEmail};
 use crate::tenancy::{Platform, Reach};
@@ -96,8 +97,20 @@ pub async fn enqueue_in<C: ConnectionTrait>(
     emails: &[NewEmail],
     from_domain: &str,
 ) -> Result<Vec<String>, Error> {
+    enqueue_at_in(txn, emails, from_domain, SendEmail::PRIORITY).await
+}
+
+/// `enqueue_in`, the emails sent at `priority` rather than before other work (`Priority::Bulk`
+/// for the invitations of an import: they wait behind every workspace's other runs, as the
+/// import does).
+pub async fn enqueue_at_in<C: ConnectionTrait>(
+    txn: &C,
+    emails: &[NewEmail],
+    from_domain: &str,
+    priority: Priority,
+) -> Result<Vec<String>, Error> {
     let all: Vec<&NewEmail> = emails.iter().collect();
-    Ok(write_in(txn, &all, from_domain).await?.into_iter().flatten().collect())
+    Ok(write_in(txn, &all, from_domain, priority).await?.into_iter().flatten().collect())
 }
 
 /// `enqueue_in` answering for each email: its id when this call wrote it, `None` when its dedupe
@@ -106,6 +119,7 @@ pub(super) async fn write_in<C: ConnectionTrait>(
     txn: &C,
     emails: &[&NewEmail],
     from_domain: &str,
+    priority: Priority,
 ) -> Result<Vec<Option<String>>, Error> {
     let mut seen = HashSet::new();
     let ids: Vec<Option<String>> =
@@ -113,13 +127,13 @@ pub(super) async fn write_in<C: ConnectionTrait>(
     let distinct: Vec<(&str, &NewEmail)> =
         ids.iter().zip(emails).filter_map(|(id, email)| Some((id.as_deref()?, *email))).collect();
     let written: HashSet<String> = if txn.get_database_backend() == DbBackend::Postgres {
-        super::outbox_postgres::insert_in(txn, &distinct, from_domain).await?
+        super::outbox_postgres::insert_in(txn, &distinct, from_domain, priority).await?
     } else {
         let mut created = Vec::new();
         for chunk in distinct.chunks(ROWS_PER_INSERT) {
             created.extend(insert_new_sqlite(txn, chunk, from_domain).await?);
         }
-        let sends: Vec<NewRun> = created.iter().map(|id| send_run(id)).collect();
+        let sends: Vec<NewRun> = created.iter().map(|id| send_run(id, priority)).collect();
         runs::start_all_in(txn, &sends).await?;
         created
     }
@@ -128,11 +142,12 @@ pub(super) async fn write_in<C: ConnectionTrait>(
     Ok(ids.into_iter().map(|id| id.filter(|id| written.contains(id))).collect())
 }
 
-/// The run that delivers the email `id`.
-pub(super) fn send_run(id: &str) -> NewRun {
+/// The run that delivers the email `id`, in `priority`'s class.
+pub(super) fn send_run(id: &str, priority: Priority) -> NewRun {
     NewRun::of::<SendEmail>(&send_email::Params { email_id: id.to_owned() })
         .business_key(business_key(id))
         .trigger("email")
+        .at_priority(priority)
 }
 
 async fn insert_new_sqlite<C: ConnectionTrait>(

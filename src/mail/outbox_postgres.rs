@@ -10,6 +10,7 @@ use chrono::Utc;
 use sea_orm::{ConnectionTrait, DbBackend, Statement, Value};
 
 use super::outbox::{EmailStatus, NewEmail, message_id, send_run};
+use crate::engine::Priority;
 use crate::engine::runs::{RunsInStatement, array, column};
 use crate::mail::Error;
 
@@ -43,6 +44,7 @@ pub(super) async fn insert_in<C: ConnectionTrait>(
     db: &C,
     emails: &[(&str, &NewEmail)],
     from_domain: &str,
+    priority: Priority,
 ) -> Result<Vec<String>, Error> {
     if emails.is_empty() {
         return Ok(Vec::new());
@@ -50,7 +52,7 @@ pub(super) async fn insert_in<C: ConnectionTrait>(
     let ids: Vec<String> = emails.iter().map(|(id, _)| (*id).to_owned()).collect();
     let emails: Vec<&NewEmail> = emails.iter().map(|(_, email)| *email).collect();
     let emails = emails.as_slice();
-    let sends: Vec<_> = ids.iter().map(|id| send_run(id)).collect();
+    let sends: Vec<_> = ids.iter().map(|id| send_run(id, priority)).collect();
     let runs = RunsInStatement::prepare(&sends, Utc::now())?;
     let mut values = vec![
         Value::from(ids),

@@ -17,7 +17,9 @@ use sea_orm::{DatabaseConnection, DbBackend};
 use super::outbox::{NewEmail, mark_sent, write_in};
 use crate::db::batcher::Batcher;
 use crate::db::begin_write;
+use crate::engine::Workflow;
 use crate::mail::Error;
+use crate::mail::workflows::send_email::SendEmail;
 
 /// Runs' hand-overs per commit at most: more than ever wait at once.
 const RUNS_PER_COMMIT: usize = 256;
@@ -87,10 +89,10 @@ async fn write(db: &DatabaseConnection, batch: &[Vec<NewEmail>], from_domain: &s
     let all: Vec<&NewEmail> = batch.iter().flatten().collect();
     // One statement on PostgreSQL is atomic by itself; SQLite needs a transaction around its two.
     let ids = if db.get_database_backend() == DbBackend::Postgres {
-        write_in(db, &all, from_domain).await?
+        write_in(db, &all, from_domain, SendEmail::PRIORITY).await?
     } else {
         let txn = begin_write(db).await?;
-        let ids = write_in(&txn, &all, from_domain).await?;
+        let ids = write_in(&txn, &all, from_domain, SendEmail::PRIORITY).await?;
         txn.commit().await?;
         ids
     };

@@ -16,8 +16,10 @@ use sea_orm::{
 use crate::config::Config;
 use crate::db::entities::{invitation, membership, user, workspace};
 use crate::domain::{Email, PublicId, Role};
+use crate::engine::{Priority, Workflow};
 use crate::mail;
 use crate::mail::templates::{Email as _, Invitation};
+use crate::mail::workflows::send_email::SendEmail;
 use crate::tenancy::insert_membership;
 use crate::tenancy::{ActivityKind, Actor, Scope};
 use crate::tokens;
@@ -105,7 +107,8 @@ impl Scope {
         config: &Config,
     ) -> Result<(), Error> {
         let txn = crate::db::begin_write(db).await?;
-        let invited = self.invite_each(&txn, &[Invitee { email: email.clone(), role }], config).await?;
+        let one = [Invitee { email: email.clone(), role }];
+        let invited = self.invite_each(&txn, &one, config, SendEmail::PRIORITY).await?;
         match invited.into_iter().next() {
             Some(Invited::Sent) => {
                 txn.commit().await?;
@@ -124,12 +127,14 @@ impl Scope {
 
     /// Invites each of `invitees` inside `txn`, by the rules of `invite`: one that is a member
     /// already, invited already (or earlier in the list), or beyond the daily limit is not
-    /// invited, and the answer says which. Used one at a time and by imports, 100 at a time.
+    /// invited, and the answer says which. Used one at a time and by imports, 100 at a time;
+    /// the emails go at `sending`'s priority (an import's with its bulk work).
     pub async fn invite_each(
         &self,
         txn: &DatabaseTransaction,
         invitees: &[Invitee],
         config: &Config,
+        sending: Priority,
     ) -> Result<Vec<Invited>, Error> {
         self.require_manager()?;
         for invitee in invitees {
@@ -217,7 +222,7 @@ impl Scope {
             invitation::Entity::insert_many(rows).exec(txn).await?;
         }
         self.record_activities(txn, ActivityKind::InvitationSent, activities).await?;
-        mail::outbox::enqueue_in(txn, &emails, &mail::from_domain(config)).await?;
+        mail::outbox::enqueue_at_in(txn, &emails, &mail::from_domain(config), sending).await?;
         Ok(answers)
     }
 

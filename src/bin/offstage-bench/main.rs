@@ -4,7 +4,8 @@
 //! webhook intake (and the database's durable-insert floor beside it); `email` measures SMTP
 //! delivery through the outbox and the weekly digest of many workspaces; `heavy` the work off
 //! the request path (a month's revenue of many workspaces); `export` "export all workspaces"
-//! by a worker process, its time and peak memory.
+//! by a worker process, its time and peak memory; `import` a members import beside another
+//! workspace's runs.
 
 // Like a test, a benchmark that cannot go on stops right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -15,6 +16,7 @@ mod export;
 mod fairness;
 mod fan_out;
 mod heavy;
+mod import;
 mod jobs;
 mod process;
 mod webhooks;
@@ -97,6 +99,15 @@ enum Bench {
         #[arg(long)]
         s3: bool,
     },
+    /// A members import of N rows while another workspace's runs keep starting.
+    Import {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 10_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Heavy work: a month's revenue of N workspaces with 12 paid invoices each.
     Heavy {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -123,6 +134,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Email { db, emails, workspaces, concurrency } => email::run(db, emails, workspaces, concurrency).await?,
         Bench::Heavy { db, workspaces, concurrency } => heavy::run(db, workspaces, concurrency).await?,
         Bench::Export { db, workspaces, s3 } => export::run(db, workspaces, s3).await?,
+        Bench::Import { db, rows, concurrency } => import::run(db, rows, concurrency).await?,
     };
     println!("{line}");
     Ok(())

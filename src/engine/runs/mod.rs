@@ -44,6 +44,8 @@ pub struct NewRun {
     trigger: &'static str,
     /// Someone waits for this run's end (`"wait": true`): announce it to every process.
     awaited: bool,
+    /// Its class instead of its workflow's (`at_priority`).
+    priority: Option<Priority>,
 }
 
 impl NewRun {
@@ -63,6 +65,7 @@ impl NewRun {
             chain_id: None,
             trigger: "code",
             awaited: false,
+            priority: None,
         }
     }
 
@@ -105,6 +108,13 @@ impl NewRun {
     /// the run is urgent whatever its workflow's priority.
     pub fn awaited(mut self) -> NewRun {
         self.awaited = true;
+        self
+    }
+
+    /// Runs in `priority`'s class instead of its workflow's: the emails an import sends go with
+    /// the bulk work that made them, not before every workspace's other runs.
+    pub fn at_priority(mut self, priority: Priority) -> NewRun {
+        self.priority = Some(priority);
         self
     }
 
@@ -232,7 +242,8 @@ pub(super) fn prepare<'a>(
                 run_at,
                 max_attempts,
                 // Someone waits for an awaited run right now, whatever its workflow's class.
-                priority: if new.awaited { Priority::Urgent } else { new.workflow.priority() }.queue_value(),
+                priority: if new.awaited { Priority::Urgent } else { new.priority.unwrap_or(new.workflow.priority()) }
+                    .queue_value(),
                 lane: workspace_of(new).unwrap_or_default(),
             },
         });

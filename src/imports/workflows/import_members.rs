@@ -1,7 +1,8 @@
 //! `import_members {workspace_id, import_id}`: invites the people of an uploaded CSV, 100 lines
 //! per run of one chain (`imports::members`), until none is left or the import is cancelled.
-//! Started by Offstage when an import is confirmed or posted to the API; one at a time per
-//! workspace, at bulk priority, so an import never delays other work of any workspace.
+//! Started by Offstage when an import is confirmed or posted to the API, at bulk priority (its
+//! invitation emails too), so an import never delays other work of any workspace. Its batches
+//! take turns on the import's row, so they never overlap.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -39,7 +40,6 @@ impl Workflow for ImportMembers {
     const DESCRIPTION: &'static str = "Invites the people of an uploaded CSV file, 100 lines per run.";
     const PRIORITY: Priority = Priority::Bulk;
     const INTERNAL: bool = true;
-    const RUNNING_PER_WORKSPACE: Option<u32> = Some(1);
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
