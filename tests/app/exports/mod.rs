@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::cli::{offstage, stdout};
-use crate::helpers::{ADMIN_EMAIL, TestApp, location};
+use crate::helpers::{ADMIN_EMAIL, Backend, TestApp, location};
 use crate::on_both_databases;
 
 /// The columns of the all-workspaces export, in order.
@@ -212,25 +212,6 @@ on_both_databases! {
         assert_eq!(text.lines().count() as u64, workspaces + 1);
     }
 
-    async fn an_export_no_worker_has_picked_up_yet_shows_as_running_with_a_live_progress_bar(app: TestApp) {
-        let web_only = TestApp::spawn_web_only(if app.database_url.starts_with("sqlite") {
-            crate::helpers::Backend::Sqlite
-        } else {
-            crate::helpers::Backend::Postgres
-        })
-        .await;
-        let admin = web_only.sign_in(ADMIN_EMAIL).await;
-        admin.post_form("/admin/platform/exports", &[("format", "jsonl")]).await;
-        let export = newest_export(&web_only).await;
-        let (_, html) = admin.get_html("/admin/platform/exports").await;
-        assert!(html.contains("export-running"), "{html}");
-        let run = export.run_id.unwrap();
-        assert!(html.contains(&format!("data-progress-url=\"/admin/platform/runs/{run}/progress\"")), "the live bar polls the chain");
-        assert!(html.contains("<progress") && !html.contains("/download"), "no download before the file is whole");
-        let early = admin.get(&format!("/admin/platform/exports/{}/download", export.id)).await;
-        assert_eq!(early.status(), StatusCode::CONFLICT, "not finished yet");
-    }
-
     async fn platform_exports_are_for_platform_admins_only(app: TestApp) {
         let acme = acme(&app).await;
         let admin = app.sign_in(ADMIN_EMAIL).await;
@@ -249,4 +230,34 @@ on_both_databases! {
         let path = format!("/admin/workspaces/{}/exports/{}/download", acme.slug, done.id);
         assert_eq!(owner.get(&path).await.status(), StatusCode::NOT_FOUND, "not through a workspace either");
     }
+}
+
+async fn an_export_no_worker_has_picked_up_yet_shows_as_running_with_a_live_progress_bar(backend: Backend) {
+    let web_only = TestApp::spawn_web_only(backend).await;
+    let admin = web_only.sign_in(ADMIN_EMAIL).await;
+    admin.post_form("/admin/platform/exports", &[("format", "jsonl")]).await;
+    let export = newest_export(&web_only).await;
+    let (_, html) = admin.get_html("/admin/platform/exports").await;
+    assert!(html.contains("export-running"), "{html}");
+    let run = export.run_id.unwrap();
+    assert!(
+        html.contains(&format!("data-progress-url=\"/admin/platform/runs/{run}/progress\"")),
+        "the live bar polls the chain"
+    );
+    assert!(html.contains("<progress") && !html.contains("/download"), "no download before the file is whole");
+    let early = admin.get(&format!("/admin/platform/exports/{}/download", export.id)).await;
+    assert_eq!(early.status(), StatusCode::CONFLICT, "not finished yet");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_no_worker_has_picked_up_yet_shows_as_running_with_a_live_progress_bar_on_sqlite() {
+    an_export_no_worker_has_picked_up_yet_shows_as_running_with_a_live_progress_bar(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_no_worker_has_picked_up_yet_shows_as_running_with_a_live_progress_bar_on_postgres() {
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    an_export_no_worker_has_picked_up_yet_shows_as_running_with_a_live_progress_bar(Backend::Postgres).await;
 }
