@@ -1,6 +1,6 @@
 //! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
 //! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`, `revenue`,
-//! `export workspaces`). Errors end the process
+//! `export workspaces`, `import workspaces`). Errors end the process
 //! with one clear line and a non-zero exit code.
 
 use std::io::Read;
@@ -65,6 +65,22 @@ enum Command {
     Export {
         #[command(subcommand)]
         what: ExportWhat,
+    },
+    /// Import a CSV file, in this process.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Workspaces (`name,slug,owner_email,timezone,plan,stripe_customer_id`), as Platform →
+    /// Imports makes them; prints one JSON line with the counts. Running the same file again
+    /// makes nothing twice, so an interrupted import is finished by running it again.
+    Workspaces {
+        #[arg(long)]
+        file: std::path::PathBuf,
     },
 }
 
@@ -225,6 +241,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Revenue { month, format } => revenue(&config, month, format).await,
+        Command::Import { what: ImportWhat::Workspaces { file } } => {
+            let db = startup::prepare_database(&config).await?;
+            let done = crate::imports::from_file::workspaces_from_file(&db, &config, &file).await?;
+            println!("{}", serde_json::to_string(&done)?);
+            Ok(())
+        }
         Command::Export { what: ExportWhat::Workspaces { out, format } } => {
             let format = match format {
                 ExportFormat::Csv => crate::exports::Format::Csv,

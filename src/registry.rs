@@ -11,6 +11,7 @@ use crate::exports::workflows::expire_exports::ExpireExports;
 use crate::exports::workflows::export_workspace_data::ExportWorkspaceData;
 use crate::exports::workflows::export_workspaces::ExportWorkspaces;
 use crate::imports::workflows::import_members::ImportMembers;
+use crate::imports::workflows::import_workspaces::ImportWorkspaces;
 use crate::mail::workflows::send_email::SendEmail;
 use crate::mail::workflows::send_sequence_step::SendSequenceStep;
 use crate::revenue::workflows::calculate_monthly_revenue::CalculateMonthlyRevenue;
@@ -37,6 +38,7 @@ pub fn workflows() -> Result<Registry, String> {
         workflow::<ExportWorkspaceData>(),
         workflow::<ExpireExports>(),
         workflow::<ImportMembers>(),
+        workflow::<ImportWorkspaces>(),
     ])
 }
 

@@ -29,6 +29,7 @@ mod m20261202_000023_partial_run_key_indexes;
 mod m20261203_000024_revenue;
 mod m20261203_000025_create_exports;
 mod m20261203_000026_create_imports;
+mod m20261203_000027_invitation_tallies;
 
 pub struct Migrator;
 
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000024_revenue::Migration),
             Box::new(m20261203_000025_create_exports::Migration),
             Box::new(m20261203_000026_create_imports::Migration),
+            Box::new(m20261203_000027_invitation_tallies::Migration),
         ]
     }
 }

@@ -223,33 +223,43 @@ pub async fn set_paused(
     Ok(active.update(db).await?)
 }
 
-/// Creates the workspace's built-in schedule `id` of `workflow` on `cron`, following the
-/// workspace's timezone, inside the caller's transaction; an existing one is kept as the operator
-/// left it (paused, say).
-pub async fn ensure_built_in_for_workspace_in<C: sea_orm::ConnectionTrait>(
+/// Creates each workspace's built-in schedule of `workflow` on `cron` (`(schedule id, workspace)`),
+/// following the workspace's timezone, inside the caller's transaction, in one statement; an
+/// existing one is kept as the operator left it (paused, say).
+pub async fn ensure_built_in_for_workspaces_in<C: sea_orm::ConnectionTrait>(
     txn: &C,
-    id: &str,
     workflow: &str,
     cron: &str,
-    ws: &workspace::Model,
+    each: &[(String, &workspace::Model)],
 ) -> Result<(), Error> {
-    let next = CronExpr::parse(cron).map_err(Error::Corrupt)?.next_after(Utc::now(), ws.tz());
-    txn.execute_raw(sea_orm::Statement::from_sql_and_values(
-        txn.get_database_backend(),
-        "INSERT INTO schedules (id, workflow, workspace_id, cron, timezone, params, paused, next_run_at, created_by, created_at) \
-         VALUES ($1, $2, $3, $4, NULL, $5, false, $6, $7, $8) ON CONFLICT (id) DO NOTHING",
-        [
-            id.into(),
+    if each.is_empty() {
+        return Ok(());
+    }
+    let parsed = CronExpr::parse(cron).map_err(Error::Corrupt)?;
+    let now = Utc::now();
+    let row = |n: usize| {
+        let p: Vec<String> = (1..=8).map(|k| format!("${}", n * 8 + k)).collect();
+        format!("({}, {}, {}, {}, NULL, {}, false, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
+    };
+    let mut sql = format!(
+        "INSERT INTO schedules (id, workflow, workspace_id, cron, timezone, params, paused, next_run_at, created_by, created_at) VALUES {}",
+        (0..each.len()).map(row).collect::<Vec<_>>().join(", ")
+    );
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(each.len() * 8);
+    for (id, ws) in each {
+        values.extend([
+            id.clone().into(),
             workflow.into(),
             ws.id.clone().into(),
             cron.into(),
-            serde_json::json!({}).to_string().into(),
-            next.into(),
+            "{}".into(),
+            parsed.next_after(now, ws.tz()).into(),
             BUILT_IN_AUTHOR.into(),
-            Utc::now().into(),
-        ],
-    ))
-    .await?;
+            now.into(),
+        ]);
+    }
+    sql.push_str(" ON CONFLICT (id) DO NOTHING");
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(txn.get_database_backend(), sql, values)).await?;
     Ok(())
 }
 

@@ -1,10 +1,12 @@
-//! Reading an uploaded members CSV (`email,role,name`; role and name may be left out) and
-//! checking it before anything starts. A file that cannot be an import (too large, not UTF-8,
-//! a wrong header, too many rows, a broken line) is refused as a whole with what to do; a line
-//! with a bad email or role, or an email seen on an earlier line, is kept as a failed row with
-//! its reason, for the preview and the error report.
+//! Reading an uploaded CSV and checking it before anything starts. A file that cannot be an
+//! import (too large, not UTF-8, a wrong header, too many rows, a broken line) is refused as a
+//! whole with what to do; a line that cannot be imported (a bad email, an unknown role, a value
+//! seen on an earlier line) is kept as a failed line with its reason, for the preview and the
+//! error report. Members files are read here; workspaces files in `workspaces_file`.
 
 use std::collections::HashMap;
+
+use serde_json::json;
 
 use crate::domain::{Email, Role};
 
@@ -15,19 +17,19 @@ pub const MAX_ROWS: usize = 100_000;
 
 /// One line of the file below the header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MemberRow {
+pub struct Line {
     /// The line's number in the file (the header is line 1).
     pub number: i64,
-    /// The email as written, for the report.
+    /// The line's key as written (an email, a slug), for the report.
     pub value: String,
-    /// Who to invite and as what, or why the line cannot be imported.
-    pub invitee: Result<(Email, Role), String>,
-    pub name: String,
+    /// What to import, as the batch reads it back, or why the line cannot be imported.
+    pub fields: Result<serde_json::Value, String>,
 }
 
-/// Reads `bytes` as a members CSV; `may_grant_owner` is whether the person importing may
-/// invite owners. Err: why the whole file is refused.
-pub fn parse_members(bytes: &[u8], may_grant_owner: bool) -> Result<Vec<MemberRow>, String> {
+/// The rows of a CSV file with the header `columns` (any order, any case; those in `required`
+/// must be there): each row's number and its cells in the order of `columns` ("" when absent).
+/// Err: why the whole file is refused.
+pub fn read_rows(bytes: &[u8], columns: &[&str], required: &[&str]) -> Result<Vec<(i64, Vec<String>)>, String> {
     if bytes.len() > MAX_BYTES {
         return Err(format!(
             "The file is {} MB, more than the {} MB an import may be; split it into smaller files.",
@@ -49,18 +51,18 @@ pub fn parse_members(bytes: &[u8], may_grant_owner: bool) -> Result<Vec<MemberRo
         .iter()
         .map(|h| h.to_lowercase())
         .collect();
-    let column = |name: &str| header.iter().position(|h| h == name);
-    if let Some(unknown) = header.iter().find(|h| !["email", "role", "name"].contains(&h.as_str())) {
+    let named = columns.join(", ");
+    if let Some(unknown) = header.iter().find(|h| !columns.contains(&h.as_str())) {
+        return Err(format!("The header has a column “{unknown}”; the columns are {named}."));
+    }
+    if required.iter().any(|r| !header.iter().any(|h| h == r)) {
         return Err(format!(
-            "The header has a column “{unknown}”; the columns are email, role and name (role and name may be left out)."
+            "The first line must be a header naming the columns: {named} ({} must be there).",
+            required.join(", ")
         ));
     }
-    let Some(email_at) = column("email") else {
-        return Err("The first line must be a header naming the columns: email, role, name.".into());
-    };
-    let (role_at, name_at) = (column("role"), column("name"));
+    let at: Vec<Option<usize>> = columns.iter().map(|c| header.iter().position(|h| h == c)).collect();
     let mut rows = Vec::new();
-    let mut first_line_of: HashMap<String, i64> = HashMap::new();
     for (index, record) in reader.records().enumerate() {
         let number = index as i64 + 2;
         let record =
@@ -72,23 +74,48 @@ pub fn parse_members(bytes: &[u8], may_grant_owner: bool) -> Result<Vec<MemberRo
                 MAX_ROWS + more
             ));
         }
-        let cell = |at: Option<usize>| at.and_then(|i| record.get(i)).unwrap_or("").to_owned();
-        let value = cell(Some(email_at));
-        let invitee = check(&value, &cell(role_at), may_grant_owner).and_then(|(email, role)| {
-            match first_line_of.insert(email.to_string(), number) {
-                Some(first) => {
-                    first_line_of.insert(email.to_string(), first);
-                    Err(format!("The same email as line {first}"))
-                }
-                None => Ok((email, role)),
-            }
-        });
-        rows.push(MemberRow { number, value, invitee, name: cell(name_at) });
+        let cells = at.iter().map(|i| i.and_then(|i| record.get(i)).unwrap_or("").to_owned()).collect();
+        rows.push((number, cells));
     }
     if rows.is_empty() {
         return Err("The file has no rows below its header.".into());
     }
     Ok(rows)
+}
+
+/// Remembers the first line of each key, so a later line with the same key fails naming it.
+#[derive(Default)]
+pub struct FirstSeen(HashMap<String, i64>);
+
+impl FirstSeen {
+    /// Err names the earlier line that had `key` (`what`: "email", "slug").
+    pub fn check(&mut self, what: &str, key: &str, number: i64) -> Result<(), String> {
+        match self.0.get(key) {
+            Some(first) => Err(format!("The same {what} as line {first}")),
+            None => {
+                self.0.insert(key.to_owned(), number);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Reads `bytes` as a members CSV (`email,role,name`; role and name may be left out);
+/// `may_grant_owner` is whether the person importing may invite owners.
+pub fn parse_members(bytes: &[u8], may_grant_owner: bool) -> Result<Vec<Line>, String> {
+    let mut seen = FirstSeen::default();
+    let rows = read_rows(bytes, &["email", "role", "name"], &["email"])?;
+    Ok(rows
+        .into_iter()
+        .map(|(number, cells)| {
+            let [value, role, name] = <[String; 3]>::try_from(cells).unwrap_or_default();
+            let fields = check(&value, &role, may_grant_owner).and_then(|(email, role)| {
+                seen.check("email", email.as_str(), number)?;
+                Ok(json!({ "email": email.as_str(), "role": role.as_str(), "name": name }))
+            });
+            Line { number, value, fields }
+        })
+        .collect())
 }
 
 fn check(email: &str, role: &str, may_grant_owner: bool) -> Result<(Email, Role), String> {
@@ -106,7 +133,11 @@ mod tests {
 
     fn messages(csv: &str) -> Vec<Result<String, String>> {
         let rows = parse_members(csv.as_bytes(), false).unwrap_or_default();
-        rows.into_iter().map(|r| r.invitee.map(|(email, role)| format!("{email} {role}"))).collect()
+        rows.into_iter()
+            .map(|r| {
+                r.fields.map(|f| format!("{} {}", f["email"].as_str().unwrap_or(""), f["role"].as_str().unwrap_or("")))
+            })
+            .collect()
     }
 
     #[test]

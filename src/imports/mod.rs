@@ -1,13 +1,18 @@
-//! Bulk imports: a CSV of people to invite to a workspace. The file is read and checked whole
-//! (`csv_file`), kept line by line with what became of each (`record`), and worked through 100
-//! lines per run of one chain (`members`), each 100 in one transaction with their invitations,
-//! so a crash loses nothing and repeats nothing.
+//! Bulk imports: a CSV of people to invite to a workspace, or of workspaces (customers moved from
+//! another system) for the platform. The file is read and checked whole (`csv_file`,
+//! `workspaces_file`), kept line by line with what became of each (`record`), and worked through
+//! 100 lines per run of one chain (`batch`, with `members` or `workspaces`), each 100 in one
+//! transaction with what they make, so a crash loses nothing and repeats nothing.
 
+pub mod batch;
 pub mod csv_file;
+pub mod from_file;
 pub mod members;
 pub mod record;
 pub mod summary;
 pub mod workflows;
+pub mod workspaces;
+pub mod workspaces_file;
 
 use sea_orm::DatabaseConnection;
 

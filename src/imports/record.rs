@@ -1,74 +1,110 @@
 //! The `imports` and `import_rows` tables: an import is made with all its lines at once
-//! (`preview` from the admin, `running` from the API), counts its lines as they are done, and
-//! ends `succeeded` or `cancelled`. Reads are scoped to the workspace.
+//! (`preview` from the admin, `running` from the API or the command line), counts its lines as
+//! they are done, and ends `succeeded` or `cancelled`. A members import belongs to its workspace
+//! and is read only through it; a workspaces import belongs to the platform (no workspace).
 
+use super::csv_file::Line;
+use crate::db::begin_write;
+use crate::db::entities::{import, import_row};
+use crate::domain::PublicId;
+use crate::tenancy::Scope;
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder,
     QuerySelect,
 };
-use serde_json::json;
-
-use super::csv_file::MemberRow;
-use crate::db::begin_write;
-use crate::db::entities::{import, import_row};
-use crate::domain::PublicId;
-use crate::tenancy::Scope;
 
 /// Lines written per INSERT (6 values each, well under either database's limit).
 const ROWS_PER_INSERT: usize = 1_000;
 /// Errors an import's API answer and page list; the CSV report has them all.
 pub const ERRORS_SHOWN: u64 = 1_000;
 
-/// Makes the import of `rows` into the scope's workspace, with status `status` (`preview` or
+/// Makes the import of `lines` into the scope's workspace, with status `status` (`preview` or
 /// `running`); the lines that cannot be imported are failed from the start.
 pub async fn create(
     db: &DatabaseConnection,
     scope: &Scope,
-    rows: &[MemberRow],
+    lines: &[Line],
+    status: &str,
+) -> Result<import::Model, DbErr> {
+    let owner = (Some(scope.workspace_id().to_owned()), scope.actor().label());
+    insert(db, "members", owner, lines, status).await
+}
+
+/// Makes a platform import of `kind` (`workspaces`), asked for by `requested_by`.
+pub async fn create_platform(
+    db: &DatabaseConnection,
+    kind: &str,
+    requested_by: &str,
+    lines: &[Line],
+    status: &str,
+) -> Result<import::Model, DbErr> {
+    insert(db, kind, (None, requested_by.to_owned()), lines, status).await
+}
+
+async fn insert(
+    db: &DatabaseConnection,
+    kind: &str,
+    (workspace_id, requested_by): (Option<String>, String),
+    lines: &[Line],
     status: &str,
 ) -> Result<import::Model, DbErr> {
     let id = PublicId::generate("imp");
-    let failed = rows.iter().filter(|r| r.invitee.is_err()).count() as i64;
+    let failed = lines.iter().filter(|l| l.fields.is_err()).count() as i64;
     let made = import::Model {
         id: id.clone(),
-        kind: "members".into(),
-        workspace_id: Some(scope.workspace_id().to_owned()),
+        kind: kind.into(),
+        workspace_id,
         status: status.into(),
-        total_rows: rows.len() as i64,
+        total_rows: lines.len() as i64,
         processed_rows: failed,
         created: 0,
         skipped: 0,
         failed_rows: failed,
-        requested_by: Some(scope.actor().label()),
+        requested_by: Some(requested_by),
         run_id: None,
         created_at: Utc::now(),
         finished_at: None,
     };
     let txn = begin_write(db).await?;
     import::Entity::insert(import::ActiveModel::from(made.clone())).exec(&txn).await?;
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let lines = chunk.iter().map(|row| {
-            let (fields, outcome, message) = match &row.invitee {
-                Ok((email, role)) => {
-                    (json!({ "email": email.as_str(), "role": role.as_str(), "name": row.name }), None, None)
-                }
-                Err(reason) => (json!({}), Some("failed".to_owned()), Some(reason.clone())),
+    for chunk in lines.chunks(ROWS_PER_INSERT) {
+        let rows = chunk.iter().map(|line| {
+            let (fields, outcome, message) = match &line.fields {
+                Ok(fields) => (fields.to_string(), None, None),
+                Err(reason) => ("{}".to_owned(), Some("failed".to_owned()), Some(reason.clone())),
             };
             import_row::ActiveModel {
                 import_id: Set(id.clone()),
-                row_number: Set(row.number),
-                value: Set(row.value.clone()),
-                fields: Set(fields.to_string()),
+                row_number: Set(line.number),
+                value: Set(line.value.clone()),
+                fields: Set(fields),
                 outcome: Set(outcome),
                 message: Set(message),
             }
         });
-        import_row::Entity::insert_many(lines).exec(&txn).await?;
+        import_row::Entity::insert_many(rows).exec(&txn).await?;
     }
     txn.commit().await?;
     Ok(made)
+}
+
+/// The platform's imports of `kind`, newest first.
+pub async fn list_platform(db: &DatabaseConnection, kind: &str) -> Result<Vec<import::Model>, DbErr> {
+    import::Entity::find()
+        .filter(import::Column::WorkspaceId.is_null())
+        .filter(import::Column::Kind.eq(kind))
+        .order_by_desc(import::Column::CreatedAt)
+        .limit(20)
+        .all(db)
+        .await
+}
+
+/// One of the platform's imports.
+pub async fn find_platform(db: &DatabaseConnection, id: &str) -> Result<Option<import::Model>, DbErr> {
+    let found = import::Entity::find_by_id(id).one(db).await?;
+    Ok(found.filter(|i| i.workspace_id.is_none()))
 }
 
 /// One of the workspace's imports.

@@ -8,7 +8,7 @@ use super::record::{self, ERRORS_SHOWN};
 use crate::db::entities::import;
 use crate::domain::RunId;
 use crate::engine::runs::{self, ChainProgress};
-use crate::tenancy::Scope;
+use crate::tenancy::Reach;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RowError {
@@ -36,9 +36,14 @@ pub struct Summary {
     pub import: import::Model,
 }
 
-pub async fn summary(db: &DatabaseConnection, scope: &Scope, import: import::Model) -> anyhow::Result<Summary> {
+/// `import` as shown to `reach` (its workspace, or the platform for a workspaces import).
+pub async fn summary<'a>(
+    db: &DatabaseConnection,
+    reach: impl Into<Reach<'a>> + Copy,
+    import: import::Model,
+) -> anyhow::Result<Summary> {
     let progress = match &import.run_id {
-        Some(run_id) => runs::progress_of_chain(db, &RunId::from(run_id.clone()), scope).await?,
+        Some(run_id) => runs::progress_of_chain(db, &RunId::from(run_id.clone()), reach).await?,
         None => None,
     };
     let status = match import.status.as_str() {

@@ -24,6 +24,7 @@ use crate::tenancy::insert_membership;
 use crate::tenancy::{ActivityKind, Actor, Scope};
 use crate::tokens;
 use crate::workspaces::Error;
+use crate::workspaces::invitation_tally;
 
 const INVITATION_DAYS: i64 = 7;
 
@@ -62,6 +63,45 @@ impl Invited {
     }
 }
 
+/// The invitation of `email` as `role` to `ws` by `inviter`, sent at `now`, and its email (the
+/// link is in the email only; the row keeps its hash). The caller counts it
+/// (`invitation_tally::add`) and writes both in its transaction.
+pub(crate) fn new_invitation(
+    ws: &workspace::Model,
+    email: &Email,
+    role: Role,
+    inviter: &str,
+    config: &Config,
+    now: chrono::DateTime<Utc>,
+) -> Result<(invitation::ActiveModel, Vec<mail::NewEmail>), Error> {
+    let token = tokens::random_hex(24);
+    let invitation_id = PublicId::generate("inv");
+    let expires_at = now + Duration::days(INVITATION_DAYS);
+    let row = invitation::ActiveModel {
+        id: Set(invitation_id.clone()),
+        workspace_id: Set(ws.id.clone()),
+        email: Set(email.to_string()),
+        role: Set(role.as_str().to_owned()),
+        token_hash: Set(tokens::sha256_hex(&token)),
+        invited_by: Set(Some(inviter.to_owned())),
+        created_at: Set(now),
+        expires_at: Set(expires_at),
+        accepted_at: Set(None),
+        revoked_at: Set(None),
+    };
+    let invitation = Invitation {
+        workspace_name: ws.name.clone(),
+        inviter: inviter.to_owned(),
+        role: role.to_string(),
+        accept_url: format!("{}/invitations/{token}", config.base_url),
+        expires_at: ws.tz().format(expires_at),
+    };
+    let prefix = format!("invitation:{invitation_id}");
+    let kind = (Invitation::KIND, Invitation::CATEGORY);
+    let emails = mail::compose(config, ws, &[email.to_string()], &prefix, kind, |f| invitation.render(f))?;
+    Ok((row, emails))
+}
+
 /// A pending invitation for the signed-in person, with the workspace it is for.
 pub struct InvitationForYou {
     pub invitation: invitation::Model,
@@ -88,11 +128,7 @@ impl Scope {
 
     /// How many more invitations the workspace may send now (`invitations_per_day` in any 24 hours).
     pub async fn invitations_left(&self, db: &DatabaseConnection, config: &Config) -> Result<u64, Error> {
-        let sent_today = invitation::Entity::find()
-            .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
-            .filter(invitation::Column::CreatedAt.gt(Utc::now() - Duration::hours(24)))
-            .count(db)
-            .await?;
+        let sent_today = invitation_tally::sent_today(db, self.workspace_id(), Utc::now()).await?;
         Ok(u64::from(config.limits.invitations_per_day).saturating_sub(sent_today))
     }
 
@@ -169,15 +205,10 @@ impl Scope {
             .into_iter()
             .collect();
         let limit = config.limits.invitations_per_day;
-        let sent_today = invitation::Entity::find()
-            .filter(invitation::Column::WorkspaceId.eq(self.workspace_id()))
-            .filter(invitation::Column::CreatedAt.gt(now - Duration::hours(24)))
-            .count(txn)
-            .await?;
+        let sent_today = invitation_tally::sent_today(txn, self.workspace_id(), now).await?;
         let mut room = u64::from(limit).saturating_sub(sent_today);
         let (mut answers, mut rows, mut activities, mut emails) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let ws = self.workspace();
-        let expires_at = now + Duration::days(INVITATION_DAYS);
         for Invitee { email, role } in invitees {
             let address = email.to_string();
             let answer = if members.contains(&address) {
@@ -188,37 +219,17 @@ impl Scope {
                 Invited::OverDailyLimit { limit }
             } else {
                 room -= 1;
-                invited.insert(address.clone());
-                let token = tokens::random_hex(24);
-                let invitation_id = PublicId::generate("inv");
-                rows.push(invitation::ActiveModel {
-                    id: Set(invitation_id.clone()),
-                    workspace_id: Set(self.workspace_id().to_owned()),
-                    email: Set(address.clone()),
-                    role: Set(role.as_str().to_owned()),
-                    token_hash: Set(tokens::sha256_hex(&token)),
-                    invited_by: Set(Some(self.actor().label())),
-                    created_at: Set(now),
-                    expires_at: Set(expires_at),
-                    accepted_at: Set(None),
-                    revoked_at: Set(None),
-                });
+                invited.insert(address);
+                let (row, email_out) = new_invitation(ws, email, *role, &self.actor().label(), config, now)?;
+                rows.push(row);
+                emails.extend(email_out);
                 activities.push(format!("{email} was invited as {role}"));
-                let invitation = Invitation {
-                    workspace_name: ws.name.clone(),
-                    inviter: self.actor().label(),
-                    role: role.to_string(),
-                    accept_url: format!("{}/invitations/{token}", config.base_url),
-                    expires_at: ws.tz().format(expires_at),
-                };
-                let prefix = format!("invitation:{invitation_id}");
-                let kind = (Invitation::KIND, Invitation::CATEGORY);
-                emails.extend(mail::compose(config, ws, &[address], &prefix, kind, |f| invitation.render(f))?);
                 Invited::Sent
             };
             answers.push(answer);
         }
         if !rows.is_empty() {
+            invitation_tally::add(txn, &[(self.workspace_id(), rows.len() as u64)], now).await?;
             invitation::Entity::insert_many(rows).exec(txn).await?;
         }
         self.record_activities(txn, ActivityKind::InvitationSent, activities).await?;

@@ -3,10 +3,12 @@
 //! to join one; and the workspace's own workflows (health scores, the weekly digest).
 
 mod error;
+pub mod invitation_tally;
 mod invitations;
 pub mod workflows;
 
 pub use error::Error;
+pub(crate) use invitations::new_invitation;
 pub use invitations::{
     InvitationForYou, Invited, Invitee, accept_invitation, accept_invitation_by_id, decline_invitation,
     find_pending_invitation, invitations_for,

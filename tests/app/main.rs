@@ -31,6 +31,7 @@ mod health;
 mod health_scores;
 mod imports;
 mod internal_runs;
+mod invitation_tallies;
 mod invitations;
 mod jobs;
 mod limits_per_workspace;

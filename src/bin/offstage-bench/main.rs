@@ -99,10 +99,13 @@ enum Bench {
         #[arg(long)]
         s3: bool,
     },
-    /// A members import of N rows while another workspace's runs keep starting.
+    /// An import of N rows (members of one workspace, or workspaces) while another workspace's
+    /// runs keep starting.
     Import {
         #[arg(long, value_enum, default_value = "sqlite")]
         db: Db,
+        #[arg(long, value_enum, default_value = "members")]
+        kind: import::Kind,
         #[arg(long, default_value_t = 10_000)]
         rows: u64,
         #[arg(long, default_value_t = 16)]
@@ -134,7 +137,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Email { db, emails, workspaces, concurrency } => email::run(db, emails, workspaces, concurrency).await?,
         Bench::Heavy { db, workspaces, concurrency } => heavy::run(db, workspaces, concurrency).await?,
         Bench::Export { db, workspaces, s3 } => export::run(db, workspaces, s3).await?,
-        Bench::Import { db, rows, concurrency } => import::run(db, rows, concurrency).await?,
+        Bench::Import { db, kind, rows, concurrency } => import::run(db, kind, rows, concurrency).await?,
     };
     println!("{line}");
     Ok(())

@@ -12,6 +12,7 @@ pub mod health_score;
 pub mod import;
 pub mod import_row;
 pub mod invitation;
+pub mod invitation_tally;
 pub mod invoice;
 pub mod login_attempt;
 pub mod membership;

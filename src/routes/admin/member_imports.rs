@@ -4,17 +4,17 @@
 //! progress, cancel it, and download the rows that failed as CSV.
 
 use actix_multipart::Multipart;
-use actix_web::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 
 use super::WorkspaceNav;
+use super::import_pages::{ImportWords, MEMBERS, errors_csv};
 use crate::db::entities::import;
 use crate::domain::Role;
 use crate::error::AppError;
 use crate::imports::csv_file::{self, MAX_BYTES, MAX_ROWS};
-use crate::imports::summary::{Summary, error_report, summary};
+use crate::imports::summary::{Summary, summary};
 use crate::imports::workflows::import_members;
 use crate::imports::{over_limit, record};
 use crate::state::AppState;
@@ -55,6 +55,14 @@ struct ImportPage {
     max_rows: usize,
     max_mb: usize,
     invitations_left: u64,
+    imports_url: String,
+    words: ImportWords,
+}
+
+impl ImportPage {
+    fn when(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        self.nav.time(at)
+    }
 }
 
 async fn import_page(ctx: PageContext, scope: &Scope, state: &AppState) -> Result<ImportPage, AppError> {
@@ -66,6 +74,8 @@ async fn import_page(ctx: PageContext, scope: &Scope, state: &AppState) -> Resul
         max_rows: MAX_ROWS,
         max_mb: MAX_BYTES / (1024 * 1024),
         invitations_left: scope.invitations_left(&state.db, &state.config).await?,
+        imports_url: format!("/admin/workspaces/{}/imports", scope.workspace().slug),
+        words: MEMBERS,
     })
 }
 
@@ -108,6 +118,8 @@ struct ImportShowPage {
     /// Why it cannot start (the daily invitation limit), while in preview.
     refusal: Option<String>,
     progress_url: String,
+    base: String,
+    words: ImportWords,
 }
 
 impl ImportShowPage {
@@ -135,8 +147,10 @@ async fn show(
         .as_ref()
         .map(|run| format!("/admin/workspaces/{}/runs/{run}/progress", scope.workspace().slug))
         .unwrap_or_default();
+    let base = page_of(&scope, &import.id);
     let import = summary(&state.db, &scope, import).await?;
-    Ok(ImportShowPage { ctx, nav: WorkspaceNav::new(&scope, "members"), import, refusal, progress_url })
+    let nav = WorkspaceNav::new(&scope, "members");
+    Ok(ImportShowPage { ctx, nav, import, refusal, progress_url, base, words: MEMBERS })
 }
 
 async fn start(
@@ -185,9 +199,5 @@ async fn errors(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let import = find(&state, &scope, &path.1).await?;
-    let body = error_report(&state.db, &import.id).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((CONTENT_TYPE, "text/csv; charset=utf-8"))
-        .insert_header((CONTENT_DISPOSITION, format!("attachment; filename=\"import-{}-errors.csv\"", import.id)))
-        .body(body))
+    errors_csv(&state, &import).await
 }

@@ -6,12 +6,14 @@ mod api_keys;
 mod billing;
 mod emails;
 mod export_list;
+mod import_pages;
 mod invitations;
 mod mailbox;
 mod member_imports;
 mod members;
 mod platform;
 mod platform_exports;
+mod platform_imports;
 mod platform_revenue;
 mod platform_users;
 mod platform_workflows;
@@ -44,6 +46,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(platform_workflows::configure)
             .configure(platform_revenue::configure)
             .configure(platform_exports::configure)
+            .configure(platform_imports::configure)
             .configure(workspace_exports::configure)
             .configure(platform_users::configure)
             .configure(stripe_events::configure)

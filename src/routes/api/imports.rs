@@ -34,7 +34,7 @@ async fn create(
     }
     let body = crate::web::upload::body(payload, MAX_BYTES).await?;
     let rows = csv_file::parse_members(&body, false).map_err(AppError::Unprocessable)?;
-    let wanted = rows.iter().filter(|r| r.invitee.is_ok()).count() as u64;
+    let wanted = rows.iter().filter(|r| r.fields.is_ok()).count() as u64;
     if let Some(refusal) = over_limit(&state.db, &scope, &state.config, wanted).await? {
         return Err(AppError::Unprocessable(refusal).into());
     }

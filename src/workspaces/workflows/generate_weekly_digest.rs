@@ -35,8 +35,13 @@ pub fn schedule_id(workspace_id: &str) -> String {
 /// Creates the workspace's weekly digest schedule (following its timezone) inside the caller's
 /// transaction; an existing one is kept as the operator left it.
 pub async fn schedule_for<C: ConnectionTrait>(txn: &C, ws: &workspace::Model) -> Result<(), Error> {
-    let id = schedule_id(&ws.id);
-    schedules::ensure_built_in_for_workspace_in(txn, &id, GenerateWeeklyDigest::NAME, CRON, ws).await?;
+    schedule_for_each(txn, std::slice::from_ref(ws)).await
+}
+
+/// The digest schedules of `workspaces`, in one statement (an import makes 100 at once).
+pub async fn schedule_for_each<C: ConnectionTrait>(txn: &C, workspaces: &[workspace::Model]) -> Result<(), Error> {
+    let each: Vec<(String, &workspace::Model)> = workspaces.iter().map(|ws| (schedule_id(&ws.id), ws)).collect();
+    schedules::ensure_built_in_for_workspaces_in(txn, GenerateWeeklyDigest::NAME, CRON, &each).await?;
     Ok(())
 }
 
@@ -50,8 +55,8 @@ pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) ->
         ))
         .all(db)
         .await?;
-    for ws in missing {
-        schedule_for(db, &ws).await?;
+    for some in missing.chunks(500) {
+        schedule_for_each(db, some).await?;
     }
     Ok(())
 }

@@ -1,10 +1,12 @@
 //! Members imports (`offstage::imports`): a CSV previewed before anything is sent, then invited
 //! 100 lines per run; a second import of the same file invites nobody; the daily invitation
 //! limit refuses an import at its preview; the error report; 404 to members without the right
-//! role; the API with its refusals and cancel; and a worker killed with SIGKILL in the middle.
+//! role; the API with its refusals and cancel; a worker killed with SIGKILL in the middle; and
+//! the platform's workspaces imports (`workspaces`).
 
 mod api;
 mod resume;
+mod workspaces;
 
 use offstage::db::entities::{import, invitation};
 use offstage::domain::Role;
@@ -13,17 +15,23 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder}
 
 use crate::helpers::{ADMIN_EMAIL, Backend, TestApp, location};
 
-/// A members CSV of `people` new addresses (`person{n}@example.com`), then the given lines.
-pub(crate) fn members_csv(people: usize, more: &[&str]) -> Vec<u8> {
-    let mut text = String::from("email,role,name\n");
-    for n in 0..people {
-        text.push_str(&format!("person{n}@example.com,member,Person {n}\n"));
+/// A CSV of `header`, `count` lines made by `line_of`, then the given lines.
+pub(crate) fn csv_of(header: &str, count: usize, line_of: impl Fn(usize) -> String, more: &[&str]) -> Vec<u8> {
+    let mut text = format!("{header}\n");
+    for n in 0..count {
+        text.push_str(&line_of(n));
+        text.push('\n');
     }
     for line in more {
         text.push_str(line);
         text.push('\n');
     }
     text.into_bytes()
+}
+
+/// A members CSV of `people` new addresses (`person{n}@example.com`), then the given lines.
+pub(crate) fn members_csv(people: usize, more: &[&str]) -> Vec<u8> {
+    csv_of("email,role,name", people, |n| format!("person{n}@example.com,member,Person {n}"), more)
 }
 
 pub(crate) async fn newest_import(app: &TestApp) -> import::Model {

@@ -1,9 +1,10 @@
 //! A worker process killed with SIGKILL in the middle of an import: a second worker goes on
-//! where it was, and every person is invited exactly once (one invitation, one email).
+//! where it was, and every person is invited exactly once (one invitation, one email), every
+//! workspace made exactly once.
 
 use std::time::{Duration, Instant};
 
-use offstage::db::entities::{email, import, invitation};
+use offstage::db::entities::{email, import, invitation, workspace};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use super::members_csv;
@@ -14,6 +15,31 @@ const PEOPLE: usize = 3_000;
 
 async fn processed(app: &TestApp, id: &str) -> import::Model {
     import::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap()
+}
+
+/// Waits until `id` has done at least `rows` lines, kills the worker with SIGKILL, and checks
+/// it was killed in the middle; then a second worker (returned) goes on.
+async fn kill_after(app: &TestApp, id: &str, rows: i64, mut first: Worker, env: &[(&str, &str)]) -> Worker {
+    let started = Instant::now();
+    loop {
+        let done = processed(app, id).await.processed_rows;
+        if done >= rows {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the first worker did only {done} rows in 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    first.kill_9();
+    let at_kill = processed(app, id).await;
+    assert!(at_kill.processed_rows < at_kill.total_rows, "killed in the middle ({} done)", at_kill.processed_rows);
+    assert_eq!(at_kill.status, "running");
+    let second = Worker::with_env(app, env);
+    let started = Instant::now();
+    while processed(app, id).await.status != "succeeded" {
+        assert!(started.elapsed() < Duration::from_secs(120), "the import did not finish 120 s after the kill");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    second
 }
 
 async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once(backend: Backend) {
@@ -33,27 +59,8 @@ async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once(bac
     let id = response.json::<serde_json::Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
     let limit = [("OFFSTAGE_INVITATIONS_PER_DAY", "10000")];
 
-    let mut first = Worker::with_env(&app, &limit);
-    let started = Instant::now();
-    loop {
-        let done = processed(&app, &id).await.processed_rows;
-        if done >= 300 {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "the first worker did only {done} rows in 60 s");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    first.kill_9();
-    let at_kill = processed(&app, &id).await;
-    assert!(at_kill.processed_rows < PEOPLE as i64, "killed in the middle ({} done)", at_kill.processed_rows);
-    assert_eq!(at_kill.status, "running");
-
-    let _second = Worker::with_env(&app, &limit);
-    let started = Instant::now();
-    while processed(&app, &id).await.status != "succeeded" {
-        assert!(started.elapsed() < Duration::from_secs(120), "the import did not finish 120 s after the kill");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let first = Worker::with_env(&app, &limit);
+    let _second = kill_after(&app, &id, 300, first, &limit).await;
     let done = processed(&app, &id).await;
     assert_eq!(
         (done.processed_rows, done.created, done.skipped, done.failed_rows),
@@ -83,4 +90,39 @@ async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once_on_
         return;
     }
     an_import_killed_in_the_middle_resumes_and_invites_each_person_once(Backend::Postgres).await;
+}
+
+async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(backend: Backend) {
+    let app = TestApp::spawn_web_only_with(backend, |_| {}).await;
+    let mut file = String::from("name,slug,owner_email\n");
+    for n in 0..PEOPLE {
+        file.push_str(&format!("Customer {n},customer-{n},owner{n}@example.com\n"));
+    }
+    let lines = offstage::imports::workspaces_file::parse_workspaces(file.as_bytes()).unwrap();
+    let made =
+        offstage::imports::record::create_platform(&app.db, "workspaces", "test", &lines, "running").await.unwrap();
+    offstage::imports::workflows::import_workspaces::start(&app.db, &made, "code").await.unwrap();
+    let first = Worker::with_env(&app, &[]);
+    let _second = kill_after(&app, &made.id, 300, first, &[]).await;
+    let done = processed(&app, &made.id).await;
+    assert_eq!((done.created, done.skipped, done.failed_rows), (PEOPLE as i64, 0, 0));
+    let customers =
+        workspace::Entity::find().filter(workspace::Column::Slug.like("customer-%")).count(&app.db).await.unwrap();
+    let invitations =
+        invitation::Entity::find().filter(invitation::Column::Email.like("owner%")).count(&app.db).await.unwrap();
+    let emails = email::Entity::find().filter(email::Column::Kind.eq("invitation")).count(&app.db).await.unwrap();
+    assert_eq!((customers, invitations, emails), (PEOPLE as u64, PEOPLE as u64, PEOPLE as u64), "each made once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once_on_sqlite() {
+    a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once_on_postgres() {
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(Backend::Postgres).await;
 }

@@ -1,0 +1,98 @@
+//! What every import's batch shares: the next lines of a running import, taken with the import's
+//! row locked (batches of one import take turns on it; SQLite's writer lock does the same, so a
+//! continuation that starts before its predecessor committed reads the lines left after it),
+//! and their outcomes written with the import's counts in the batch's transaction.
+
+use std::collections::BTreeMap;
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
+
+use super::record;
+use crate::db::entities::{import, import_row};
+
+/// Lines per batch (one run of the chain).
+pub const BATCH: u64 = 100;
+
+/// Where the import stands after a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    pub processed: u64,
+    pub total: u64,
+    /// Whether lines are left to do (and the import still runs).
+    pub more: bool,
+}
+
+/// What became of one line.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum LineOutcome {
+    Created,
+    Skipped(String),
+    Failed(String),
+}
+
+/// The import `import_id` (of `workspace_id`, None for the platform's), locked until `txn` ends,
+/// and its next lines when it is running (none otherwise).
+pub async fn take(
+    txn: &DatabaseTransaction,
+    import_id: &str,
+    workspace_id: Option<&str>,
+) -> anyhow::Result<(import::Model, Vec<import_row::Model>)> {
+    let import = import::Entity::find_by_id(import_id)
+        .filter(match workspace_id {
+            Some(id) => import::Column::WorkspaceId.eq(id),
+            None => import::Column::WorkspaceId.is_null(),
+        })
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("there is no import {import_id} here"))?;
+    let lines = match import.status.as_str() {
+        "running" => record::pending(txn, import_id, BATCH).await?,
+        _ => Vec::new(),
+    };
+    Ok((import, lines))
+}
+
+/// Where `import` stands when it was not running: nothing done, nothing more.
+pub fn idle(import: &import::Model) -> Progress {
+    Progress { processed: import.processed_rows as u64, total: import.total_rows as u64, more: false }
+}
+
+/// Writes the outcomes of the `taken` lines of `import` (lines with the same outcome in one
+/// statement), adds them to its counts, and ends it when no line is left.
+pub async fn settle(
+    txn: &DatabaseTransaction,
+    import: &import::Model,
+    taken: usize,
+    outcomes: Vec<(i64, LineOutcome)>,
+) -> Result<Progress, DbErr> {
+    let mut marks: BTreeMap<LineOutcome, Vec<i64>> = BTreeMap::new();
+    for (number, outcome) in outcomes {
+        marks.entry(outcome).or_default().push(number);
+    }
+    let mut counts = [0i64; 3];
+    for (outcome, numbers) in marks {
+        let (at, name, message) = match outcome {
+            LineOutcome::Created => (0, "created", None),
+            LineOutcome::Skipped(why) => (1, "skipped", Some(why)),
+            LineOutcome::Failed(why) => (2, "failed", Some(why)),
+        };
+        counts[at] += numbers.len() as i64;
+        import_row::Entity::update_many()
+            .col_expr(import_row::Column::Outcome, Expr::value(name))
+            .col_expr(import_row::Column::Message, Expr::value(message))
+            .filter(import_row::Column::ImportId.eq(&import.id))
+            .filter(import_row::Column::RowNumber.is_in(numbers))
+            .exec(txn)
+            .await?;
+    }
+    let [created, skipped, failed] = counts;
+    record::count(txn, &import.id, created, skipped, failed).await?;
+    let more = taken as u64 == BATCH;
+    if !more {
+        record::succeed(txn, &import.id).await?;
+    }
+    let processed = (import.processed_rows + created + skipped + failed) as u64;
+    Ok(Progress { processed, total: import.total_rows as u64, more })
+}
