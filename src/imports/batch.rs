@@ -6,13 +6,18 @@
 use std::collections::BTreeMap;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseTransaction, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, DbBackend, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 
 use super::record;
 use crate::db::entities::{import, import_row};
 
 /// Lines per batch (one run of the chain).
 pub const BATCH: u64 = 100;
+/// How many lines an import does between two refreshes of PostgreSQL's statistics of the tables
+/// it grows (`keep_statistics`).
+const ANALYZE_EVERY: i64 = 5_000;
 
 /// Where the import stands after a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +59,20 @@ pub async fn take(
     Ok((import, lines))
 }
 
+/// On PostgreSQL, refreshes the statistics of `tables` (those the import grows and looks lines
+/// up in) each time the import passes another 5,000 lines. An import grows them faster than
+/// autovacuum analyzes them, and with statistics from before it the planner took the batches'
+/// lookups of 100 keys for a large part of the table and read all of it: a batch slowed as the
+/// import went on (128 ms at 20,000 workspaces, 584 s for an import of 100,000).
+pub async fn keep_statistics(txn: &DatabaseTransaction, import: &import::Model, tables: &[&str]) -> Result<(), DbErr> {
+    let done = import.processed_rows;
+    let passes = (done + BATCH as i64) / ANALYZE_EVERY > done / ANALYZE_EVERY;
+    if txn.get_database_backend() == DbBackend::Postgres && passes {
+        txn.execute_unprepared(&format!("ANALYZE {}", tables.join(", "))).await?;
+    }
+    Ok(())
+}
+
 /// Where `import` stands when it was not running: nothing done, nothing more.
 pub fn idle(import: &import::Model) -> Progress {
     Progress { processed: import.processed_rows as u64, total: import.total_rows as u64, more: false }
@@ -73,6 +92,9 @@ pub async fn settle(
     }
     let mut counts = [0i64; 3];
     for (outcome, numbers) in marks {
+        // The range keeps PostgreSQL on the lines' index: by the IN list alone, with statistics
+        // from before the import, it read every line of the import on each batch.
+        let (first, last) = (numbers.iter().min().copied(), numbers.iter().max().copied());
         let (at, name, message) = match outcome {
             LineOutcome::Created => (0, "created", None),
             LineOutcome::Skipped(why) => (1, "skipped", Some(why)),
@@ -83,6 +105,7 @@ pub async fn settle(
             .col_expr(import_row::Column::Outcome, Expr::value(name))
             .col_expr(import_row::Column::Message, Expr::value(message))
             .filter(import_row::Column::ImportId.eq(&import.id))
+            .filter(import_row::Column::RowNumber.between(first.unwrap_or(0), last.unwrap_or(0)))
             .filter(import_row::Column::RowNumber.is_in(numbers))
             .exec(txn)
             .await?;

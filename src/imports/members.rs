@@ -28,6 +28,7 @@ pub async fn next_batch(
     if import.status != "running" {
         return Ok(batch::idle(&import));
     }
+    batch::keep_statistics(&txn, &import, &["invitations"]).await?;
     let mut invitees = Vec::with_capacity(lines.len());
     let mut outcomes = Vec::with_capacity(lines.len());
     for line in &lines {

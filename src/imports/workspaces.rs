@@ -42,6 +42,7 @@ pub async fn next_batch(db: &DatabaseConnection, import_id: &str, config: &Confi
     if import.status != "running" {
         return Ok(batch::idle(&import));
     }
+    batch::keep_statistics(&txn, &import, &["workspaces"]).await?;
     let inviter = import.requested_by.clone().unwrap_or_else(|| "the platform".into());
     let wanted: Vec<(i64, Option<Wanted>)> = lines.iter().map(|l| (l.row_number, wanted_of(l))).collect();
     let slugs: Vec<&str> = wanted.iter().filter_map(|(_, w)| w.as_ref().map(|w| w.slug.as_str())).collect();
