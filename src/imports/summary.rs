@@ -37,6 +37,13 @@ pub struct Summary {
 }
 
 /// `import` as shown to `reach` (its workspace, or the platform for a workspaces import).
+impl Summary {
+    /// Lines left to do when it starts: all but those refused at the preview.
+    pub fn ready(&self) -> i64 {
+        self.total_rows - self.failed_rows
+    }
+}
+
 pub async fn summary<'a>(
     db: &DatabaseConnection,
     reach: impl Into<Reach<'a>> + Copy,

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use chrono::Utc;
-use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::batch::{self, LineOutcome, Progress};
@@ -20,7 +20,7 @@ use crate::db::entities::{activity, import_row, invitation, workspace};
 use crate::domain::{Email, PublicId, Role, SubscriptionStatus, Timezone};
 use crate::engine::Priority;
 use crate::mail;
-use crate::tenancy::ActivityKind;
+use crate::tenancy::{ActivityKind, activity_entry};
 use crate::workspaces::workflows::generate_weekly_digest;
 use crate::workspaces::{invitation_tally, new_invitation};
 
@@ -55,13 +55,16 @@ pub async fn next_batch(db: &DatabaseConnection, import_id: &str, config: &Confi
         .into_iter()
         .map(|ws| (ws.slug.clone(), ws))
         .collect();
-    let by_customer: HashMap<String, String> = workspace::Entity::find()
-        .filter(workspace::Column::StripeCustomerId.is_in(customers))
-        .all(&txn)
-        .await?
-        .into_iter()
-        .filter_map(|ws| ws.stripe_customer_id.map(|customer| (customer, ws.slug)))
-        .collect();
+    let by_customer: HashMap<String, String> = match customers.is_empty() {
+        true => HashMap::new(),
+        false => workspace::Entity::find()
+            .filter(workspace::Column::StripeCustomerId.is_in(customers))
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter_map(|ws| ws.stripe_customer_id.map(|customer| (customer, ws.slug)))
+            .collect(),
+    };
     let now = Utc::now();
     let (mut outcomes, mut made, mut owners) = (Vec::new(), Vec::new(), Vec::new());
     for (number, wanted) in wanted {
@@ -97,9 +100,9 @@ pub async fn next_batch(db: &DatabaseConnection, import_id: &str, config: &Confi
             invitations.push(row);
             emails.extend(email);
             let imported = format!("Workspace “{}” was imported by {inviter}", ws.name);
-            activities.push(activity_of(ws, ActivityKind::WorkspaceCreated, imported, &inviter, now));
+            activities.push(activity_entry(&ws.id, ActivityKind::WorkspaceCreated, imported, &inviter, now));
             let invited = format!("{owner} was invited as owner");
-            activities.push(activity_of(ws, ActivityKind::InvitationSent, invited, &inviter, now));
+            activities.push(activity_entry(&ws.id, ActivityKind::InvitationSent, invited, &inviter, now));
         }
         let tallies: Vec<(&str, u64)> = made.iter().map(|ws| (ws.id.as_str(), 1)).collect();
         invitation_tally::add(&txn, &tallies, now).await?;
@@ -132,22 +135,5 @@ fn workspace_of(w: &Wanted, now: chrono::DateTime<Utc>) -> workspace::Model {
         current_period_end: None,
         cancel_at_period_end: false,
         billing_event_key: None,
-    }
-}
-
-fn activity_of(
-    ws: &workspace::Model,
-    kind: ActivityKind,
-    message: String,
-    actor: &str,
-    now: chrono::DateTime<Utc>,
-) -> activity::ActiveModel {
-    activity::ActiveModel {
-        workspace_id: Set(ws.id.clone()),
-        kind: Set(kind.as_str().to_owned()),
-        message: Set(message),
-        actor: Set(Some(actor.to_owned())),
-        created_at: Set(now),
-        ..Default::default()
     }
 }

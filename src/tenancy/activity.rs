@@ -39,6 +39,25 @@ impl ActivityKind {
     }
 }
 
+/// One activity entry of `workspace_id`, for callers that write many workspaces' entries in one
+/// statement (an import of workspaces); a scope writes its own with `record_activities`.
+pub fn entry(
+    workspace_id: &str,
+    kind: ActivityKind,
+    message: String,
+    actor: &str,
+    at: chrono::DateTime<Utc>,
+) -> activity::ActiveModel {
+    activity::ActiveModel {
+        workspace_id: Set(workspace_id.to_owned()),
+        kind: Set(kind.as_str().to_owned()),
+        message: Set(message),
+        actor: Set(Some(actor.to_owned())),
+        created_at: Set(at),
+        ..Default::default()
+    }
+}
+
 impl Scope {
     pub async fn record_activity<C: ConnectionTrait>(
         &self,
@@ -59,15 +78,8 @@ impl Scope {
         if messages.is_empty() {
             return Ok(());
         }
-        let now = Utc::now();
-        let rows = messages.into_iter().map(|message| activity::ActiveModel {
-            workspace_id: Set(self.workspace_id().to_owned()),
-            kind: Set(kind.as_str().to_owned()),
-            message: Set(message),
-            actor: Set(Some(self.actor().label())),
-            created_at: Set(now),
-            ..Default::default()
-        });
+        let (now, actor) = (Utc::now(), self.actor().label());
+        let rows = messages.into_iter().map(|message| entry(self.workspace_id(), kind, message, &actor, now));
         activity::Entity::insert_many(rows).exec(db).await.map(|_| ())
     }
 

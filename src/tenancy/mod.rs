@@ -11,7 +11,7 @@ mod error;
 mod members;
 mod platform;
 
-pub use activity::ActivityKind;
+pub use activity::{ActivityKind, entry as activity_entry};
 pub use api_keys::{ApiKeyCreated, authenticate_api_key};
 pub use error::Error;
 pub use members::MemberRow;

@@ -56,6 +56,7 @@ struct ImportPage {
     max_mb: usize,
     invitations_left: u64,
     imports_url: String,
+    upload_url: String,
     words: ImportWords,
 }
 
@@ -75,6 +76,7 @@ async fn import_page(ctx: PageContext, scope: &Scope, state: &AppState) -> Resul
         max_mb: MAX_BYTES / (1024 * 1024),
         invitations_left: scope.invitations_left(&state.db, &state.config).await?,
         imports_url: format!("/admin/workspaces/{}/imports", scope.workspace().slug),
+        upload_url: format!("/admin/workspaces/{}/members/import", scope.workspace().slug),
         words: MEMBERS,
     })
 }
@@ -120,12 +122,6 @@ struct ImportShowPage {
     progress_url: String,
     base: String,
     words: ImportWords,
-}
-
-impl ImportShowPage {
-    fn ready(&self) -> i64 {
-        self.import.total_rows - self.import.failed_rows
-    }
 }
 
 async fn show(

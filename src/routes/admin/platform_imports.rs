@@ -53,6 +53,7 @@ struct ImportsPage {
     max_rows: usize,
     max_mb: usize,
     imports_url: &'static str,
+    upload_url: &'static str,
     words: ImportWords,
 }
 
@@ -71,6 +72,7 @@ async fn imports_page(ctx: PageContext, state: &AppState) -> Result<ImportsPage,
         max_rows: MAX_ROWS,
         max_mb: MAX_BYTES / (1024 * 1024),
         imports_url: "/admin/platform/imports",
+        upload_url: "/admin/platform/imports",
         words: WORKSPACES,
     })
 }
@@ -112,12 +114,6 @@ struct ImportShowPage {
     base: String,
     words: ImportWords,
     utc: UtcTimes,
-}
-
-impl ImportShowPage {
-    fn ready(&self) -> i64 {
-        self.import.total_rows - self.import.failed_rows
-    }
 }
 
 async fn show(
