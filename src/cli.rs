@@ -1,6 +1,6 @@
 //! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
 //! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`, `revenue`,
-//! `export workspaces`, `import workspaces`). Errors end the process
+//! `export workspaces`, `import workspaces`, `prune`). Errors end the process
 //! with one clear line and a non-zero exit code.
 
 use std::io::Read;
@@ -71,6 +71,9 @@ enum Command {
         #[command(subcommand)]
         what: ImportWhat,
     },
+    /// Remove now what has outlived its retention (`OFFSTAGE_RETENTION_*`; the built-in daily
+    /// schedule does the same); prints one JSON line of what it removed.
+    Prune,
 }
 
 #[derive(Subcommand)]
@@ -241,6 +244,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Revenue { month, format } => revenue(&config, month, format).await,
+        Command::Prune => {
+            let db = startup::prepare_database(&config).await?;
+            let started = std::time::Instant::now();
+            let pruned = crate::retention::prune(&db, &config.retention, chrono::Utc::now()).await?;
+            let mut line = serde_json::to_value(pruned)?;
+            line["seconds"] = serde_json::json!((started.elapsed().as_secs_f64() * 100.0).round() / 100.0);
+            println!("{line}");
+            Ok(())
+        }
         Command::Import { what: ImportWhat::Workspaces { file } } => {
             let db = startup::prepare_database(&config).await?;
             let done = crate::imports::from_file::workspaces_from_file(&db, &config, &file).await?;

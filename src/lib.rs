@@ -16,6 +16,7 @@ pub mod exports;
 pub mod imports;
 pub mod mail;
 pub mod registry;
+pub mod retention;
 pub mod revenue;
 pub mod routes;
 pub mod startup;

@@ -14,6 +14,7 @@ use crate::imports::workflows::import_members::ImportMembers;
 use crate::imports::workflows::import_workspaces::ImportWorkspaces;
 use crate::mail::workflows::send_email::SendEmail;
 use crate::mail::workflows::send_sequence_step::SendSequenceStep;
+use crate::retention::workflows::prune_expired_data::PruneExpiredData;
 use crate::revenue::workflows::calculate_monthly_revenue::CalculateMonthlyRevenue;
 use crate::workspaces::workflows::generate_weekly_digest::GenerateWeeklyDigest;
 use crate::workspaces::workflows::record_workspace_created::RecordWorkspaceCreated;
@@ -39,6 +40,7 @@ pub fn workflows() -> Result<Registry, String> {
         workflow::<ExpireExports>(),
         workflow::<ImportMembers>(),
         workflow::<ImportWorkspaces>(),
+        workflow::<PruneExpiredData>(),
     ])
 }
 
@@ -59,6 +61,13 @@ pub const BUILT_IN_SCHEDULES: &[BuiltIn] = &[
     },
     // Export files past their expiry (`OFFSTAGE_EXPORT_EXPIRY_DAYS`).
     BuiltIn { id: "sch_builtin_expire_exports", workflow: "expire_exports", cron: "30 3 * * *", timezone: "UTC" },
+    // What has outlived its retention (`OFFSTAGE_RETENTION_*`), at the quietest hour.
+    BuiltIn {
+        id: "sch_builtin_prune_expired_data",
+        workflow: "prune_expired_data",
+        cron: "0 4 * * *",
+        timezone: "UTC",
+    },
 ];
 
 #[cfg(test)]

@@ -88,7 +88,8 @@ impl Application {
                 tracing::info!(applied, "applied Stripe events an earlier version ignored");
             }
         }
-        let state = AppState { stripe_intake, starter, db, config, mailer, workflows, storage };
+        let runs_workers = mode.runs_workers();
+        let state = AppState { stripe_intake, starter, db, config, mailer, workflows, storage, runs_workers };
         if !mode.runs_web() {
             return Ok(Application { state, mode, server: None, port: None });
         }

@@ -20,4 +20,6 @@ pub struct AppState {
     pub starter: Starter,
     /// Where files go (`crate::storage`).
     pub storage: crate::storage::Storage,
+    /// Whether this process runs workers too (`serve`), which `/readyz` then checks.
+    pub runs_workers: bool,
 }

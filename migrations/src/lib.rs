@@ -30,6 +30,7 @@ mod m20261203_000024_revenue;
 mod m20261203_000025_create_exports;
 mod m20261203_000026_create_imports;
 mod m20261203_000027_invitation_tallies;
+mod m20261204_000028_chain_index_by_id;
 
 pub struct Migrator;
 
@@ -64,8 +65,17 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000025_create_exports::Migration),
             Box::new(m20261203_000026_create_imports::Migration),
             Box::new(m20261203_000027_invitation_tallies::Migration),
+            Box::new(m20261204_000028_chain_index_by_id::Migration),
         ]
     }
+}
+
+/// Runs each statement in turn (migrations written as plain SQL that both databases accept).
+pub(crate) async fn execute_all(manager: &SchemaManager<'_>, statements: &[&str]) -> Result<(), DbErr> {
+    for sql in statements {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
 }
 
 /// Column helpers shared by every migration, so types are the same on both databases.

@@ -8,10 +8,12 @@ use anyhow::{Context, bail};
 
 mod limits;
 mod mail;
+mod retention;
 mod secret;
 
 pub use limits::TenantLimits;
 pub use mail::{MailSettings, SMTP_CONNECTIONS};
+pub use retention::Retention;
 pub use secret::Secret;
 use secret::persisted_secret_key;
 
@@ -52,6 +54,8 @@ pub struct Config {
     /// Days an export's file is kept before the daily clean-up deletes it
     /// (`OFFSTAGE_EXPORT_EXPIRY_DAYS`, 7 by default).
     pub export_expiry_days: u32,
+    /// How long finished runs and other records of the past are kept (`OFFSTAGE_RETENTION_*`).
+    pub retention: Retention,
 }
 
 /// Who may create an account.
@@ -284,6 +288,8 @@ impl Config {
         let limits = TenantLimits::from_env()?;
         let signup = Signup::from_env()?;
         let require_two_factor = RequireTwoFactor::from_env(&base_url)?;
+        let export_expiry_days = number_in("OFFSTAGE_EXPORT_EXPIRY_DAYS", 1..=365, 7)? as u32;
+        let retention = Retention::from_env()?;
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -310,7 +316,8 @@ impl Config {
             signup,
             require_two_factor,
             storage_url: var("OFFSTAGE_STORAGE_URL"),
-            export_expiry_days: number_in("OFFSTAGE_EXPORT_EXPIRY_DAYS", 1..=365, 7)? as u32,
+            export_expiry_days,
+            retention,
         })
     }
 

@@ -78,6 +78,11 @@ pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
     Migrator::up(db, None).await.context("running database migrations")
 }
 
+/// How many migrations this build knows that the database has not applied.
+pub async fn pending_migrations(db: &DatabaseConnection) -> Result<usize, DbErr> {
+    Ok(Migrator::get_pending_migrations_read_only(db).await?.len())
+}
+
 /// Begins a transaction that will write. On SQLite it takes the write lock at BEGIN
 /// (IMMEDIATE), so a transaction that reads first cannot fail later with SQLITE_BUSY when
 /// another writer got there in between; it waits its turn (busy_timeout) instead.

@@ -1,5 +1,8 @@
 //! `GET /healthz`: 200 with `{"status":"ok","database":"ok","queue":"ok",…}` when the database
 //! answers and the job queue's table is readable; 503 with the failing part named otherwise.
+//! `GET /readyz`, for load balancers and orchestrators: 200 once the database answers, every
+//! migration this build knows is applied and, in a process that runs workers, they have sent a
+//! heartbeat; 503 naming what is not ready otherwise.
 
 use actix_web::{HttpResponse, web};
 use std::time::Duration;
@@ -11,7 +14,7 @@ use crate::engine::queue;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz));
+    cfg.route("/healthz", web::get().to(healthz)).route("/readyz", web::get().to(readyz));
 }
 
 /// A check that takes longer than this counts as failed: a load balancer wants an answer.
@@ -44,4 +47,30 @@ async fn healthz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         HttpResponse::ServiceUnavailable().json(body)
     }
+}
+
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let backend = state.db.get_database_backend();
+    let database = within_limit(state.db.query_one_raw(Statement::from_string(backend, "SELECT 1"))).await.is_ok();
+    let pending = if database { within_limit(crate::db::pending_migrations(&state.db)).await.ok() } else { None };
+    let workers = if !state.runs_workers {
+        "not run by this process"
+    } else if database && within_limit(queue::workers_alive_here(&state.db)).await.unwrap_or(false) {
+        "ok"
+    } else {
+        "not yet registered"
+    };
+    let migrations = match pending {
+        Some(0) => "ok",
+        Some(_) => "pending: run offstage migrate",
+        None => "unknown",
+    };
+    let ready = database && pending == Some(0) && workers != "not yet registered";
+    let body = json!({
+        "status": if ready { "ready" } else { "not ready" },
+        "database": if database { "ok" } else { "unavailable" },
+        "migrations": migrations,
+        "workers": workers,
+    });
+    if ready { HttpResponse::Ok().json(body) } else { HttpResponse::ServiceUnavailable().json(body) }
 }

@@ -139,6 +139,8 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("OFFSTAGE_BASE_URL", "ftp://example.com"),
         ("OFFSTAGE_WORKER_CONCURRENCY", "lots"),
         ("OFFSTAGE_STRIPE_PLANS", "price_123"),
+        ("OFFSTAGE_RETENTION_RUNS", "30 days"),
+        ("OFFSTAGE_EXPORT_EXPIRY_DAYS", "forever"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let output = Command::new(env!("CARGO_BIN_EXE_offstage"))

@@ -1,9 +1,39 @@
-//! `GET /healthz`.
+//! `GET /healthz` and `GET /readyz`.
 
 use crate::on_both_databases;
+use migrations::MigratorTrait;
 use reqwest::StatusCode;
 
+/// `/readyz` until it answers 200 (a process's workers register just after it starts), bounded.
+async fn ready(app: &crate::helpers::TestApp) -> serde_json::Value {
+    for _ in 0..100 {
+        let response = app.anonymous().get(app.url("/readyz")).send().await.unwrap();
+        if response.status() == StatusCode::OK {
+            return response.json().await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/readyz did not answer 200 within 10 s");
+}
+
 on_both_databases! {
+    async fn ready_once_migrated_and_its_workers_beat_and_not_ready_while_a_migration_is_pending(app: TestApp) {
+        let body = ready(&app).await;
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["database"], "ok");
+        assert_eq!(body["migrations"], "ok");
+        assert_eq!(body["workers"], "ok", "this process runs workers, and they beat");
+
+        migrations::Migrator::down(&app.db, Some(1)).await.unwrap();
+        let response = app.anonymous().get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "not ready");
+        assert_eq!(body["migrations"], "pending: run offstage migrate");
+        migrations::Migrator::up(&app.db, None).await.unwrap();
+        assert_eq!(ready(&app).await["migrations"], "ok");
+    }
+
     async fn health_reports_the_database_and_the_queue_as_ok(app: TestApp) {
         let response = app.anonymous().get(app.url("/healthz")).send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
@@ -34,4 +64,11 @@ async fn health_answers_503_when_postgresql_is_unreachable() {
     assert_eq!(body["database"], "unavailable");
     assert_eq!(body["status"], "unavailable");
     crate::helpers::pg::admin_exec(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_web_only_process_is_ready_without_workers_of_its_own() {
+    let app = crate::helpers::TestApp::spawn_web_only(crate::helpers::Backend::Sqlite).await;
+    let body = ready(&app).await;
+    assert_eq!(body["workers"], "not run by this process");
 }

@@ -40,6 +40,7 @@ mod operator_tools;
 mod password_reset;
 mod platform;
 mod priorities;
+mod retention;
 mod revenue;
 mod schedules;
 mod scheduling;

@@ -80,6 +80,7 @@ impl BenchDb {
             require_two_factor: offstage::config::RequireTwoFactor::None,
             storage_url: None,
             export_expiry_days: 7,
+            retention: Default::default(),
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })

@@ -5,7 +5,8 @@
 //! delivery through the outbox and the weekly digest of many workspaces; `heavy` the work off
 //! the request path (a month's revenue of many workspaces); `export` "export all workspaces"
 //! by a worker process, its time and peak memory; `import` a members import beside another
-//! workspace's runs.
+//! workspace's runs; `retention` the tables' sizes and pickup while a million runs go through
+//! with a short retention.
 
 // Like a test, a benchmark that cannot go on stops right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,6 +20,7 @@ mod heavy;
 mod import;
 mod jobs;
 mod process;
+mod retention;
 mod webhooks;
 
 use clap::{Parser, Subcommand};
@@ -111,6 +113,18 @@ enum Bench {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// Retention: N runs pushed through while the prune keeps runs for `keep` seconds; table
+    /// sizes and another workspace's pickup at the start and the end.
+    Retention {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 1_000_000)]
+        runs: u64,
+        #[arg(long, default_value_t = 5)]
+        keep: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Heavy work: a month's revenue of N workspaces with 12 paid invoices each.
     Heavy {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -138,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Heavy { db, workspaces, concurrency } => heavy::run(db, workspaces, concurrency).await?,
         Bench::Export { db, workspaces, s3 } => export::run(db, workspaces, s3).await?,
         Bench::Import { db, kind, rows, concurrency } => import::run(db, kind, rows, concurrency).await?,
+        Bench::Retention { db, runs, keep, concurrency } => retention::run(db, runs, keep, concurrency).await?,
     };
     println!("{line}");
     Ok(())

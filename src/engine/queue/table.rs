@@ -223,6 +223,11 @@ const IDEMPOTENCY_INDEX_POSTGRES: [&str; 2] = [
     "DROP INDEX IF EXISTS apalis.idx_jobs_idempotency_key",
 ];
 
+/// Finished jobs by the time they ended: the prune finds the runs past their retention by it
+/// (`retention`). SQLite has apalis's `idx_jobs_completed_done_at` for the same.
+const FINISHED_INDEX_POSTGRES: [&str; 1] =
+    ["CREATE INDEX IF NOT EXISTS offstage_jobs_finished ON apalis.jobs (done_at) WHERE status IN ('Done', 'Killed')"];
+
 /// apalis's own fetch index on PostgreSQL. Offstage fetches by `fair`'s indexes, and the planner
 /// could read a lane's highest tag through this one (every waiting job of the class, sorted), so
 /// it is dropped; bare apalis and the benchmarks' FIFO switch fetch with apalis's query and put
@@ -253,6 +258,7 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
         }
         let statements =
             DUPLICATE_INDEXES_POSTGRES.into_iter().chain(IDEMPOTENCY_INDEX_POSTGRES).chain(LOCK_BY_INDEX_POSTGRES);
+        let statements = statements.chain(FINISHED_INDEX_POSTGRES);
         for statement in statements.chain(super::wake::ANNOUNCE_ONCE_PER_INSERT) {
             txn.execute_unprepared(statement).await?;
         }

@@ -77,6 +77,8 @@ struct EmailPage {
     email: email::Model,
     from: String,
     runs: Vec<RunView>,
+    /// How long a sent email's body is kept (`OFFSTAGE_RETENTION_EMAIL_BODIES`).
+    bodies_kept: String,
     utc: Utc,
 }
 
@@ -85,7 +87,8 @@ async fn show(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String
     let email = outbox::get(&state.db, &platform, &id).await?;
     let filter = RunFilter { business_key: Some(outbox::business_key(&email.id)), limit: 10, ..RunFilter::default() };
     let runs = runs::list(&state.db, &platform, &filter).await?;
-    Ok(EmailPage { ctx, email, from: state.config.mail.from.clone(), runs, utc: Utc })
+    let bodies_kept = crate::domain::describe_duration(state.config.retention.email_bodies);
+    Ok(EmailPage { ctx, email, from: state.config.mail.from.clone(), runs, bodies_kept, utc: Utc })
 }
 
 /// An email's HTML as the recipient's client would show it, for the detail page's frame: no

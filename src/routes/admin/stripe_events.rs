@@ -77,6 +77,8 @@ struct EventPage {
     payload: String,
     runs: Vec<RunView>,
     can_replay: bool,
+    /// How long a processed event's payload is kept (`OFFSTAGE_RETENTION_EVENTS`).
+    payloads_kept: String,
     utc: Utc,
 }
 
@@ -89,7 +91,8 @@ async fn show(ctx: PageContext, state: web::Data<AppState>, id: web::Path<String
     let filter = RunFilter { business_key: Some(format!("stripe:{}", event.id)), limit: 20, ..RunFilter::default() };
     let runs = runs::list(&state.db, &platform, &filter).await?;
     let can_replay = EventStatus::parse(&event.status).is_some_and(EventStatus::can_replay);
-    Ok(EventPage { ctx, event, payload, runs, can_replay, utc: Utc })
+    let payloads_kept = crate::domain::describe_duration(state.config.retention.event_payloads);
+    Ok(EventPage { ctx, event, payload, runs, can_replay, payloads_kept, utc: Utc })
 }
 
 async fn replay(

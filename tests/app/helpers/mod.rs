@@ -325,5 +325,6 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         require_two_factor: offstage::config::RequireTwoFactor::None,
         storage_url: None,
         export_expiry_days: 7,
+        retention: Default::default(),
     }
 }

@@ -1,0 +1,92 @@
+//! Retention: what has outlived its age (`config::Retention`) is pruned by a daily built-in
+//! schedule (`prune_expired_data`) or by `offstage prune`, in short transactions of a few
+//! hundred rows with a pause between them, so workers and pages never wait long behind it.
+
+mod records;
+mod runs;
+pub mod workflows;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{DatabaseConnection, DbErr};
+use serde::Serialize;
+
+use crate::config::Retention;
+use records::{Cursor, Kind};
+
+/// Rows per statement or transaction.
+const BATCH: u64 = 500;
+/// Between two batches: the writer's lock is free for whoever waits (one connection on SQLite).
+const PAUSE: Duration = Duration::from_millis(5);
+/// The longest window a sign-in or request throttle reads; nothing younger is pruned.
+const THROTTLE_WINDOW: Duration = Duration::from_secs(86_400);
+/// The invitation limit reads the current hour and the 24 before it.
+const INVITATION_HOURS: Duration = Duration::from_secs(25 * 3600);
+
+/// What one prune removed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Pruned {
+    pub runs: u64,
+    pub event_payloads: u64,
+    pub email_bodies: u64,
+    pub sign_in_attempts: u64,
+    pub throttle_counts: u64,
+    pub health_scores: u64,
+    pub sessions: u64,
+    pub invitation_hours: u64,
+}
+
+/// Prunes everything older than its retention at `now`.
+pub async fn prune(db: &DatabaseConnection, retention: &Retention, now: DateTime<Utc>) -> Result<Pruned, DbErr> {
+    let before = |age: Duration| now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
+    let mut pruned = Pruned { runs: prune_runs(db, before(retention.runs)).await?, ..Pruned::default() };
+    let sign_ins = before(retention.sign_ins.max(THROTTLE_WINDOW));
+    let sweeps = [
+        (Kind::EventPayloads, before(retention.event_payloads)),
+        (Kind::EmailBodies, before(retention.email_bodies)),
+        (Kind::SignIns, sign_ins),
+        (Kind::ThrottleCounts, sign_ins),
+        (Kind::HealthScores, before(retention.health_scores)),
+        (Kind::Sessions, now),
+        (Kind::InvitationHours, before(INVITATION_HOURS)),
+    ];
+    for (kind, cutoff) in sweeps {
+        let removed = sweep_all(db, kind, cutoff).await?;
+        *match kind {
+            Kind::EventPayloads => &mut pruned.event_payloads,
+            Kind::EmailBodies => &mut pruned.email_bodies,
+            Kind::SignIns => &mut pruned.sign_in_attempts,
+            Kind::ThrottleCounts => &mut pruned.throttle_counts,
+            Kind::HealthScores => &mut pruned.health_scores,
+            Kind::Sessions => &mut pruned.sessions,
+            Kind::InvitationHours => &mut pruned.invitation_hours,
+        } = removed;
+    }
+    Ok(pruned)
+}
+
+async fn prune_runs(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    let mut total = 0;
+    loop {
+        let removed = runs::prune_batch(db, cutoff, BATCH).await?;
+        total += removed;
+        if removed < BATCH {
+            return Ok(total);
+        }
+        tokio::time::sleep(PAUSE).await;
+    }
+}
+
+async fn sweep_all(db: &DatabaseConnection, kind: Kind, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
+    let (mut total, mut cursor) = (0, Cursor::None);
+    loop {
+        let (removed, next) = records::sweep(db, kind, cutoff, BATCH, &cursor).await?;
+        total += removed;
+        if removed < BATCH {
+            return Ok(total);
+        }
+        cursor = next;
+        tokio::time::sleep(PAUSE).await;
+    }
+}

@@ -1,0 +1,91 @@
+//! Pruning finished runs: a run that succeeded, was skipped or was cancelled before the cutoff
+//! goes with its job row and its timeline, once its chain is over (the chain's latest run has
+//! itself finished before the cutoff), so a chain in progress keeps every run its progress
+//! counts. Failed runs wait for someone's decision and are never pruned; neither is anything
+//! queued, scheduled, running or waiting for a slot. With a run goes its idempotency key: a
+//! repeated key is recognised for as long as runs are kept.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
+
+use crate::db::begin_write;
+
+/// SQL true for a job row `t` whose run is over and may go: done (succeeded or skipped) or
+/// cancelled by someone, ended before `$1`.
+fn finished_before(backend: DbBackend, t: &str) -> String {
+    match backend {
+        DbBackend::Postgres => format!(
+            "({t}.status = 'Done' OR ({t}.status = 'Killed' AND COALESCE({t}.last_result->>'Err', '') LIKE 'cancelled by %')) \
+             AND {t}.done_at < $1"
+        ),
+        // The first term lets SQLite read apalis's partial index `idx_jobs_completed_done_at`.
+        _ => format!(
+            "{t}.status IN ('Done', 'Failed', 'Killed') AND ({t}.status = 'Done' OR ({t}.status = 'Killed' \
+               AND COALESCE(json_extract({t}.last_result, '$.Err'), '') LIKE 'cancelled by %')) \
+             AND {t}.done_at < $1"
+        ),
+    }
+}
+
+/// Up to `$2` runs that may go, by the cutoff `$1`.
+fn candidates(backend: DbBackend) -> String {
+    let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    format!(
+        "SELECT r.id FROM {table} j JOIN workflow_runs r ON r.id = j.id \
+         WHERE {own} \
+           AND EXISTS (SELECT 1 FROM {table} l \
+             WHERE l.id = (SELECT c.id FROM workflow_runs c WHERE c.chain_id = r.chain_id ORDER BY c.id DESC LIMIT 1) \
+             AND {latest}) \
+         LIMIT $2",
+        own = finished_before(backend, "j"),
+        latest = finished_before(backend, "l"),
+    )
+}
+
+/// The three deletes of one batch, each reading the batch's ids from `$1`.
+fn deletes(backend: DbBackend) -> [String; 3] {
+    let (table, ids) = match backend {
+        DbBackend::Postgres => ("apalis.jobs", "(SELECT unnest($1::text[]))"),
+        _ => ("Jobs", "(SELECT value FROM json_each($1))"),
+    };
+    [
+        format!("DELETE FROM run_events WHERE run_id IN {ids}"),
+        format!("DELETE FROM workflow_runs WHERE id IN {ids}"),
+        format!("DELETE FROM {table} WHERE id IN {ids}"),
+    ]
+}
+
+/// The cutoff as the job table stores `done_at`: unix seconds on SQLite.
+fn cutoff_value(backend: DbBackend, cutoff: DateTime<Utc>) -> Value {
+    match backend {
+        DbBackend::Postgres => cutoff.into(),
+        _ => cutoff.timestamp().into(),
+    }
+}
+
+/// Removes up to `batch` runs that ended before `cutoff`, in one short transaction; how many.
+pub async fn prune_batch(db: &DatabaseConnection, cutoff: DateTime<Utc>, batch: u64) -> Result<u64, DbErr> {
+    let backend = db.get_database_backend();
+    let select = Statement::from_sql_and_values(
+        backend,
+        candidates(backend),
+        [cutoff_value(backend, cutoff), (batch as i64).into()],
+    );
+    let ids: Vec<String> =
+        db.query_all_raw(select).await?.iter().filter_map(|row| row.try_get::<String>("", "id").ok()).collect();
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let ids_value: Value = match backend {
+        DbBackend::Postgres => ids.clone().into(),
+        _ => serde_json::to_string(&ids).unwrap_or_default().into(),
+    };
+    // A run that may go stays so: nothing reopens a run that ended well, or continues a chain
+    // whose latest run has ended; so the deletes need not look again.
+    let txn = begin_write(db).await?;
+    for sql in deletes(backend) {
+        txn.execute_raw(Statement::from_sql_and_values(backend, sql, [ids_value.clone()])).await?;
+    }
+    txn.commit().await?;
+    Ok(ids.len() as u64)
+}
