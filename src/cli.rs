@@ -1,6 +1,6 @@
 //! The `offstage` command line: run modes (`serve`, `web`, `worker`, `migrate`) and admin verbs
 //! for scripts (`user create`, `user reset-2fa`, `workspace create`, `api-key create`, `revenue`,
-//! `export workspaces`, `import workspaces`, `prune`). Errors end the process
+//! `export workspaces`, `import workspaces`, `prune`, `backup`, `restore`). Errors end the process
 //! with one clear line and a non-zero exit code.
 
 use std::io::Read;
@@ -70,6 +70,18 @@ enum Command {
     Import {
         #[command(subcommand)]
         what: ImportWhat,
+    },
+    /// Write a consistent copy of the SQLite database while Offstage runs; prints one JSON line.
+    Backup {
+        /// The file to write (must not exist yet).
+        #[arg(long)]
+        to: std::path::PathBuf,
+    },
+    /// Put a backup in place of the SQLite database, with every Offstage process stopped (the
+    /// database it replaces is kept beside it); prints one JSON line.
+    Restore {
+        #[arg(long)]
+        from: std::path::PathBuf,
     },
     /// Remove now what has outlived its retention (`OFFSTAGE_RETENTION_*`; the built-in daily
     /// schedule does the same); prints one JSON line of what it removed.
@@ -244,6 +256,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Revenue { month, format } => revenue(&config, month, format).await,
+        Command::Backup { to } => {
+            println!("{}", serde_json::to_string(&crate::db::backup::backup(&config.database_url, &to).await?)?);
+            Ok(())
+        }
+        Command::Restore { from } => {
+            println!("{}", serde_json::to_string(&crate::db::backup::restore(&config.database_url, &from).await?)?);
+            Ok(())
+        }
         Command::Prune => {
             let db = startup::prepare_database(&config).await?;
             let started = std::time::Instant::now();

@@ -22,6 +22,7 @@ pub mod routes;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod telemetry;
 pub mod tenancy;
 pub mod tokens;
 pub mod web;

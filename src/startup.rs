@@ -48,6 +48,8 @@ pub struct Application {
     mode: Mode,
     server: Option<Server>,
     port: Option<u16>,
+    /// `/metrics` on `OFFSTAGE_METRICS_BIND`, in any mode (a worker process's counts too).
+    metrics_server: Option<Server>,
 }
 
 /// Connects and brings the schema (ours and the queue's) up to date.
@@ -77,6 +79,7 @@ pub fn worker_services(
 
 impl Application {
     pub async fn build(config: Config, mode: Mode) -> anyhow::Result<Application> {
+        crate::telemetry::metrics::handle();
         let db = prepare_database(&config).await?;
         let mailer = Mailer::from_settings(&config.mail)?;
         let storage = Storage::from_settings(config.storage_url.as_deref(), &config.data_dir)?;
@@ -90,8 +93,12 @@ impl Application {
         }
         let runs_workers = mode.runs_workers();
         let state = AppState { stripe_intake, starter, db, config, mailer, workflows, storage, runs_workers };
+        let metrics_server = match state.config.metrics_bind {
+            Some(bind) => Some(metrics_server(bind, state.clone())?),
+            None => None,
+        };
         if !mode.runs_web() {
-            return Ok(Application { state, mode, server: None, port: None });
+            return Ok(Application { state, mode, server: None, port: None, metrics_server });
         }
         crate::engine::runs::waiting::listen_for_announcements(&state.db);
         bootstrap::ensure_platform_admin(&state.db, &state.config).await?;
@@ -99,7 +106,7 @@ impl Application {
             .with_context(|| format!("OFFSTAGE_BIND: cannot listen on {}", state.config.bind))?;
         let port = listener.local_addr()?.port();
         let server = http_server(listener, state.clone())?;
-        Ok(Application { state, mode, server: Some(server), port: Some(port) })
+        Ok(Application { state, mode, server: Some(server), port: Some(port), metrics_server })
     }
 
     /// The bound port (the real one when the configured port was 0).
@@ -130,7 +137,13 @@ impl Application {
                 None => Ok(()),
             }
         };
-        tokio::try_join!(server, workers)?;
+        let metrics = async {
+            match self.metrics_server {
+                Some(server) => server.await.context("metrics server"),
+                None => Ok(()),
+            }
+        };
+        tokio::try_join!(server, workers, metrics)?;
         Ok(())
     }
 }
@@ -143,6 +156,7 @@ fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server>
         .unwrap_or(actix_web::cookie::time::Duration::days(30));
     let state_rate = state.config.limits.api_rate_per_key;
     let data = web::Data::new(state);
+    let gauges = web::Data::new(crate::telemetry::gauges::Gauges::default());
     // One count of open `"wait": true` requests for the whole process, not one per web worker.
     let api_waits = web::Data::new(routes::api::ApiWaits::default());
     let api_rate_limit = web::Data::new(routes::api::ApiRateLimit::new(state_rate));
@@ -158,6 +172,7 @@ fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server>
             .app_data(data.clone())
             .app_data(api_waits.clone())
             .app_data(api_rate_limit.clone())
+            .app_data(gauges.clone())
             .app_data(web::QueryConfig::default().error_handler(|err, _| {
                 crate::error::AppError::BadRequest(format!("The address has a parameter that can't be read: {err}"))
                     .into()
@@ -168,11 +183,32 @@ fn http_server(listener: TcpListener, state: AppState) -> anyhow::Result<Server>
             .wrap(sessions)
             .wrap(crate::web::security_headers::middleware(secure))
             .wrap(Compress::default())
+            .wrap(actix_web::middleware::from_fn(crate::web::request_id::middleware))
             .wrap(crate::web::access_log::middleware())
+            .wrap(actix_web::middleware::from_fn(crate::web::request_metrics::middleware))
             .configure(routes::configure)
             .default_service(web::to(not_found))
     })
     .shutdown_timeout(30)
+    .listen(listener)?
+    .run();
+    Ok(server)
+}
+
+/// `/metrics` alone, without a token, on `OFFSTAGE_METRICS_BIND`.
+fn metrics_server(bind: std::net::SocketAddr, state: AppState) -> anyhow::Result<Server> {
+    let listener =
+        TcpListener::bind(bind).with_context(|| format!("OFFSTAGE_METRICS_BIND: cannot listen on {bind}"))?;
+    let (data, gauges) = (web::Data::new(state), web::Data::new(crate::telemetry::gauges::Gauges::default()));
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(gauges.clone())
+            .route("/metrics", web::get().to(routes::metrics::scrape))
+            .default_service(web::to(not_found))
+    })
+    .workers(1)
+    .shutdown_timeout(5)
     .listen(listener)?
     .run();
     Ok(server)

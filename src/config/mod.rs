@@ -56,6 +56,11 @@ pub struct Config {
     pub export_expiry_days: u32,
     /// How long finished runs and other records of the past are kept (`OFFSTAGE_RETENTION_*`).
     pub retention: Retention,
+    /// The Bearer token `/metrics` asks for on the main server (`OFFSTAGE_METRICS_TOKEN`); None:
+    /// not served there.
+    pub metrics_token: Option<Secret>,
+    /// A listener of its own serving `/metrics` without a token (`OFFSTAGE_METRICS_BIND`).
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Who may create an account.
@@ -290,6 +295,17 @@ impl Config {
         let require_two_factor = RequireTwoFactor::from_env(&base_url)?;
         let export_expiry_days = number_in("OFFSTAGE_EXPORT_EXPIRY_DAYS", 1..=365, 7)? as u32;
         let retention = Retention::from_env()?;
+        let metrics_token = match var("OFFSTAGE_METRICS_TOKEN") {
+            Some(token) if token.len() < 16 => bail!("OFFSTAGE_METRICS_TOKEN must be at least 16 characters long"),
+            token => token.map(Secret::new),
+        };
+        let metrics_bind = var("OFFSTAGE_METRICS_BIND")
+            .map(|text| {
+                text.parse::<SocketAddr>().with_context(|| {
+                    format!("OFFSTAGE_METRICS_BIND must be an address and port such as 127.0.0.1:9090, got “{text}”")
+                })
+            })
+            .transpose()?;
         // Last: only a configuration that is otherwise valid may create the key file.
         let secret_key = match var("OFFSTAGE_SECRET_KEY") {
             Some(key) if key.len() < 32 => bail!("OFFSTAGE_SECRET_KEY must be at least 32 characters long"),
@@ -318,6 +334,8 @@ impl Config {
             storage_url: var("OFFSTAGE_STORAGE_URL"),
             export_expiry_days,
             retention,
+            metrics_token,
+            metrics_bind,
         })
     }
 

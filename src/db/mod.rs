@@ -2,6 +2,7 @@
 //! entities. Workspace-owned rows are read through `tenancy::Scope`; the few deliberately
 //! global queries live with their feature (`accounts` for sign-in, `workspaces` for lists).
 
+pub mod backup;
 pub mod batcher;
 pub mod entities;
 

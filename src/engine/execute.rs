@@ -20,6 +20,8 @@ use crate::db::batcher::Batcher;
 use crate::db::begin_write;
 use crate::engine::queue::limits::{self, Slot};
 use crate::engine::queue::{self, JobContext};
+use crate::telemetry::metrics as telemetry;
+use tracing::Instrument;
 
 /// The job payload apalis stores and hands back to the worker.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +38,9 @@ pub struct RunRequest {
     /// Someone waits for the run's end, maybe in another process: its end is announced there too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub awaited: bool,
+    /// The request that started the run, or the run's that did (`telemetry::request_id`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// What a finished attempt leaves in apalis's `last_result` (as `{"Ok": …}`).
@@ -150,8 +155,30 @@ impl Attempt<'_> {
     }
 }
 
-/// Runs one attempt. `attempt` counts from 1.
+/// Runs one attempt. `attempt` counts from 1. Its log lines carry the run, its workflow and
+/// workspace, and the request id it was started under (or its own id, which the runs it starts
+/// then carry).
 pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunRequest) -> Result<RunResult, RunError> {
+    let request_id = request.request_id.clone().unwrap_or_else(|| run_id.to_owned());
+    let workspace_id = request.params.get("workspace_id").and_then(Value::as_str).unwrap_or("");
+    let span = tracing::info_span!(
+        "run",
+        run_id,
+        workflow = %request.workflow,
+        workspace_id,
+        attempt,
+        request_id = %request_id
+    );
+    let work = execute_attempt(job, run_id, attempt, request).instrument(span);
+    crate::telemetry::request_id::within(request_id, work).await
+}
+
+async fn execute_attempt(
+    job: &JobContext,
+    run_id: &str,
+    attempt: u32,
+    request: RunRequest,
+) -> Result<RunResult, RunError> {
     let Some(workflow) = job.registry.find(&request.workflow) else {
         return Err(RunError(format!("unknown workflow “{}”", request.workflow)));
     };
@@ -179,14 +206,35 @@ pub async fn execute(job: &JobContext, run_id: &str, attempt: u32, request: RunR
         }
     }
     let current = begin();
+    if attempt == 1 {
+        started(workflow.name(), run_id, request.not_before, current.started_at);
+    }
     let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
     let awaited = request.awaited;
     let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, workspace_id);
     let result = attempt_once(&current, workflow, ctx, request.params).await;
+    let outcome = match &result {
+        Ok(done) if done.outcome == "skipped" => "skipped",
+        Ok(_) => "succeeded",
+        Err(_) if attempt < workflow.max_attempts() => "retried",
+        Err(_) => "failed",
+    };
+    let ran = (Utc::now() - current.started_at).to_std().unwrap_or_default();
+    telemetry::attempt_ended(workflow.name(), outcome, ran);
+    tracing::debug!(outcome, ms = ran.as_millis() as u64, "attempt ended");
     if result.is_ok() || attempt >= workflow.max_attempts() {
         announce_end(job, run_id, awaited).await;
     }
     result
+}
+
+/// Counts a run's first attempt and how long it waited since it was due: since it was made
+/// (its id is a ULID, which carries that time) or, for a run made for later, since that time.
+fn started(workflow: &'static str, run_id: &str, not_before: Option<DateTime<Utc>>, at: DateTime<Utc>) {
+    let made = ulid::Ulid::from_string(run_id).ok().map(|id| DateTime::<Utc>::from(id.datetime()));
+    let due = made.into_iter().chain(not_before).max().unwrap_or(at);
+    telemetry::runs_started(workflow, 1);
+    telemetry::picked_up(workflow, (at - due).to_std().unwrap_or_default());
 }
 
 /// A workflow limited per workspace: takes one of its slots for the run, or parks the run with

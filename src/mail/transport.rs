@@ -6,6 +6,7 @@
 //! unrecorded per connection (see `mail::workflows::send_email`). One connection made delivery
 //! a queue: a relay 20 ms away takes about 100 ms per email, ten emails a second.
 
+use crate::telemetry::metrics as telemetry;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -85,13 +86,18 @@ impl Mailer {
         match &self.transport {
             Transport::Captured(free) => {
                 let _slot = free.acquire().await?;
+                telemetry::email_sent();
                 record().await
             }
             Transport::Smtp(smtp) => {
                 let _free = smtp.free.acquire().await?;
                 // Each holder of a permit holds at most one connection, so one is free.
                 let mut open = smtp.connections.iter().find_map(|c| c.try_lock().ok()).context("no free connection")?;
-                smtp.send(&mut open, &message).await?;
+                if let Err(err) = smtp.send(&mut open, &message).await {
+                    telemetry::smtp_error();
+                    return Err(err);
+                }
+                telemetry::email_sent();
                 record().await
             }
         }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod email_verification;
 pub mod health;
 pub mod invitations;
+pub mod metrics;
 pub mod password;
 pub mod signup;
 pub mod two_factor_sign_in;
@@ -20,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(home))
         .route("/static/{name}", web::get().to(static_files::serve))
         .configure(health::configure)
+        .configure(metrics::configure)
         .configure(auth::configure)
         .configure(two_factor_sign_in::configure)
         .configure(password::configure)

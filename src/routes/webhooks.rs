@@ -2,6 +2,7 @@
 //! body; the event and the run that will process it are committed before the 2xx answer; a
 //! repeated delivery answers 200 and changes nothing but its delivery count.
 
+use crate::telemetry::metrics::stripe_delivery;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use serde_json::json;
@@ -21,6 +22,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn refuse(reason: &str) -> HttpResponse {
+    stripe_delivery("refused");
     HttpResponse::BadRequest().json(json!({ "error": reason }))
 }
 
@@ -28,6 +30,7 @@ async fn receive_stripe(state: web::Data<AppState>, request: HttpRequest, body: 
     let secrets = &state.config.stripe.webhook_secrets;
     if secrets.is_empty() {
         // Not a 4xx: Stripe keeps retrying, so nothing is lost while the secret is being set.
+        stripe_delivery("unavailable");
         return HttpResponse::ServiceUnavailable()
             .json(json!({ "error": "Stripe webhooks are not configured: set OFFSTAGE_STRIPE_WEBHOOK_SECRET" }));
     }
@@ -44,9 +47,16 @@ async fn receive_stripe(state: web::Data<AppState>, request: HttpRequest, body: 
     };
     let id = event.id.clone();
     match state.stripe_intake.receive(event, raw.to_owned()).await {
-        Ok(Received::New { run_id }) => HttpResponse::Ok().json(json!({ "received": id, "run_id": run_id })),
-        Ok(Received::Duplicate) => HttpResponse::Ok().json(json!({ "received": id, "duplicate": true })),
+        Ok(Received::New { run_id }) => {
+            stripe_delivery("recorded");
+            HttpResponse::Ok().json(json!({ "received": id, "run_id": run_id }))
+        }
+        Ok(Received::Duplicate) => {
+            stripe_delivery("duplicate");
+            HttpResponse::Ok().json(json!({ "received": id, "duplicate": true }))
+        }
         Err(err) => {
+            stripe_delivery("unavailable");
             tracing::error!(event = %id, error = %err, "recording a Stripe event failed");
             HttpResponse::ServiceUnavailable().json(json!({ "error": "could not record the event; Stripe will retry" }))
         }

@@ -1,5 +1,5 @@
 //! The access log: one line per request with the client's address (believing only trusted
-//! proxies), the request line, status, size and time. Secrets that travel in URLs never reach
+//! proxies), the request line, status, size, time and request id. Secrets that travel in URLs never reach
 //! it: the token of `/invitations/`, `/unsubscribe/`, `/password/reset/` and `/email/verify/`
 //! links (also inside a
 //! parameter, such as the sign-in page's `next`), and any `token` query parameter, are written
@@ -19,7 +19,7 @@ const SECRET_PARAMETERS: [&str; 1] = ["token"];
 const REDACTED: &str = "[redacted]";
 
 pub fn middleware() -> Logger {
-    Logger::new("%{client}xi \"%{request}xi\" %s %b %Dms")
+    Logger::new("%{client}xi \"%{request}xi\" %s %b %Dms %{X-Request-Id}o")
         .custom_request_replace("client", |req: &ServiceRequest| {
             let trusted = req.app_data::<web::Data<AppState>>().map(|s| s.config.trusted_proxies.as_slice());
             client_address(req.request(), trusted.unwrap_or(&[])).map(|ip| ip.to_string()).unwrap_or_else(|| "-".into())

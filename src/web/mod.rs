@@ -11,6 +11,8 @@ pub mod current_user;
 pub mod device;
 pub mod flash;
 pub mod page;
+pub mod request_id;
+pub mod request_metrics;
 mod scope_extractor;
 pub mod security_headers;
 pub mod static_files;

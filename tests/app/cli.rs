@@ -141,6 +141,9 @@ fn a_bad_setting_stops_start_up_with_one_line_naming_it() {
         ("OFFSTAGE_STRIPE_PLANS", "price_123"),
         ("OFFSTAGE_RETENTION_RUNS", "30 days"),
         ("OFFSTAGE_EXPORT_EXPIRY_DAYS", "forever"),
+        ("OFFSTAGE_METRICS_TOKEN", "short"),
+        ("OFFSTAGE_METRICS_BIND", "anywhere"),
+        ("OFFSTAGE_LOG_FORMAT", "xml"),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let output = Command::new(env!("CARGO_BIN_EXE_offstage"))

@@ -81,6 +81,8 @@ impl BenchDb {
             storage_url: None,
             export_expiry_days: 7,
             retention: Default::default(),
+            metrics_token: None,
+            metrics_bind: None,
         };
         let db = startup::prepare_database(&config).await?;
         Ok(BenchDb { db, config, pg_admin, _dir: dir })

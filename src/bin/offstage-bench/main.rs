@@ -6,7 +6,7 @@
 //! the request path (a month's revenue of many workspaces); `export` "export all workspaces"
 //! by a worker process, its time and peak memory; `import` a members import beside another
 //! workspace's runs; `retention` the tables' sizes and pickup while a million runs go through
-//! with a short retention.
+//! with a short retention; `metrics` the cost of a `/metrics` scrape.
 
 // Like a test, a benchmark that cannot go on stops right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -19,6 +19,7 @@ mod fan_out;
 mod heavy;
 mod import;
 mod jobs;
+mod metrics;
 mod process;
 mod retention;
 mod webhooks;
@@ -125,6 +126,13 @@ enum Bench {
         #[arg(long, default_value_t = 16)]
         concurrency: usize,
     },
+    /// A `/metrics` scrape with N runs in the database, half finished, half scheduled.
+    Metrics {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 100_000)]
+        runs: u64,
+    },
     /// Heavy work: a month's revenue of N workspaces with 12 paid invoices each.
     Heavy {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -152,6 +160,7 @@ async fn main() -> anyhow::Result<()> {
         Bench::Heavy { db, workspaces, concurrency } => heavy::run(db, workspaces, concurrency).await?,
         Bench::Export { db, workspaces, s3 } => export::run(db, workspaces, s3).await?,
         Bench::Import { db, kind, rows, concurrency } => import::run(db, kind, rows, concurrency).await?,
+        Bench::Metrics { db, runs } => metrics::run(db, runs).await?,
         Bench::Retention { db, runs, keep, concurrency } => retention::run(db, runs, keep, concurrency).await?,
     };
     println!("{line}");

@@ -46,6 +46,8 @@ pub struct NewRun {
     awaited: bool,
     /// Its class instead of its workflow's (`at_priority`).
     priority: Option<Priority>,
+    /// The request (or the run) that started it, for its log lines.
+    request_id: Option<String>,
 }
 
 impl NewRun {
@@ -66,6 +68,7 @@ impl NewRun {
             trigger: "code",
             awaited: false,
             priority: None,
+            request_id: crate::telemetry::request_id::current(),
         }
     }
 
@@ -219,6 +222,7 @@ pub(super) fn prepare<'a>(
             chain_id: new.chain_id.clone(),
             not_before: (run_at > now).then_some(run_at),
             awaited: new.awaited,
+            request_id: new.request_id.clone(),
         };
         let payload = serde_json::to_vec(&request)?;
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);

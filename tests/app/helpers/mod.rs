@@ -326,5 +326,7 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         storage_url: None,
         export_expiry_days: 7,
         retention: Default::default(),
+        metrics_token: None,
+        metrics_bind: None,
     }
 }
