@@ -151,12 +151,8 @@ impl Default for SessionSettings {
 impl SessionSettings {
     fn from_env() -> anyhow::Result<SessionSettings> {
         let defaults = SessionSettings::default();
-        let setting = |name: &str, default| match var(name) {
-            Some(text) => crate::domain::parse_duration(&text).map_err(|msg| anyhow::anyhow!("{name}: {msg}")),
-            None => Ok(default),
-        };
-        let idle_timeout = setting("OFFSTAGE_SESSION_IDLE_TIMEOUT", defaults.idle_timeout)?;
-        let lifetime = setting("OFFSTAGE_SESSION_LIFETIME", defaults.lifetime)?;
+        let idle_timeout = duration_in("OFFSTAGE_SESSION_IDLE_TIMEOUT", defaults.idle_timeout)?;
+        let lifetime = duration_in("OFFSTAGE_SESSION_LIFETIME", defaults.lifetime)?;
         if idle_timeout > lifetime {
             bail!("OFFSTAGE_SESSION_IDLE_TIMEOUT must not be longer than OFFSTAGE_SESSION_LIFETIME");
         }
@@ -235,6 +231,14 @@ impl StripeSettings {
 /// Reads a variable; unset and empty are the same.
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A duration (`30d`, `12h`, `15m`, `45s`) from the variable `name`, or `default` when it is unset.
+fn duration_in(name: &str, default: std::time::Duration) -> anyhow::Result<std::time::Duration> {
+    match var(name) {
+        Some(text) => crate::domain::parse_duration(&text).map_err(|msg| anyhow::anyhow!("{name}: {msg}")),
+        None => Ok(default),
+    }
 }
 
 /// A whole number within `range` from the variable `name`, or `default` when it is unset.

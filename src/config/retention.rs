@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use super::var;
-use crate::domain::parse_duration;
+use super::duration_in;
 
 const DAY: u64 = 86_400;
 
@@ -42,16 +41,12 @@ impl Default for Retention {
 impl Retention {
     pub(super) fn from_env() -> anyhow::Result<Retention> {
         let defaults = Retention::default();
-        let setting = |name: &str, default: Duration| match var(name) {
-            Some(text) => parse_duration(&text).map_err(|msg| anyhow::anyhow!("{name}: {msg}")),
-            None => Ok(default),
-        };
         Ok(Retention {
-            runs: setting("OFFSTAGE_RETENTION_RUNS", defaults.runs)?,
-            event_payloads: setting("OFFSTAGE_RETENTION_EVENTS", defaults.event_payloads)?,
-            email_bodies: setting("OFFSTAGE_RETENTION_EMAIL_BODIES", defaults.email_bodies)?,
-            sign_ins: setting("OFFSTAGE_RETENTION_SIGN_INS", defaults.sign_ins)?.max(Duration::from_secs(DAY)),
-            health_scores: setting("OFFSTAGE_RETENTION_HEALTH_SCORES", defaults.health_scores)?,
+            runs: duration_in("OFFSTAGE_RETENTION_RUNS", defaults.runs)?,
+            event_payloads: duration_in("OFFSTAGE_RETENTION_EVENTS", defaults.event_payloads)?,
+            email_bodies: duration_in("OFFSTAGE_RETENTION_EMAIL_BODIES", defaults.email_bodies)?,
+            sign_ins: duration_in("OFFSTAGE_RETENTION_SIGN_INS", defaults.sign_ins)?.max(Duration::from_secs(DAY)),
+            health_scores: duration_in("OFFSTAGE_RETENTION_HEALTH_SCORES", defaults.health_scores)?,
         })
     }
 }

@@ -141,7 +141,7 @@ async fn check_migrations(file: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// An Offstage process whose workers beat in the last 9 s still uses the database.
+/// An Offstage process whose workers beat lately (`queue::ALIVE_WITHIN`) still uses the database.
 async fn refuse_while_running(target: &Path) -> anyhow::Result<()> {
     let db = open(target, true).await?;
     let beat = db
@@ -154,7 +154,8 @@ async fn refuse_while_running(target: &Path) -> anyhow::Result<()> {
         .flatten()
         .and_then(|row| row.try_get::<Option<i64>>("", "ago").ok().flatten());
     db.close().await?;
-    if let Some(ago) = beat.filter(|ago| *ago < 9) {
+    let alive = crate::engine::queue::ALIVE_WITHIN.as_secs() as i64;
+    if let Some(ago) = beat.filter(|ago| *ago < alive) {
         bail!(
             "Offstage is running on {} (its workers beat {ago} s ago): stop every Offstage process first",
             target.display()

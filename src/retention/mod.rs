@@ -13,7 +13,7 @@ use sea_orm::{DatabaseConnection, DbErr};
 use serde::Serialize;
 
 use crate::config::Retention;
-use records::{Cursor, Kind};
+use records::Kind;
 
 /// Rows per statement or transaction.
 const BATCH: u64 = 500;
@@ -40,30 +40,17 @@ pub struct Pruned {
 /// Prunes everything older than its retention at `now`.
 pub async fn prune(db: &DatabaseConnection, retention: &Retention, now: DateTime<Utc>) -> Result<Pruned, DbErr> {
     let before = |age: Duration| now - chrono::Duration::from_std(age).unwrap_or(chrono::Duration::MAX);
-    let mut pruned = Pruned { runs: prune_runs(db, before(retention.runs)).await?, ..Pruned::default() };
     let sign_ins = before(retention.sign_ins.max(THROTTLE_WINDOW));
-    let sweeps = [
-        (Kind::EventPayloads, before(retention.event_payloads)),
-        (Kind::EmailBodies, before(retention.email_bodies)),
-        (Kind::SignIns, sign_ins),
-        (Kind::ThrottleCounts, sign_ins),
-        (Kind::HealthScores, before(retention.health_scores)),
-        (Kind::Sessions, now),
-        (Kind::InvitationHours, before(INVITATION_HOURS)),
-    ];
-    for (kind, cutoff) in sweeps {
-        let removed = sweep_all(db, kind, cutoff).await?;
-        *match kind {
-            Kind::EventPayloads => &mut pruned.event_payloads,
-            Kind::EmailBodies => &mut pruned.email_bodies,
-            Kind::SignIns => &mut pruned.sign_in_attempts,
-            Kind::ThrottleCounts => &mut pruned.throttle_counts,
-            Kind::HealthScores => &mut pruned.health_scores,
-            Kind::Sessions => &mut pruned.sessions,
-            Kind::InvitationHours => &mut pruned.invitation_hours,
-        } = removed;
-    }
-    Ok(pruned)
+    Ok(Pruned {
+        runs: prune_runs(db, before(retention.runs)).await?,
+        event_payloads: sweep_all(db, Kind::EventPayloads, before(retention.event_payloads)).await?,
+        email_bodies: sweep_all(db, Kind::EmailBodies, before(retention.email_bodies)).await?,
+        sign_in_attempts: sweep_all(db, Kind::SignIns, sign_ins).await?,
+        throttle_counts: sweep_all(db, Kind::ThrottleCounts, sign_ins).await?,
+        health_scores: sweep_all(db, Kind::HealthScores, before(retention.health_scores)).await?,
+        sessions: sweep_all(db, Kind::Sessions, now).await?,
+        invitation_hours: sweep_all(db, Kind::InvitationHours, before(INVITATION_HOURS)).await?,
+    })
 }
 
 async fn prune_runs(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
@@ -79,7 +66,7 @@ async fn prune_runs(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u6
 }
 
 async fn sweep_all(db: &DatabaseConnection, kind: Kind, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
-    let (mut total, mut cursor) = (0, Cursor::None);
+    let (mut total, mut cursor) = (0, None);
     loop {
         let (removed, next) = records::sweep(db, kind, cutoff, BATCH, &cursor).await?;
         total += removed;

@@ -19,22 +19,16 @@ pub enum Kind {
     InvitationHours,
 }
 
-/// Where a sweep stands: emptying rows walks the table by its text key (emptied rows stay and
-/// must not be read again); deleting needs no cursor.
-pub enum Cursor {
-    After(String),
-    None,
-}
-
 /// One statement's worth of a sweep: the rows before `cutoff`, at most `batch`. Returns how
-/// many, and where to go on from.
+/// many, and the key to go on after: emptying rows walks the table by its text key (emptied
+/// rows stay and must not be read again); deleting needs no cursor.
 pub async fn sweep(
     db: &DatabaseConnection,
     kind: Kind,
     cutoff: DateTime<Utc>,
     batch: u64,
-    cursor: &Cursor,
-) -> Result<(u64, Cursor), DbErr> {
+    cursor: &Option<String>,
+) -> Result<(u64, Option<String>), DbErr> {
     let backend = db.get_database_backend();
     let delete = |table: &str, filter: &str| -> (String, Vec<Value>) {
         (
@@ -65,7 +59,7 @@ pub async fn sweep(
         ),
     };
     let done = db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected();
-    Ok((done, Cursor::None))
+    Ok((done, None))
 }
 
 /// Processed events, received before the cutoff, whose payload is still there.
@@ -82,13 +76,10 @@ async fn empty(
     filter: &str,
     cutoff: DateTime<Utc>,
     batch: u64,
-    cursor: &Cursor,
-) -> Result<(u64, Cursor), DbErr> {
+    cursor: &Option<String>,
+) -> Result<(u64, Option<String>), DbErr> {
     let backend = db.get_database_backend();
-    let after = match cursor {
-        Cursor::After(key) => key.clone(),
-        Cursor::None => String::new(),
-    };
+    let after = cursor.clone().unwrap_or_default();
     // The limit is written in: with a parameter, PostgreSQL's generic plan expects a tenth of
     // the table and may sort it all instead of reading the key's index in order.
     let select = Statement::from_sql_and_values(
@@ -98,7 +89,7 @@ async fn empty(
     );
     let ids: Vec<String> =
         db.query_all_raw(select).await?.iter().filter_map(|row| row.try_get::<String>("", "id").ok()).collect();
-    let Some(last) = ids.last().cloned() else { return Ok((0, Cursor::None)) };
+    let Some(last) = ids.last().cloned() else { return Ok((0, None)) };
     let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
     let update = Statement::from_sql_and_values(
         backend,
@@ -106,5 +97,5 @@ async fn empty(
         ids.into_iter().map(Value::from),
     );
     let done = db.execute_raw(update).await?.rows_affected();
-    Ok((done, Cursor::After(last)))
+    Ok((done, Some(last)))
 }

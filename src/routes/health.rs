@@ -53,19 +53,19 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let backend = state.db.get_database_backend();
     let database = within_limit(state.db.query_one_raw(Statement::from_string(backend, "SELECT 1"))).await.is_ok();
     let pending = if database { within_limit(crate::db::pending_migrations(&state.db)).await.ok() } else { None };
-    let workers = if !state.runs_workers {
-        "not run by this process"
-    } else if database && within_limit(queue::workers_alive_here(&state.db)).await.unwrap_or(false) {
-        "ok"
-    } else {
-        "not yet registered"
+    let beating =
+        !state.runs_workers || (database && within_limit(queue::workers_alive_here(&state.db)).await.unwrap_or(false));
+    let workers = match (state.runs_workers, beating) {
+        (false, _) => "not run by this process",
+        (true, true) => "ok",
+        (true, false) => "not yet registered",
     };
     let migrations = match pending {
         Some(0) => "ok",
         Some(_) => "pending: run offstage migrate",
         None => "unknown",
     };
-    let ready = database && pending == Some(0) && workers != "not yet registered";
+    let ready = database && pending == Some(0) && beating;
     let body = json!({
         "status": if ready { "ready" } else { "not ready" },
         "database": if database { "ok" } else { "unavailable" },

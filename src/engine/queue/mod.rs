@@ -17,7 +17,7 @@ mod wake;
 
 #[cfg(feature = "test-hooks")]
 pub use postgres::ACKNOWLEDGE;
-pub use runtime::{JobContext, run_workers, setup_queue_tables, workers_alive_here};
+pub use runtime::{ALIVE_WITHIN, JobContext, run_workers, setup_queue_tables, workers_alive_here};
 pub use table::{
     NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs_sqlite, reopen_failed, retry_at, run_view_sql,
 };

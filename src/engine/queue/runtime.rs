@@ -54,6 +54,8 @@ pub(super) const POLL_INTERVAL: Duration = Duration::from_millis(25);
 pub(super) const BATCH_SIZE: usize = 50;
 const HEARTBEAT: Duration = Duration::from_secs(3);
 const MISSED_HEARTBEATS: usize = 3;
+/// A worker that sent a heartbeat this recently is alive (`/readyz`, `offstage restore`).
+pub const ALIVE_WITHIN: Duration = Duration::from_secs(HEARTBEAT.as_secs() * MISSED_HEARTBEATS as u64);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// Creates (or upgrades) apalis's own tables. On SQLite its migration history lives in sqlx's
@@ -124,7 +126,7 @@ pub async fn workers_alive_here(db: &DatabaseConnection) -> Result<bool, sea_orm
     };
     // `_` in a host name matches any character: harmless among this host's workers.
     let pattern = format!("{}%", this_process(WORKFLOW_QUEUE));
-    let window = (HEARTBEAT * MISSED_HEARTBEATS as u32).as_secs_f64();
+    let window = ALIVE_WITHIN.as_secs_f64();
     let statement = Statement::from_sql_and_values(backend, sql, [pattern.into(), window.into()]);
     let row = db.query_one_raw(statement).await?;
     Ok(row.and_then(|row| row.try_get::<i64>("", "n").ok()).unwrap_or(0) > 0)
