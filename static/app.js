@@ -48,4 +48,26 @@
     };
     setTimeout(poll, 1000);
   });
+  // Live parts of a page: <div data-live-url="…"> is replaced every 5 s by the server's new
+  // drawing of it (charts included), while the tab is visible. Dimmed when a refresh fails.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-live-url]"), function (box) {
+    var refresh = function () {
+      if (document.hidden) { setTimeout(refresh, 5000); return; }
+      fetch(box.getAttribute("data-live-url"), { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) {
+          // Signed out meanwhile: the redirect is to the sign-in page, which a reload shows.
+          if (response.redirected) { window.location.reload(); throw new Error("signed out"); }
+          if (!response.ok) throw new Error("HTTP " + response.status);
+          return response.text();
+        })
+        .then(function (html) {
+          box.innerHTML = html;
+          box.classList.remove("stale");
+          box.setAttribute("data-refreshed", String(Date.now()));
+        })
+        .catch(function () { box.classList.add("stale"); })
+        .then(function () { setTimeout(refresh, 5000); });
+    };
+    setTimeout(refresh, 5000);
+  });
 })();

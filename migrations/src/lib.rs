@@ -31,6 +31,7 @@ mod m20261203_000025_create_exports;
 mod m20261203_000026_create_imports;
 mod m20261203_000027_invitation_tallies;
 mod m20261204_000028_chain_index_by_id;
+mod m20261204_000029_run_tallies;
 
 pub struct Migrator;
 
@@ -66,6 +67,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000026_create_imports::Migration),
             Box::new(m20261203_000027_invitation_tallies::Migration),
             Box::new(m20261204_000028_chain_index_by_id::Migration),
+            Box::new(m20261204_000029_run_tallies::Migration),
         ]
     }
 }

@@ -23,6 +23,9 @@ pub enum DatabaseKind {
     Postgres,
 }
 
+/// How often a worker process adds its counts of ended attempts to the database.
+pub const COUNTS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub database_url: String,
@@ -37,6 +40,9 @@ pub struct Config {
     pub worker_concurrency: usize,
     /// The wait before a failed run's first retry; each later retry waits twice as long.
     pub retry_base: std::time::Duration,
+    /// How often a worker process adds its counts of ended attempts to the database, for
+    /// Platform → Queue (`engine::tallies`): `COUNTS_EVERY`.
+    pub counts_every: std::time::Duration,
     pub stripe: StripeSettings,
     pub mail: MailSettings,
     /// Workspaces created in Offstage start a trial this long; None: no trial.
@@ -327,6 +333,7 @@ impl Config {
             admin_password: var("OFFSTAGE_ADMIN_PASSWORD").map(Secret::new),
             worker_concurrency,
             retry_base,
+            counts_every: COUNTS_EVERY,
             stripe,
             mail,
             trial_days,

@@ -211,7 +211,7 @@ async fn execute_attempt(
     }
     let chain_id = request.chain_id.clone().unwrap_or_else(|| run_id.to_owned());
     let awaited = request.awaited;
-    let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, workspace_id);
+    let ctx = RunContext::new(job.clone(), run_id.to_owned(), attempt, chain_id, workspace_id.clone());
     let result = attempt_once(&current, workflow, ctx, request.params).await;
     let outcome = match &result {
         Ok(done) if done.outcome == "skipped" => "skipped",
@@ -221,6 +221,7 @@ async fn execute_attempt(
     };
     let ran = (Utc::now() - current.started_at).to_std().unwrap_or_default();
     telemetry::attempt_ended(workflow.name(), outcome, ran);
+    job.tallies.count(workflow.name(), outcome, workspace_id.as_deref(), ran, Utc::now());
     tracing::debug!(outcome, ms = ran.as_millis() as u64, "attempt ended");
     if result.is_ok() || attempt >= workflow.max_attempts() {
         announce_end(job, run_id, awaited).await;

@@ -19,6 +19,7 @@ mod registry;
 pub mod runs;
 pub mod schedules;
 mod services;
+pub mod tallies;
 
 pub use context::RunContext;
 pub use error::Error;

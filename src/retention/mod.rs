@@ -23,6 +23,10 @@ const PAUSE: Duration = Duration::from_millis(5);
 const THROTTLE_WINDOW: Duration = Duration::from_secs(86_400);
 /// The invitation limit reads the current hour and the 24 before it.
 const INVITATION_HOURS: Duration = Duration::from_secs(25 * 3600);
+/// Platform → Queue charts the last 24 hours of attempts per minute.
+const MINUTE_COUNTS: Duration = Duration::from_secs(2 * 86_400);
+/// A workspace's overview charts its last 30 days of runs (a day more for its timezone).
+const WORKSPACE_HOUR_COUNTS: Duration = Duration::from_secs(32 * 86_400);
 
 /// What one prune removed.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,6 +39,8 @@ pub struct Pruned {
     pub health_scores: u64,
     pub sessions: u64,
     pub invitation_hours: u64,
+    /// Rows of the runs' counts per minute and per workspace hour (`engine::tallies`).
+    pub run_counts: u64,
 }
 
 /// Prunes everything older than its retention at `now`.
@@ -50,6 +56,8 @@ pub async fn prune(db: &DatabaseConnection, retention: &Retention, now: DateTime
         health_scores: sweep_all(db, Kind::HealthScores, before(retention.health_scores)).await?,
         sessions: sweep_all(db, Kind::Sessions, now).await?,
         invitation_hours: sweep_all(db, Kind::InvitationHours, before(INVITATION_HOURS)).await?,
+        run_counts: sweep_all(db, Kind::RunMinutes, before(MINUTE_COUNTS)).await?
+            + sweep_all(db, Kind::WorkspaceRunHours, before(WORKSPACE_HOUR_COUNTS)).await?,
     })
 }
 

@@ -2,7 +2,8 @@
 //! events' payloads and sent emails' bodies are emptied (their rows stay: an event's id
 //! recognises a redelivery, an email's dedupe key keeps it from going twice), old sign-in
 //! attempts and throttle counts, health-score history (each workspace's latest score stays),
-//! ended sessions and the invitation counter's hours that no limit reads any more.
+//! ended sessions, the invitation counter's hours that no limit reads any more, and the runs'
+//! counts older than any chart shows.
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
@@ -17,6 +18,8 @@ pub enum Kind {
     HealthScores,
     Sessions,
     InvitationHours,
+    RunMinutes,
+    WorkspaceRunHours,
 }
 
 /// One statement's worth of a sweep: the rows before `cutoff`, at most `batch`. Returns how
@@ -54,6 +57,20 @@ pub async fn sweep(
             format!(
                 "DELETE FROM invitation_tallies WHERE (workspace_id, hour) IN \
                  (SELECT workspace_id, hour FROM invitation_tallies WHERE hour < $1 LIMIT {batch})"
+            ),
+            vec![cutoff.timestamp().div_euclid(3600).into()],
+        ),
+        Kind::RunMinutes => (
+            format!(
+                "DELETE FROM run_tallies WHERE (minute, workflow, outcome) IN \
+                 (SELECT minute, workflow, outcome FROM run_tallies WHERE minute < $1 LIMIT {batch})"
+            ),
+            vec![cutoff.timestamp().div_euclid(60).into()],
+        ),
+        Kind::WorkspaceRunHours => (
+            format!(
+                "DELETE FROM workspace_run_tallies WHERE (workspace_id, hour) IN \
+                 (SELECT workspace_id, hour FROM workspace_run_tallies WHERE hour < $1 LIMIT {batch})"
             ),
             vec![cutoff.timestamp().div_euclid(3600).into()],
         ),

@@ -3,6 +3,7 @@
 //! (`gauges`), and served at `GET /metrics`; and the request id that follows a request into its
 //! log lines and the runs it starts (`request_id`).
 
+pub mod dashboard;
 pub mod gauges;
 pub mod metrics;
 pub mod request_id;

@@ -1,10 +1,12 @@
 //! Workspaces as a whole: creating one (with its first owner and its creation job, in one
 //! transaction), listing those a user may see, and changing a workspace's settings; invitations
-//! to join one; and the workspace's own workflows (health scores, the weekly digest).
+//! to join one; its trends (health scores, runs per day); and the workspace's own workflows
+//! (health scores, the weekly digest).
 
 mod error;
 pub mod invitation_tally;
 mod invitations;
+pub mod trends;
 pub mod workflows;
 
 pub use error::Error;

@@ -2,7 +2,8 @@
 //! invites a teammate who signs in and accepts, sees where it is signed in, and creates an API
 //! key; and, in another, resets a forgotten password through the emailed link and sets up
 //! two-factor sign-in, then signs in with a code; and a platform admin watches a revenue
-//! calculation's live progress bar until its figures show. Runs when OFFSTAGE_TEST_BROWSER=1.
+//! calculation's live progress bar until its figures show, and the queue's live view show a
+//! worker and a failed run. Runs when OFFSTAGE_TEST_BROWSER=1.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -236,6 +237,50 @@ async fn a_manager_uploads_a_members_csv_confirms_it_and_watches_its_progress_ba
     assert!(done.attr("value").await.unwrap().is_some());
     let page = c.source().await.unwrap();
     assert!(page.contains("export-succeeded") && page.contains("Download the error report"), "done, with its report");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_platform_admin_watches_the_queue_page_show_a_worker_and_a_failed_run_without_reloading_it() {
+    if !browser_tests_enabled() {
+        return;
+    }
+    // Web only: no worker is alive until one starts below.
+    let app = TestApp::spawn_web_only(Backend::Sqlite).await;
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let (_driver, _profile, c) = browser().await;
+    c.goto(&app.url("/admin/platform/queue")).await.unwrap();
+    sign_in(&c, ADMIN_EMAIL).await;
+    c.goto(&app.url("/admin/platform/queue")).await.unwrap();
+    c.wait().for_element(Locator::Css("[data-live-url] svg.chart")).await.unwrap();
+    assert!(c.source().await.unwrap().contains("No worker process has been heard from"));
+    c.execute("window.stillTheSamePage = true;", vec![]).await.unwrap();
+
+    // More failures than the probe's 3 attempts: it ends failed.
+    let params = offstage::engine::probe::Params {
+        workspace_id: ws.id.clone(),
+        value: None,
+        sleep_ms: 0,
+        fail_attempts: 9,
+        skip: false,
+    };
+    let run = offstage::engine::NewRun::of::<offstage::engine::probe::Probe>(&params);
+    let failing = offstage::engine::runs::start(&app.db, run).await.unwrap().id;
+    let _worker = crate::worker_processes::Worker::with_env(&app, &[("OFFSTAGE_RETRY_BASE_MS", "200")]);
+    let row = c
+        .wait()
+        .at_most(Duration::from_secs(60))
+        .for_element(Locator::Css("[data-live-url] tr[data-failure]"))
+        .await
+        .expect("the failed run appears on the page without anyone reloading it");
+    assert!(row.text().await.unwrap().contains(&failing.to_string()));
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-live-url] svg.chart rect.bar.failed"))
+        .await
+        .expect("the chart draws the failed attempt once the worker has counted it");
+    assert!(c.find(Locator::Css("[data-live-url] tr[data-worker]")).await.is_ok(), "the worker process is listed");
+    let same = c.execute("return window.stillTheSamePage === true;", vec![]).await.unwrap();
+    assert_eq!(same, serde_json::Value::Bool(true), "the page was refreshed in place, not reloaded");
 }
 
 /// Fills in and sends the sign-in form the browser shows (or is about to).

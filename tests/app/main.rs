@@ -43,6 +43,7 @@ mod operator_tools;
 mod password_reset;
 mod platform;
 mod priorities;
+mod queue_dashboard;
 mod retention;
 mod revenue;
 mod schedules;

@@ -70,6 +70,7 @@ impl BenchDb {
             admin_password: None,
             worker_concurrency: concurrency,
             retry_base: Duration::from_secs(2),
+            counts_every: offstage::config::COUNTS_EVERY,
             stripe: StripeSettings { webhook_secrets: vec![Secret::new(WEBHOOK_SECRET)], ..StripeSettings::default() },
             mail: offstage::config::MailSettings::default(),
             trial_days: None,

@@ -6,12 +6,14 @@
 //! the request path (a month's revenue of many workspaces); `export` "export all workspaces"
 //! by a worker process, its time and peak memory; `import` a members import beside another
 //! workspace's runs; `retention` the tables' sizes and pickup while a million runs go through
-//! with a short retention; `metrics` the cost of a `/metrics` scrape.
+//! with a short retention; `metrics` the cost of a `/metrics` scrape; `dashboard` the
+//! cost of Platform → Queue's figures.
 
 // Like a test, a benchmark that cannot go on stops right there.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod dashboard;
 mod email;
 mod export;
 mod fairness;
@@ -133,6 +135,17 @@ enum Bench {
         #[arg(long, default_value_t = 100_000)]
         runs: u64,
     },
+    /// Platform → Queue's figures with N runs finished over W workspaces.
+    Dashboard {
+        #[arg(long, value_enum, default_value = "sqlite")]
+        db: Db,
+        #[arg(long, default_value_t = 1_000_000)]
+        runs: u64,
+        #[arg(long, default_value_t = 1_000)]
+        workspaces: u64,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+    },
     /// Heavy work: a month's revenue of N workspaces with 12 paid invoices each.
     Heavy {
         #[arg(long, value_enum, default_value = "sqlite")]
@@ -161,6 +174,9 @@ async fn main() -> anyhow::Result<()> {
         Bench::Export { db, workspaces, s3 } => export::run(db, workspaces, s3).await?,
         Bench::Import { db, kind, rows, concurrency } => import::run(db, kind, rows, concurrency).await?,
         Bench::Metrics { db, runs } => metrics::run(db, runs).await?,
+        Bench::Dashboard { db, runs, workspaces, concurrency } => {
+            dashboard::run(db, runs, workspaces, concurrency).await?
+        }
         Bench::Retention { db, runs, keep, concurrency } => retention::run(db, runs, keep, concurrency).await?,
     };
     println!("{line}");

@@ -1,7 +1,8 @@
 //! `offstage-bench metrics --db sqlite|postgres --runs N`: the cost of a `/metrics` scrape with
 //! N runs in the database, half of them finished and half scheduled for tomorrow (the ones the
 //! queue gauges count): the database's gauges read and the text rendered, each scrape reading
-//! the database (as when scrapes come more than 5 s apart), and from the 5-second cache.
+//! the database (as the first scrape does, and the background read that a scrape finding them
+//! older than 5 s starts), and from the cache (every other scrape, which never waits).
 
 use std::time::{Duration, Instant};
 

@@ -299,14 +299,15 @@ pub(super) async fn fetch_sqlite(
 }
 
 /// The `n` lanes with the most runs due and waiting (parked by a limit included; `''` is global
-/// runs), largest first: what
-/// Platform → Queue shows.
+/// runs), largest first: what Platform → Queue shows. The statuses named first keep both
+/// databases on the indexes of waiting jobs (by `job_type` alone, SQLite read every job: 350 ms
+/// with a million finished).
 pub async fn largest_backlogs<C: ConnectionTrait>(db: &C, n: u64) -> Result<Vec<(String, i64)>, sea_orm::DbErr> {
     let backend = db.get_database_backend();
     let now = if backend == DbBackend::Postgres { "now()" } else { "CAST(strftime('%s', 'now') AS INTEGER)" };
     let sql = format!(
-        "SELECT lane, COUNT(*) AS n FROM {} WHERE job_type = $1 AND ({} AND run_at <= {now} OR status = 'Parked') \
-         GROUP BY lane ORDER BY n DESC, lane LIMIT {n}",
+        "SELECT lane, COUNT(*) AS n FROM {} WHERE status IN ('Pending', 'Failed', 'Parked') AND job_type = $1 \
+         AND ({} AND run_at <= {now} OR status = 'Parked') GROUP BY lane ORDER BY n DESC, lane LIMIT {n}",
         jobs_table(backend),
         waiting(backend, ""),
     );

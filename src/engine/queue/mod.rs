@@ -7,6 +7,7 @@
 
 #[cfg(feature = "test-hooks")]
 pub mod bare;
+pub mod depth;
 pub mod fair;
 pub mod limits;
 mod postgres;
@@ -14,6 +15,7 @@ mod runtime;
 mod sqlite;
 mod table;
 mod wake;
+pub mod workers;
 
 #[cfg(feature = "test-hooks")]
 pub use postgres::ACKNOWLEDGE;

@@ -19,12 +19,13 @@ use super::wake::{WakeUp, inserted_runs};
 use crate::config::Config;
 use crate::engine::execute::{AttemptRecorder, RunError, attempt_recorder};
 use crate::engine::runs::Starter;
+use crate::engine::tallies::Tallies;
 use crate::engine::{Registry, RunRequest, RunResult, Services};
 use crate::tenancy::{WorkspaceLoader, workspace_loader};
 
 /// What every job handler gets: the database, the settings, the workflows it may run, the
 /// services the composition root provides (the mailer, …), the writer of attempts' records,
-/// the loader of workspaces and the starter of runs.
+/// the loader of workspaces, the starter of runs and the counts of runs ended.
 #[derive(Clone)]
 pub struct JobContext {
     pub db: DatabaseConnection,
@@ -37,6 +38,8 @@ pub struct JobContext {
     pub workspaces: WorkspaceLoader,
     /// Starts the runs workflows start, several per commit.
     pub starter: Starter,
+    /// The attempts ended in this process and not yet counted in the database (`tallies`).
+    pub tallies: Tallies,
 }
 
 impl JobContext {
@@ -45,7 +48,17 @@ impl JobContext {
         let read_db = crate::db::readers(&db);
         let (attempts, workspaces, starter) =
             (attempt_recorder(db.clone()), workspace_loader(read_db.clone()), Starter::new(db.clone()));
-        JobContext { db, read_db, config, registry, services, attempts, workspaces, starter }
+        JobContext {
+            db,
+            read_db,
+            config,
+            registry,
+            services,
+            attempts,
+            workspaces,
+            starter,
+            tallies: Tallies::default(),
+        }
     }
 }
 
@@ -149,6 +162,7 @@ pub async fn run_workers(
 ) -> anyhow::Result<()> {
     let concurrency = ctx.config.worker_concurrency;
     let (ctx_db, ctx_registry) = (ctx.db.clone(), ctx.registry.clone());
+    let flushing = ctx.tallies.keep_flushing(ctx.db.clone(), ctx.config.counts_every);
     let monitor = Monitor::new().shutdown_timeout(SHUTDOWN_GRACE);
     let monitor = match ctx.db.get_database_backend() {
         DbBackend::Postgres => {
@@ -205,6 +219,7 @@ pub async fn run_workers(
         .await
         .context("job workers");
     ticker.abort();
+    flushing.stop().await;
     result
 }
 

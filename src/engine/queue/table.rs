@@ -234,6 +234,15 @@ const FINISHED_INDEX_POSTGRES: [&str; 2] = [
      WHERE status IN ('Pending', 'Queued', 'Running', 'Parked', 'Failed')",
 ];
 
+/// Failed jobs by when their last attempt ended, with their attempts: Platform → Queue's
+/// recent failures (`runs::recent_failures`) and the count of those retrying (`depth`, which
+/// names it on SQLite). Only failed jobs are in it, so inserts and successes skip it.
+fn failed_index(table: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS offstage_jobs_failed ON {table} (done_at, attempts, max_attempts) WHERE status = 'Failed'"
+    )
+}
+
 /// apalis's own fetch index on PostgreSQL. Offstage fetches by `fair`'s indexes, and the planner
 /// could read a lane's highest tag through this one (every waiting job of the class, sorted), so
 /// it is dropped; bare apalis and the benchmarks' FIFO switch fetch with apalis's query and put
@@ -251,7 +260,11 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
     let backend = db.get_database_backend();
     let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
     let columns = super::fair::COLUMNS.into_iter().chain([super::limits::COLUMN]);
-    let indexes: Vec<String> = super::fair::indexes(backend).into_iter().chain(super::limits::indexes(table)).collect();
+    let indexes: Vec<String> = super::fair::indexes(backend)
+        .into_iter()
+        .chain(super::limits::indexes(table))
+        .chain([failed_index(table)])
+        .collect();
     if backend == DbBackend::Postgres {
         let txn = sea_orm::TransactionTrait::begin(db).await?;
         // One process at a time: concurrent CREATE INDEX IF NOT EXISTS can still collide.

@@ -18,7 +18,7 @@ pub use batch::{Placed, Started, start_batch, start_batch_in};
 pub use chain::{ChainProgress, chain, counts as chain_counts, progress as chain_progress, progress_of_chain};
 pub use in_statement::{RunsInStatement, array, column};
 pub use period::Period;
-pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list};
+pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list, recent_failures};
 pub use starter::Starter;
 pub use timeline::{TimelineEntry, timeline};
 

@@ -3,7 +3,7 @@
 //! says whose runs it may return (`Reach`: one workspace's scope, or the platform).
 
 use chrono::{DateTime, TimeZone, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, QueryResult, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, QueryResult, Statement, Value};
 use serde::Serialize;
 
 use super::super::{RunResult, SkipReason};
@@ -146,6 +146,20 @@ pub async fn list<'a, C: ConnectionTrait>(
     }
     rest.push_str(&format!(" ORDER BY v.id DESC LIMIT {}", filter.limit.clamp(1, 1000)));
     select_views(db, &rest, values).await
+}
+
+/// The platform's runs whose last attempt failed, latest first: failed for good, or about to
+/// retry. Their ids come from the failed jobs' index by when they ended (`queue::table`;
+/// SQLite's planner is told to use it), never from the finished jobs.
+pub async fn recent_failures<C: ConnectionTrait>(db: &C, platform: &Platform, n: u64) -> Result<Vec<RunView>, Error> {
+    let backend = db.get_database_backend();
+    let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs INDEXED BY offstage_jobs_failed" };
+    let sql = format!("SELECT id FROM {table} WHERE status = 'Failed' ORDER BY done_at DESC LIMIT {n}");
+    let rows = db.query_all_raw(Statement::from_string(backend, sql)).await?;
+    let ids = rows.iter().map(|row| row.try_get::<String>("", "id").map(RunId::from)).collect::<Result<Vec<_>, _>>()?;
+    let mut found = get_many(db, platform, &ids).await?;
+    found.sort_by(|a, b| b.finished_at.cmp(&a.finished_at).then_with(|| b.id.as_ref().cmp(a.id.as_ref())));
+    Ok(found)
 }
 
 /// A run as the API and the UI show it.

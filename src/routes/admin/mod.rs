@@ -14,6 +14,7 @@ mod members;
 mod platform;
 mod platform_exports;
 mod platform_imports;
+mod platform_queue;
 mod platform_revenue;
 mod platform_users;
 mod platform_workflows;
@@ -43,6 +44,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(runs::configure)
             .configure(schedules::configure)
             .configure(platform::configure)
+            .configure(platform_queue::configure)
             .configure(platform_workflows::configure)
             .configure(platform_revenue::configure)
             .configure(platform_exports::configure)

@@ -1,15 +1,15 @@
-//! Platform pages for platform admins (everyone else gets 404): the queue overview (runs per
-//! status, finished in the last hour), every run across workspaces (filters, search by id, bulk
-//! cancel / retry of a filtered selection), and the global schedules.
+//! Platform pages for platform admins (everyone else gets 404): every run across workspaces
+//! (filters, search by id, bulk cancel / retry of a filtered selection) and the global
+//! schedules. The queue's live view is `platform_queue`.
 
 use actix_web::{HttpResponse, web};
 use askama::Template;
 use askama_web::WebTemplate;
 use serde::Deserialize;
 
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 
-use crate::db::entities::{schedule, workspace};
+use crate::db::entities::schedule;
 use crate::domain::{RunId, Timezone};
 use crate::engine::runs::{self, ChainProgress, Period, RunFilter, RunStatus, RunView};
 use crate::engine::schedules;
@@ -21,8 +21,7 @@ use crate::web::{CsrfForm, PageContext, redirect};
 use super::runs::{BulkForm, act_on, filter_from};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/platform/queue", web::get().to(queue))
-        .route("/platform/runs", web::get().to(all_runs))
+    cfg.route("/platform/runs", web::get().to(all_runs))
         .route("/platform/runs/bulk", web::post().to(bulk))
         .route("/platform/runs/{id}", web::get().to(run))
         .route("/platform/runs/{id}/progress", web::get().to(progress))
@@ -46,35 +45,6 @@ impl Utc {
     pub fn maybe(&self, at: &Option<chrono::DateTime<chrono::Utc>>) -> String {
         at.map(|at| self.time(&at)).unwrap_or_else(|| "—".into())
     }
-}
-
-#[derive(Template, WebTemplate)]
-#[template(path = "admin/platform/queue.html")]
-struct QueuePage {
-    ctx: PageContext,
-    counts: Vec<(RunStatus, i64)>,
-    last_hour: i64,
-    /// (workspace name and slug, or none for global runs; runs due and waiting), largest first.
-    backlogs: Vec<(Option<(String, String)>, i64)>,
-}
-
-/// Workspaces listed under "Largest backlogs".
-const BACKLOGS_SHOWN: u64 = 10;
-
-async fn queue(ctx: PageContext, state: web::Data<AppState>) -> Result<QueuePage, AppError> {
-    let platform = require_platform_admin(&ctx)?;
-    let (counts, last_hour) = runs::counts(&state.db, &platform).await?;
-    let lanes = crate::engine::queue::fair::largest_backlogs(&state.db, BACKLOGS_SHOWN).await?;
-    let ids: Vec<String> = lanes.iter().map(|(lane, _)| lane.clone()).filter(|lane| !lane.is_empty()).collect();
-    let names: std::collections::HashMap<String, (String, String)> = workspace::Entity::find()
-        .filter(workspace::Column::Id.is_in(ids))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|ws| (ws.id, (ws.name, ws.slug)))
-        .collect();
-    let backlogs = lanes.into_iter().map(|(lane, n)| (names.get(&lane).cloned(), n)).collect();
-    Ok(QueuePage { ctx, counts, last_hour, backlogs })
 }
 
 #[derive(Deserialize, Default)]

@@ -11,10 +11,11 @@ use crate::domain::{Slug, Timezone, WorkspaceName};
 use crate::error::AppError;
 use crate::state::AppState;
 use crate::tenancy::Scope;
+use crate::web::chart::{Stack, stacked_chart};
 use crate::web::page::unprocessable;
 use crate::web::{CsrfForm, Flash, PageContext, redirect};
 use crate::workspaces::{self, MAX_PAGE, NewWorkspace, PAGE_SIZE};
-use crate::workspaces::{InvitationForYou, invitations_for};
+use crate::workspaces::{InvitationForYou, invitations_for, trends};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/workspaces", web::get().to(index))
@@ -161,13 +162,63 @@ struct ShowPage {
     member_count: u64,
     api_key_count: usize,
     activity: Vec<activity::Model>,
+    trends: Trends,
 }
 
 async fn show(ctx: PageContext, scope: Scope, state: web::Data<AppState>) -> Result<ShowPage, AppError> {
     let member_count = scope.member_count(&state.db).await?;
     let api_key_count = scope.api_keys(&state.db).await?.iter().filter(|k| k.revoked_at.is_none()).count();
     let activity = scope.recent_activity(&state.db, 15).await?;
-    Ok(ShowPage { ctx, nav: WorkspaceNav::new(&scope, "overview"), member_count, api_key_count, activity })
+    let days = trends::runs_per_day(&state.db, &scope, TREND_DAYS, chrono::Utc::now()).await?;
+    let scores = trends::health_scores(&state.db, &scope, TREND_SCORES).await?;
+    let nav = WorkspaceNav::new(&scope, "overview");
+    let trends = Trends::draw(&nav, &days, &scores);
+    Ok(ShowPage { ctx, nav, member_count, api_key_count, activity, trends })
+}
+
+/// Days of runs and health scores the overview charts.
+const TREND_DAYS: i64 = 30;
+const TREND_SCORES: u64 = 30;
+
+/// The overview's two charts, drawn.
+struct Trends {
+    runs: String,
+    runs_total: i64,
+    health: Option<String>,
+    latest_score: Option<i32>,
+}
+
+impl Trends {
+    fn draw(nav: &WorkspaceNav, days: &[trends::DayRuns], scores: &[(chrono::DateTime<chrono::Utc>, i32)]) -> Trends {
+        let label =
+            |i: usize, len: usize, text: String| if (len - 1 - i).is_multiple_of(7) { text } else { String::new() };
+        let runs: Vec<Stack> = days
+            .iter()
+            .enumerate()
+            .map(|(i, d)| Stack {
+                label: label(i, days.len(), d.date.format("%-d %b").to_string()),
+                parts: vec![("succeeded", d.runs - d.failed), ("failed", d.failed)],
+                shown: format!("{} runs, {} failed", d.runs, d.failed),
+            })
+            .collect();
+        let tz = nav.workspace.tz().tz();
+        let health: Vec<Stack> = scores
+            .iter()
+            .enumerate()
+            .map(|(i, (at, score))| Stack {
+                label: label(i, scores.len(), at.with_timezone(&tz).format("%-d %b").to_string()),
+                parts: vec![("score", i64::from(*score))],
+                shown: format!("{score} of 100 ({})", nav.time(at)),
+            })
+            .collect();
+        Trends {
+            runs: stacked_chart("Runs ended per day, the last 30 days", &runs, None),
+            runs_total: days.iter().map(|d| d.runs).sum(),
+            health: (!scores.is_empty())
+                .then(|| stacked_chart("Health score, the latest computations", &health, Some(100))),
+            latest_score: scores.last().map(|(_, score)| *score),
+        }
+    }
 }
 
 #[derive(Template, WebTemplate)]

@@ -308,6 +308,8 @@ fn test_config(database_url: &str, dir: &std::path::Path) -> Config {
         admin_password: Some(Secret::new(PASSWORD)),
         worker_concurrency: 4,
         retry_base: Duration::from_millis(50),
+        // Pages that chart ended runs show them within moments.
+        counts_every: Duration::from_millis(100),
         stripe: StripeSettings {
             webhook_secrets: vec![Secret::new(STRIPE_SECRET_OLD), Secret::new(STRIPE_SECRET)],
             plans: vec![("price_pro_monthly".into(), "pro".into()), ("price_team_monthly".into(), "team".into())],

@@ -59,6 +59,8 @@ pub(super) const PLATFORM_ROUTES: &[(&str, &str)] = &[
     ("GET", "/platform/mailbox/{id}"),
     ("GET", "/platform/mailbox/{id}/html"),
     ("GET", "/platform/queue"),
+    ("GET", "/platform/queue.json"),
+    ("GET", "/platform/queue/live"),
     ("GET", "/platform/runs"),
     ("POST", "/platform/runs/bulk"),
     ("GET", "/platform/revenue"),
