@@ -62,11 +62,11 @@ pub async fn prune(db: &DatabaseConnection, retention: &Retention, now: DateTime
 }
 
 async fn prune_runs(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<u64, DbErr> {
-    let mut total = 0;
+    let (mut total, mut from) = (0, None);
     loop {
-        let removed = runs::prune_batch(db, cutoff, BATCH).await?;
+        let (removed, read) = runs::prune_batch(db, cutoff, BATCH, &mut from).await?;
         total += removed;
-        if removed < BATCH {
+        if read < BATCH {
             return Ok(total);
         }
         tokio::time::sleep(PAUSE).await;
