@@ -51,7 +51,7 @@ fn candidates(backend: DbBackend, batch: u64, from: Option<DateTime<Utc>>) -> St
             from = from.unwrap_or(DateTime::<Utc>::UNIX_EPOCH).to_rfc3339(),
         ),
         _ => format!(
-            "SELECT r.id, j.done_at, 1 AS over FROM Jobs j JOIN workflow_runs r ON r.id = j.id \
+            "SELECT r.id, j.done_at, TRUE AS over FROM Jobs j JOIN workflow_runs r ON r.id = j.id \
              WHERE {own} AND {over} LIMIT {batch}",
             own = finished_before(backend, "j"),
         ),
@@ -99,9 +99,7 @@ pub async fn prune_batch(
     }
     let ids: Vec<String> = rows
         .iter()
-        .filter(|row| {
-            row.try_get::<bool>("", "over").or_else(|_| row.try_get::<i32>("", "over").map(|n| n != 0)).unwrap_or(false)
-        })
+        .filter(|row| row.try_get::<bool>("", "over").unwrap_or(false))
         .filter_map(|row| row.try_get::<String>("", "id").ok())
         .collect();
     if ids.is_empty() {

@@ -54,7 +54,7 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let database = within_limit(state.db.query_one_raw(Statement::from_string(backend, "SELECT 1"))).await.is_ok();
     let pending = if database { within_limit(crate::db::pending_migrations(&state.db)).await.ok() } else { None };
     let beating =
-        !state.runs_workers || (database && within_limit(queue::workers_alive_here(&state.db)).await.unwrap_or(false));
+        !state.runs_workers || (database && within_limit(queue::workers::alive_here(&state.db)).await.unwrap_or(false));
     let workers = match (state.runs_workers, beating) {
         (false, _) => "not run by this process",
         (true, true) => "ok",

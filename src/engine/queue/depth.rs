@@ -15,8 +15,8 @@ pub const STATUSES: [&str; 6] = ["scheduled", "queued", "running", "waiting", "r
 pub async fn by_status<C: ConnectionTrait>(db: &C) -> Result<Vec<(&'static str, i64)>, DbErr> {
     let backend = db.get_database_backend();
     let (table, now, failed) = match backend {
-        DbBackend::Postgres => ("apalis.jobs", "now()", "apalis.jobs"),
-        _ => ("Jobs", "CAST(strftime('%s', 'now') AS INTEGER)", "Jobs INDEXED BY offstage_jobs_failed"),
+        DbBackend::Postgres => ("apalis.jobs", "now()", "apalis.jobs".to_owned()),
+        _ => ("Jobs", "CAST(strftime('%s', 'now') AS INTEGER)", format!("Jobs INDEXED BY {}", super::FAILED_INDEX)),
     };
     let count = |filter: &str| format!("(SELECT COUNT(*) FROM {table} WHERE {filter})");
     let sql = format!(

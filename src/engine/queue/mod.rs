@@ -19,9 +19,9 @@ pub mod workers;
 
 #[cfg(feature = "test-hooks")]
 pub use postgres::ACKNOWLEDGE;
-pub use runtime::{ALIVE_WITHIN, JobContext, run_workers, setup_queue_tables, workers_alive_here};
+pub use runtime::{ALIVE_WITHIN, JobContext, run_workers, setup_queue_tables};
 pub use table::{
-    NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs_sqlite, reopen_failed, retry_at, run_view_sql,
+    FAILED_INDEX, NewJob, WORKFLOW_QUEUE, cancel_not_started, insert_jobs_sqlite, reopen_failed, retry_at, run_view_sql,
 };
 
 use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};

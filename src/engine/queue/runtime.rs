@@ -121,28 +121,7 @@ fn worker_name(queue: &str, restarts: usize) -> String {
 
 /// How every worker name of this process begins: queue, host and process id.
 fn this_process(queue: &str) -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into());
-    format!("{queue}@{host}:{}:", std::process::id())
-}
-
-/// Whether a worker of this process has sent a heartbeat lately (apalis's workers table),
-/// for `/readyz`.
-pub async fn workers_alive_here(db: &DatabaseConnection) -> Result<bool, sea_orm::DbErr> {
-    let backend = db.get_database_backend();
-    let sql = match backend {
-        DbBackend::Postgres => {
-            "SELECT COUNT(*) AS n FROM apalis.workers WHERE id LIKE $1 AND last_seen >= now() - make_interval(secs => $2)"
-        }
-        _ => {
-            "SELECT COUNT(*) AS n FROM Workers WHERE id LIKE $1 AND last_seen >= CAST(strftime('%s', 'now') AS INTEGER) - $2"
-        }
-    };
-    // `_` in a host name matches any character: harmless among this host's workers.
-    let pattern = format!("{}%", this_process(WORKFLOW_QUEUE));
-    let window = ALIVE_WITHIN.as_secs_f64();
-    let statement = Statement::from_sql_and_values(backend, sql, [pattern.into(), window.into()]);
-    let row = db.query_one_raw(statement).await?;
-    Ok(row.and_then(|row| row.try_get::<i64>("", "n").ok()).unwrap_or(0) > 0)
+    format!("{queue}@{}:{}:", super::workers::host(), std::process::id())
 }
 
 async fn run_workflow(

@@ -239,9 +239,13 @@ const FINISHED_INDEX_POSTGRES: [&str; 2] = [
 /// names it on SQLite). Only failed jobs are in it, so inserts and successes skip it.
 fn failed_index(table: &str) -> String {
     format!(
-        "CREATE INDEX IF NOT EXISTS offstage_jobs_failed ON {table} (done_at, attempts, max_attempts) WHERE status = 'Failed'"
+        "CREATE INDEX IF NOT EXISTS {FAILED_INDEX} ON {table} (done_at, attempts, max_attempts) WHERE status = 'Failed'"
     )
 }
+
+/// The name of that index, which SQLite's queries name (`INDEXED BY`): its planner, without
+/// statistics, prefers the index on status and reads every failed job's row.
+pub const FAILED_INDEX: &str = "offstage_jobs_failed";
 
 /// apalis's own fetch index on PostgreSQL. Offstage fetches by `fair`'s indexes, and the planner
 /// could read a lane's highest tag through this one (every waiting job of the class, sorted), so

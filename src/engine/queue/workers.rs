@@ -21,6 +21,22 @@ pub struct WorkerProcess {
     pub running: i64,
 }
 
+impl WorkerProcess {
+    pub fn is_this_process(&self) -> bool {
+        self.host == host() && self.pid == std::process::id().to_string()
+    }
+}
+
+/// This machine's name in worker names (`runtime::worker_name`): `HOSTNAME`, or "host".
+pub(super) fn host() -> String {
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "host".into())
+}
+
+/// Whether a worker of this process has been heard from lately, for `/readyz`.
+pub async fn alive_here<C: ConnectionTrait>(db: &C) -> Result<bool, DbErr> {
+    Ok(alive(db).await?.iter().any(WorkerProcess::is_this_process))
+}
+
 /// Processes with a worker heard from within `ALIVE_WITHIN`, longest running first.
 pub async fn alive<C: ConnectionTrait>(db: &C) -> Result<Vec<WorkerProcess>, DbErr> {
     let backend = db.get_database_backend();

@@ -153,7 +153,10 @@ pub async fn list<'a, C: ConnectionTrait>(
 /// SQLite's planner is told to use it), never from the finished jobs.
 pub async fn recent_failures<C: ConnectionTrait>(db: &C, platform: &Platform, n: u64) -> Result<Vec<RunView>, Error> {
     let backend = db.get_database_backend();
-    let table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs INDEXED BY offstage_jobs_failed" };
+    let table = match backend {
+        DbBackend::Postgres => "apalis.jobs".to_owned(),
+        _ => format!("Jobs INDEXED BY {}", queue::FAILED_INDEX),
+    };
     let sql = format!("SELECT id FROM {table} WHERE status = 'Failed' ORDER BY done_at DESC LIMIT {n}");
     let rows = db.query_all_raw(Statement::from_string(backend, sql)).await?;
     let ids = rows.iter().map(|row| row.try_get::<String>("", "id").map(RunId::from)).collect::<Result<Vec<_>, _>>()?;
