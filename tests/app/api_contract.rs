@@ -27,13 +27,17 @@ async fn schemathesis_finds_no_failure_and_no_error_in_the_api() {
     let key = app.api_key(&ws).await;
     let reports = tempfile::tempdir().unwrap();
     // Every check, as `--checks all` would (a command-line flag would win over the file's
-    // per-operation settings). The members import's body is a CSV file: JSON Schema cannot say
-    // which files are importable (the importer's own checks, tested in tests/app/imports), so the
-    // two checks that judge acceptance by the schema alone are off for that one operation.
+    // per-operation settings), with two exceptions, each tested on its own in tests/app/imports:
+    // - the members import's body is a CSV file, and JSON Schema cannot say which files are
+    //   importable, so the two checks that judge acceptance by the schema alone are off for it;
+    // - `DELETE /imports/{id}` cancels an import (the issue's API) and a cancelled import stays
+    //   readable with its counts, where "use after free" expects a 404. It shows only when the
+    //   stateful phase cancels an import before a worker finished it (CI's slower machine did).
     std::fs::write(
         reports.path().join("schemathesis.toml"),
         "[checks]\nenabled = true\n\n[[operations]]\ninclude-path = \"/imports/members\"\n\
-         checks.positive_data_acceptance.enabled = false\nchecks.negative_data_rejection.enabled = false\n",
+         checks.positive_data_acceptance.enabled = false\nchecks.negative_data_rejection.enabled = false\n\n\
+         [[operations]]\ninclude-operation-id = \"getImport\"\nchecks.use_after_free.enabled = false\n",
     )
     .unwrap();
     let run = tokio::process::Command::new("schemathesis")
@@ -49,7 +53,10 @@ async fn schemathesis_finds_no_failure_and_no_error_in_the_api() {
         .output();
     let output = tokio::time::timeout(Duration::from_secs(600), run).await.expect("schemathesis finished").unwrap();
     let report = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-    assert!(output.status.success(), "schemathesis found something:\n{report}");
+    eprintln!("REPORT\n{report}");
+    // The failures section alone, so that it is what a CI log's tail shows.
+    let failures = report.find("= FAILURES =").map_or(report.as_str(), |at| &report[at..]);
+    assert!(output.status.success(), "schemathesis found something:\n{failures}");
     // "Test cases: 1334 generated, 1334 passed, 14 skipped": every generated case passed.
     let line = report.lines().find(|l| l.contains(" generated, ")).unwrap_or_else(|| panic!("no summary:\n{report}"));
     let numbers: Vec<u64> = line.split(|c: char| !c.is_ascii_digit()).filter_map(|n| n.parse().ok()).collect();

@@ -96,6 +96,12 @@ async fn a_cancelled_import_invites_no_one_more() {
     assert_eq!(response.status(), StatusCode::OK);
     let cancelled: Value = response.json().await.unwrap();
     assert_eq!((cancelled["status"].as_str(), cancelled["processed_rows"].as_i64()), (Some("cancelled"), Some(100)));
+    let (status, read) = get(&app, &key, id).await;
+    assert_eq!(
+        (status, read["status"].as_str()),
+        (StatusCode::OK, Some("cancelled")),
+        "a cancelled import stays readable"
+    );
     let next = offstage::imports::members::next_batch(&app.db, &scope, id, &app.config).await.unwrap();
     assert!(!next.more, "the chain stops");
     let invited =
