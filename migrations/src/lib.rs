@@ -32,6 +32,7 @@ mod m20261203_000026_create_imports;
 mod m20261203_000027_invitation_tallies;
 mod m20261204_000028_chain_index_by_id;
 mod m20261204_000029_run_tallies;
+mod m20261204_000030_invitations_by_workspace_and_email;
 
 pub struct Migrator;
 
@@ -68,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000027_invitation_tallies::Migration),
             Box::new(m20261204_000028_chain_index_by_id::Migration),
             Box::new(m20261204_000029_run_tallies::Migration),
+            Box::new(m20261204_000030_invitations_by_workspace_and_email::Migration),
         ]
     }
 }

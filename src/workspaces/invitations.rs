@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use chrono::{Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    DatabaseTransaction, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
 };
 
 use crate::config::Config;
@@ -181,10 +181,16 @@ impl Scope {
             workspace::Entity::find_by_id(self.workspace_id()).lock_exclusive().one(txn).await?;
         }
         let addresses: Vec<String> = invitees.iter().map(|i| i.email.to_string()).collect();
+        // The people by their emails first, then their memberships here: asked the other way
+        // round, SQLite read every membership of the workspace for each batch of an import.
+        let people = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::Email.is_in(addresses.clone()));
         let members: HashSet<String> = membership::Entity::find()
             .filter(membership::Column::WorkspaceId.eq(self.workspace_id()))
+            .filter(membership::Column::UserId.in_subquery(people.into_query()))
             .inner_join(user::Entity)
-            .filter(user::Column::Email.is_in(addresses.clone()))
             .select_only()
             .column(user::Column::Email)
             .into_tuple()
