@@ -92,7 +92,9 @@ impl Application {
             }
         }
         let runs_workers = mode.runs_workers();
-        let state = AppState { stripe_intake, starter, db, config, mailer, workflows, storage, runs_workers };
+        let queue_depth = Default::default();
+        let state =
+            AppState { stripe_intake, starter, db, config, mailer, workflows, storage, runs_workers, queue_depth };
         let metrics_server = match state.config.metrics_bind {
             Some(bind) => Some(metrics_server(bind, state.clone())?),
             None => None,

@@ -22,4 +22,6 @@ pub struct AppState {
     pub storage: crate::storage::Storage,
     /// Whether this process runs workers too (`serve`), which `/readyz` then checks.
     pub runs_workers: bool,
+    /// Platform → Queue's depth, read in the background (`telemetry::dashboard`).
+    pub queue_depth: crate::telemetry::dashboard::QueueDepth,
 }

@@ -3,14 +3,18 @@
 //! by status, the oldest due run's wait, the worker processes alive, the busiest workflows and
 //! workspaces, the largest backlogs and the latest failures. Every part reads the counts of
 //! `engine::tallies` or the indexes on unfinished and failed jobs, never the finished runs, so
-//! the page costs the same with a million of them.
+//! the page costs the same with a million of them. What is read from the job table's indexes is
+//! read off the page's path (`QueueDepth`): right after a million runs end, PostgreSQL's counts
+//! walk their index entries until vacuum clears them (200–350 ms).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde::Serialize;
 
+use super::refreshed::Refreshed;
 use crate::db::entities::workspace;
 use crate::engine::queue::workers::{self, WorkerProcess};
 use crate::engine::queue::{depth, fair};
@@ -20,6 +24,42 @@ use crate::tenancy::Platform;
 
 /// Rows in each list.
 const LISTED: u64 = 8;
+
+/// What the page reads from the job table's indexes, at most 2 s old, shared by every page of
+/// this process (`AppState::queue_depth`): right after a burst those indexes hold an entry for
+/// each finished run until vacuum, and the first counts walk them all.
+#[derive(Clone)]
+pub struct QueueDepth(Refreshed<Depth>);
+
+/// Runs not finished by status, the oldest due run's wait, the lanes with the most waiting.
+#[derive(Clone)]
+struct Depth {
+    by_status: Vec<(&'static str, i64)>,
+    oldest_due_wait: f64,
+    largest_backlogs: Vec<(String, i64)>,
+}
+
+impl Default for QueueDepth {
+    fn default() -> Self {
+        QueueDepth(Refreshed::new(Duration::from_secs(2)))
+    }
+}
+
+impl QueueDepth {
+    async fn read(&self, db: &DatabaseConnection) -> Result<Depth, DbErr> {
+        let db = db.clone();
+        self.0
+            .get(async move {
+                let (by_status, oldest_due_wait, largest_backlogs) = tokio::try_join!(
+                    depth::by_status(&db),
+                    depth::oldest_due_wait(&db),
+                    fair::largest_backlogs(&db, LISTED)
+                )?;
+                Ok(Depth { by_status, oldest_due_wait, largest_backlogs })
+            })
+            .await
+    }
+}
 
 #[derive(Debug, Serialize)]
 pub struct QueueDashboard {
@@ -78,21 +118,24 @@ pub struct Failure {
 }
 
 impl QueueDashboard {
-    pub async fn read(db: &DatabaseConnection, platform: &Platform) -> Result<QueueDashboard, DbErr> {
+    pub async fn read(
+        db: &DatabaseConnection,
+        platform: &Platform,
+        depth: &QueueDepth,
+    ) -> Result<QueueDashboard, DbErr> {
         let now = Utc::now();
         let minute = now.timestamp().div_euclid(60);
-        let (depth, oldest, last_hour, last_day, workers) = tokio::try_join!(
-            depth::by_status(db),
-            depth::oldest_due_wait(db),
+        let (depth, last_hour, last_day, workers) = tokio::try_join!(
+            depth.read(db),
             tallies::periods(db, minute, 1, 60),
             tallies::periods(db, minute, 60, 24),
             workers::alive(db),
         )?;
-        let (busiest_workflows, busy, lanes) = tokio::try_join!(
+        let (busiest_workflows, busy) = tokio::try_join!(
             tallies::busiest_workflows(db, minute - 59, LISTED),
             tallies::busiest_workspaces(db, now.timestamp().div_euclid(3600) - 23, LISTED),
-            fair::largest_backlogs(db, LISTED),
         )?;
+        let lanes = depth.largest_backlogs;
         let failures =
             runs::recent_failures(db, platform, LISTED).await.map_err(|err| DbErr::Custom(err.to_string()))?;
         let ids = busy.iter().map(|(id, ..)| id.clone()).chain(lanes.iter().map(|(lane, _)| lane.clone()));
@@ -102,8 +145,8 @@ impl QueueDashboard {
             |id: &str| names.get(id).cloned().unwrap_or_else(|| Named { id: id.to_owned(), name: None, slug: None });
         Ok(QueueDashboard {
             generated_at: now,
-            depth: depth.into_iter().map(|(status, runs)| StatusCount { status, runs }).collect(),
-            oldest_due_wait_seconds: oldest,
+            depth: depth.by_status.into_iter().map(|(status, runs)| StatusCount { status, runs }).collect(),
+            oldest_due_wait_seconds: depth.oldest_due_wait,
             last_hour,
             last_day,
             workers,

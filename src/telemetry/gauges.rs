@@ -4,12 +4,12 @@
 //! database), the runs only through indexes on the job table. The connection pool's gauges are
 //! read each time.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ::metrics::gauge;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement};
 
+use super::refreshed::Refreshed;
 use crate::engine::queue::depth;
 
 /// How old the database's gauges may be.
@@ -18,48 +18,23 @@ const FRESH: Duration = Duration::from_secs(5);
 const EVENT_STATUSES: [&str; 5] = ["received", "processed", "failed", "unmatched", "ignored"];
 const EMAIL_STATUSES: [&str; 4] = ["queued", "sent", "failed", "suppressed"];
 
-/// When this process last read the database's gauges, and whether a read is under way.
-#[derive(Default, Clone)]
-pub struct Gauges(Arc<Mutex<Reads>>);
+/// The database's gauges of this process, read at most every 5 s (`Refreshed`): the first scrape
+/// waits for the database; after that a scrape never does.
+#[derive(Clone)]
+pub struct Gauges(Refreshed<()>);
 
-#[derive(Default)]
-struct Reads {
-    read_at: Option<Instant>,
-    reading: bool,
+impl Default for Gauges {
+    fn default() -> Self {
+        Gauges(Refreshed::new(FRESH))
+    }
 }
 
 impl Gauges {
-    /// Sets every gauge. The first scrape waits for the database; after that a scrape never
-    /// does: when the values are older than 5 s it shows them and has them read again in the
-    /// background, for the next scrape (at most one read at a time).
+    /// Sets every gauge: the connection pool's now, the database's from their last read.
     pub async fn refresh(&self, db: &DatabaseConnection) -> Result<(), DbErr> {
         pool(db);
-        let first = {
-            let mut reads = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if reads.reading || reads.read_at.is_some_and(|at| at.elapsed() < FRESH) {
-                return Ok(());
-            }
-            reads.reading = true;
-            reads.read_at.is_none()
-        };
-        if first {
-            let read = read(db).await;
-            self.done();
-            return read;
-        }
-        let (gauges, db) = (self.clone(), db.clone());
-        tokio::spawn(async move {
-            if let Err(err) = read(&db).await {
-                tracing::warn!(error = %err, "metrics: could not read the database's gauges; showing the last values");
-            }
-            gauges.done();
-        });
-        Ok(())
-    }
-
-    fn done(&self) {
-        let mut reads = self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        *reads = Reads { read_at: Some(Instant::now()), reading: false };
+        let db = db.clone();
+        self.0.get(async move { read(&db).await }).await
     }
 }
 

@@ -105,7 +105,7 @@ struct QueueLive {
 
 async fn read(ctx: &PageContext, state: &AppState) -> Result<QueueView, AppError> {
     let platform = require_platform_admin(ctx)?;
-    let dash = QueueDashboard::read(&state.db, &platform).await?;
+    let dash = QueueDashboard::read(&state.db, &platform, &state.queue_depth).await?;
     Ok(QueueView { dash, utc: UtcTimes })
 }
 
