@@ -1,8 +1,8 @@
 //! A workspace's invitations indexed by email: inviting 100 people asks which of them the
 //! workspace has invited already, and SQLite answered that through the workspace alone,
 //! reading every invitation of the workspace (100,000 by the end of a large members import, on
-//! each batch).
-//! `(workspace_id, email)` answers each address from one entry and replaces `(workspace_id)`.
+//! each batch). `(workspace_id, email)` answers each address from one entry and replaces
+//! `(workspace_id)`.
 
 use crate::cols::*;
 use sea_orm_migration::prelude::*;

@@ -23,15 +23,15 @@ impl<T> Clone for Refreshed<T> {
 }
 
 struct State<T> {
-    value: Option<T>,
-    read_at: Option<Instant>,
+    /// The last value read, and when.
+    last: Option<(T, Instant)>,
     reading: bool,
 }
 
 impl<T: Clone + Send + 'static> Refreshed<T> {
     /// A value that may be `fresh` old before it is read again.
     pub fn new(fresh: Duration) -> Self {
-        Refreshed { fresh, state: Arc::new(Mutex::new(State { value: None, read_at: None, reading: false })) }
+        Refreshed { fresh, state: Arc::new(Mutex::new(State { last: None, reading: false })) }
     }
 
     /// The last value `read` gave; the first call (and any while nothing was read yet) waits for
@@ -43,10 +43,10 @@ impl<T: Clone + Send + 'static> Refreshed<T> {
     {
         let (last, refresh) = {
             let mut state = self.lock();
-            let stale = state.read_at.is_none_or(|at| at.elapsed() >= self.fresh);
+            let stale = state.last.as_ref().is_none_or(|(_, at)| at.elapsed() >= self.fresh);
             let refresh = stale && !state.reading;
             state.reading |= refresh;
-            (state.value.clone(), refresh)
+            (state.last.as_ref().map(|(value, _)| value.clone()), refresh)
         };
         let Some(last) = last else {
             let value = read.await;
@@ -72,8 +72,7 @@ impl<T: Clone + Send + 'static> Refreshed<T> {
         let mut state = self.lock();
         state.reading = false;
         if let Some(value) = value {
-            state.value = Some(value);
-            state.read_at = Some(Instant::now());
+            state.last = Some((value, Instant::now()));
         }
     }
 
