@@ -39,13 +39,14 @@ impl Gauges {
 }
 
 async fn read(db: &DatabaseConnection) -> Result<(), DbErr> {
-    for (status, n) in depth::by_status(db).await? {
+    let txn = depth::begin_counting(db).await?;
+    for (status, n) in depth::by_status(&txn).await? {
         gauge!("offstage_runs", "status" => status).set(n as f64);
     }
-    set_all("offstage_stripe_events", &EVENT_STATUSES, &counts(db, BY_STATUS_EVENTS).await?);
-    set_all("offstage_emails", &EMAIL_STATUSES, &counts(db, BY_STATUS_EMAILS).await?);
-    gauge!("offstage_oldest_due_run_age_seconds").set(depth::oldest_due_wait(db).await?);
-    Ok(())
+    set_all("offstage_stripe_events", &EVENT_STATUSES, &counts(&txn, BY_STATUS_EVENTS).await?);
+    set_all("offstage_emails", &EMAIL_STATUSES, &counts(&txn, BY_STATUS_EMAILS).await?);
+    gauge!("offstage_oldest_due_run_age_seconds").set(depth::oldest_due_wait(&txn).await?);
+    txn.commit().await
 }
 
 fn pool(db: &DatabaseConnection) {
@@ -66,7 +67,7 @@ fn pool(db: &DatabaseConnection) {
 const BY_STATUS_EVENTS: &str = "SELECT status AS s, COUNT(*) AS n FROM stripe_events GROUP BY status";
 const BY_STATUS_EMAILS: &str = "SELECT status AS s, COUNT(*) AS n FROM emails GROUP BY status";
 
-async fn counts(db: &DatabaseConnection, sql: &str) -> Result<Vec<(String, i64)>, DbErr> {
+async fn counts<C: ConnectionTrait>(db: &C, sql: &str) -> Result<Vec<(String, i64)>, DbErr> {
     let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await?;
     Ok(rows.iter().filter_map(|row| Some((row.try_get("", "s").ok()?, row.try_get("", "n").ok()?))).collect())
 }
