@@ -71,18 +71,20 @@ async fn a_one_at_a_time_workflow_never_runs_twice_at_once_in_a_workspace(backen
         runs::fan_out(&app.db, (0..RUNS_PER_WORKSPACE).map(|_| one_at_a_time(&a)).collect(), None).await.unwrap();
     let in_b =
         runs::fan_out(&app.db, (0..RUNS_PER_WORKSPACE).map(|_| one_at_a_time(&b)).collect(), None).await.unwrap();
-    let last_of_a = in_a.last().unwrap().clone();
     let admin = app.sign_in(&app.admin.email).await;
     let _workers: Vec<Worker> = (0..2).map(|_| Worker::start_with(&app, "4")).collect();
 
-    // While the first run holds the slot, the last one waits, queued, and says why.
-    let waiting =
-        until(&app, std::slice::from_ref(&last_of_a), Duration::from_secs(30), |found| found[0].waiting.is_some())
-            .await
-            .remove(0);
+    // While one run holds the slot, the others wait, queued, and say why. Whichever worker
+    // begins its attempt first takes the slot, so the one to look at is the latest that waits
+    // (a freed slot goes to the oldest waiting, so it waits longest).
+    let mut found =
+        until(&app, &in_a, Duration::from_secs(30), |found| found.iter().any(|run| run.waiting.is_some())).await;
+    found.sort_by(|x, y| x.id.cmp(&y.id));
+    let waiting = found.into_iter().rev().find(|run| run.waiting.is_some()).unwrap();
+    let cancelled_id = waiting.id.clone();
     assert_eq!(waiting.status, RunStatus::Queued);
     assert_eq!(waiting.waiting.as_deref(), Some("1 running per workspace"));
-    let (status, page) = admin.get_html(&format!("/admin/workspaces/{}/runs/{last_of_a}", a.slug)).await;
+    let (status, page) = admin.get_html(&format!("/admin/workspaces/{}/runs/{cancelled_id}", a.slug)).await;
     assert_eq!(status, 200);
     assert!(page.contains("waiting: 1 running per workspace"), "the run page does not say why it waits: {page}");
     let timeline = runs::timeline(&app.db, &waiting).await.unwrap();
@@ -97,7 +99,7 @@ async fn a_one_at_a_time_workflow_never_runs_twice_at_once_in_a_workspace(backen
         until(&app, &all, Duration::from_secs(60), |found| found.iter().all(|run| run.status.is_finished())).await;
     let (ran_in_a, ran_in_b): (Vec<RunView>, Vec<RunView>) = done
         .into_iter()
-        .filter(|run| run.id != last_of_a)
+        .filter(|run| run.id != cancelled_id)
         .partition(|run| run.workspace_id.as_ref().map(|ws| ws.as_str()) == Some(a.id.as_str()));
     for run in ran_in_a.iter().chain(&ran_in_b) {
         assert_eq!(run.status, RunStatus::Succeeded, "{run:#?}");
