@@ -77,10 +77,9 @@ async fn a_one_at_a_time_workflow_never_runs_twice_at_once_in_a_workspace(backen
     // While one run holds the slot, the others wait, queued, and say why. Whichever worker
     // begins its attempt first takes the slot, so the one to look at is the latest that waits
     // (a freed slot goes to the oldest waiting, so it waits longest).
-    let mut found =
+    let found =
         until(&app, &in_a, Duration::from_secs(30), |found| found.iter().any(|run| run.waiting.is_some())).await;
-    found.sort_by(|x, y| x.id.cmp(&y.id));
-    let waiting = found.into_iter().rev().find(|run| run.waiting.is_some()).unwrap();
+    let waiting = found.into_iter().filter(|run| run.waiting.is_some()).max_by(|x, y| x.id.cmp(&y.id)).unwrap();
     let cancelled_id = waiting.id.clone();
     assert_eq!(waiting.status, RunStatus::Queued);
     assert_eq!(waiting.waiting.as_deref(), Some("1 running per workspace"));

@@ -116,17 +116,15 @@ async fn parts(db: &sea_orm::DatabaseConnection, platform: &Platform) -> anyhow:
         let mut times = Vec::new();
         for _ in 0..20 {
             let at = Instant::now();
-            // The job table's counts as `QueueDepth` reads them.
-            let counting = || depth::begin_counting(db);
             match part {
-                "depth" => {
-                    let txn = counting().await?;
-                    drop(depth::by_status(&txn).await?);
-                    txn.commit().await?;
-                }
-                "oldest_due" => {
-                    let txn = counting().await?;
-                    depth::oldest_due_wait(&txn).await?;
+                // The job table's counts, as `QueueDepth` reads them.
+                "depth" | "oldest_due" | "backlogs" => {
+                    let txn = depth::begin_counting(db).await?;
+                    match part {
+                        "depth" => drop(depth::by_status(&txn).await?),
+                        "oldest_due" => _ = depth::oldest_due_wait(&txn).await?,
+                        _ => drop(fair::largest_backlogs(&txn, 8).await?),
+                    }
                     txn.commit().await?;
                 }
                 "per_minute" => drop(tallies::periods(db, minute, 1, 60).await?),
@@ -134,11 +132,6 @@ async fn parts(db: &sea_orm::DatabaseConnection, platform: &Platform) -> anyhow:
                 "workers" => drop(workers::alive(db).await?),
                 "workflows" => drop(tallies::busiest_workflows(db, minute - 59, 8).await?),
                 "workspaces" => drop(tallies::busiest_workspaces(db, minute / 60 - 23, 8).await?),
-                "backlogs" => {
-                    let txn = counting().await?;
-                    drop(fair::largest_backlogs(&txn, 8).await?);
-                    txn.commit().await?;
-                }
                 _ => drop(runs::recent_failures(db, platform, 8).await?),
             }
             times.push(at.elapsed().as_secs_f64() * 1000.0);
