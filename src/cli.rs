@@ -92,7 +92,7 @@ enum Command {
 enum ImportWhat {
     /// Workspaces (`name,slug,owner_email,timezone,plan,stripe_customer_id`), as Platform →
     /// Imports makes them; prints one JSON line with the counts. Running the same file again
-    /// makes nothing twice, so an interrupted import is finished by running it again.
+    /// makes nothing twice, and continues the import an earlier run left unfinished (killed).
     Workspaces {
         #[arg(long)]
         file: std::path::PathBuf,

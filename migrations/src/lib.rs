@@ -33,6 +33,7 @@ mod m20261203_000027_invitation_tallies;
 mod m20261204_000028_chain_index_by_id;
 mod m20261204_000029_run_tallies;
 mod m20261204_000030_invitations_by_workspace_and_email;
+mod m20261204_000031_import_file_digest;
 
 pub struct Migrator;
 
@@ -70,6 +71,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000028_chain_index_by_id::Migration),
             Box::new(m20261204_000029_run_tallies::Migration),
             Box::new(m20261204_000030_invitations_by_workspace_and_email::Migration),
+            Box::new(m20261204_000031_import_file_digest::Migration),
         ]
     }
 }

@@ -1,6 +1,7 @@
 //! `offstage import workspaces --file FILE`: the same import as Platform → Imports, its batches
 //! run one after the other by this process instead of by workers. The import is recorded like
-//! any other (it shows on Platform → Imports, asked for by "the command line").
+//! any other (it shows on Platform → Imports, asked for by "the command line"). Run again on the
+//! same file after being killed, it continues its unfinished import where it was.
 
 use std::path::Path;
 use std::time::Instant;
@@ -14,10 +15,16 @@ use super::workspaces_file::parse_workspaces;
 use super::{record, workspaces};
 use crate::config::Config;
 
+/// Who asked for an import made by this command.
+const COMMAND_LINE: &str = "the command line";
+
 /// What the command prints.
 #[derive(Debug, Serialize)]
 pub struct Imported {
     pub import_id: String,
+    /// Whether this continued an import of the same file that an earlier command left unfinished
+    /// (killed in the middle) instead of beginning one.
+    pub resumed: bool,
     pub total_rows: u64,
     pub created: i64,
     pub skipped: i64,
@@ -34,11 +41,15 @@ pub async fn workspaces_from_file(db: &DatabaseConnection, config: &Config, file
     }
     let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
     let lines = parse_workspaces(&bytes).map_err(anyhow::Error::msg)?;
-    let import = record::create_platform(db, "workspaces", "the command line", &lines, "running").await?;
+    let (import, resumed) = match record::unfinished_platform(db, "workspaces", COMMAND_LINE, &lines).await? {
+        Some(interrupted) => (interrupted, true),
+        None => (record::create_platform(db, "workspaces", COMMAND_LINE, &lines, "running").await?, false),
+    };
     while workspaces::next_batch(db, &import.id, config).await?.more {}
     let done = record::find_platform(db, &import.id).await?.context("the import went missing")?;
     Ok(Imported {
         import_id: done.id,
+        resumed,
         total_rows: done.total_rows as u64,
         created: done.created,
         skipped: done.skipped,

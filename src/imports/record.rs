@@ -66,6 +66,7 @@ async fn insert(
         run_id: None,
         created_at: Utc::now(),
         finished_at: None,
+        file_digest: Some(digest_of(lines)),
     };
     let txn = begin_write(db).await?;
     import::Entity::insert(import::ActiveModel::from(made.clone())).exec(&txn).await?;
@@ -88,6 +89,45 @@ async fn insert(
     }
     txn.commit().await?;
     Ok(made)
+}
+
+/// A fingerprint of an import's lines: SHA-256 over each line's number, key and what was read
+/// from it, so reading the same file again gives the same digest.
+pub fn digest_of(lines: &[Line]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for line in lines {
+        let read = match &line.fields {
+            Ok(fields) => format!("ok {fields}"),
+            Err(reason) => format!("error {reason}"),
+        };
+        for part in [line.number.to_string(), line.value.clone(), read] {
+            hash.update((part.len() as u64).to_le_bytes());
+            hash.update(part.as_bytes());
+        }
+    }
+    hex::encode(hash.finalize())
+}
+
+/// The platform import of `kind` that `requested_by` began on the same `lines` and that is still
+/// running with no chain of workers behind it (a command line killed in the middle), to be
+/// continued rather than begun again beside it.
+pub async fn unfinished_platform(
+    db: &DatabaseConnection,
+    kind: &str,
+    requested_by: &str,
+    lines: &[Line],
+) -> Result<Option<import::Model>, DbErr> {
+    import::Entity::find()
+        .filter(import::Column::WorkspaceId.is_null())
+        .filter(import::Column::Kind.eq(kind))
+        .filter(import::Column::Status.eq("running"))
+        .filter(import::Column::RunId.is_null())
+        .filter(import::Column::RequestedBy.eq(requested_by))
+        .filter(import::Column::FileDigest.eq(digest_of(lines)))
+        .order_by_desc(import::Column::CreatedAt)
+        .one(db)
+        .await
 }
 
 /// The platform's imports of `kind`, newest first.

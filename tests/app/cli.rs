@@ -8,8 +8,10 @@ use crate::helpers::process::{free_port, read_all, stop_with_sigterm, wait_until
 use crate::helpers::*;
 use crate::on_both_databases;
 
-pub(crate) fn offstage(app: &TestApp, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_offstage"))
+/// The `offstage` binary with `args`, on the app's database and data directory, not started.
+pub(crate) fn offstage_command(app: &TestApp, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_offstage"));
+    command
         .args(args)
         .env("OFFSTAGE_DATABASE_URL", &app.database_url)
         .env("OFFSTAGE_DATA_DIR", &app.config.data_dir)
@@ -17,9 +19,12 @@ pub(crate) fn offstage(app: &TestApp, args: &[&str], stdin: &str) -> Output {
         .env("OFFSTAGE_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run offstage");
+        .stderr(Stdio::piped());
+    command
+}
+
+pub(crate) fn offstage(app: &TestApp, args: &[&str], stdin: &str) -> Output {
+    let mut child = offstage_command(app, args).spawn().expect("run offstage");
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }

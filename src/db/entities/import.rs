@@ -23,6 +23,8 @@ pub struct Model {
     pub run_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
+    /// SHA-256 of its lines as read (`record::digest_of`): the same file gives the same digest.
+    pub file_digest: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,6 +1,6 @@
 //! A worker process killed with SIGKILL in the middle of an import: a second worker goes on
 //! where it was, and every person is invited exactly once (one invitation, one email), every
-//! workspace made exactly once.
+//! workspace made exactly once. The same for `offstage import workspaces` killed and run again.
 
 use std::time::{Duration, Instant};
 
@@ -94,11 +94,7 @@ async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once_on_
 
 async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(backend: Backend) {
     let app = TestApp::spawn_web_only_with(backend, |_| {}).await;
-    let mut file = String::from("name,slug,owner_email\n");
-    for n in 0..PEOPLE {
-        file.push_str(&format!("Customer {n},customer-{n},owner{n}@example.com\n"));
-    }
-    let lines = offstage::imports::workspaces_file::parse_workspaces(file.as_bytes()).unwrap();
+    let lines = offstage::imports::workspaces_file::parse_workspaces(customers_file().as_bytes()).unwrap();
     let made =
         offstage::imports::record::create_platform(&app.db, "workspaces", "test", &lines, "running").await.unwrap();
     offstage::imports::workflows::import_workspaces::start(&app.db, &made, "code").await.unwrap();
@@ -125,4 +121,71 @@ async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspa
         return;
     }
     a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(Backend::Postgres).await;
+}
+
+/// `PEOPLE` workspaces (`customer-{n}`, owner `owner{n}@example.com`).
+fn customers_file() -> String {
+    let mut file = String::from("name,slug,owner_email\n");
+    for n in 0..PEOPLE {
+        file.push_str(&format!("Customer {n},customer-{n},owner{n}@example.com\n"));
+    }
+    file
+}
+
+async fn offstage_import_workspaces_killed_in_the_middle_continues_its_import_when_run_again(backend: Backend) {
+    let app = TestApp::spawn_web_only_with(backend, |_| {}).await;
+    let path = app.config.data_dir.join("customers.csv");
+    std::fs::write(&path, customers_file()).unwrap();
+    let args = ["import", "workspaces", "--file", path.to_str().unwrap()];
+    let mut first = crate::cli::offstage_command(&app, &args).spawn().unwrap();
+    let from_the_command_line =
+        || import::Entity::find().filter(import::Column::RequestedBy.eq("the command line")).all(&app.db);
+    let started = Instant::now();
+    let begun = loop {
+        if let Some(begun) = from_the_command_line().await.unwrap().into_iter().find(|i| i.processed_rows >= 300) {
+            break begun;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "the command did not do 300 lines in 60 s");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let at_kill = processed(&app, &begun.id).await;
+    assert!(at_kill.processed_rows < at_kill.total_rows, "killed in the middle ({} done)", at_kill.processed_rows);
+    assert_eq!(at_kill.status, "running");
+
+    let output = crate::cli::offstage(&app, &args, "");
+    assert!(output.status.success(), "{output:?}");
+    let printed: serde_json::Value = serde_json::from_str(crate::cli::stdout(&output).trim()).unwrap();
+    assert_eq!((printed["import_id"].as_str(), printed["resumed"].as_bool()), (Some(begun.id.as_str()), Some(true)));
+    let done = processed(&app, &begun.id).await;
+    assert_eq!(done.status, "succeeded");
+    assert_eq!(
+        (done.processed_rows, done.created, done.skipped, done.failed_rows),
+        (PEOPLE as i64, PEOPLE as i64, 0, 0)
+    );
+    assert_eq!(from_the_command_line().await.unwrap().len(), 1, "continued, not begun again beside it");
+    let customers =
+        workspace::Entity::find().filter(workspace::Column::Slug.like("customer-%")).count(&app.db).await.unwrap();
+    let invitations =
+        invitation::Entity::find().filter(invitation::Column::Email.like("owner%")).count(&app.db).await.unwrap();
+    assert_eq!((customers, invitations), (PEOPLE as u64, PEOPLE as u64), "each made once");
+
+    let output = crate::cli::offstage(&app, &args, "");
+    let printed: serde_json::Value = serde_json::from_str(crate::cli::stdout(&output).trim()).unwrap();
+    assert_ne!(printed["import_id"].as_str(), Some(begun.id.as_str()), "a finished import is not continued");
+    assert_eq!((printed["resumed"].as_bool(), printed["skipped"].as_i64()), (Some(false), Some(PEOPLE as i64)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offstage_import_workspaces_killed_in_the_middle_continues_its_import_when_run_again_on_sqlite() {
+    offstage_import_workspaces_killed_in_the_middle_continues_its_import_when_run_again(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn offstage_import_workspaces_killed_in_the_middle_continues_its_import_when_run_again_on_postgres() {
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    offstage_import_workspaces_killed_in_the_middle_continues_its_import_when_run_again(Backend::Postgres).await;
 }
