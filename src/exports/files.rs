@@ -15,9 +15,14 @@ use super::Format;
 use super::source::Section;
 use crate::storage::{Error, FileWriter, Storage};
 
+/// The folder of the parts of export `export_id`.
+pub fn parts_folder(export_id: &str) -> String {
+    format!("exports/{export_id}/parts")
+}
+
 /// The key of part `n` of `section` of export `export_id`.
 pub fn part_key(export_id: &str, section: usize, n: u32) -> String {
-    format!("exports/{export_id}/parts/{section:02}-{n:06}")
+    format!("{}/{section:02}-{n:06}", parts_folder(export_id))
 }
 
 /// Writes `file_key` from the parts (`parts[s]` of section `s`) as one plain file in `format`;

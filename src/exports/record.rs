@@ -1,6 +1,7 @@
 //! The `exports` table: an export is created `running` with its chain's first run, counts its
 //! rows as the chain goes, becomes `succeeded` with its file's size and expiry, and `expired`
-//! once the daily clean-up deleted the file. Reads say whose exports they may return.
+//! once the daily clean-up deleted the file (or `failed`, when the clean-up found its chain
+//! stopped before the end and deleted its parts). Reads say whose exports they may return.
 
 use std::collections::HashMap;
 
@@ -180,4 +181,32 @@ pub async fn due_to_expire(
 
 pub async fn mark_expired(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
     set(db, id, export::Column::Status, Expr::value("expired")).await
+}
+
+/// Exports still `running` that began before `before`, oldest first: `expire_exports` asks each
+/// whether its chain has stopped.
+pub async fn running_before(
+    db: &DatabaseConnection,
+    before: DateTime<Utc>,
+    limit: u64,
+) -> Result<Vec<export::Model>, DbErr> {
+    export::Entity::find()
+        .filter(export::Column::Status.eq("running"))
+        .filter(export::Column::CreatedAt.lt(before))
+        .order_by_asc(export::Column::CreatedAt)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// The export's chain stopped before its file was whole (its last run failed or was cancelled).
+pub async fn mark_failed(db: &DatabaseConnection, id: &str) -> Result<(), DbErr> {
+    export::Entity::update_many()
+        .col_expr(export::Column::Status, Expr::value("failed"))
+        .col_expr(export::Column::FinishedAt, Expr::value(Utc::now()))
+        .filter(export::Column::Id.eq(id))
+        .filter(export::Column::Status.eq("running"))
+        .exec(db)
+        .await?;
+    Ok(())
 }

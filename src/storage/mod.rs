@@ -114,6 +114,25 @@ impl Storage {
         }
     }
 
+    /// Removes every file whose key starts with `folder/` (a folder that is not there is fine);
+    /// answers how many went.
+    pub async fn delete_folder(&self, folder: &str) -> Result<u64, Error> {
+        let mut found = self.store.list(Some(&self.path(folder)?));
+        let mut deleted = 0;
+        while let Some(file) = found.next().await {
+            let file = match file {
+                Ok(file) => file,
+                Err(object_store::Error::NotFound { .. }) => break,
+                Err(err) => return Err(err.into()),
+            };
+            match self.store.delete(&file.location).await {
+                Ok(()) | Err(object_store::Error::NotFound { .. }) => deleted += 1,
+                Err(err) => return Err(err.into()),
+            }
+        }
+        Ok(deleted)
+    }
+
     /// Removes the file; a file already gone is fine.
     pub async fn delete(&self, key: &str) -> Result<(), Error> {
         match self.store.delete(&self.path(key)?).await {

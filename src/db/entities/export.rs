@@ -13,7 +13,8 @@ pub struct Model {
     pub workspace_id: Option<String>,
     /// `csv`, `jsonl` or `zip`.
     pub format: String,
-    /// `running`, `succeeded` or `expired` (a failed chain is read from its runs).
+    /// `running`, `succeeded`, `expired`, or `failed` once the daily clean-up found its chain
+    /// stopped (until then a failed chain is read from its runs).
     pub status: String,
     pub rows: i64,
     pub total_rows: i64,

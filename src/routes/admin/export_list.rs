@@ -64,6 +64,7 @@ pub async fn rows<'a>(
             "succeeded" if export.expires_at.is_some_and(|at| at <= Utc::now()) => "expired",
             "succeeded" => "succeeded",
             "expired" => "expired",
+            "failed" => "failed",
             _ => "running",
         };
         let mut progress = None;
