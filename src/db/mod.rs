@@ -60,7 +60,10 @@ pub fn readers(db: &DatabaseConnection) -> DatabaseConnection {
     if db.get_database_backend() != DbBackend::Sqlite {
         return db.clone();
     }
-    let options = (*db.get_sqlite_connection_pool().connect_options()).clone().read_only(true);
+    let options = (*db.get_sqlite_connection_pool().connect_options())
+        .clone()
+        .read_only(true)
+        .pragma("cache_size", READER_CACHE_KIB);
     if !options.get_filename().is_file() {
         return db.clone();
     }
@@ -73,6 +76,11 @@ pub fn readers(db: &DatabaseConnection) -> DatabaseConnection {
 
 /// Reader connections on SQLite: each has a thread of its own.
 const SQLITE_READERS: u32 = 4;
+/// Each reader's page cache, 8 MiB (negative: KiB). With the writer's 64 MiB each, the bench
+/// process of 10,000 weekly digests peaked at 191 MB; with 8 MiB, 105 MB, the digests as fast
+/// (12.0–14.6 s against 11.3–13.5 s, interleaved): the readers' queries are answered from
+/// indexes the OS keeps cached anyway.
+const READER_CACHE_KIB: &str = "-8192";
 
 /// Applies every pending migration.
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {

@@ -1,5 +1,6 @@
 //! SQLite's reader connections (`db::readers`): they read the last commit while the one writer
-//! connection is busy, and cannot write; a database with no file is read through its writer.
+//! connection is busy, and cannot write, each with a small page cache beside the writer's large
+//! one; a database with no file is read through its writer.
 
 use std::time::Duration;
 
@@ -32,6 +33,14 @@ async fn sqlite_readers_read_the_last_commit_while_the_writer_is_busy_and_cannot
     let refused = readers.execute_unprepared("DELETE FROM workspaces").await.unwrap_err();
     assert!(refused.to_string().contains("readonly"), "{refused}");
     assert_eq!(count(&app.db, "SELECT COUNT(*) AS n FROM workspaces").await, before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_readers_keep_8_mib_of_page_cache_each_and_the_writer_64_mib() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let readers = offstage::db::readers(&app.db);
+    assert_eq!(count(&readers, "SELECT cache_size AS n FROM pragma_cache_size").await, -8192);
+    assert_eq!(count(&app.db, "SELECT cache_size AS n FROM pragma_cache_size").await, -65536);
 }
 
 #[tokio::test]

@@ -145,6 +145,7 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
         "digest_workspaces": workspaces,
         "digest_queued_s": round(digest_queued.as_secs_f64()),
         "digests_per_s": round(workspaces as f64 / digest_queued.as_secs_f64()),
+        "peak_rss_mb": crate::common::peak_rss_mb(),
     });
     bench.drop().await?;
     Ok(line)
