@@ -16,7 +16,7 @@ use super::{record, workspaces};
 use crate::config::Config;
 
 /// Who asked for an import made by this command.
-const COMMAND_LINE: &str = "the command line";
+pub const COMMAND_LINE: &str = "the command line";
 
 /// What the command prints.
 #[derive(Debug, Serialize)]

@@ -42,6 +42,11 @@ impl Summary {
     pub fn ready(&self) -> i64 {
         self.total_rows - self.failed_rows
     }
+
+    /// Running batch after batch in an `offstage import workspaces` process, not by workers.
+    pub fn running_in_the_command_line(&self) -> bool {
+        self.status == "running" && self.import.requested_by.as_deref() == Some(super::from_file::COMMAND_LINE)
+    }
 }
 
 pub async fn summary<'a>(

@@ -153,6 +153,9 @@ async fn offstage_import_workspaces_killed_in_the_middle_continues_its_import_wh
     let at_kill = processed(&app, &begun.id).await;
     assert!(at_kill.processed_rows < at_kill.total_rows, "killed in the middle ({} done)", at_kill.processed_rows);
     assert_eq!(at_kill.status, "running");
+    let admin = app.sign_in(crate::helpers::ADMIN_EMAIL).await;
+    let (_, html) = admin.get_html(&format!("/admin/platform/imports/{}", begun.id)).await;
+    assert!(html.contains("run it again on the same file"), "the page says how to go on");
 
     let output = crate::cli::offstage(&app, &args, "");
     assert!(output.status.success(), "{output:?}");
