@@ -1,4 +1,4 @@
-//! An import's file digest (SHA-256 of the uploaded bytes): `offstage import workspaces`
+//! An import's file digest (SHA-256 of its lines as read): `offstage import workspaces`
 //! killed in the middle is continued by running it again on the same file, which finds its
 //! unfinished import by this digest instead of starting a second one beside it.
 

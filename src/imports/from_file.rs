@@ -15,9 +15,6 @@ use super::workspaces_file::parse_workspaces;
 use super::{record, workspaces};
 use crate::config::Config;
 
-/// Who asked for an import made by this command.
-pub const COMMAND_LINE: &str = "the command line";
-
 /// What the command prints.
 #[derive(Debug, Serialize)]
 pub struct Imported {
@@ -41,10 +38,7 @@ pub async fn workspaces_from_file(db: &DatabaseConnection, config: &Config, file
     }
     let bytes = tokio::fs::read(file).await.with_context(|| format!("cannot read {}", file.display()))?;
     let lines = parse_workspaces(&bytes).map_err(anyhow::Error::msg)?;
-    let (import, resumed) = match record::unfinished_platform(db, "workspaces", COMMAND_LINE, &lines).await? {
-        Some(interrupted) => (interrupted, true),
-        None => (record::create_platform(db, "workspaces", COMMAND_LINE, &lines, "running").await?, false),
-    };
+    let (import, resumed) = record::command_line_import(db, "workspaces", &lines).await?;
     while workspaces::next_batch(db, &import.id, config).await?.more {}
     let done = record::find_platform(db, &import.id).await?.context("the import went missing")?;
     Ok(Imported {

@@ -29,7 +29,7 @@ pub async fn create(
     status: &str,
 ) -> Result<import::Model, DbErr> {
     let owner = (Some(scope.workspace_id().to_owned()), scope.actor().label());
-    insert(db, "members", owner, lines, status).await
+    insert(db, "members", owner, lines, status, digest_of(lines)).await
 }
 
 /// Makes a platform import of `kind` (`workspaces`), asked for by `requested_by`.
@@ -40,7 +40,35 @@ pub async fn create_platform(
     lines: &[Line],
     status: &str,
 ) -> Result<import::Model, DbErr> {
-    insert(db, kind, (None, requested_by.to_owned()), lines, status).await
+    insert(db, kind, (None, requested_by.to_owned()), lines, status, digest_of(lines)).await
+}
+
+/// Who asked for the imports `offstage import workspaces` makes.
+pub const COMMAND_LINE: &str = "the command line";
+
+/// The import of `lines` for `offstage import workspaces`, and whether it was there already:
+/// the command's own unfinished import of the same lines (it was killed in the middle; no
+/// workers' chain runs it) is continued rather than begun again beside it.
+pub async fn command_line_import(
+    db: &DatabaseConnection,
+    kind: &str,
+    lines: &[Line],
+) -> Result<(import::Model, bool), DbErr> {
+    let digest = digest_of(lines);
+    let unfinished = import::Entity::find()
+        .filter(import::Column::WorkspaceId.is_null())
+        .filter(import::Column::Kind.eq(kind))
+        .filter(import::Column::Status.eq("running"))
+        .filter(import::Column::RunId.is_null())
+        .filter(import::Column::RequestedBy.eq(COMMAND_LINE))
+        .filter(import::Column::FileDigest.eq(&digest))
+        .order_by_desc(import::Column::CreatedAt)
+        .one(db)
+        .await?;
+    match unfinished {
+        Some(interrupted) => Ok((interrupted, true)),
+        None => Ok((insert(db, kind, (None, COMMAND_LINE.to_owned()), lines, "running", digest).await?, false)),
+    }
 }
 
 async fn insert(
@@ -49,6 +77,7 @@ async fn insert(
     (workspace_id, requested_by): (Option<String>, String),
     lines: &[Line],
     status: &str,
+    file_digest: String,
 ) -> Result<import::Model, DbErr> {
     let id = PublicId::generate("imp");
     let failed = lines.iter().filter(|l| l.fields.is_err()).count() as i64;
@@ -66,7 +95,7 @@ async fn insert(
         run_id: None,
         created_at: Utc::now(),
         finished_at: None,
-        file_digest: Some(digest_of(lines)),
+        file_digest: Some(file_digest),
     };
     let txn = begin_write(db).await?;
     import::Entity::insert(import::ActiveModel::from(made.clone())).exec(&txn).await?;
@@ -93,7 +122,7 @@ async fn insert(
 
 /// A fingerprint of an import's lines: SHA-256 over each line's number, key and what was read
 /// from it, so reading the same file again gives the same digest.
-pub fn digest_of(lines: &[Line]) -> String {
+fn digest_of(lines: &[Line]) -> String {
     use sha2::{Digest, Sha256};
     let mut hash = Sha256::new();
     for line in lines {
@@ -101,33 +130,12 @@ pub fn digest_of(lines: &[Line]) -> String {
             Ok(fields) => format!("ok {fields}"),
             Err(reason) => format!("error {reason}"),
         };
-        for part in [line.number.to_string(), line.value.clone(), read] {
+        for part in [line.number.to_string().as_str(), line.value.as_str(), read.as_str()] {
             hash.update((part.len() as u64).to_le_bytes());
             hash.update(part.as_bytes());
         }
     }
     hex::encode(hash.finalize())
-}
-
-/// The platform import of `kind` that `requested_by` began on the same `lines` and that is still
-/// running with no chain of workers behind it (a command line killed in the middle), to be
-/// continued rather than begun again beside it.
-pub async fn unfinished_platform(
-    db: &DatabaseConnection,
-    kind: &str,
-    requested_by: &str,
-    lines: &[Line],
-) -> Result<Option<import::Model>, DbErr> {
-    import::Entity::find()
-        .filter(import::Column::WorkspaceId.is_null())
-        .filter(import::Column::Kind.eq(kind))
-        .filter(import::Column::Status.eq("running"))
-        .filter(import::Column::RunId.is_null())
-        .filter(import::Column::RequestedBy.eq(requested_by))
-        .filter(import::Column::FileDigest.eq(digest_of(lines)))
-        .order_by_desc(import::Column::CreatedAt)
-        .one(db)
-        .await
 }
 
 /// The platform's imports of `kind`, newest first.

@@ -45,7 +45,7 @@ impl Summary {
 
     /// Running batch after batch in an `offstage import workspaces` process, not by workers.
     pub fn running_in_the_command_line(&self) -> bool {
-        self.status == "running" && self.import.requested_by.as_deref() == Some(super::from_file::COMMAND_LINE)
+        self.status == "running" && self.import.requested_by.as_deref() == Some(super::record::COMMAND_LINE)
     }
 }
 
