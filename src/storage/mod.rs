@@ -9,8 +9,8 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::StreamExt;
 use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -114,23 +114,18 @@ impl Storage {
         }
     }
 
-    /// Removes every file whose key starts with `folder/` (a folder that is not there is fine);
-    /// answers how many went.
-    pub async fn delete_folder(&self, folder: &str) -> Result<u64, Error> {
-        let mut found = self.store.list(Some(&self.path(folder)?));
-        let mut deleted = 0;
-        while let Some(file) = found.next().await {
-            let file = match file {
-                Ok(file) => file,
-                Err(object_store::Error::NotFound { .. }) => break,
-                Err(err) => return Err(err.into()),
-            };
-            match self.store.delete(&file.location).await {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => deleted += 1,
+    /// Removes every file whose key starts with `folder/` (a folder that is not there is fine),
+    /// through object_store's `delete_stream`: on S3, one request per 1,000 files.
+    pub async fn delete_folder(&self, folder: &str) -> Result<(), Error> {
+        let files = self.store.list(Some(&self.path(folder)?)).map_ok(|file| file.location).boxed();
+        let mut deleted = self.store.delete_stream(files);
+        while let Some(done) = deleted.next().await {
+            match done {
+                Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(err) => return Err(err.into()),
             }
         }
-        Ok(deleted)
+        Ok(())
     }
 
     /// Removes the file; a file already gone is fine.

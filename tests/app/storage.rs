@@ -1,6 +1,6 @@
 //! File storage (`offstage::storage`): a file written in parts reads back whole, a write never
-//! finished leaves no file, and a deleted one is gone; on disk always, and on a real
-//! S3-compatible server (moto's server mode) when OFFSTAGE_TEST_S3=1.
+//! finished leaves no file, a deleted one is gone, and a deleted folder takes only its own files;
+//! on disk always, and on a real S3-compatible server (moto's server mode) when OFFSTAGE_TEST_S3=1.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -53,6 +53,20 @@ async fn a_file_is_whole_or_absent(storage: &Storage) {
     storage.delete("exports/exp_test.csv").await.unwrap();
     assert_eq!(storage.size("exports/exp_test.csv").await.unwrap(), None, "deleted, and deleting again is fine");
     assert!(storage.writer("../outside.csv").await.is_err(), "a key cannot climb out of the storage");
+
+    let parts = ["exports/exp_f/parts/00-000000", "exports/exp_f/parts/00-000001", "exports/exp_f/parts/01-000000"];
+    for key in parts.into_iter().chain(["exports/exp_f/export", "exports/exp_f/parts2"]) {
+        storage.put(key, bytes::Bytes::from_static(b"part")).await.unwrap();
+    }
+    storage.delete_folder("exports/exp_f/parts").await.unwrap();
+    for key in parts {
+        assert_eq!(storage.size(key).await.unwrap(), None, "{key} is deleted with its folder");
+    }
+    for key in ["exports/exp_f/export", "exports/exp_f/parts2"] {
+        assert_eq!(storage.size(key).await.unwrap(), Some(4), "{key}, beside the folder, stays");
+    }
+    storage.delete_folder("exports/exp_f/parts").await.unwrap();
+    storage.delete_folder("exports/exp_none/parts").await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
