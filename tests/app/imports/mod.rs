@@ -34,6 +34,13 @@ pub(crate) fn members_csv(people: usize, more: &[&str]) -> Vec<u8> {
     csv_of("email,role,name", people, |n| format!("person{n}@example.com,member,Person {n}"), more)
 }
 
+/// A workspaces CSV of `customers` good lines (`Customer {n}`, slug `customer-{n}`, owner
+/// `owner{n}@example.com`, Europe/Berlin, pro, `cus_C{n}`), then the given lines.
+pub(crate) fn workspaces_csv(customers: usize, more: &[&str]) -> Vec<u8> {
+    let line_of = |n| format!("Customer {n},customer-{n},owner{n}@example.com,Europe/Berlin,pro,cus_C{n}");
+    csv_of("name,slug,owner_email,timezone,plan,stripe_customer_id", customers, line_of, more)
+}
+
 pub(crate) async fn newest_import(app: &TestApp) -> import::Model {
     import::Entity::find().order_by_desc(import::Column::CreatedAt).one(&app.db).await.unwrap().expect("an import")
 }

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use offstage::db::entities::{email, import, invitation, workspace};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use super::members_csv;
+use super::{members_csv, workspaces_csv};
 use crate::helpers::{Backend, TestApp};
 use crate::worker_processes::Worker;
 
@@ -94,7 +94,7 @@ async fn an_import_killed_in_the_middle_resumes_and_invites_each_person_once_on_
 
 async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(backend: Backend) {
     let app = TestApp::spawn_web_only_with(backend, |_| {}).await;
-    let lines = offstage::imports::workspaces_file::parse_workspaces(customers_file().as_bytes()).unwrap();
+    let lines = offstage::imports::workspaces_file::parse_workspaces(&workspaces_csv(PEOPLE, &[])).unwrap();
     let made =
         offstage::imports::record::create_platform(&app.db, "workspaces", "test", &lines, "running").await.unwrap();
     offstage::imports::workflows::import_workspaces::start(&app.db, &made, "code").await.unwrap();
@@ -123,19 +123,10 @@ async fn a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspa
     a_workspaces_import_killed_in_the_middle_resumes_and_makes_each_workspace_once(Backend::Postgres).await;
 }
 
-/// `PEOPLE` workspaces (`customer-{n}`, owner `owner{n}@example.com`).
-fn customers_file() -> String {
-    let mut file = String::from("name,slug,owner_email\n");
-    for n in 0..PEOPLE {
-        file.push_str(&format!("Customer {n},customer-{n},owner{n}@example.com\n"));
-    }
-    file
-}
-
 async fn offstage_import_workspaces_killed_in_the_middle_continues_its_import_when_run_again(backend: Backend) {
     let app = TestApp::spawn_web_only_with(backend, |_| {}).await;
     let path = app.config.data_dir.join("customers.csv");
-    std::fs::write(&path, customers_file()).unwrap();
+    std::fs::write(&path, workspaces_csv(PEOPLE, &[])).unwrap();
     let args = ["import", "workspaces", "--file", path.to_str().unwrap()];
     let mut first = crate::cli::offstage_command(&app, &args).spawn().unwrap();
     let from_the_command_line =

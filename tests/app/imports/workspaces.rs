@@ -7,17 +7,10 @@ use offstage::domain::Role;
 use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
-use super::{csv_of, newest_import};
+use super::{newest_import, workspaces_csv};
 use crate::cli::{offstage, one_error_line, stdout};
 use crate::helpers::{ADMIN_EMAIL, Backend, TestApp, location};
 use crate::on_both_databases;
-
-/// `customers` good lines (`Customer {n}`, slug `customer-{n}`, owner `owner{n}@example.com`,
-/// Europe/Berlin, pro, `cus_C{n}`), then the given lines.
-fn workspaces_csv(customers: usize, more: &[&str]) -> Vec<u8> {
-    let line_of = |n| format!("Customer {n},customer-{n},owner{n}@example.com,Europe/Berlin,pro,cus_C{n}");
-    csv_of("name,slug,owner_email,timezone,plan,stripe_customer_id", customers, line_of, more)
-}
 
 async fn workspaces(app: &TestApp) -> u64 {
     workspace::Entity::find().count(&app.db).await.unwrap()
