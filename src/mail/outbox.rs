@@ -4,7 +4,7 @@
 //! nothing. The row's Message-ID is derived from the key, so a receiving system can also tell
 //! the one duplicate a crash can cause (see `mail::workflows::send_email`).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 use sea_orm::{
@@ -133,7 +133,10 @@ pub(super) async fn write_in<C: ConnectionTrait>(
         for chunk in distinct.chunks(ROWS_PER_INSERT) {
             created.extend(insert_new_sqlite(txn, chunk, from_domain).await?);
         }
-        let sends: Vec<NewRun> = created.iter().map(|id| send_run(id, priority)).collect();
+        let workspaces: HashMap<&str, Option<&str>> =
+            distinct.iter().map(|(id, email)| (*id, email.workspace_id.as_deref())).collect();
+        let sends: Vec<NewRun> =
+            created.iter().map(|id| send_run(id, workspaces.get(id.as_str()).copied().flatten(), priority)).collect();
         runs::start_all_in(txn, &sends).await?;
         created
     }
@@ -142,12 +145,11 @@ pub(super) async fn write_in<C: ConnectionTrait>(
     Ok(ids.into_iter().map(|id| id.filter(|id| written.contains(id))).collect())
 }
 
-/// The run that delivers the email `id`, in `priority`'s class.
-pub(super) fn send_run(id: &str, priority: Priority) -> NewRun {
-    NewRun::of::<SendEmail>(&send_email::Params { email_id: id.to_owned() })
-        .business_key(business_key(id))
-        .trigger("email")
-        .at_priority(priority)
+/// The run that delivers the email `id` of `workspace_id` (that workspace's run), in
+/// `priority`'s class.
+pub(super) fn send_run(id: &str, workspace_id: Option<&str>, priority: Priority) -> NewRun {
+    let params = send_email::Params { email_id: id.to_owned(), workspace_id: workspace_id.map(str::to_owned) };
+    NewRun::of::<SendEmail>(&params).business_key(business_key(id)).trigger("email").at_priority(priority)
 }
 
 async fn insert_new_sqlite<C: ConnectionTrait>(

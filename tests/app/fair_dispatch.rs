@@ -1,6 +1,6 @@
-//! Fair dispatch: workspaces take turns. One workspace's backlog of thousands of runs does not
-//! delay another workspace's runs, with one worker process or two, while the backlog keeps its
-//! own order.
+//! Fair dispatch: workspaces take turns. One workspace's backlog of thousands of runs (or of
+//! emails to deliver) does not delay another workspace's runs (or emails), with one worker
+//! process or two, while the backlog keeps its own order.
 
 use std::time::{Duration, Instant};
 
@@ -8,8 +8,10 @@ use crate::helpers::*;
 use crate::worker_processes::Worker;
 use offstage::domain::RunId;
 use offstage::engine::runs::{self, RunView};
-use offstage::engine::{NewRun, probe};
+use offstage::engine::{NewRun, Priority, probe};
+use offstage::mail::{Category, NewEmail, Rendered, outbox};
 use offstage::tenancy::Platform;
+use sea_orm::{ConnectionTrait, Statement};
 
 const BACKLOG: usize = 3_000;
 
@@ -101,7 +103,7 @@ async fn on_postgres_a_workspaces_last_tag_is_read_from_its_own_index_beside_a_b
     let (a, b) = (app.create_workspace("Flood", &app.admin).await, app.create_workspace("Quiet", &app.admin).await);
     let first = (0..10).map(|_| NewRun::of::<probe::Probe>(&probe_of(&a))).collect();
     runs::fan_out(&app.db, first, None).await.unwrap();
-    sea_orm::ConnectionTrait::execute_unprepared(&app.db, "ANALYZE apalis.jobs").await.unwrap();
+    app.db.execute_unprepared("ANALYZE apalis.jobs").await.unwrap();
     for _ in 0..BACKLOG / 1000 {
         let items = (0..1000).map(|_| NewRun::of::<probe::Probe>(&probe_of(&a))).collect();
         runs::fan_out(&app.db, items, None).await.unwrap();
@@ -115,5 +117,76 @@ async fn on_postgres_a_workspaces_last_tag_is_read_from_its_own_index_beside_a_b
             !plan.contains("Rows Removed by Filter") && !plan.contains("Sort"),
             "a lookup read past others:\n{plan}"
         );
+    }
+}
+
+/// An email of workspace `ws` (or of nobody's workspace), as an import's invitation.
+fn invitation(ws: Option<&str>, n: usize) -> NewEmail {
+    NewEmail {
+        workspace_id: ws.map(str::to_owned),
+        recipient: format!("person{n}@example.com"),
+        kind: "fair_invitation",
+        category: Category::Transactional,
+        dedupe_key: format!("fair_invitation:{}:{n}", ws.unwrap_or("account")),
+        rendered: Rendered { subject: "You are invited".into(), html: "<p>Hi</p>".into(), text: "Hi".into() },
+    }
+}
+
+/// Workspace A's import queues 3,000 invitations at bulk priority, then workspace B's queues
+/// one: each email's delivery is a run of its own workspace, so B's goes in B's turn, not after
+/// all of A's (when every delivery was a global run, they shared one line and B's went last).
+/// Mail about a person's own account is nobody's workspace's.
+async fn one_workspaces_flood_of_email_does_not_hold_back_another_workspaces(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let (a, b) = (app.create_workspace("Flood", &app.admin).await, app.create_workspace("Quiet", &app.admin).await);
+    let queue = |emails: Vec<NewEmail>| {
+        let db = app.db.clone();
+        async move {
+            let txn = offstage::db::begin_write(&db).await.unwrap();
+            outbox::enqueue_at_in(&txn, &emails, "example.com", Priority::Bulk).await.unwrap();
+            txn.commit().await.unwrap();
+        }
+    };
+    queue((0..BACKLOG).map(|n| invitation(Some(&a.id), n)).collect()).await;
+    queue(vec![invitation(Some(&b.id), 0), invitation(None, 0)]).await;
+    let sends = |ws: Option<&str>| {
+        let db = app.db.clone();
+        let (condition, values) = match ws {
+            Some(ws) => ("workspace_id = $1", vec![ws.into()]),
+            None => ("workspace_id IS NULL", vec![]),
+        };
+        let sql = format!("SELECT COUNT(*) AS n FROM workflow_runs WHERE workflow = 'send_email' AND {condition}");
+        async move {
+            let row = db.query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await;
+            row.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+        }
+    };
+    let placed = (sends(Some(&a.id)).await, sends(Some(&b.id)).await, sends(None).await);
+    assert_eq!(placed, (BACKLOG as i64, 1, 1), "each delivery is its email's workspace's");
+    let _worker = Worker::start_with(&app, "8");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let emails = loop {
+        let emails = app.emails_of("fair_invitation").await;
+        if emails.iter().all(|email| email.sent_at.is_some()) {
+            break emails;
+        }
+        assert!(Instant::now() < deadline, "the invitations were not all sent within 120 s");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let sent_at = |ws: &str| emails.iter().find(|e| e.workspace_id.as_deref() == Some(ws)).and_then(|e| e.sent_at);
+    let quiet = sent_at(&b.id).expect("B's invitation sent");
+    let before = emails.iter().filter(|e| e.workspace_id.as_deref() == Some(&a.id) && e.sent_at < Some(quiet)).count();
+    assert!(before < BACKLOG / 3, "{before} of A's {BACKLOG} invitations were sent before B's one");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_one_workspaces_flood_of_email_does_not_hold_back_another_workspaces_email() {
+    one_workspaces_flood_of_email_does_not_hold_back_another_workspaces(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_one_workspaces_flood_of_email_does_not_hold_back_another_workspaces_email() {
+    if postgres_configured() {
+        one_workspaces_flood_of_email_does_not_hold_back_another_workspaces(Backend::Postgres).await;
     }
 }

@@ -1,10 +1,11 @@
-//! `send_email`: delivers one outbox row. Suppressed recipients (lifecycle mail after an
-//! unsubscribe) are skipped; a failure is retried with backoff and the last one leaves the email
-//! `failed`. Exactly-once over SMTP is impossible, so the window is made small: the SMTP
-//! hand-over and the `sent` mark happen under the lock of the connection that carries it, so a
-//! crash can repeat at most one accepted email per connection (`OFFSTAGE_SMTP_CONNECTIONS` per
-//! process; the copy has the same Message-ID). If the `sent` mark itself fails after the server
-//! accepted the email, the retry sends it again.
+//! `send_email`: delivers one outbox row, as a run of the email's workspace, so each workspace's
+//! deliveries take that workspace's turns (`engine::queue::fair`). Suppressed recipients
+//! (lifecycle mail after an unsubscribe) are skipped; a failure is retried with backoff and the
+//! last one leaves the email `failed`. Exactly-once over SMTP is impossible, so the window is made
+//! small: the SMTP hand-over and the `sent` mark happen under the lock of the connection that
+//! carries it, so a crash can repeat at most one accepted email per connection
+//! (`OFFSTAGE_SMTP_CONNECTIONS` per process; the copy has the same Message-ID). If the `sent` mark
+//! itself fails after the server accepted the email, the retry sends it again.
 
 use lettre::Message;
 use lettre::message::header::{HeaderName, HeaderValue};
@@ -23,6 +24,11 @@ pub struct SendEmail;
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Params {
     pub email_id: String,
+    /// The email's workspace, so its delivery is that workspace's run and takes its turns in
+    /// that workspace's lane: one workspace's 100,000 invitations do not hold back another's.
+    /// Absent for mail about a person's own account, and in runs queued before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_id: Option<String>,
 }
 
 impl Workflow for SendEmail {
