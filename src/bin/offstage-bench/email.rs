@@ -1,7 +1,8 @@
 //! `offstage-bench email`: emails/s delivered over SMTP through the outbox (every email a row and
 //! a `send_email` run) to a sink in this process — a minimal SMTP server that accepts and counts
 //! messages, so the figure is Offstage's and lettre's, not a mail server's — and the time to
-//! compute and queue the weekly digest of N workspaces whose schedules all fall due at once.
+//! compute and queue the weekly digest of N workspaces whose schedules all fall due at once, and
+//! to have sent every digest.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -132,6 +133,14 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
         workspaces as i64,
     )
     .await?;
+    let digest_sent = digest_queued
+        + wait_for(
+            &db,
+            "SELECT COUNT(*) AS n FROM emails WHERE kind = 'weekly_digest' AND workspace_id LIKE 'ws_bench%' \
+             AND status = 'sent'",
+            workspaces as i64,
+        )
+        .await?;
     workers.abort();
     let line = json!({
         "bench": "email",
@@ -145,6 +154,7 @@ pub async fn run(which: Db, emails: u64, workspaces: u64, concurrency: usize) ->
         "digest_workspaces": workspaces,
         "digest_queued_s": round(digest_queued.as_secs_f64()),
         "digests_per_s": round(workspaces as f64 / digest_queued.as_secs_f64()),
+        "digest_sent_s": round(digest_sent.as_secs_f64()),
         "peak_rss_mb": crate::common::peak_rss_mb(),
     });
     bench.drop().await?;
