@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use offstage::config::Secret;
+use offstage::engine::Priority;
 use offstage::mail::{Category, NewEmail, OutboxWriter, Rendered, outbox};
 use sea_orm::{ConnectionTrait, Statement};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -44,16 +45,18 @@ async fn send_runs(app: &TestApp, id: &str) -> i64 {
 }
 
 on_both_databases! {
-    async fn the_outbox_writer_writes_concurrent_runs_emails_once_each_and_a_bad_one_fails_alone(app: TestApp) {
+    async fn the_outbox_writer_writes_concurrent_runs_emails_once_each_in_their_class_and_a_bad_one_fails_alone(app: TestApp) {
         let ws = app.create_workspace("Volume", &app.admin).await;
         let writer = OutboxWriter::start(app.db.clone(), "example.com".into());
-        // 24 runs at once, each with an email of its own and one every run shares; run 5's
-        // workspace does not exist.
+        // 24 runs at once, each with an email of its own and one every run shares, the even ones'
+        // sent as bulk work and the odd ones' as urgent; run 5's workspace does not exist.
+        let class = |i: usize| if i.is_multiple_of(2) { Priority::Bulk } else { Priority::Urgent };
         let handles: Vec<_> = (0..24)
             .map(|i| {
                 let (writer, ws_id) = (writer.clone(), if i == 5 { "ws_missing".to_owned() } else { ws.id.clone() });
                 tokio::spawn(async move {
-                    writer.enqueue(vec![email(&ws_id, &format!("own:{i}")), email(&ws_id, "shared")]).await
+                    let emails = vec![email(&ws_id, &format!("own:{i}")), email(&ws_id, "shared")];
+                    writer.enqueue(emails, class(i)).await
                 })
             })
             .collect();
@@ -89,11 +92,14 @@ on_both_databases! {
             }
         }
         assert_eq!(shared_writers, 1);
+        for (i, ids) in &written {
+            assert_eq!(app.delivery_priority(&ids[0]).await, class(*i).queue_value(), "run {i}'s email's class");
+        }
         for row in &rows {
             assert_eq!(send_runs(&app, &row.id).await, 1, "{} has no single send_email run", row.dedupe_key);
         }
         // A run that writes again what it wrote is told nothing was written.
-        let again = writer.enqueue(vec![email(&ws.id, "own:0"), email(&ws.id, "shared")]).await.unwrap();
+        let again = writer.enqueue(vec![email(&ws.id, "own:0"), email(&ws.id, "shared")], Priority::Urgent).await.unwrap();
         assert!(again.is_empty(), "{again:?}");
     }
 
@@ -105,7 +111,7 @@ async fn the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transpo
     let ws = app.create_workspace("Marks", &app.admin).await;
     let writer = OutboxWriter::start(app.db.clone(), "example.com".into());
     let emails: Vec<NewEmail> = (0..12).map(|i| email(&ws.id, &format!("mark:{i}"))).collect();
-    let ids = writer.enqueue(emails).await.unwrap();
+    let ids = writer.enqueue(emails, Priority::Urgent).await.unwrap();
     assert_eq!(ids.len(), 12);
     let transport = |i: usize| if i.is_multiple_of(3) { "captured" } else { "smtp" };
     let marks: Vec<_> = ids

@@ -5,7 +5,8 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use offstage::db::entities::{email, enrolment};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use offstage::mail::outbox;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement};
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -37,6 +38,19 @@ impl TestApp {
             .unwrap_or_else(|| panic!("a {kind} email to {recipient}"));
         let start = email.text.find(path).unwrap_or_else(|| panic!("{path} in {}", email.text)) + path.len();
         email.text[start..].chars().take_while(char::is_ascii_hexdigit).collect()
+    }
+
+    /// The class (`Priority::queue_value`) of the `send_email` run delivering the email `id`.
+    pub(crate) async fn delivery_priority(&self, id: &str) -> i32 {
+        let backend = self.db.get_database_backend();
+        let jobs = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+        let sql = format!(
+            "SELECT CAST(j.priority AS INTEGER) AS priority FROM workflow_runs r JOIN {jobs} j ON j.id = r.id \
+             WHERE r.workflow = 'send_email' AND r.business_key = $1"
+        );
+        let row =
+            self.db.query_one_raw(Statement::from_sql_and_values(backend, sql, [outbox::business_key(id).into()]));
+        row.await.unwrap().unwrap().try_get("", "priority").unwrap()
     }
 
     /// How many `kind` emails went to `recipient`.

@@ -233,6 +233,10 @@ on_both_databases! {
         managers.sort();
         assert_eq!(recipients, managers, "only the busy workspace's owner and admin get one");
         assert!(digests.iter().all(|email| email.workspace_id.as_deref() == Some(busy.id.as_str())));
+        // Nobody waits for a digest: it is delivered as bulk work, beside the other digests.
+        for email in &digests {
+            assert_eq!(app.delivery_priority(&email.id).await, offstage::engine::Priority::Bulk.queue_value());
+        }
         assert_eq!(digests[0].subject, "Your week in Busy: 3 runs, 0 failed");
         assert!(digests[0].text.contains("Health score:"), "{}", digests[0].text);
         let filter = RunFilter { workflow: Some("generate_weekly_digest".into()), limit: 5, ..RunFilter::default() };

@@ -177,7 +177,8 @@ impl Workflow for GenerateWeeklyDigest {
         let prefix = format!("weekly_digest:{}:{week}", ws.id);
         let kind = (WeeklyDigest::KIND, WeeklyDigest::CATEGORY);
         let emails = mail::compose(&ctx.config, &ws, &managers, &prefix, kind, |f| digest.render(f))?;
-        let queued = ctx.service::<OutboxWriter>()?.enqueue(emails).await?;
+        // Delivered as bulk work, beside the other workspaces' digests: nobody waits for a digest.
+        let queued = ctx.service::<OutboxWriter>()?.enqueue(emails, Self::PRIORITY).await?;
         Ok(Outcome::output(json!({ "emails": queued.len(), "runs": digest.runs, "failures": digest.failures })))
     }
 }
