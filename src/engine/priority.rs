@@ -7,7 +7,8 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
-    /// Work nobody waits for: health scores of every workspace, digests, imports.
+    /// Work nobody waits for: health scores of every workspace, digests, imports, and the
+    /// emails digests and imports send.
     Bulk,
     Normal,
     /// Work someone is waiting for right now: a Stripe event, an email.
