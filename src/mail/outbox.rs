@@ -4,7 +4,7 @@
 //! nothing. The row's Message-ID is derived from the key, so a receiving system can also tell
 //! the one duplicate a crash can cause (see `mail::workflows::send_email`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use chrono::Utc;
 use sea_orm::{
@@ -127,28 +127,27 @@ pub(super) async fn write_in<C: ConnectionTrait>(
     let distinct: Vec<(&str, &NewEmail)> =
         ids.iter().zip(emails).filter_map(|(id, email)| Some((id.as_deref()?, *email))).collect();
     let written: HashSet<String> = if txn.get_database_backend() == DbBackend::Postgres {
-        super::outbox_postgres::insert_in(txn, &distinct, from_domain, priority).await?
+        super::outbox_postgres::insert_in(txn, &distinct, from_domain, priority).await?.into_iter().collect()
     } else {
-        let mut created = Vec::new();
+        let mut created = HashSet::new();
         for chunk in distinct.chunks(ROWS_PER_INSERT) {
             created.extend(insert_new_sqlite(txn, chunk, from_domain).await?);
         }
-        let workspaces: HashMap<&str, Option<&str>> =
-            distinct.iter().map(|(id, email)| (*id, email.workspace_id.as_deref())).collect();
-        let sends: Vec<NewRun> =
-            created.iter().map(|id| send_run(id, workspaces.get(id.as_str()).copied().flatten(), priority)).collect();
+        let sends: Vec<NewRun> = distinct
+            .iter()
+            .filter(|(id, _)| created.contains(*id))
+            .map(|(id, email)| send_run(id, email, priority))
+            .collect();
         runs::start_all_in(txn, &sends).await?;
         created
-    }
-    .into_iter()
-    .collect();
+    };
     Ok(ids.into_iter().map(|id| id.filter(|id| written.contains(id))).collect())
 }
 
-/// The run that delivers the email `id` of `workspace_id` (that workspace's run), in
+/// The run that delivers `email` (written as `id`), a run of the email's workspace, in
 /// `priority`'s class.
-pub(super) fn send_run(id: &str, workspace_id: Option<&str>, priority: Priority) -> NewRun {
-    let params = send_email::Params { email_id: id.to_owned(), workspace_id: workspace_id.map(str::to_owned) };
+pub(super) fn send_run(id: &str, email: &NewEmail, priority: Priority) -> NewRun {
+    let params = send_email::Params { email_id: id.to_owned(), workspace_id: email.workspace_id.clone() };
     NewRun::of::<SendEmail>(&params).business_key(business_key(id)).trigger("email").at_priority(priority)
 }
 

@@ -52,8 +52,7 @@ pub(super) async fn insert_in<C: ConnectionTrait>(
     let ids: Vec<String> = emails.iter().map(|(id, _)| (*id).to_owned()).collect();
     let emails: Vec<&NewEmail> = emails.iter().map(|(_, email)| *email).collect();
     let emails = emails.as_slice();
-    let sends: Vec<_> =
-        ids.iter().zip(emails).map(|(id, email)| send_run(id, email.workspace_id.as_deref(), priority)).collect();
+    let sends: Vec<_> = ids.iter().zip(emails).map(|(id, email)| send_run(id, email, priority)).collect();
     let runs = RunsInStatement::prepare(&sends, Utc::now())?;
     let mut values = vec![
         Value::from(ids),
