@@ -29,7 +29,7 @@ pub async fn create(
     status: &str,
 ) -> Result<import::Model, DbErr> {
     let owner = (Some(scope.workspace_id().to_owned()), scope.actor().label());
-    insert(db, "members", owner, lines, status, digest_of(lines)).await
+    insert(db, "members", owner, lines, status, None).await
 }
 
 /// Makes a platform import of `kind` (`workspaces`), asked for by `requested_by`.
@@ -40,7 +40,7 @@ pub async fn create_platform(
     lines: &[Line],
     status: &str,
 ) -> Result<import::Model, DbErr> {
-    insert(db, kind, (None, requested_by.to_owned()), lines, status, digest_of(lines)).await
+    insert(db, kind, (None, requested_by.to_owned()), lines, status, None).await
 }
 
 /// Who asked for the imports `offstage import workspaces` makes.
@@ -67,7 +67,7 @@ pub async fn command_line_import(
         .await?;
     match unfinished {
         Some(interrupted) => Ok((interrupted, true)),
-        None => Ok((insert(db, kind, (None, COMMAND_LINE.to_owned()), lines, "running", digest).await?, false)),
+        None => Ok((insert(db, kind, (None, COMMAND_LINE.to_owned()), lines, "running", Some(digest)).await?, false)),
     }
 }
 
@@ -77,7 +77,7 @@ async fn insert(
     (workspace_id, requested_by): (Option<String>, String),
     lines: &[Line],
     status: &str,
-    file_digest: String,
+    file_digest: Option<String>,
 ) -> Result<import::Model, DbErr> {
     let id = PublicId::generate("imp");
     let failed = lines.iter().filter(|l| l.fields.is_err()).count() as i64;
@@ -95,7 +95,7 @@ async fn insert(
         run_id: None,
         created_at: Utc::now(),
         finished_at: None,
-        file_digest: Some(file_digest),
+        file_digest,
     };
     let txn = begin_write(db).await?;
     import::Entity::insert(import::ActiveModel::from(made.clone())).exec(&txn).await?;

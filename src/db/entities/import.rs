@@ -23,7 +23,8 @@ pub struct Model {
     pub run_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
-    /// SHA-256 of its lines as read (`record::digest_of`): the same file gives the same digest.
+    /// SHA-256 of its lines as read (`record::digest_of`), for the imports of `offstage import
+    /// workspaces` only: running it again on the same file finds its unfinished import by it.
     pub file_digest: Option<String>,
 }
 
