@@ -24,11 +24,10 @@ pub async fn next_batch(
     config: &Config,
 ) -> anyhow::Result<Progress> {
     let txn = begin_write(db).await?;
-    let (import, lines) = batch::take(&txn, import_id, Some(scope.workspace_id())).await?;
+    let (import, lines) = batch::take(&txn, import_id, Some(scope.workspace_id()), &["invitations"]).await?;
     if import.status != "running" {
         return Ok(batch::idle(&import));
     }
-    batch::keep_statistics(&txn, &import, &["invitations"]).await?;
     let mut invitees = Vec::with_capacity(lines.len());
     let mut outcomes = Vec::with_capacity(lines.len());
     for line in &lines {

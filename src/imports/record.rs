@@ -188,13 +188,31 @@ pub async fn errors(
 
 /// The next `limit` lines still to do.
 pub async fn pending<C: ConnectionTrait>(db: &C, import_id: &str, limit: u64) -> Result<Vec<import_row::Model>, DbErr> {
+    pending_lines(import_id, limit).all(db).await
+}
+
+fn pending_lines(import_id: &str, limit: u64) -> sea_orm::Select<import_row::Entity> {
     import_row::Entity::find()
         .filter(import_row::Column::ImportId.eq(import_id))
         .filter(import_row::Column::Outcome.is_null())
         .order_by_asc(import_row::Column::RowNumber)
         .limit(limit)
-        .all(db)
-        .await
+}
+
+/// How PostgreSQL reads the next lines of `import_id` (EXPLAIN ANALYZE's text), for the test
+/// that a large import takes them in order from its index.
+#[cfg(feature = "test-hooks")]
+pub async fn explain_pending_postgres(db: &DatabaseConnection, import_id: &str) -> Result<String, DbErr> {
+    use sea_orm::QueryTrait;
+    let query = pending_lines(import_id, super::batch::BATCH).build(sea_orm::DbBackend::Postgres);
+    let explain = sea_orm::Statement::from_sql_and_values(
+        sea_orm::DbBackend::Postgres,
+        format!("EXPLAIN ANALYZE {}", query.sql),
+        query.values.map(|values| values.0).unwrap_or_default(),
+    );
+    let rows = db.query_all_raw(explain).await?;
+    let lines: Result<Vec<String>, _> = rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN")).collect();
+    Ok(lines?.join("\n"))
 }
 
 /// A previewed import starts: `running`, its chain's first run recorded. False when it was

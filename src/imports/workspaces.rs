@@ -38,11 +38,10 @@ struct Wanted {
 /// Does the next batch of the platform's import `import_id`.
 pub async fn next_batch(db: &DatabaseConnection, import_id: &str, config: &Config) -> anyhow::Result<Progress> {
     let txn = begin_write(db).await?;
-    let (import, lines) = batch::take(&txn, import_id, None).await?;
+    let (import, lines) = batch::take(&txn, import_id, None, &["workspaces"]).await?;
     if import.status != "running" {
         return Ok(batch::idle(&import));
     }
-    batch::keep_statistics(&txn, &import, &["workspaces"]).await?;
     let inviter = import.requested_by.clone().unwrap_or_else(|| "the platform".into());
     let wanted: Vec<(i64, Option<Wanted>)> = lines.iter().map(|l| (l.row_number, wanted_of(l))).collect();
     let slugs: Vec<&str> = wanted.iter().filter_map(|(_, w)| w.as_ref().map(|w| w.slug.as_str())).collect();
