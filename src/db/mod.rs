@@ -134,3 +134,18 @@ pub fn redact(url: &str) -> String {
         _ => url.to_owned(),
     }
 }
+
+/// PostgreSQL's plan of `statement` as it ran (EXPLAIN ANALYZE's text, one line per node), for
+/// the tests that a query reads the index it should whatever the statistics say.
+#[cfg(feature = "test-hooks")]
+pub async fn explain_analyze_postgres(db: &DatabaseConnection, statement: sea_orm::Statement) -> Result<String, DbErr> {
+    use sea_orm::ConnectionTrait;
+    let explain = sea_orm::Statement {
+        sql: format!("EXPLAIN ANALYZE {}", statement.sql),
+        db_backend: DbBackend::Postgres,
+        ..statement
+    };
+    let rows = db.query_all_raw(explain).await?;
+    let lines: Result<Vec<String>, _> = rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN")).collect();
+    Ok(lines?.join("\n"))
+}

@@ -205,14 +205,7 @@ fn pending_lines(import_id: &str, limit: u64) -> sea_orm::Select<import_row::Ent
 pub async fn explain_pending_postgres(db: &DatabaseConnection, import_id: &str) -> Result<String, DbErr> {
     use sea_orm::QueryTrait;
     let query = pending_lines(import_id, super::batch::BATCH).build(sea_orm::DbBackend::Postgres);
-    let explain = sea_orm::Statement::from_sql_and_values(
-        sea_orm::DbBackend::Postgres,
-        format!("EXPLAIN ANALYZE {}", query.sql),
-        query.values.map(|values| values.0).unwrap_or_default(),
-    );
-    let rows = db.query_all_raw(explain).await?;
-    let lines: Result<Vec<String>, _> = rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN")).collect();
-    Ok(lines?.join("\n"))
+    crate::db::explain_analyze_postgres(db, query).await
 }
 
 /// A previewed import starts: `running`, its chain's first run recorded. False when it was

@@ -92,16 +92,14 @@ async fn write_together(db: &DatabaseConnection, batch: Vec<Queued>, from_domain
 /// Writes every run's emails in one commit; for each run, the ids of its emails written. Two
 /// runs' emails with one dedupe key: the first run's is written.
 async fn write(db: &DatabaseConnection, batch: &[Queued], from_domain: &str) -> Result<Vec<Vec<String>>, Error> {
-    let mut classes: Vec<Priority> = batch.iter().map(|(_, priority)| *priority).collect();
-    classes.sort_unstable();
-    classes.dedup();
+    let one_class = batch.windows(2).all(|pair| pair[0].1 == pair[1].1);
     // One statement on PostgreSQL is atomic by itself; SQLite, or several classes (a batch
     // nearly always has one), need a transaction around theirs.
-    if db.get_database_backend() == DbBackend::Postgres && classes.len() == 1 {
-        return write_classes(db, batch, &classes, from_domain).await;
+    if db.get_database_backend() == DbBackend::Postgres && one_class {
+        return write_classes(db, batch, from_domain).await;
     }
     let txn = begin_write(db).await?;
-    let written = write_classes(&txn, batch, &classes, from_domain).await?;
+    let written = write_classes(&txn, batch, from_domain).await?;
     txn.commit().await?;
     Ok(written)
 }
@@ -110,14 +108,16 @@ async fn write(db: &DatabaseConnection, batch: &[Queued], from_domain: &str) -> 
 async fn write_classes<C: ConnectionTrait>(
     db: &C,
     batch: &[Queued],
-    classes: &[Priority],
     from_domain: &str,
 ) -> Result<Vec<Vec<String>>, Error> {
+    let mut classes: Vec<Priority> = batch.iter().map(|(_, priority)| *priority).collect();
+    classes.sort_unstable();
+    classes.dedup();
     let mut written = vec![Vec::new(); batch.len()];
     for class in classes {
-        let runs: Vec<usize> = (0..batch.len()).filter(|&run| batch[run].1 == *class).collect();
+        let runs: Vec<usize> = (0..batch.len()).filter(|&run| batch[run].1 == class).collect();
         let all: Vec<&NewEmail> = runs.iter().flat_map(|&run| &batch[run].0).collect();
-        let mut ids = write_in(db, &all, from_domain, *class).await?.into_iter();
+        let mut ids = write_in(db, &all, from_domain, class).await?.into_iter();
         for run in runs {
             written[run] = ids.by_ref().take(batch[run].0.len()).flatten().collect();
         }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use offstage::db::entities::{email, enrolment};
 use offstage::mail::outbox;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, Statement};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Statement};
 use serde_json::Value;
 
 use crate::helpers::TestApp;
@@ -43,7 +43,7 @@ impl TestApp {
     /// The class (`Priority::queue_value`) of the `send_email` run delivering the email `id`.
     pub(crate) async fn delivery_priority(&self, id: &str) -> i32 {
         let backend = self.db.get_database_backend();
-        let jobs = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+        let jobs = self.jobs_table();
         let sql = format!(
             "SELECT CAST(j.priority AS INTEGER) AS priority FROM workflow_runs r JOIN {jobs} j ON j.id = r.id \
              WHERE r.workflow = 'send_email' AND r.business_key = $1"

@@ -138,7 +138,7 @@ async fn on_postgres_a_one_at_a_time_workflow_never_runs_twice_at_once_in_a_work
 async fn set_job(app: &TestApp, id: &RunId, status: &str, group: &str) {
     use sea_orm::ConnectionTrait;
     let backend = app.db.get_database_backend();
-    let table = if backend == sea_orm::DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let table = app.jobs_table();
     let sql = format!("UPDATE {table} SET status = $1, limit_group = $2, fair_tag = NULL WHERE id = $3");
     let values: Vec<sea_orm::Value> = vec![status.into(), group.into(), id.to_string().into()];
     app.db.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await.unwrap();

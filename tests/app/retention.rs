@@ -40,7 +40,7 @@ async fn age_finished_jobs(app: &TestApp) {
 }
 
 async fn count_jobs(app: &TestApp, id: &str) -> i64 {
-    let table = if app.db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let table = app.jobs_table();
     let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE id = $1");
     let row = app
         .db

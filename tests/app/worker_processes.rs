@@ -241,7 +241,7 @@ async fn a_worker_killed_mid_run_loses_nothing_on_postgres() {
 /// Jobs a worker holds (taken from the queue or running) and runs that succeeded.
 async fn held_and_succeeded(app: &TestApp, ws_id: &str) -> (i64, usize) {
     use sea_orm::ConnectionTrait;
-    let table = if app.db.get_database_backend() == sea_orm::DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+    let table = app.jobs_table();
     let sql = format!("SELECT COUNT(*) AS n FROM {table} WHERE status IN ('Queued', 'Running')");
     let row = app.db.query_one_raw(sea_orm::Statement::from_string(app.db.get_database_backend(), sql)).await;
     let held = row.unwrap().unwrap().try_get::<i64>("", "n").unwrap();

@@ -121,11 +121,11 @@ pub async fn explain_base_postgres(
 ) -> Result<String, sea_orm::DbErr> {
     let quote = |text: &str| format!("'{}'", text.replace('\'', "''"));
     let lookup = base(DbBackend::Postgres, &quote(super::WORKFLOW_QUEUE), &quote(lane), &priority.to_string());
-    let rows = db
-        .query_all_raw(sea_orm::Statement::from_string(DbBackend::Postgres, format!("EXPLAIN ANALYZE SELECT {lookup}")))
-        .await?;
-    let lines: Result<Vec<String>, _> = rows.iter().map(|row| row.try_get::<String>("", "QUERY PLAN")).collect();
-    Ok(lines?.join("\n"))
+    crate::db::explain_analyze_postgres(
+        db,
+        sea_orm::Statement::from_string(DbBackend::Postgres, format!("SELECT {lookup}")),
+    )
+    .await
 }
 
 /// The CTE clause `fair_bases AS (…)`: each (lane, priority) group of the due jobs of the CTE

@@ -86,6 +86,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// apalis's job table on this app's database (`apalis.jobs` or SQLite's `Jobs`).
+    pub fn jobs_table(&self) -> &'static str {
+        if self.db.get_database_backend() == sea_orm::DbBackend::Postgres { "apalis.jobs" } else { "Jobs" }
+    }
+
     pub async fn spawn(backend: Backend) -> TestApp {
         TestApp::spawn_with(backend, |_| {}).await
     }

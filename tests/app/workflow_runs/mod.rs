@@ -10,7 +10,7 @@ use offstage::engine::runs::{self, RunStatus};
 use offstage::engine::{NewRun, probe};
 use offstage::error::AppError;
 use reqwest::{Method, StatusCode};
-use sea_orm::{ConnectionTrait, DbBackend, Statement};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 mod postgres_workers;
@@ -181,7 +181,7 @@ on_both_databases! {
         app.db.execute_unprepared(&format!("DELETE FROM workspaces WHERE id = '{}'", ws.id)).await.unwrap();
         offstage::engine::queue::advance_clock(&app.db, 3600).await.unwrap();
         app.drain_jobs_due().await;
-        let table = if app.db.get_database_backend() == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" };
+        let table = app.jobs_table();
         let sql = format!("SELECT status, CAST(last_result AS TEXT) AS result FROM {table} WHERE id = '{}'", run.id);
         let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap().unwrap();
         assert_eq!(row.try_get::<String>("", "status").unwrap(), "Done");
