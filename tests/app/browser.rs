@@ -278,7 +278,13 @@ async fn a_platform_admin_watches_the_queue_page_show_a_worker_and_a_failed_run_
         .for_element(Locator::Css("[data-live-url] svg.chart rect.bar.failed"))
         .await
         .expect("the chart draws the failed attempt once the worker has counted it");
-    assert!(c.find(Locator::Css("[data-live-url] tr[data-worker]")).await.is_ok(), "the worker process is listed");
+    // Waited for like the rest: on a loaded machine the worker's heartbeat can come late, and the
+    // page lists it again at its next refresh.
+    c.wait()
+        .at_most(Duration::from_secs(20))
+        .for_element(Locator::Css("[data-live-url] tr[data-worker]"))
+        .await
+        .expect("the worker process is listed");
     let same = c.execute("return window.stillTheSamePage === true;", vec![]).await.unwrap();
     assert_eq!(same, serde_json::Value::Bool(true), "the page was refreshed in place, not reloaded");
 }
