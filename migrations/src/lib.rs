@@ -34,6 +34,7 @@ mod m20261204_000028_chain_index_by_id;
 mod m20261204_000029_run_tallies;
 mod m20261204_000030_invitations_by_workspace_and_email;
 mod m20261204_000031_import_file_digest;
+mod m20261205_000032_partial_chain_index;
 
 pub struct Migrator;
 
@@ -72,6 +73,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000029_run_tallies::Migration),
             Box::new(m20261204_000030_invitations_by_workspace_and_email::Migration),
             Box::new(m20261204_000031_import_file_digest::Migration),
+            Box::new(m20261205_000032_partial_chain_index::Migration),
         ]
     }
 }

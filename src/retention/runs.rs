@@ -24,8 +24,11 @@ fn finished_before(backend: DbBackend, t: &str) -> String {
     )
 }
 
-/// Up to `batch` runs that may go, by the cutoff `$1`. The limit is written into the statement
-/// and PostgreSQL reads the oldest first: with a parameter for the limit its generic plan
+/// Up to `batch` runs that may go, by the cutoff `$1`. A chain's latest run is its continuation
+/// with the highest id or, with none, its first run, which stores no chain id (nor does a run of
+/// no chain; before 2026-12-05 each stored its own id, and is found either way).
+///
+/// The limit is written into the statement and PostgreSQL reads the oldest first: with a parameter for the limit its generic plan
 /// expected a tenth of the table and hashed it all (307 ms a batch with 300,000 finished jobs,
 /// slower than runs finished); reading the index in order stops after the batch (8 ms). It
 /// goes on from `from`, where the batch before ended: the jobs a batch deletes stay in
@@ -34,7 +37,8 @@ fn finished_before(backend: DbBackend, t: &str) -> String {
 fn candidates(backend: DbBackend, batch: u64, from: Option<DateTime<Utc>>) -> String {
     let over = format!(
         "EXISTS (SELECT 1 FROM {table} l \
-           WHERE l.id = (SELECT c.id FROM workflow_runs c WHERE c.chain_id = r.chain_id ORDER BY c.id DESC LIMIT 1) \
+           WHERE l.id = COALESCE((SELECT c.id FROM workflow_runs c WHERE c.chain_id = COALESCE(r.chain_id, r.id) \
+             ORDER BY c.id DESC LIMIT 1), r.id) \
            AND {latest})",
         table = if backend == DbBackend::Postgres { "apalis.jobs" } else { "Jobs" },
         latest = finished_before(backend, "l"),

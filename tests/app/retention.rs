@@ -51,6 +51,21 @@ async fn count_jobs(app: &TestApp, id: &str) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// A run's chain id as stored (`RunView` shows a chain's first run's own id instead of none).
+async fn stored_chain_id(app: &TestApp, id: &str) -> Option<String> {
+    let row = app
+        .db
+        .query_one_raw(Statement::from_sql_and_values(
+            app.db.get_database_backend(),
+            "SELECT chain_id FROM workflow_runs WHERE id = $1",
+            [id.into()],
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get::<Option<String>>("", "chain_id").unwrap()
+}
+
 on_both_databases! {
     async fn the_prune_removes_finished_runs_past_retention_and_keeps_unfinished_failed_and_chained_ones(app: TestApp) {
         let owner = app.create_user("owner@example.com").await;
@@ -81,6 +96,11 @@ on_both_databases! {
         app.drain_jobs_due().await;
         assert_eq!(status(&app, &failed).await, Some(RunStatus::Failed));
         assert_eq!(status(&app, &over_second).await, Some(RunStatus::Succeeded));
+        // A chain's first run stores no chain id, shows its own, and the chain lists it first.
+        assert_eq!(stored_chain_id(&app, chain_first.id.as_ref()).await, None);
+        assert_eq!(chain_first.chain_id.as_ref(), Some(&chain_first.id));
+        let listed: Vec<_> = runs::chain(&app.db, &chain_first, &Platform::system()).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, [chain_first.id.clone(), continuation.id.clone()]);
         age_finished_jobs(&app).await;
         // Ended a moment ago: inside the retention window.
         let recent = start(&app, NewRun::of::<Probe>(&probe(&ws.id))).await;
@@ -108,6 +128,35 @@ on_both_databases! {
 
         let again = offstage::retention::prune(&app.db, &retention, Utc::now()).await.unwrap();
         assert_eq!(again.runs, 0, "a second prune finds nothing more");
+    }
+
+    async fn a_chain_whose_first_run_stored_its_own_id_as_chain_id_is_listed_whole_and_kept_while_in_progress(app: TestApp) {
+        let owner = app.create_user("owner@example.com").await;
+        let ws = app.create_workspace("Acme", &owner).await;
+        let first = start(&app, NewRun::of::<Probe>(&probe(&ws.id))).await;
+        // As first runs were stored before 2026-12-05.
+        app.db
+            .execute_raw(Statement::from_sql_and_values(
+                app.db.get_database_backend(),
+                "UPDATE workflow_runs SET chain_id = id WHERE id = $1",
+                [first.id.to_string().into()],
+            ))
+            .await
+            .unwrap();
+        app.drain_jobs_due().await;
+        let later = Utc::now() + chrono::Duration::days(1);
+        let continuation =
+            start(&app, NewRun::of::<Probe>(&probe(&ws.id)).continuing(first.id.as_ref()).at(later)).await;
+        let first = runs::get(&app.db, &first.id, &Platform::system()).await.unwrap().unwrap();
+        assert_eq!(first.chain_id.as_ref(), Some(&first.id));
+        let listed: Vec<_> = runs::chain(&app.db, &first, &Platform::system()).await.unwrap().into_iter().map(|r| r.id).collect();
+        assert_eq!(listed, [first.id.clone(), continuation.id.clone()]);
+
+        age_finished_jobs(&app).await;
+        let retention = offstage::config::Retention { runs: HOUR, ..Default::default() };
+        offstage::retention::prune(&app.db, &retention, Utc::now()).await.unwrap();
+        assert_eq!(status(&app, &first).await, Some(RunStatus::Succeeded), "its chain is in progress");
+        assert_eq!(status(&app, &continuation).await, Some(RunStatus::Scheduled));
     }
 
     async fn offstage_prune_prunes_now_by_the_retention_settings_and_prints_one_json_line(app: TestApp) {

@@ -16,7 +16,8 @@ pub struct Model {
     /// The workspace id, or `global`: idempotency keys are unique within it.
     pub idempotency_scope: String,
     pub idempotency_key: Option<String>,
-    /// The first run of a chain of continuations (its own id for a chain's first run).
+    /// The first run of the chain this run continues; none for a chain's first run and a run of no
+    /// chain (`RunView::chain_id` shows the run's own id then).
     pub chain_id: Option<String>,
     /// What started it: `api`, `ui`, `code`, `schedule`, `continuation`, `fan_out`, `retry`.
     pub trigger: String,

@@ -235,7 +235,9 @@ pub(super) fn prepare<'a>(
                 business_key: new.business_key.clone(),
                 idempotency_scope: idempotency_scope(new),
                 idempotency_key: new.idempotency_key.clone(),
-                chain_id: Some(new.chain_id.clone().unwrap_or_else(|| id.clone())),
+                // A chain's first run stores none (`RunView` shows its own id): most runs begin no
+                // chain, and an entry for each in the chain index cost every start.
+                chain_id: new.chain_id.clone(),
                 trigger: new.trigger.to_owned(),
                 created_at: now,
                 scheduled_for: run_at,

@@ -132,7 +132,8 @@ pub async fn list<'a, C: ConnectionTrait>(
         bind("v.business_key = ?", key.clone().into());
     }
     if let Some(chain) = &filter.chain_id {
-        bind("v.chain_id = ?", chain.clone().into());
+        // Its first run stores no chain id (before 2026-12-05 it stored its own).
+        bind("(v.chain_id = ? OR v.id = ?)", chain.clone().into());
     }
     if let Some(since) = filter.created_since {
         bind("v.created_at >= ?", since.into());
@@ -214,10 +215,11 @@ impl RunView {
         let waiting = result.as_ref().and_then(|r| r.get("Waiting")).and_then(|w| w.as_str()).map(str::to_owned);
         let finished = status.is_finished();
         let attempt_started = ok.as_ref().and_then(|r| r.started_at);
+        let id = RunId::from(row.try_get::<String>("", "id")?);
         let started =
             !matches!(status, RunStatus::Scheduled | RunStatus::Queued) || row.try_get::<i64>("", "attempts")? > 0;
         Ok(RunView {
-            id: RunId::from(row.try_get::<String>("", "id")?),
+            id: id.clone(),
             workflow: row.try_get("", "workflow")?,
             workspace_id: row.try_get::<Option<String>>("", "workspace_id")?.map(WorkspaceId::from),
             status,
@@ -238,7 +240,9 @@ impl RunView {
             created_at: row.try_get("", "created_at")?,
             requested_for: row.try_get("", "scheduled_for")?,
             business_key: row.try_get("", "business_key")?,
-            chain_id: row.try_get::<Option<String>>("", "chain_id")?.map(RunId::from),
+            chain_id: Some(RunId::from(
+                row.try_get::<Option<String>>("", "chain_id")?.unwrap_or_else(|| id.to_string()),
+            )),
             trigger: row.try_get("", "trigger")?,
         })
     }
