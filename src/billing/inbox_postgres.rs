@@ -75,14 +75,15 @@ pub(super) async fn receive_all(db: &DatabaseConnection, events: &[(&Envelope, &
         EventStatus::Received.as_str().into(),
         now.into(),
     ];
-    values.extend(runs.values());
+    let run_ids: Vec<String> = runs.ids().map(str::to_owned).collect();
+    values.extend(runs.into_values());
     let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, RECEIVE.as_str(), values)).await?;
     let mut returned: Vec<(String, bool)> = Vec::with_capacity(rows.len());
     for row in rows {
         returned.push((row.try_get("", "id")?, row.try_get("", "new")?));
     }
     let run_of: HashMap<&str, &str> =
-        delivered.iter().zip(runs.ids()).map(|(d, run)| (d.event.id.as_str(), run)).collect();
+        delivered.iter().zip(&run_ids).map(|(d, run)| (d.event.id.as_str(), run.as_str())).collect();
     let mut fresh: HashMap<String, String> = HashMap::new();
     for (id, new) in returned {
         if let Some(run) = run_of.get(id.as_str()).filter(|_| new).map(|run| run.to_string()) {

@@ -23,11 +23,12 @@ use crate::engine::queue::{self, JobContext};
 use crate::telemetry::metrics as telemetry;
 use tracing::Instrument;
 
-/// The job payload apalis stores and hands back to the worker.
+/// The job payload apalis stores and hands back to the worker. A start writes it with the
+/// parameters borrowed (`RunRequest<&Value>`), not a copy of them per run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunRequest {
+pub struct RunRequest<P = Value> {
     pub workflow: String,
-    pub params: Value,
+    pub params: P,
     /// The chain the run belongs to (absent for a chain's first run).
     #[serde(default)]
     pub chain_id: Option<String>,

@@ -77,7 +77,7 @@ impl<W: Workflow> AnyWorkflow for Entry<W> {
         scoped
     }
     fn check_params(&self, params: &Value) -> Result<(), ParamsError> {
-        parse::<W>(params.clone()).map(|_| ())
+        parse::<W>(params).map(|_| ())
     }
     fn run(&self, ctx: RunContext, params: Value) -> BoxFuture<'static, anyhow::Result<Outcome>> {
         Box::pin(async move {
@@ -100,7 +100,7 @@ impl std::fmt::Display for ParamsError {
     }
 }
 
-fn parse<W: Workflow>(params: Value) -> Result<W::Params, ParamsError> {
+fn parse<'de, W: Workflow>(params: impl serde::Deserializer<'de>) -> Result<W::Params, ParamsError> {
     serde_path_to_error::deserialize::<_, W::Params>(params).map_err(|err| {
         let path = err.path().to_string();
         let problem = err.into_inner().to_string();

@@ -69,7 +69,7 @@ pub(super) async fn insert_in<C: ConnectionTrait>(
         EmailStatus::Queued.as_str().into(),
         Utc::now().into(),
     ];
-    values.extend(runs.values());
+    values.extend(runs.into_values());
     let rows = db.query_all_raw(Statement::from_sql_and_values(DbBackend::Postgres, ENQUEUE.as_str(), values)).await?;
     let mut written = Vec::with_capacity(rows.len());
     for row in rows {

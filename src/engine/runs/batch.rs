@@ -115,8 +115,10 @@ pub async fn start_batch_in<C: ConnectionTrait>(txn: &C, news: &[NewRun]) -> Res
 /// per 500 keys whatever their scopes (a schedule's batch has one scope per workspace), each
 /// pair answered from the unique index.
 async fn used_keys<C: ConnectionTrait>(db: &C, news: &[NewRun]) -> Result<HashMap<(String, String), RunId>, Error> {
-    let pairs: Vec<(String, &str)> =
-        news.iter().filter_map(|new| Some((new.idempotency_scope(), new.idempotency_key.as_deref()?))).collect();
+    let pairs: Vec<(String, &str)> = news
+        .iter()
+        .filter_map(|new| new.idempotency_key.as_deref().map(|key| (new.idempotency_scope(), key)))
+        .collect();
     let backend = db.get_database_backend();
     let mut found = HashMap::new();
     for chunk in pairs.chunks(KEYS_PER_LOOKUP) {

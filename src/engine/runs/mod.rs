@@ -162,8 +162,11 @@ async fn read_back(db: &DatabaseConnection, Started { id, duplicate, .. }: Start
     Ok((run, duplicate))
 }
 
+/// The idempotency scope of runs of no workspace.
+const GLOBAL_SCOPE: &str = "global";
+
 fn idempotency_scope(new: &NewRun) -> String {
-    workspace_of(new).unwrap_or_else(|| "global".into())
+    workspace_of(new).unwrap_or_else(|| GLOBAL_SCOPE.into())
 }
 
 fn workspace_of(new: &NewRun) -> Option<String> {
@@ -218,7 +221,7 @@ pub(super) fn prepare<'a>(
         let run_at = new.run_at.unwrap_or(now).max(now);
         let request = super::RunRequest {
             workflow: new.workflow.name().to_owned(),
-            params: new.params.clone(),
+            params: &new.params,
             chain_id: new.chain_id.clone(),
             not_before: (run_at > now).then_some(run_at),
             awaited: new.awaited,
@@ -226,14 +229,15 @@ pub(super) fn prepare<'a>(
         };
         let payload = serde_json::to_vec(&request)?;
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
+        let workspace_id = workspace_of(new);
         prepared.push(PreparedRun {
             fact: workflow_run::Model {
                 id: id.clone(),
                 workflow: new.workflow.name().to_owned(),
-                workspace_id: workspace_of(new),
+                workspace_id: workspace_id.clone(),
                 params: new.params.to_string(),
                 business_key: new.business_key.clone(),
-                idempotency_scope: idempotency_scope(new),
+                idempotency_scope: workspace_id.clone().unwrap_or_else(|| GLOBAL_SCOPE.into()),
                 idempotency_key: new.idempotency_key.clone(),
                 // A chain's first run stores none (`RunView` shows its own id): most runs begin no
                 // chain, and an entry for each in the chain index cost every start.
@@ -250,7 +254,7 @@ pub(super) fn prepare<'a>(
                 // Someone waits for an awaited run right now, whatever its workflow's class.
                 priority: if new.awaited { Priority::Urgent } else { new.priority.unwrap_or(new.workflow.priority()) }
                     .queue_value(),
-                lane: workspace_of(new).unwrap_or_default(),
+                lane: workspace_id.unwrap_or_default(),
             },
         });
     }
@@ -279,7 +283,7 @@ async fn insert_all<'a, C: ConnectionTrait>(
         let chunk: Vec<PreparedRun> = prepared.by_ref().take(ROWS_PER_INSERT).collect();
         let written = match backend {
             DbBackend::Postgres => {
-                let values = RunsInStatement::of(chunk).values();
+                let values = RunsInStatement::of(chunk).into_values();
                 txn.execute_raw(Statement::from_sql_and_values(backend, INSERT_POSTGRES.as_str(), values))
                     .await
                     .map(|_| ())
