@@ -28,12 +28,13 @@ fn finished_before(backend: DbBackend, t: &str) -> String {
 /// with the highest id or, with none, its first run, which stores no chain id (nor does a run of
 /// no chain; before 2026-12-05 each stored its own id, and is found either way).
 ///
-/// The limit is written into the statement and PostgreSQL reads the oldest first: with a parameter for the limit its generic plan
-/// expected a tenth of the table and hashed it all (307 ms a batch with 300,000 finished jobs,
-/// slower than runs finished); reading the index in order stops after the batch (8 ms). It
-/// goes on from `from`, where the batch before ended: the jobs a batch deletes stay in
-/// PostgreSQL's index until vacuum, and each batch read them all again from the start (with
-/// 1,000,000 runs going through, the prune fell behind at 800 runs a second).
+/// The limit is written into the statement and PostgreSQL reads the oldest first: with a
+/// parameter for the limit its generic plan expected a tenth of the table and hashed it all
+/// (307 ms a batch with 300,000 finished jobs, slower than runs finished); reading the index in
+/// order stops after the batch (8 ms). It goes on from `from`, where the batch before ended: the
+/// jobs a batch deletes stay in PostgreSQL's index until vacuum, and each batch read them all
+/// again from the start (with 1,000,000 runs going through, the prune fell behind at 800 runs a
+/// second).
 fn candidates(backend: DbBackend, batch: u64, from: Option<DateTime<Utc>>) -> String {
     let over = format!(
         "EXISTS (SELECT 1 FROM {table} l \

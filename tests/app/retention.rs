@@ -53,17 +53,7 @@ async fn count_jobs(app: &TestApp, id: &str) -> i64 {
 
 /// A run's chain id as stored (`RunView` shows a chain's first run's own id instead of none).
 async fn stored_chain_id(app: &TestApp, id: &str) -> Option<String> {
-    let row = app
-        .db
-        .query_one_raw(Statement::from_sql_and_values(
-            app.db.get_database_backend(),
-            "SELECT chain_id FROM workflow_runs WHERE id = $1",
-            [id.into()],
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get::<Option<String>>("", "chain_id").unwrap()
+    workflow_run::Entity::find_by_id(id).one(&app.db).await.unwrap().unwrap().chain_id
 }
 
 on_both_databases! {

@@ -115,54 +115,33 @@ impl RunsInStatement {
     /// The 18 values `clauses` reads, in order, to follow the caller's own. The runs' texts move
     /// into them rather than being copied (sea-orm copies every value once more to bind it).
     pub fn into_values(self) -> Vec<Value> {
-        let runs = self.prepared.as_slice();
-        let created_at = column(runs, |run| run.fact.created_at);
-        let scheduled_for = column(runs, |run| run.fact.scheduled_for);
-        let max_attempts = column(runs, |run| run.job.max_attempts);
-        let priority = column(runs, |run| run.job.priority);
-        let run_at = column(runs, |run| run.job.run_at);
-        // Due when it was not asked for later than its start (`prepare`).
-        let due = column(runs, |run| run.job.run_at <= run.fact.created_at);
-        let mut texts: [Vec<String>; 10] = std::array::from_fn(|_| Vec::with_capacity(runs.len()));
-        let mut payloads: Vec<Vec<u8>> = Vec::with_capacity(runs.len());
-        for PreparedRun { fact, job } in self.prepared {
-            let row = [
-                fact.id,
-                fact.workflow,
-                fact.workspace_id.unwrap_or_default(),
-                fact.params,
-                fact.business_key.unwrap_or_default(),
-                fact.idempotency_scope,
-                fact.idempotency_key.unwrap_or_default(),
-                fact.chain_id.unwrap_or_default(),
-                fact.trigger,
-                job.lane,
-            ];
-            for (texts, text) in texts.iter_mut().zip(row) {
-                texts.push(text);
-            }
-            payloads.push(job.payload);
-        }
-        let [id, workflow, workspace, params, business_key, scope, key, chain, trigger, lane] = texts.map(Value::from);
+        let mut runs = self.prepared;
+        let text = |runs: &mut [PreparedRun], field: fn(&mut PreparedRun) -> &mut String| -> Value {
+            runs.iter_mut().map(|run| std::mem::take(field(run))).collect::<Vec<String>>().into()
+        };
+        let optional = |runs: &mut [PreparedRun], field: fn(&mut PreparedRun) -> &mut Option<String>| -> Value {
+            runs.iter_mut().map(|run| field(run).take().unwrap_or_default()).collect::<Vec<String>>().into()
+        };
         vec![
-            id,
-            workflow,
-            workspace,
-            params,
-            business_key,
-            scope,
-            key,
-            chain,
-            trigger,
-            created_at,
-            scheduled_for,
-            payloads.into(),
-            max_attempts,
+            text(&mut runs, |run| &mut run.fact.id),
+            text(&mut runs, |run| &mut run.fact.workflow),
+            optional(&mut runs, |run| &mut run.fact.workspace_id),
+            text(&mut runs, |run| &mut run.fact.params),
+            optional(&mut runs, |run| &mut run.fact.business_key),
+            text(&mut runs, |run| &mut run.fact.idempotency_scope),
+            optional(&mut runs, |run| &mut run.fact.idempotency_key),
+            optional(&mut runs, |run| &mut run.fact.chain_id),
+            text(&mut runs, |run| &mut run.fact.trigger),
+            column(&runs, |run| run.fact.created_at),
+            column(&runs, |run| run.fact.scheduled_for),
+            runs.iter_mut().map(|run| std::mem::take(&mut run.job.payload)).collect::<Vec<Vec<u8>>>().into(),
+            column(&runs, |run| run.job.max_attempts),
             WORKFLOW_QUEUE.into(),
-            priority,
-            lane,
-            run_at,
-            due,
+            column(&runs, |run| run.job.priority),
+            text(&mut runs, |run| &mut run.job.lane),
+            column(&runs, |run| run.job.run_at),
+            // Due when it was not asked for later than its start (`prepare`).
+            column(&runs, |run| run.job.run_at <= run.fact.created_at),
         ]
     }
 }

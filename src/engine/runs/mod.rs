@@ -162,11 +162,13 @@ async fn read_back(db: &DatabaseConnection, Started { id, duplicate, .. }: Start
     Ok((run, duplicate))
 }
 
-/// The idempotency scope of runs of no workspace.
-const GLOBAL_SCOPE: &str = "global";
-
 fn idempotency_scope(new: &NewRun) -> String {
-    workspace_of(new).unwrap_or_else(|| GLOBAL_SCOPE.into())
+    scope_of(workspace_of(new))
+}
+
+/// The idempotency scope of a run of `workspace_id`: the workspace, or `global` for none.
+fn scope_of(workspace_id: Option<String>) -> String {
+    workspace_id.unwrap_or_else(|| "global".into())
 }
 
 fn workspace_of(new: &NewRun) -> Option<String> {
@@ -237,7 +239,7 @@ pub(super) fn prepare<'a>(
                 workspace_id: workspace_id.clone(),
                 params: new.params.to_string(),
                 business_key: new.business_key.clone(),
-                idempotency_scope: workspace_id.clone().unwrap_or_else(|| GLOBAL_SCOPE.into()),
+                idempotency_scope: scope_of(workspace_id.clone()),
                 idempotency_key: new.idempotency_key.clone(),
                 // A chain's first run stores none (`RunView` shows its own id): most runs begin no
                 // chain, and an entry for each in the chain index cost every start.
