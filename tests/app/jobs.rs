@@ -44,6 +44,45 @@ on_both_databases! {
 }
 
 #[tokio::test]
+async fn on_sqlite_the_job_table_keeps_only_the_indexes_offstage_reads_and_an_acknowledgement_finds_its_jobs_by_id() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    let app = TestApp::spawn_web_only(Backend::Sqlite).await;
+    // A second start (a restart, another process) leaves the table as the first did.
+    offstage::engine::queue::setup_queue_tables(&app.db).await.unwrap();
+    let query = |sql: &str| app.db.query_all_raw(Statement::from_string(DbBackend::Sqlite, sql.to_owned()));
+    let rows =
+        query("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'Jobs' AND sql IS NOT NULL")
+            .await
+            .unwrap();
+    let indexes: std::collections::BTreeMap<String, String> = rows
+        .iter()
+        .map(|row| (row.try_get::<String>("", "name").unwrap(), row.try_get::<String>("", "sql").unwrap()))
+        .collect();
+    for gone in ["idx_jobs_job_type_status_run_at", "idx_jobs_claimable", "idx_jobs_pending", "idx_jobs_failed", "LIdx"]
+    {
+        assert!(!indexes.contains_key(gone), "{gone} is still there: {indexes:#?}");
+    }
+    assert!(!indexes.contains_key("idx_jobs_idempotency_key"), "{indexes:#?}");
+    assert!(indexes["offstage_jobs_lock_by"].ends_with("WHERE lock_by IS NOT NULL"), "{indexes:#?}");
+    assert!(indexes["offstage_jobs_idempotency_key"].contains("WHERE idempotency_key IS NOT NULL"), "{indexes:#?}");
+    assert!(indexes.contains_key("idx_jobs_status_run_at"), "the counts by status read it: {indexes:#?}");
+
+    // apalis's acknowledgement (its `ack.sql`) walks the batch and finds each job by id, not
+    // every job the worker ever ran through the index on `lock_by`.
+    let plan = query(
+        "EXPLAIN QUERY PLAN WITH j AS (SELECT value ->> 'task_id' AS task_id, value ->> 'attempt' AS attempt, \
+           value ->> 'result' AS result, value ->> 'status' AS status FROM json_each('[]')) \
+         UPDATE Jobs SET status = j.status, attempts = j.attempt, last_result = j.result, done_at = strftime('%s', 'now') \
+         FROM j WHERE Jobs.id = j.task_id AND Jobs.lock_by = 'w1'",
+    )
+    .await
+    .unwrap();
+    let plan: Vec<String> = plan.iter().map(|row| row.try_get::<String>("", "detail").unwrap()).collect();
+    assert!(plan.iter().any(|step| step.contains("sqlite_autoindex_Jobs")), "{plan:#?}");
+    assert!(!plan.iter().any(|step| step.contains("offstage_jobs_lock_by")), "{plan:#?}");
+}
+
+#[tokio::test]
 async fn on_postgresql_an_acknowledgement_finds_its_jobs_by_id_however_many_the_worker_ran() {
     if !postgres_configured() {
         return;

@@ -65,7 +65,7 @@ pub async fn push_and_drain(
             let pool = sea_orm::sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
             apalis_sqlite::SqliteStorage::migrations().run(&pool).await?;
             let bare_db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone());
-            super::runtime::pin_lock_by_selectivity(&bare_db).await?;
+            super::runtime::pin_lock_by_selectivity(&bare_db, "LIdx").await?;
             let config = apalis_sqlite::Config::default().queue(QUEUE).batch_size(BATCH_SIZE);
             let mut storage = apalis_sqlite::SqliteStorage::<Noop>::new(&pool).with_config(config.clone());
             for chunk in jobs.chunks(1000) {

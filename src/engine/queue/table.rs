@@ -206,22 +206,55 @@ pub fn run_view_sql(backend: DbBackend) -> String {
 const DUPLICATE_INDEXES_POSTGRES: [&str; 2] =
     ["DROP INDEX IF EXISTS apalis.unique_job_id", "DROP INDEX IF EXISTS apalis.lidx"];
 
-/// apalis's index on `lock_by` holds an entry for every job inserted, all NULL until a worker
-/// takes it. apalis reads it only with `lock_by = …`, which the same index over the jobs a worker
-/// has taken answers; inserts skip it (about 1 ms of every 1,000 runs started).
-const LOCK_BY_INDEX_POSTGRES: [&str; 2] = [
-    "CREATE INDEX IF NOT EXISTS offstage_jobs_lock_by ON apalis.jobs (lock_by) WHERE lock_by IS NOT NULL",
-    "DROP INDEX IF EXISTS apalis.idx_apalis_jobs_lock_by",
+/// apalis's index on `lock_by` (`idx_apalis_jobs_lock_by` on PostgreSQL, `LIdx` on SQLite) holds
+/// an entry for every job inserted, all NULL until a worker takes it. apalis reads it only with
+/// `lock_by = …`, which the same index over the jobs a worker has taken answers; inserts skip it
+/// (about 1 ms of every 1,000 runs started on PostgreSQL). Its unique index on (job_type,
+/// idempotency_key) holds an entry for every job too, though Offstage gives jobs no key (a run's
+/// key is in `workflow_runs`): the same index over the jobs that have one keeps apalis's rule.
+fn narrowed_indexes(backend: DbBackend) -> [String; 4] {
+    let (table, schema, apalis_lock_by) = match backend {
+        DbBackend::Postgres => ("apalis.jobs", "apalis.", "idx_apalis_jobs_lock_by"),
+        _ => ("Jobs", "", "LIdx"),
+    };
+    [
+        format!("CREATE INDEX IF NOT EXISTS {LOCK_BY_INDEX} ON {table} (lock_by) WHERE lock_by IS NOT NULL"),
+        format!("DROP INDEX IF EXISTS {schema}{apalis_lock_by}"),
+        format!(
+            "CREATE UNIQUE INDEX IF NOT EXISTS offstage_jobs_idempotency_key ON {table} (job_type, idempotency_key) \
+             WHERE idempotency_key IS NOT NULL"
+        ),
+        format!("DROP INDEX IF EXISTS {schema}idx_jobs_idempotency_key"),
+    ]
+}
+
+/// The name of the narrowed `lock_by` index, whose statistic SQLite's is pinned
+/// (`runtime::pin_lock_by_selectivity`).
+pub(super) const LOCK_BY_INDEX: &str = "offstage_jobs_lock_by";
+
+/// apalis's SQLite indexes that only its own fetch and listings read (Offstage fetches by
+/// `fair`'s indexes and counts by `idx_jobs_status_run_at`). Each held every waiting job, and
+/// the ones keyed on `status` moved each job three times on its way to done (waiting, fetched,
+/// running, done): a run's drain wrote 16 index entries more than it needed. The benchmarks'
+/// FIFO switch fetches with apalis's query and keeps the two its fetch reads (`fifo_indexes`).
+const APALIS_FETCH_INDEXES_SQLITE: [&str; 4] =
+    ["idx_jobs_job_type_status_run_at", "idx_jobs_claimable", "idx_jobs_pending", "idx_jobs_failed"];
+
+/// apalis's two SQLite fetch indexes, as its migrations create them.
+const APALIS_FETCH_INDEXES_SQLITE_FIFO: [&str; 2] = [
+    "CREATE INDEX IF NOT EXISTS idx_jobs_pending ON Jobs (job_type, priority DESC, run_at ASC, id ASC) \
+     WHERE status = 'Pending' AND lock_by IS NULL",
+    "CREATE INDEX IF NOT EXISTS idx_jobs_failed ON Jobs (job_type, priority DESC, run_at ASC, id ASC) \
+     WHERE status = 'Failed' AND attempts < max_attempts",
 ];
 
-/// apalis's unique index on (job_type, idempotency_key) holds an entry for every job, though
-/// Offstage gives jobs no key (a run's key is in `workflow_runs`). The same index over the jobs
-/// that have one keeps apalis's rule, and inserts without a key skip it.
-const IDEMPOTENCY_INDEX_POSTGRES: [&str; 2] = [
-    "CREATE UNIQUE INDEX IF NOT EXISTS offstage_jobs_idempotency_key ON apalis.jobs (job_type, idempotency_key) \
-     WHERE idempotency_key IS NOT NULL",
-    "DROP INDEX IF EXISTS apalis.idx_jobs_idempotency_key",
-];
+/// The statements that leave SQLite's job table with the fetch indexes this process reads.
+fn sqlite_fetch_indexes() -> Vec<String> {
+    if super::fair::fifo() {
+        return APALIS_FETCH_INDEXES_SQLITE_FIFO.map(String::from).to_vec();
+    }
+    APALIS_FETCH_INDEXES_SQLITE.iter().map(|index| format!("DROP INDEX IF EXISTS {index}")).collect()
+}
 
 /// Finished jobs by the time they ended: the prune finds the runs past their retention by it
 /// (`retention`); and the jobs not finished, which `/metrics` counts by status
@@ -255,10 +288,10 @@ pub const APALIS_FETCH_INDEX_POSTGRES: &str = "CREATE INDEX IF NOT EXISTS idx_ap
      ON apalis.jobs (job_type, priority DESC, run_at) WHERE status = 'Pending' OR (status = 'Failed' AND attempts < max_attempts)";
 
 /// Fits apalis's job table to Offstage: adds our own columns with their indexes (the lane and
-/// tag of fair dispatch, `fair`; the slot of limits per workspace, `limits`) and, on PostgreSQL,
-/// drops apalis's indexes that repeat another or that only apalis's fetch reads, narrows its
-/// idempotency and `lock_by` indexes to the jobs that have a value, and announces
-/// inserts once per statement (`wake::ANNOUNCE_ONCE_PER_INSERT`). Idempotent; several processes
+/// tag of fair dispatch, `fair`; the slot of limits per workspace, `limits`), drops apalis's
+/// indexes that repeat another or that only apalis's fetch reads, narrows its idempotency and
+/// `lock_by` indexes to the jobs that have a value and, on PostgreSQL, announces inserts once
+/// per statement (`wake::ANNOUNCE_ONCE_PER_INSERT`). Idempotent; several processes
 /// may start at once.
 pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<(), DbErr> {
     let backend = db.get_database_backend();
@@ -279,9 +312,10 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
         for index in &indexes {
             txn.execute_unprepared(index).await?;
         }
-        let statements =
-            DUPLICATE_INDEXES_POSTGRES.into_iter().chain(IDEMPOTENCY_INDEX_POSTGRES).chain(LOCK_BY_INDEX_POSTGRES);
-        let statements = statements.chain(FINISHED_INDEX_POSTGRES);
+        for index in narrowed_indexes(backend) {
+            txn.execute_unprepared(&index).await?;
+        }
+        let statements = DUPLICATE_INDEXES_POSTGRES.into_iter().chain(FINISHED_INDEX_POSTGRES);
         for statement in statements.chain(super::wake::ANNOUNCE_ONCE_PER_INSERT) {
             txn.execute_unprepared(statement).await?;
         }
@@ -301,7 +335,7 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
             db.execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}")).await?;
         }
     }
-    for index in &indexes {
+    for index in indexes.iter().chain(&narrowed_indexes(backend)).chain(&sqlite_fetch_indexes()) {
         db.execute_unprepared(index).await?;
     }
     Ok(())
