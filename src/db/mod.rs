@@ -101,6 +101,15 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
     db.begin_with_options(options).await
 }
 
+/// The placeholders of `count` values bound in order, the first of them value number `first`:
+/// `$first, $first+1, …` on PostgreSQL, and plain `?`s on SQLite, which numbers them in order
+/// itself. SQLite finds the value of a `$n` by walking the statement's list of named parameters,
+/// at each bind: the 1,000 values of 100 emails walked half a million entries. Only for
+/// statements whose every value is bound this way (sqlx counts `?`s, not `$n`s).
+pub fn placeholders(backend: DbBackend, first: usize, count: usize) -> impl Iterator<Item = String> {
+    (first..first + count).map(move |n| if backend == DbBackend::Sqlite { "?".to_owned() } else { format!("${n}") })
+}
+
 /// True when the error is a unique-constraint violation (a duplicate email, slug, …).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

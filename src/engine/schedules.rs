@@ -237,8 +237,9 @@ pub async fn ensure_built_in_for_workspaces_in<C: sea_orm::ConnectionTrait>(
     }
     let parsed = CronExpr::parse(cron).map_err(Error::Corrupt)?;
     let now = Utc::now();
+    let backend = txn.get_database_backend();
     let row = |n: usize| {
-        let p: Vec<String> = (1..=8).map(|k| format!("${}", n * 8 + k)).collect();
+        let p: Vec<String> = crate::db::placeholders(backend, n * 8 + 1, 8).collect();
         format!("({}, {}, {}, {}, NULL, {}, false, {}, {}, {})", p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7])
     };
     let mut sql = format!(
@@ -259,7 +260,7 @@ pub async fn ensure_built_in_for_workspaces_in<C: sea_orm::ConnectionTrait>(
         ]);
     }
     sql.push_str(" ON CONFLICT (id) DO NOTHING");
-    txn.execute_raw(sea_orm::Statement::from_sql_and_values(txn.get_database_backend(), sql, values)).await?;
+    txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
 }
 

@@ -156,12 +156,12 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
     emails: &[(&str, &NewEmail)],
     from_domain: &str,
 ) -> Result<Vec<String>, Error> {
-    let mut values: Vec<sea_orm::Value> = vec![EmailStatus::Queued.as_str().into(), Utc::now().into()];
+    let (queued, now) = (EmailStatus::Queued.as_str(), Utc::now());
+    let mut values: Vec<sea_orm::Value> = Vec::with_capacity(emails.len() * 12);
     let mut rows = Vec::with_capacity(emails.len());
     for (id, new) in emails {
-        let n = values.len();
-        let slots: Vec<String> = (1..=10).map(|i| format!("${}", n + i)).collect();
-        rows.push(format!("({}, $1, 0, $2)", slots.join(", ")));
+        let marks: Vec<String> = crate::db::placeholders(DbBackend::Sqlite, values.len() + 1, 12).collect();
+        rows.push(format!("({}, 0, {})", marks[..11].join(", "), marks[11]));
         values.extend([
             (*id).into(),
             new.workspace_id.clone().into(),
@@ -173,6 +173,8 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
             new.rendered.text.clone().into(),
             new.dedupe_key.clone().into(),
             message_id(&new.dedupe_key, from_domain).into(),
+            queued.into(),
+            now.into(),
         ]);
     }
     if rows.is_empty() {

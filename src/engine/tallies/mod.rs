@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, DbErr, Statement, Value};
 
 /// Rows per statement: far below either database's limit of bound values.
 const ROWS_PER_STATEMENT: usize = 500;
@@ -144,20 +144,17 @@ async fn write(db: &DatabaseConnection, counts: &Counts) -> Result<(), DbErr> {
 async fn upsert<C: ConnectionTrait>(db: &C, sql: &str, rows: Vec<Vec<Value>>) -> Result<(), DbErr> {
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let values: Vec<Value> = chunk.iter().flatten().cloned().collect();
-        let sql = sql.replace("{rows}", &rows_of(chunk));
+        let sql = sql.replace("{rows}", &rows_of(db.get_database_backend(), chunk));
         db.execute_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, values)).await?;
     }
     Ok(())
 }
 
-/// `($1, $2, …), ($n, …)` for rows of equal width.
-fn rows_of(chunk: &[Vec<Value>]) -> String {
+/// `($1, $2, …), ($n, …)` for rows of equal width (`db::placeholders`).
+fn rows_of(backend: DbBackend, chunk: &[Vec<Value>]) -> String {
     let width = chunk.first().map_or(0, Vec::len);
     (0..chunk.len())
-        .map(|r| {
-            let marks: Vec<String> = (1..=width).map(|c| format!("${}", r * width + c)).collect();
-            format!("({})", marks.join(", "))
-        })
+        .map(|r| format!("({})", crate::db::placeholders(backend, r * width + 1, width).collect::<Vec<_>>().join(", ")))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -166,12 +163,14 @@ fn rows_of(chunk: &[Vec<Value>]) -> String {
 mod tests {
     use super::{Tallies, rows_of};
     use chrono::{TimeZone, Utc};
+    use sea_orm::DbBackend;
     use std::time::Duration;
 
     #[test]
     fn placeholders_number_every_value_of_every_row() {
         let rows = vec![vec![1.into(), 2.into()], vec![3.into(), 4.into()]];
-        assert_eq!(rows_of(&rows), "($1, $2), ($3, $4)");
+        assert_eq!(rows_of(DbBackend::Postgres, &rows), "($1, $2), ($3, $4)");
+        assert_eq!(rows_of(DbBackend::Sqlite, &rows), "(?, ?), (?, ?)");
     }
 
     #[test]
