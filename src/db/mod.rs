@@ -38,10 +38,7 @@ pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<DatabaseCo
                 .synchronous(SqliteSynchronous::Full)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10))
-                // 64 MiB of page cache for the one connection (SQLite's default is 2 MiB): with
-                // 10,000 workspaces the weekly digests spent a fifth of their time re-reading
-                // pages from the OS.
-                .pragma("cache_size", "-65536")
+                .pragma("cache_size", WRITER_CACHE_KIB)
         });
     if kind == DatabaseKind::Sqlite {
         create_sqlite_parent_dir(url)?;
@@ -74,9 +71,18 @@ pub fn readers(db: &DatabaseConnection) -> DatabaseConnection {
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)
 }
 
+/// The writer connection's page cache, 16 MiB (negative: KiB; SQLite's default is 2 MiB, with
+/// which 10,000 weekly digests spent a fifth of their time re-reading pages from the OS). Not
+/// more: when a commit's B-tree rebalancing has renumbered a page through SQLite's spare page
+/// number (1 GiB into the file), the commit walks the whole cache to drop pages past the end of
+/// the file. With 64 MiB that walk took 6 % of the writer thread in the `jobs` drain; with 16 MiB
+/// an import of 100,000 workspaces took 52.5 · 54.2 s against 54.7 · 55.9 s, the digests and the
+/// drain as fast.
+pub const WRITER_CACHE_KIB: &str = "-16384";
+
 /// Reader connections on SQLite: each has a thread of its own.
 const SQLITE_READERS: u32 = 4;
-/// Each reader's page cache, 8 MiB (negative: KiB). With the writer's 64 MiB each, the bench
+/// Each reader's page cache, 8 MiB (negative: KiB). With 64 MiB each (the writer's then), the bench
 /// process of 10,000 weekly digests peaked at 191 MB; with 8 MiB, 105 MB, the digests as fast
 /// (12.0–14.6 s against 11.3–13.5 s, interleaved): the readers' queries are answered from
 /// indexes the OS keeps cached anyway.

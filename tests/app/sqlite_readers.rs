@@ -36,11 +36,11 @@ async fn sqlite_readers_read_the_last_commit_while_the_writer_is_busy_and_cannot
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_readers_keep_8_mib_of_page_cache_each_and_the_writer_64_mib() {
+async fn sqlite_readers_keep_8_mib_of_page_cache_each_and_the_writer_16_mib() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let readers = offstage::db::readers(&app.db);
     assert_eq!(count(&readers, "SELECT cache_size AS n FROM pragma_cache_size").await, -8192);
-    assert_eq!(count(&app.db, "SELECT cache_size AS n FROM pragma_cache_size").await, -65536);
+    assert_eq!(count(&app.db, "SELECT cache_size AS n FROM pragma_cache_size").await, -16384);
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ pub async fn push_and_drain(
                 .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                 .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Full)
                 .busy_timeout(Duration::from_secs(10))
-                .pragma("cache_size", "-65536");
+                .pragma("cache_size", crate::db::WRITER_CACHE_KIB);
             let pool = sea_orm::sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
             apalis_sqlite::SqliteStorage::migrations().run(&pool).await?;
             let bare_db = sea_orm::SqlxSqliteConnector::from_sqlx_sqlite_pool(pool.clone());
