@@ -228,15 +228,16 @@ fn narrowed_indexes(backend: DbBackend) -> [String; 4] {
     ]
 }
 
-/// The name of the narrowed `lock_by` index, whose statistic SQLite's is pinned
+/// The narrowed `lock_by` index, whose statistic is pinned on SQLite
 /// (`runtime::pin_lock_by_selectivity`).
 pub(super) const LOCK_BY_INDEX: &str = "offstage_jobs_lock_by";
 
 /// apalis's SQLite indexes that only its own fetch and listings read (Offstage fetches by
 /// `fair`'s indexes and counts by `idx_jobs_status_run_at`). Each held every waiting job, and
 /// the ones keyed on `status` moved each job three times on its way to done (waiting, fetched,
-/// running, done): a run's drain wrote 16 index entries more than it needed. The benchmarks'
-/// FIFO switch fetches with apalis's query and keeps the two its fetch reads (`fifo_indexes`).
+/// running, done): with `LIdx` and the idempotency index, a run wrote 17 index entries nothing
+/// read. The benchmarks' FIFO switch fetches with apalis's query and keeps the two that query
+/// reads (`sqlite_fetch_indexes`).
 const APALIS_FETCH_INDEXES_SQLITE: [&str; 4] =
     ["idx_jobs_job_type_status_run_at", "idx_jobs_claimable", "idx_jobs_pending", "idx_jobs_failed"];
 
