@@ -158,10 +158,11 @@ async fn insert_new_sqlite<C: ConnectionTrait>(
 ) -> Result<Vec<String>, Error> {
     let (queued, now) = (EmailStatus::Queued.as_str(), Utc::now());
     let mut values: Vec<sea_orm::Value> = Vec::with_capacity(emails.len() * 12);
+    // Every row binds the same twelve values in order (`db::placeholders`).
+    let row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)";
     let mut rows = Vec::with_capacity(emails.len());
     for (id, new) in emails {
-        let marks: Vec<String> = crate::db::placeholders(DbBackend::Sqlite, values.len() + 1, 12).collect();
-        rows.push(format!("({}, 0, {})", marks[..11].join(", "), marks[11]));
+        rows.push(row);
         values.extend([
             (*id).into(),
             new.workspace_id.clone().into(),
