@@ -107,10 +107,10 @@ async fn empty(
     let ids: Vec<String> =
         db.query_all_raw(select).await?.iter().filter_map(|row| row.try_get::<String>("", "id").ok()).collect();
     let Some(last) = ids.last().cloned() else { return Ok((0, None)) };
-    let placeholders: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let marks: Vec<String> = crate::db::placeholders(backend, 1, ids.len()).collect();
     let update = Statement::from_sql_and_values(
         backend,
-        format!("UPDATE {table} SET {set} WHERE id IN ({})", placeholders.join(", ")),
+        format!("UPDATE {table} SET {set} WHERE id IN ({})", marks.join(", ")),
         ids.into_iter().map(Value::from),
     );
     let done = db.execute_raw(update).await?.rows_affected();

@@ -100,7 +100,7 @@ pub async fn platform_series(
     // Summed in the database: a year of 10,000 workspaces is 120,000 rows, the chart needs 12
     // per currency.
     let names: Vec<String> = months.iter().map(Month::to_string).collect();
-    let marks: Vec<String> = (1..=names.len()).map(|n| format!("${n}")).collect();
+    let marks: Vec<String> = crate::db::placeholders(db.get_database_backend(), 1, names.len()).collect();
     let sums = MonthNet::find_by_statement(sea_orm::Statement::from_sql_and_values(
         db.get_database_backend(),
         format!(

@@ -76,9 +76,9 @@ pub async fn get_many<C: ConnectionTrait>(db: &C, _platform: &Platform, ids: &[R
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let marks: Vec<String> = crate::db::placeholders(db.get_database_backend(), 1, ids.len()).collect();
     let values: Vec<Value> = ids.iter().map(|id| id.clone().into()).collect();
-    select_views(db, &format!(" WHERE v.id IN ({})", placeholders.join(", ")), values).await
+    select_views(db, &format!(" WHERE v.id IN ({})", marks.join(", ")), values).await
 }
 
 /// The runs the run view `v` gives with `rest` (conditions, order, limit) appended.
