@@ -35,6 +35,7 @@ mod m20261204_000029_run_tallies;
 mod m20261204_000030_invitations_by_workspace_and_email;
 mod m20261204_000031_import_file_digest;
 mod m20261205_000032_partial_chain_index;
+mod m20261205_000033_run_workspaces_checked_per_statement;
 
 pub struct Migrator;
 
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000030_invitations_by_workspace_and_email::Migration),
             Box::new(m20261204_000031_import_file_digest::Migration),
             Box::new(m20261205_000032_partial_chain_index::Migration),
+            Box::new(m20261205_000033_run_workspaces_checked_per_statement::Migration),
         ]
     }
 }

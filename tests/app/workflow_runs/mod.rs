@@ -14,6 +14,7 @@ use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 
 mod postgres_workers;
+mod postgres_workspaces;
 
 async fn timeline_of(app: &TestApp, id: &str) -> Vec<runs::TimelineEntry> {
     let run =
@@ -171,6 +172,24 @@ on_both_databases! {
         assert!(matches!(&refused, Err(AppError::Unprocessable(m)) if m.starts_with("workspace_id")), "{refused:?}");
     }
 
+    async fn a_batch_naming_a_workspace_that_does_not_exist_starts_none_of_its_runs(app: TestApp) {
+        use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let sql = format!("SELECT COUNT(*) AS n FROM workflow_runs WHERE workspace_id = '{}'", ws.id);
+        let runs_of_ws = || async {
+            let statement = Statement::from_string(app.db.get_database_backend(), sql.clone());
+            app.db.query_one_raw(statement).await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+        };
+        let before = runs_of_ws().await;
+        let news: Vec<NewRun> = [ws.id.as_str(), "ws_01nosuchworkspace", ws.id.as_str()]
+            .into_iter()
+            .map(|id| NewRun::of::<RefreshWorkspaceHealth>(&Params { workspace_id: id.into() }))
+            .collect();
+        let refused = runs::start_batch(&app.db, &news).await.map_err(AppError::from);
+        assert!(matches!(&refused, Err(AppError::Unprocessable(m)) if m.starts_with("workspace_id")), "{refused:?}");
+        assert_eq!(runs_of_ws().await, before, "the existing workspace's runs were not started either");
+    }
+
     async fn a_queued_run_whose_workspace_was_deleted_is_skipped_when_it_reads_the_workspace(app: TestApp) {
         use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
         let ws = app.create_workspace("Gone", &app.admin).await;
@@ -179,6 +198,8 @@ on_both_databases! {
         let run = runs::start(&app.db, NewRun::of::<RefreshWorkspaceHealth>(&params).at(later)).await.unwrap();
         // The run's own row goes with the workspace; its job stays queued.
         app.db.execute_unprepared(&format!("DELETE FROM workspaces WHERE id = '{}'", ws.id)).await.unwrap();
+        let gone = runs::get(&app.db, &run.id, &offstage::tenancy::Platform::system()).await.unwrap();
+        assert!(gone.is_none(), "the run's row went with its workspace: {gone:?}");
         offstage::engine::queue::advance_clock(&app.db, 3600).await.unwrap();
         app.drain_jobs_due().await;
         let table = app.jobs_table();
