@@ -25,6 +25,19 @@ pub fn array(n: usize, ty: &str) -> String {
     format!("(SELECT ${n}::{ty}[])")
 }
 
+/// The rows of `arrays` (each an array's SQL and the column it becomes), element by element, as
+/// a subquery; with `ordinality`, also each row's place from 1, in that column. Each `unnest` is
+/// in the select list, where PostgreSQL reads the arrays side by side as it goes: `unnest(a, b,
+/// …)` in FROM first copied each array into a tuple store of its own (12.8 → 11.8 ms for the
+/// statement of 1,000 runs).
+fn zipped(arrays: &[(String, &str)], ordinality: Option<&str>) -> String {
+    let mut columns: Vec<String> = arrays.iter().map(|(array, name)| format!("unnest({array}) AS {name}")).collect();
+    if let (Some(name), Some((first, _))) = (ordinality, arrays.first()) {
+        columns.push(format!("generate_series(1::bigint, cardinality({first})) AS {name}"));
+    }
+    format!("(SELECT {})", columns.join(", "))
+}
+
 /// One array parameter: `value` of every item (an absent text as `''`, see above).
 pub fn column<T, U>(items: &[T], value: impl Fn(&T) -> U) -> Value
 where
@@ -60,55 +73,60 @@ impl RunsInStatement {
     pub fn clauses(first: usize, only: Option<(&str, &str)>) -> String {
         let p = |n: usize| format!("${}", first + n);
         let a = |n: usize, ty: &str| array(first + n, ty);
-        let (keys, key, join) = match only {
-            Some((keys, join)) => (format!("{keys}, "), "key, ", join),
-            None => (String::new(), "", ""),
-        };
-        let written = if only.is_some() { "JOIN runs ON runs.id = j.id" } else { "" };
+        let join = only.map_or("", |(_, join)| join);
+        // Only a statement that writes some of its runs reads back which.
+        let (written, returning) =
+            if only.is_some() { ("JOIN runs ON runs.id = j.id", "RETURNING id") } else { ("", "") };
         // A run due now gets the statement's own `now()`: the insert trigger announces only rows
         // with `run_at <= now()` (`wake::ANNOUNCE_ONCE_PER_INSERT`), and `now()` is when the
         // transaction began, before any time taken here.
+        let jobs_input = zipped(
+            &[
+                (a(0, "text"), "id"),
+                (a(11, "bytea"), "job"),
+                (a(12, "int4"), "max_attempts"),
+                (a(14, "int4"), "priority"),
+                (a(15, "text"), "lane"),
+                (a(16, "timestamptz"), "run_at"),
+                (a(17, "bool"), "due"),
+            ],
+            Some("ord"),
+        );
         let input = format!(
             "SELECT j.ord, j.id, j.job, j.max_attempts, j.priority, \
                  CASE WHEN j.due THEN now() ELSE j.run_at END AS run_at, j.lane, j.due \
-             FROM unnest({}, {}, {}, {}, {}, {}, {}) \
-                 WITH ORDINALITY AS j(id, job, max_attempts, priority, lane, run_at, due, ord) {written}",
-            a(0, "text"),
-            a(11, "bytea"),
-            a(12, "int4"),
-            a(14, "int4"),
-            a(15, "text"),
-            a(16, "timestamptz"),
-            a(17, "bool"),
+             FROM {jobs_input} AS j {written}"
         );
         let jobs = format!(
             "fair_input AS ({input}), {}, jobs AS ({} RETURNING id)",
             queue::fair::bases_clause(DbBackend::Postgres, "fair_input", &p(13)),
             queue::fair::insert_select(DbBackend::Postgres, "fair_input", &p(13)),
         );
+        let mut runs_arrays: Vec<(String, &str)> = only.map(|(keys, _)| (keys.to_owned(), "key")).into_iter().collect();
+        runs_arrays.extend([
+            (a(0, "text"), "id"),
+            (a(1, "text"), "workflow"),
+            (a(2, "text"), "workspace_id"),
+            (a(3, "text"), "params"),
+            (a(4, "text"), "business_key"),
+            (a(5, "text"), "idempotency_scope"),
+            (a(6, "text"), "idempotency_key"),
+            (a(7, "text"), "chain_id"),
+            (a(8, "text"), "run_trigger"),
+            (a(9, "timestamptz"), "created_at"),
+            (a(10, "timestamptz"), "scheduled_for"),
+        ]);
+        let runs_input = zipped(&runs_arrays, None);
         format!(
             r#"runs AS (
     INSERT INTO workflow_runs (id, workflow, workspace_id, params, business_key, idempotency_scope,
         idempotency_key, chain_id, "trigger", created_at, scheduled_for)
     SELECT r.id, r.workflow, NULLIF(r.workspace_id, ''), r.params, NULLIF(r.business_key, ''), r.idempotency_scope,
         NULLIF(r.idempotency_key, ''), NULLIF(r.chain_id, ''), r.run_trigger, r.created_at, r.scheduled_for
-    FROM unnest({keys}{}, {}, {}, {}, {}, {}, {}, {}, {}, {}, {})
-        AS r({key}id, workflow, workspace_id, params, business_key, idempotency_scope, idempotency_key,
-            chain_id, run_trigger, created_at, scheduled_for)
+    FROM {runs_input} AS r
     {join}
-    RETURNING id
-), {jobs}"#,
-            a(0, "text"),
-            a(1, "text"),
-            a(2, "text"),
-            a(3, "text"),
-            a(4, "text"),
-            a(5, "text"),
-            a(6, "text"),
-            a(7, "text"),
-            a(8, "text"),
-            a(9, "timestamptz"),
-            a(10, "timestamptz"),
+    {returning}
+), {jobs}"#
         )
     }
 
