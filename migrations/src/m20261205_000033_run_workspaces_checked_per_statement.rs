@@ -7,12 +7,18 @@
 //!   own check locks it) and a missing one fails the statement with the key's error
 //!   (`foreign_key_violation`), so a start for a workspace that does not exist, or is being
 //!   deleted, changes nothing.
-//! - After a DELETE of workspaces, their runs go too (the key's `ON DELETE CASCADE`), read with
-//!   the trigger's own snapshot: a start that held the workspace's lock first has committed by
-//!   then, and its runs go with the others.
+//! - After a DELETE of workspaces, their runs go too (the key's `ON DELETE CASCADE`). At READ
+//!   COMMITTED, Offstage's level, the trigger's DELETE reads with a snapshot of its own: a start
+//!   that held the workspace's lock first has committed by then, and its runs go with the others.
+//!   (A deletion at REPEATABLE READ would not see them, where the key's cascade would have failed
+//!   with a serialization error; Offstage deletes at READ COMMITTED.)
 //!
-//! A run never changes workspace: an UPDATE that would is refused. SQLite keeps the foreign key:
-//! its check costs little there.
+//! A run never changes workspace: an UPDATE that would is refused (the key allowed a move to
+//! another workspace). What the key did and these do not: refuse `TRUNCATE workspaces` without
+//! `CASCADE`, and refuse changing a workspace's id while runs name it; Offstage does neither.
+//! The functions keep the `search_path` they were created with, so a restore that loads data
+//! with another one still finds the tables. SQLite keeps the foreign key: its check costs little
+//! there.
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::DbBackend;
@@ -35,20 +41,20 @@ BEGIN
         RAISE foreign_key_violation USING MESSAGE = format('workflow_runs: no workspace has the id %s', missing);
     END IF;
     RETURN NULL;
-END $$ LANGUAGE plpgsql"#,
+END $$ LANGUAGE plpgsql SET search_path FROM CURRENT"#,
     "CREATE TRIGGER offstage_runs_need_their_workspaces AFTER INSERT ON workflow_runs \
      REFERENCING NEW TABLE AS inserted_runs FOR EACH STATEMENT EXECUTE FUNCTION offstage_runs_need_their_workspaces()",
     r#"CREATE FUNCTION offstage_workspaces_take_their_runs() RETURNS trigger AS $$
 BEGIN
     DELETE FROM workflow_runs WHERE workspace_id IN (SELECT id FROM deleted_workspaces);
     RETURN NULL;
-END $$ LANGUAGE plpgsql"#,
+END $$ LANGUAGE plpgsql SET search_path FROM CURRENT"#,
     "CREATE TRIGGER offstage_workspaces_take_their_runs AFTER DELETE ON workspaces \
      REFERENCING OLD TABLE AS deleted_workspaces FOR EACH STATEMENT EXECUTE FUNCTION offstage_workspaces_take_their_runs()",
     r#"CREATE FUNCTION offstage_runs_stay_in_their_workspace() RETURNS trigger AS $$
 BEGIN
     RAISE foreign_key_violation USING MESSAGE = format('workflow_runs: run %s stays in its workspace', OLD.id);
-END $$ LANGUAGE plpgsql"#,
+END $$ LANGUAGE plpgsql SET search_path FROM CURRENT"#,
     "CREATE TRIGGER offstage_runs_stay_in_their_workspace BEFORE UPDATE OF workspace_id ON workflow_runs \
      FOR EACH ROW WHEN (OLD.workspace_id IS DISTINCT FROM NEW.workspace_id) \
      EXECUTE FUNCTION offstage_runs_stay_in_their_workspace()",

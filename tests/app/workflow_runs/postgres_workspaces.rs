@@ -26,6 +26,20 @@ async fn count(db: &DatabaseConnection, sql: String) -> i64 {
     row.try_get::<i64>("", "n").unwrap()
 }
 
+/// Waits until some session of this database waits for a lock (the task under test, blocked by
+/// the test's open transaction); fails after 10 s.
+async fn until_a_session_waits_for_a_lock(db: &DatabaseConnection) {
+    let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
+        WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..200 {
+        if count(db, waiting.to_owned()).await > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("no session waited for a lock within 10 s");
+}
+
 async fn runs_of(db: &DatabaseConnection, workspace_id: &str) -> i64 {
     count(db, format!("SELECT COUNT(*) AS n FROM workflow_runs WHERE workspace_id = '{workspace_id}'")).await
 }
@@ -44,7 +58,7 @@ async fn on_postgres_a_start_waits_for_its_workspace_being_deleted_and_is_then_r
     let db = app.db.clone();
     let news: Vec<NewRun> = (0..3).map(|_| probe_of(&ws.id)).collect();
     let start = tokio::spawn(async move { runs::start_batch(&db, &news).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until_a_session_waits_for_a_lock(&app.db).await;
     assert!(!start.is_finished(), "the start waits for the deletion's lock on the workspace");
     deleting.commit().await.unwrap();
     let refused = start.await.unwrap();
@@ -72,7 +86,7 @@ async fn on_postgres_a_workspace_deleted_while_its_runs_start_waits_for_them_and
     let id = ws.id.clone();
     let deletion =
         tokio::spawn(async move { db.execute_unprepared(&format!("DELETE FROM workspaces WHERE id = '{id}'")).await });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    until_a_session_waits_for_a_lock(&app.db).await;
     assert!(!deletion.is_finished(), "the deletion waits for the start that holds the workspace");
     starting.commit().await.unwrap();
     deletion.await.unwrap().unwrap();
@@ -93,7 +107,7 @@ async fn on_postgres_a_run_cannot_be_moved_to_another_workspace() {
         .db
         .execute_unprepared(&format!("UPDATE workflow_runs SET workspace_id = '{}' WHERE id = '{}'", other.id, run.id))
         .await;
-    assert!(offstage::db::is_foreign_key_violation(&moved.unwrap_err()), "refused as the foreign key refused it");
+    assert!(offstage::db::is_foreign_key_violation(&moved.unwrap_err()), "refused: a run stays in its workspace");
     assert_eq!(runs_of(&app.db, &ws.id).await, ws_before + 1);
     assert_eq!(runs_of(&app.db, &other.id).await, other_before);
     let same = format!("UPDATE workflow_runs SET workspace_id = '{}' WHERE id = '{}'", ws.id, run.id);
