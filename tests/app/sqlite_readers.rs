@@ -5,14 +5,9 @@
 use std::time::Duration;
 
 use offstage::config::DatabaseKind;
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement};
+use sea_orm::ConnectionTrait;
 
 use crate::helpers::*;
-
-async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
-    row.try_get("", "n").unwrap()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_readers_read_the_last_commit_while_the_writer_is_busy_and_cannot_write() {

@@ -73,6 +73,13 @@ pub fn postgres_configured() -> bool {
     configured
 }
 
+/// The `n` column of the one row `sql` reads (`SELECT COUNT(*) AS n …`).
+pub async fn count(db: &DatabaseConnection, sql: &str) -> i64 {
+    use sea_orm::{ConnectionTrait, Statement};
+    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
+    row.try_get("", "n").unwrap()
+}
+
 pub struct TestApp {
     pub address: String,
     pub db: DatabaseConnection,

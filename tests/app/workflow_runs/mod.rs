@@ -181,9 +181,8 @@ on_both_databases! {
             .collect();
         let refused = runs::start_batch(&app.db, &news).await.map_err(AppError::from);
         assert!(matches!(&refused, Err(AppError::Unprocessable(m)) if m.starts_with("workspace_id")), "{refused:?}");
-        let sql = "SELECT COUNT(*) AS n FROM workflow_runs WHERE params LIKE '%batch-marker%'";
-        let row = app.db.query_one_raw(Statement::from_string(app.db.get_database_backend(), sql)).await.unwrap().unwrap();
-        assert_eq!(row.try_get::<i64>("", "n").unwrap(), 0, "the existing workspace's runs were not started either");
+        let marked = count(&app.db, "SELECT COUNT(*) AS n FROM workflow_runs WHERE params LIKE '%batch-marker%'").await;
+        assert_eq!(marked, 0, "the existing workspace's runs were not started either");
     }
 
     async fn a_queued_run_whose_workspace_was_deleted_is_skipped_when_it_reads_the_workspace(app: TestApp) {

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use offstage::engine::runs;
 use offstage::engine::{NewRun, probe};
-use sea_orm::{ConnectionTrait, DatabaseConnection, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 
-use crate::helpers::{Backend, TestApp, postgres_configured};
+use crate::helpers::{Backend, TestApp, count, postgres_configured};
 
 fn probe_of(workspace_id: &str) -> NewRun {
     let params = probe::Params {
@@ -21,18 +21,13 @@ fn probe_of(workspace_id: &str) -> NewRun {
     NewRun::of::<probe::Probe>(&params)
 }
 
-async fn count(db: &DatabaseConnection, sql: String) -> i64 {
-    let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap().unwrap();
-    row.try_get::<i64>("", "n").unwrap()
-}
-
 /// Waits until some session of this database waits for a lock (the task under test, blocked by
 /// the test's open transaction); fails after 10 s.
 async fn until_a_session_waits_for_a_lock(db: &DatabaseConnection) {
     let waiting = "SELECT COUNT(*) AS n FROM pg_stat_activity \
         WHERE datname = current_database() AND wait_event_type = 'Lock'";
     for _ in 0..200 {
-        if count(db, waiting.to_owned()).await > 0 {
+        if count(db, waiting).await > 0 {
             return;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -41,7 +36,7 @@ async fn until_a_session_waits_for_a_lock(db: &DatabaseConnection) {
 }
 
 async fn runs_of(db: &DatabaseConnection, workspace_id: &str) -> i64 {
-    count(db, format!("SELECT COUNT(*) AS n FROM workflow_runs WHERE workspace_id = '{workspace_id}'")).await
+    count(db, &format!("SELECT COUNT(*) AS n FROM workflow_runs WHERE workspace_id = '{workspace_id}'")).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +47,7 @@ async fn on_postgres_a_start_waits_for_its_workspace_being_deleted_and_is_then_r
     let app = TestApp::spawn_web_only(Backend::Postgres).await;
     let ws = app.create_workspace("Going", &app.admin).await;
     let jobs_of_ws = format!("SELECT COUNT(*) AS n FROM apalis.jobs WHERE lane = '{}'", ws.id);
-    let jobs_before = count(&app.db, jobs_of_ws.clone()).await;
+    let jobs_before = count(&app.db, &jobs_of_ws).await;
     let deleting = app.db.begin().await.unwrap();
     deleting.execute_unprepared(&format!("DELETE FROM workspaces WHERE id = '{}'", ws.id)).await.unwrap();
     let db = app.db.clone();
@@ -67,7 +62,7 @@ async fn on_postgres_a_start_waits_for_its_workspace_being_deleted_and_is_then_r
         "{refused:?}"
     );
     assert_eq!(runs_of(&app.db, &ws.id).await, 0);
-    assert_eq!(count(&app.db, jobs_of_ws).await, jobs_before, "the runs' jobs were not written either");
+    assert_eq!(count(&app.db, &jobs_of_ws).await, jobs_before, "the runs' jobs were not written either");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
