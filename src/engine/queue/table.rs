@@ -310,6 +310,7 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
         .into_iter()
         .chain(super::limits::indexes(table))
         .chain([failed_index(table)])
+        .chain(narrowed_indexes(backend))
         .collect();
     if backend == DbBackend::Postgres {
         let txn = sea_orm::TransactionTrait::begin(db).await?;
@@ -320,9 +321,6 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
         }
         for index in &indexes {
             txn.execute_unprepared(index).await?;
-        }
-        for index in narrowed_indexes(backend) {
-            txn.execute_unprepared(&index).await?;
         }
         let statements =
             DUPLICATE_INDEXES_POSTGRES.into_iter().chain(FINISHED_INDEX_POSTGRES).chain([WORKER_KEY_POSTGRES]);
@@ -345,7 +343,7 @@ pub(super) async fn adapt_job_table(db: &sea_orm::DatabaseConnection) -> Result<
             db.execute_unprepared(&format!("ALTER TABLE {table} ADD COLUMN {name} {kind}")).await?;
         }
     }
-    for index in indexes.iter().chain(&narrowed_indexes(backend)).chain(&sqlite_fetch_indexes()) {
+    for index in indexes.iter().chain(&sqlite_fetch_indexes()) {
         db.execute_unprepared(index).await?;
     }
     Ok(())
