@@ -89,6 +89,50 @@ async fn on_postgres_with_two_worker_processes_another_workspaces_runs_start_whi
     }
 }
 
+/// One start naming two workspaces tags each workspace's due runs one after another from the end
+/// of its own line, in the batch's order and per priority class, and leaves a run due later
+/// untagged. (Creating a workspace queues runs of its own, so neither line starts empty.)
+async fn one_start_tags_each_workspaces_due_runs_in_its_own_order(backend: Backend) {
+    let app = TestApp::spawn_web_only(backend).await;
+    let (a, b) = (app.create_workspace("First", &app.admin).await, app.create_workspace("Second", &app.admin).await);
+    let run = |ws| NewRun::of::<probe::Probe>(&probe_of(ws));
+    let items = vec![
+        run(&a),
+        run(&b),
+        run(&a),
+        run(&a).at(chrono::Utc::now() + chrono::Duration::hours(1)),
+        run(&b),
+        run(&a).at_priority(Priority::Urgent),
+        run(&a),
+    ];
+    let started = runs::start_batch(&app.db, &items).await.unwrap();
+    let sql = format!("SELECT fair_tag FROM {} WHERE id = $1", app.jobs_table());
+    let mut tags = Vec::new();
+    for item in &started {
+        let statement =
+            Statement::from_sql_and_values(app.db.get_database_backend(), &sql, [item.id.to_string().into()]);
+        let row = app.db.query_one_raw(statement).await.unwrap().expect("the run's job");
+        tags.push(row.try_get::<Option<i64>>("", "fair_tag").unwrap());
+    }
+    let (first_a, first_b) = (tags[0].expect("a due run is tagged"), tags[1].expect("a due run is tagged"));
+    let expected =
+        [Some(first_a), Some(first_b), Some(first_a + 1), None, Some(first_b + 1), tags[5], Some(first_a + 2)];
+    assert_eq!(tags, expected, "tags in the batch's order");
+    assert!(tags[5].is_some(), "the urgent run is tagged in its own class");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_one_start_tags_each_workspaces_due_runs_in_its_own_order() {
+    one_start_tags_each_workspaces_due_runs_in_its_own_order(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_one_start_tags_each_workspaces_due_runs_in_its_own_order() {
+    if postgres_configured() {
+        one_start_tags_each_workspaces_due_runs_in_its_own_order(Backend::Postgres).await;
+    }
+}
+
 /// Both lookups of an insert's tag read their own index, whatever PostgreSQL's statistics say.
 /// Statistics taken when the job table held ten runs, then a backlog of 3,000: with one
 /// predicate for both indexes, the flooding workspace's last tag was read through the class's

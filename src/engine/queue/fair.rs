@@ -14,6 +14,7 @@
 //!
 //! Everything is in the job rows, so any number of worker processes share one order.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 
 use apalis_core::task::Task;
@@ -137,18 +138,35 @@ pub fn bases_clause(backend: DbBackend, input: &str, queue: &str) -> String {
     )
 }
 
-/// The INSERT of the jobs of the CTE `input` (columns `ord, id, job, max_attempts, priority,
-/// run_at, lane, due`) into `queue` (an SQL expression), each due one tagged after its group's
-/// base in `fair_bases` (`bases_clause`), in `ord` order.
+/// The INSERT of the jobs of the CTE `input` (columns `id, job, max_attempts, priority, run_at,
+/// lane, due, place`) into `queue` (an SQL expression), each due one tagged its `place` (`places`)
+/// after its group's base in `fair_bases` (`bases_clause`).
 pub fn insert_select(backend: DbBackend, input: &str, queue: &str) -> String {
     let metadata = if backend == DbBackend::Postgres { "''::hstore" } else { "'{}'" };
     format!(
         "INSERT INTO {} (id, job_type, job, status, attempts, max_attempts, run_at, priority, metadata, lane, fair_tag) \
          SELECT i.id, {queue}, i.job, 'Pending', 0, i.max_attempts, i.run_at, i.priority, {metadata}, i.lane, \
-             CASE WHEN i.due THEN b.base + row_number() OVER (PARTITION BY i.lane, i.priority, i.due ORDER BY i.ord) END \
+             CASE WHEN i.due THEN b.base + i.place END \
          FROM {input} i LEFT JOIN fair_bases b ON b.lane = i.lane AND b.priority = i.priority",
         jobs_table(backend)
     )
+}
+
+/// Each job's place among the due jobs of its lane and priority inserted together, in the order
+/// given, from 1 (`None` when not due): its `n` in the tag `max(V, L) + n`. Counted here: as
+/// `row_number()` in the INSERT, the database sorted the rows first (a bulk start of 1,000 runs
+/// on SQLite was 8 % slower).
+pub fn places<'a>(jobs: impl IntoIterator<Item = (&'a str, i32, bool)>) -> Vec<Option<i64>> {
+    let mut taken: HashMap<(&str, i32), i64> = HashMap::new();
+    jobs.into_iter()
+        .map(|(lane, priority, due)| {
+            due.then(|| {
+                let place = taken.entry((lane, priority)).or_default();
+                *place += 1;
+                *place
+            })
+        })
+        .collect()
 }
 
 /// The benchmark's switch back to first in, first out (`offstage-bench fairness`): the workers
@@ -317,4 +335,16 @@ pub async fn largest_backlogs<C: ConnectionTrait>(db: &C, n: u64) -> Result<Vec<
         .iter()
         .map(|row| Ok((row.try_get::<String>("", "lane")?, row.try_get::<i64>("", "n")?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::places;
+
+    #[test]
+    fn places_count_the_due_jobs_of_each_lane_and_priority_in_order_and_skip_those_not_due() {
+        let jobs =
+            [("a", 10, true), ("b", 10, true), ("a", 10, false), ("a", 10, true), ("a", 20, true), ("b", 10, true)];
+        assert_eq!(places(jobs), vec![Some(1), Some(1), None, Some(2), Some(1), Some(2)]);
+    }
 }

@@ -29,7 +29,6 @@ pub struct NewJob {
 /// One job as the SQLite insert reads it from its JSON parameter.
 #[derive(serde::Serialize)]
 struct JobRow<'a> {
-    ord: usize,
     id: &'a str,
     /// The payload's text (apalis's JSON codec writes UTF-8).
     job: &'a str,
@@ -38,6 +37,7 @@ struct JobRow<'a> {
     run_at: i64,
     lane: &'a str,
     due: bool,
+    place: Option<i64>,
 }
 
 /// Inserts jobs on SQLite that a worker of `queue` will pick up at their `run_at`, in one
@@ -51,23 +51,26 @@ pub async fn insert_jobs_sqlite<C: ConnectionTrait>(db: &C, queue: &str, jobs: &
     }
     let backend = DbBackend::Sqlite;
     let now = Utc::now();
+    let due: Vec<bool> = jobs.iter().map(|job| job.run_at <= now).collect();
+    let places = super::fair::places(jobs.iter().zip(&due).map(|(job, due)| (job.lane.as_str(), job.priority, *due)));
     let mut rows = Vec::with_capacity(jobs.len());
-    for (ord, job) in jobs.iter().enumerate() {
+    for ((job, due), place) in jobs.iter().zip(due).zip(places) {
         rows.push(JobRow {
-            ord,
             id: &job.id,
             job: std::str::from_utf8(&job.payload).map_err(|err| DbErr::Custom(format!("a job payload: {err}")))?,
             max_attempts: job.max_attempts,
             priority: job.priority,
             run_at: queue_seconds(job.run_at, Rounding::Down),
             lane: &job.lane,
-            due: job.run_at <= now,
+            due,
+            place,
         });
     }
     let rows = serde_json::to_string(&rows).map_err(|err| DbErr::Custom(format!("encoding jobs: {err}")))?;
-    let input = "SELECT value ->> 'ord' AS ord, value ->> 'id' AS id, CAST(value ->> 'job' AS BLOB) AS job, \
+    let input = "SELECT value ->> 'id' AS id, CAST(value ->> 'job' AS BLOB) AS job, \
              value ->> 'max_attempts' AS max_attempts, value ->> 'priority' AS priority, \
-             value ->> 'run_at' AS run_at, value ->> 'lane' AS lane, value ->> 'due' AS due \
+             value ->> 'run_at' AS run_at, value ->> 'lane' AS lane, value ->> 'due' AS due, \
+             value ->> 'place' AS place \
          FROM jsonb_each($2)";
     let sql = format!(
         "WITH input AS ({input}), {} {}",
