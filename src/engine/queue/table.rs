@@ -36,7 +36,7 @@ struct JobRow<'a> {
     priority: i32,
     run_at: i64,
     lane: &'a str,
-    due: bool,
+    /// Its place among the due jobs of its lane and class (`fair::places`); none when not due.
     place: Option<i64>,
 }
 
@@ -51,10 +51,9 @@ pub async fn insert_jobs_sqlite<C: ConnectionTrait>(db: &C, queue: &str, jobs: &
     }
     let backend = DbBackend::Sqlite;
     let now = Utc::now();
-    let due: Vec<bool> = jobs.iter().map(|job| job.run_at <= now).collect();
-    let places = super::fair::places(jobs.iter().zip(&due).map(|(job, due)| (job.lane.as_str(), job.priority, *due)));
+    let places = super::fair::places(jobs.iter().map(|job| (job.lane.as_str(), job.priority, job.run_at <= now)));
     let mut rows = Vec::with_capacity(jobs.len());
-    for ((job, due), place) in jobs.iter().zip(due).zip(places) {
+    for (job, place) in jobs.iter().zip(places) {
         rows.push(JobRow {
             id: &job.id,
             job: std::str::from_utf8(&job.payload).map_err(|err| DbErr::Custom(format!("a job payload: {err}")))?,
@@ -62,15 +61,14 @@ pub async fn insert_jobs_sqlite<C: ConnectionTrait>(db: &C, queue: &str, jobs: &
             priority: job.priority,
             run_at: queue_seconds(job.run_at, Rounding::Down),
             lane: &job.lane,
-            due,
             place,
         });
     }
     let rows = serde_json::to_string(&rows).map_err(|err| DbErr::Custom(format!("encoding jobs: {err}")))?;
     let input = "SELECT value ->> 'id' AS id, CAST(value ->> 'job' AS BLOB) AS job, \
              value ->> 'max_attempts' AS max_attempts, value ->> 'priority' AS priority, \
-             value ->> 'run_at' AS run_at, value ->> 'lane' AS lane, value ->> 'due' AS due, \
-             value ->> 'place' AS place \
+             value ->> 'run_at' AS run_at, value ->> 'lane' AS lane, \
+             value ->> 'place' IS NOT NULL AS due, value ->> 'place' AS place \
          FROM jsonb_each($2)";
     let sql = format!(
         "WITH input AS ({input}), {} {}",

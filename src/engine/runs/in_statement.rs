@@ -62,7 +62,7 @@ impl RunsInStatement {
         self.prepared.iter().map(|run| run.fact.id.as_str())
     }
 
-    /// The clauses `runs AS (…), …, jobs AS (…)`, reading parameters `$first…$first+18` (`values`).
+    /// The clauses `runs AS (…), …, jobs AS (…)`, reading parameters `$first…$first+17` (`values`).
     /// With `only = Some((keys, join))`, the n-th run is written only when the n-th element of
     /// the caller's array `keys` (SQL, e.g. `array(1, "text")`, visible as `r.key`) passes `join`
     /// (e.g. `JOIN events ON events.id = r.key AND events.new`).
@@ -83,12 +83,11 @@ impl RunsInStatement {
             (a(14, "int4"), "priority"),
             (a(15, "text"), "lane"),
             (a(16, "timestamptz"), "run_at"),
-            (a(17, "bool"), "due"),
-            (a(18, "int8"), "place"),
+            (a(17, "int8"), "place"),
         ]);
         let input = format!(
             "SELECT j.id, j.job, j.max_attempts, j.priority, \
-                 CASE WHEN j.due THEN now() ELSE j.run_at END AS run_at, j.lane, j.due, j.place \
+                 CASE WHEN j.place > 0 THEN now() ELSE j.run_at END AS run_at, j.lane, j.place > 0 AS due, j.place \
              FROM {jobs_input} AS j {written}"
         );
         let jobs = format!(
@@ -124,14 +123,13 @@ impl RunsInStatement {
         )
     }
 
-    /// The 19 values `clauses` reads, in order, to follow the caller's own. The runs' texts move
+    /// The 18 values `clauses` reads, in order, to follow the caller's own. The runs' texts move
     /// into them rather than being copied (sea-orm copies every value once more to bind it).
     pub fn into_values(self) -> Vec<Value> {
         let mut runs = self.prepared;
-        // Due when it was not asked for later than its start (`prepare`).
-        let due: Vec<bool> = runs.iter().map(|run| run.job.run_at <= run.fact.created_at).collect();
+        // Due when it was not asked for later than its start (`prepare`); a run not due has place 0.
         let places: Vec<i64> = queue::fair::places(
-            runs.iter().zip(&due).map(|(run, due)| (run.job.lane.as_str(), run.job.priority, *due)),
+            runs.iter().map(|run| (run.job.lane.as_str(), run.job.priority, run.job.run_at <= run.fact.created_at)),
         )
         .into_iter()
         .map(|place| place.unwrap_or_default())
@@ -160,7 +158,6 @@ impl RunsInStatement {
             column(&runs, |run| run.job.priority),
             text(&mut runs, |run| &mut run.job.lane),
             column(&runs, |run| run.job.run_at),
-            due.into(),
             places.into(),
         ]
     }
