@@ -32,6 +32,14 @@ pub struct Params {
     pub skip: bool,
 }
 
+impl Params {
+    /// A probe of `workspace_id` that succeeds at once with no output: the no-op run the
+    /// benchmarks and tests start by the thousand.
+    pub fn noop(workspace_id: &str) -> Params {
+        Params { workspace_id: workspace_id.to_owned(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false }
+    }
+}
+
 impl Workflow for Probe {
     const NAME: &'static str = "probe";
     const DESCRIPTION: &'static str = "Checks the workflow engine end to end: echoes a value, can sleep, fail or skip.";

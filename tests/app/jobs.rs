@@ -151,7 +151,7 @@ async fn on_postgresql_a_start_of_many_runs_wakes_the_workers_with_one_announcem
     use offstage::engine::{NewRun, probe, runs};
     let app = TestApp::spawn_web_only(Backend::Postgres).await;
     let ws = app.create_workspace("Acme", &app.admin).await;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let mut listener =
         sea_orm::sqlx::postgres::PgListener::connect_with(app.db.get_postgres_connection_pool()).await.unwrap();
     listener.listen("apalis::job::insert").await.unwrap();

@@ -48,7 +48,7 @@ fn value(scrape: &Scrape, name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 fn probe(ws: &str) -> Params {
-    Params { workspace_id: ws.to_owned(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false }
+    Params::noop(ws)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -30,7 +30,7 @@ async fn a_run_of_a_higher_class_starts_before_bulk_runs_queued_earlier(backend:
     let health = refresh_workspace_health::Params { workspace_id: ws.id.clone() };
     let bulk: Vec<NewRun> = (0..30).map(|_| NewRun::of::<RefreshWorkspaceHealth>(&health)).collect();
     let mut ids = runs::fan_out(&app.db, bulk, None).await.unwrap();
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let normal = runs::start(&app.db, NewRun::of::<probe::Probe>(&params)).await.unwrap().id;
     ids.push(normal.clone());
     let _worker = Worker::start_with(&app, "1");

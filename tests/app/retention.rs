@@ -17,7 +17,7 @@ use crate::on_both_databases;
 const HOUR: Duration = Duration::from_secs(3600);
 
 fn probe(ws: &str) -> Params {
-    Params { workspace_id: ws.to_owned(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false }
+    Params::noop(ws)
 }
 
 async fn start(app: &TestApp, new: NewRun) -> RunView {

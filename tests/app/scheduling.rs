@@ -33,7 +33,7 @@ async fn stored(app: &TestApp, id: &str) -> schedule::Model {
 on_both_databases! {
     async fn a_fan_out_with_spacing_starts_each_item_one_spacing_after_the_one_before(app: TestApp) {
         let ws = app.create_workspace("Acme", &app.admin).await;
-        let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+        let params = probe::Params::noop(&ws.id);
         let items: Vec<NewRun> = (0..3).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
         let before = Utc::now();
         let ids = runs::fan_out(&app.db, items, Some(std::time::Duration::from_secs(600))).await.unwrap();

@@ -10,7 +10,7 @@ use offstage::engine::{NewRun, probe};
 use reqwest::StatusCode;
 
 fn probe_params(ws: &offstage::db::entities::workspace::Model) -> probe::Params {
-    probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false }
+    probe::Params::noop(&ws.id)
 }
 
 on_both_databases! {

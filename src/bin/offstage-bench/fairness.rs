@@ -26,13 +26,7 @@ async fn pass(
     let bench = BenchDb::create(which, concurrency).await?;
     let (db, config) = (bench.db.clone(), bench.config.clone());
     let (a, b) = (bench.workspace_named("Flood").await?, bench.workspace_named("Quiet").await?);
-    let noop = |ws: &offstage::db::entities::workspace::Model| probe::Params {
-        workspace_id: ws.id.clone(),
-        value: None,
-        sleep_ms: 0,
-        fail_attempts: 0,
-        skip: false,
-    };
+    let noop = |ws: &offstage::db::entities::workspace::Model| probe::Params::noop(&ws.id);
     let mut flood = Vec::new();
     for _ in 0..backlog.div_ceil(1000) {
         let items = (0..1000).map(|_| NewRun::of::<probe::Probe>(&noop(&a))).collect();

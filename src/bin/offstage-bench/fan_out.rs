@@ -12,7 +12,7 @@ use crate::common::{BenchDb, Db, round};
 pub async fn run(which: Db, items: u64) -> anyhow::Result<serde_json::Value> {
     let bench = BenchDb::create(which, 1).await?;
     let ws = bench.workspace().await?;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let started = Instant::now();
     let news = (0..items).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
     let ids = runs::fan_out(&bench.db, news, None).await?;

@@ -62,7 +62,7 @@ pub async fn run(which: Db, kind: Kind, rows: u64, concurrency: usize) -> anyhow
         Kind::Members => import_members::start(&db, &made, "code").await?,
         Kind::Workspaces => import_workspaces::start(&db, &made, "code").await?,
     };
-    let noop = probe::Params { workspace_id: b.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let noop = probe::Params::noop(&b.id);
     let mut quiet = Vec::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     let finished = loop {

@@ -51,7 +51,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     let bench = BenchDb::create(which, concurrency).await?;
     let (db, config) = (bench.db.clone(), bench.config.clone());
     let ws = bench.workspace().await?;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
 
     // Enqueue, one call per run, 8 calls in flight (as the peers' benchmarks do), through the
     // group commit that API calls and workflows use; each call answers with the run's id and

@@ -20,7 +20,7 @@ pub async fn run(which: Db, total: u64) -> anyhow::Result<Value> {
     let bench = BenchDb::create(which, 16).await?;
     let (db, config) = (bench.db.clone(), bench.config.clone());
     let ws = bench.workspace().await?;
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
     for n in 0..total.div_ceil(1000) {
         let later = n % 2 == 1;

@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use crate::common::{BenchDb, Db, count, percentile, round};
 
 fn noop(ws: &workspace::Model) -> probe::Params {
-    probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false }
+    probe::Params::noop(&ws.id)
 }
 
 /// Runs queued and not yet started: the producer keeps at most this many.

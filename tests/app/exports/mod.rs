@@ -92,13 +92,7 @@ async fn acme(app: &TestApp) -> workspace::Model {
         sent_at: Set(Some(Utc::now())),
     };
     email::Entity::insert(mail).exec(&app.db).await.unwrap();
-    let params = offstage::engine::probe::Params {
-        workspace_id: acme.id.clone(),
-        value: None,
-        sleep_ms: 0,
-        fail_attempts: 0,
-        skip: false,
-    };
+    let params = offstage::engine::probe::Params::noop(&acme.id);
     offstage::engine::runs::start(&app.db, offstage::engine::NewRun::of::<offstage::engine::probe::Probe>(&params))
         .await
         .unwrap();

@@ -39,7 +39,7 @@ on_both_databases! {
         let key = scope.create_api_key(&app.db, "CI key").await.unwrap();
         let invitee = offstage::domain::Email::parse("invitee@acme.test").unwrap();
         scope.invite(&app.db, &invitee, Role::Member, &app.config).await.unwrap();
-        let params = offstage::engine::probe::Params { workspace_id: acme.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+        let params = offstage::engine::probe::Params::noop(&acme.id);
         let probe = offstage::engine::runs::start(&app.db, offstage::engine::NewRun::of::<offstage::engine::probe::Probe>(&params)).await.unwrap();
         let outsider = app.create_user("outsider@other.test").await;
         let other = app.create_workspace("Other", &outsider).await;

@@ -35,7 +35,7 @@ pub async fn record_handovers(app: &TestApp) {
 /// Queues 10,000 probe runs of `ws` and creates a probe schedule firing every second (a global
 /// one, the operator's: a workspace's own schedules fire at most once a minute).
 pub async fn queue_runs_and_a_schedule_every_second(app: &TestApp, ws: &workspace::Model) -> schedule::Model {
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let items: Vec<NewRun> = (0..10_000).map(|_| NewRun::of::<probe::Probe>(&params)).collect();
     runs::fan_out(&app.db, items, None).await.unwrap();
     let every_second = offstage::engine::schedules::NewSchedule {

@@ -93,7 +93,7 @@ on_both_databases! {
         assert_eq!(status, StatusCode::NOT_FOUND);
 
         // A run's progress is read within its workspace, like the run.
-        let params = offstage::engine::probe::Params { workspace_id: kaisha.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+        let params = offstage::engine::probe::Params::noop(&kaisha.id);
         let probe = offstage::engine::runs::start(&app.db, offstage::engine::NewRun::of::<offstage::engine::probe::Probe>(&params)).await.unwrap();
         app.drain_jobs_due().await;
         let path = format!("/admin/workspaces/{}/runs/{}/progress", kaisha.slug, probe.id);

@@ -315,7 +315,7 @@ on_both_databases! {
     async fn pending_runs_are_cancelled_together_by_business_key(app: TestApp) {
         let (ws, _) = setup(&app).await;
         let later = Utc::now() + Duration::hours(1);
-        let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+        let params = probe::Params::noop(&ws.id);
         for key in ["reminder:acme", "reminder:acme", "other"] {
             runs::start(&app.db, NewRun::of::<probe::Probe>(&params).at(later).business_key(key)).await.unwrap();
         }

@@ -20,7 +20,7 @@ async fn on_postgres_a_run_due_now_is_announced_to_the_workers_at_once() {
     let ws = app.create_workspace("Acme", &app.admin).await;
     let mut listener = sea_orm::sqlx::postgres::PgListener::connect(&app.database_url).await.unwrap();
     listener.listen("apalis::job::insert").await.unwrap();
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let later =
         runs::start(&app.db, NewRun::of::<probe::Probe>(&params).at(Utc::now() + Duration::hours(1))).await.unwrap();
     let now = runs::start(&app.db, NewRun::of::<probe::Probe>(&params)).await.unwrap();
@@ -60,7 +60,7 @@ async fn on_postgres_a_worker_whose_acknowledgement_cannot_be_written_restarts_a
         )
         .await
         .unwrap();
-    let params = probe::Params { workspace_id: ws.id.clone(), value: None, sleep_ms: 0, fail_attempts: 0, skip: false };
+    let params = probe::Params::noop(&ws.id);
     let run = runs::start(&app.db, NewRun::of::<probe::Probe>(&params)).await.unwrap();
     let started = std::time::Instant::now();
     loop {

@@ -11,14 +11,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, TransactionTrait};
 use crate::helpers::{Backend, TestApp, count, postgres_configured};
 
 fn probe_of(workspace_id: &str) -> NewRun {
-    let params = probe::Params {
-        workspace_id: workspace_id.to_owned(),
-        value: None,
-        sleep_ms: 0,
-        fail_attempts: 0,
-        skip: false,
-    };
-    NewRun::of::<probe::Probe>(&params)
+    NewRun::of::<probe::Probe>(&probe::Params::noop(workspace_id))
 }
 
 /// Waits until some session of this database waits for a lock (the task under test, blocked by
