@@ -24,7 +24,7 @@ use crate::telemetry::metrics as telemetry;
 use tracing::Instrument;
 
 /// The job payload apalis stores and hands back to the worker. A start writes it with the
-/// parameters borrowed (`RunRequest<&Value>`), not a copy of them per run.
+/// parameters already serialized (`RunRequest<&RawValue>`), not serialized again per run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunRequest<P = Value> {
     pub workflow: String,

@@ -62,7 +62,7 @@ impl RunsInStatement {
         self.prepared.iter().map(|run| run.fact.id.as_str())
     }
 
-    /// The clauses `runs AS (…), …, jobs AS (…)`, reading parameters `$first…$first+17` (`values`).
+    /// The clauses `runs AS (…), …, jobs AS (…)`, reading parameters `$first…$first+16` (`values`).
     /// With `only = Some((keys, join))`, the n-th run is written only when the n-th element of
     /// the caller's array `keys` (SQL, e.g. `array(1, "text")`, visible as `r.key`) passes `join`
     /// (e.g. `JOIN events ON events.id = r.key AND events.new`).
@@ -81,9 +81,10 @@ impl RunsInStatement {
             (a(11, "bytea"), "job"),
             (a(12, "int4"), "max_attempts"),
             (a(14, "int4"), "priority"),
-            (a(15, "text"), "lane"),
-            (a(16, "timestamptz"), "run_at"),
-            (a(17, "int8"), "place"),
+            // A job's lane is its run's workspace, `''` for none: the same array.
+            (a(2, "text"), "lane"),
+            (a(15, "timestamptz"), "run_at"),
+            (a(16, "int8"), "place"),
         ]);
         let input = format!(
             "SELECT j.id, j.job, j.max_attempts, j.priority, \
@@ -123,7 +124,7 @@ impl RunsInStatement {
         )
     }
 
-    /// The 18 values `clauses` reads, in order, to follow the caller's own. The runs' texts move
+    /// The 17 values `clauses` reads, in order, to follow the caller's own. The runs' texts move
     /// into them rather than being copied (sea-orm copies every value once more to bind it).
     pub fn into_values(self) -> Vec<Value> {
         let mut runs = self.prepared;
@@ -156,7 +157,6 @@ impl RunsInStatement {
             column(&runs, |run| run.job.max_attempts),
             WORKFLOW_QUEUE.into(),
             column(&runs, |run| run.job.priority),
-            text(&mut runs, |run| &mut run.job.lane),
             column(&runs, |run| run.job.run_at),
             places.into(),
         ]

@@ -36,7 +36,9 @@ use crate::tenancy::Platform;
 /// A request to run a workflow.
 pub struct NewRun {
     workflow: &'static dyn AnyWorkflow,
-    params: serde_json::Value,
+    params: Params,
+    /// The workspace its parameters name (`workspace_id`), read once when it is asked for.
+    workspace_id: Option<String>,
     run_at: Option<DateTime<Utc>>,
     idempotency_key: Option<String>,
     business_key: Option<String>,
@@ -58,9 +60,35 @@ impl NewRun {
 
     /// A workflow already found (the API and the UI), with JSON parameters.
     pub fn for_workflow(workflow: &'static dyn AnyWorkflow, params: serde_json::Value) -> NewRun {
+        let workspace_id = params.get("workspace_id").and_then(|v| v.as_str()).map(String::from);
+        NewRun::with_params(workflow, Params::Json(params), workspace_id)
+    }
+
+    /// From code, with typed parameters: the type carries what the run needs, so this cannot miss.
+    /// They are serialized straight to text: building a JSON value first, and checking it
+    /// against the type it came from, were a third of what a start of 1,000 runs did in Rust.
+    pub fn of<W: Workflow>(params: &W::Params) -> NewRun {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            workspace_id: Option<String>,
+        }
+        let workflow = super::workflow::<W>();
+        match serde_json::value::to_raw_value(params) {
+            Ok(params) => {
+                let workspace_id =
+                    serde_json::from_str::<Named>(params.get()).ok().and_then(|named| named.workspace_id);
+                NewRun::with_params(workflow, Params::Typed(params), workspace_id)
+            }
+            // A type that JSON cannot hold: the start's check refuses it.
+            Err(_) => NewRun::for_workflow(workflow, serde_json::Value::Null),
+        }
+    }
+
+    fn with_params(workflow: &'static dyn AnyWorkflow, params: Params, workspace_id: Option<String>) -> NewRun {
         NewRun {
             workflow,
             params,
+            workspace_id,
             run_at: None,
             idempotency_key: None,
             business_key: None,
@@ -70,11 +98,6 @@ impl NewRun {
             priority: None,
             request_id: crate::telemetry::request_id::current(),
         }
-    }
-
-    /// From code, with typed parameters: the type carries what the run needs, so this cannot miss.
-    pub fn of<W: Workflow>(params: &W::Params) -> NewRun {
-        NewRun::for_workflow(super::workflow::<W>(), serde_json::to_value(params).unwrap_or(serde_json::Value::Null))
     }
 
     /// Run at `at` instead of now.
@@ -132,12 +155,16 @@ impl NewRun {
 
     /// The workspace named by the parameters, for workspace-scoped workflows.
     pub fn workspace_id(&self) -> Option<WorkspaceId> {
-        self.params.get("workspace_id").and_then(|v| v.as_str()).map(WorkspaceId::from)
+        self.workspace_id.as_deref().map(WorkspaceId::from)
     }
+}
 
-    pub fn params_mut(&mut self) -> &mut serde_json::Value {
-        &mut self.params
-    }
+/// A run's parameters, by where they came from.
+enum Params {
+    /// From code: serialized from the workflow's own type, so they fit it.
+    Typed(Box<serde_json::value::RawValue>),
+    /// From JSON (the API, the UI, schedules): checked against the type when the run starts.
+    Json(serde_json::Value),
 }
 
 /// Queues a run (or returns the existing one for a repeated idempotency key).
@@ -172,7 +199,7 @@ fn scope_of(workspace_id: Option<String>) -> String {
 }
 
 fn workspace_of(new: &NewRun) -> Option<String> {
-    if new.workflow.workspace_scoped() { new.workspace_id().map(String::from) } else { None }
+    if new.workflow.workspace_scoped() { new.workspace_id.clone() } else { None }
 }
 
 /// Queues a run inside the caller's transaction, so it exists exactly when the caller's change
@@ -191,12 +218,14 @@ pub(super) struct PreparedRun {
     pub job: queue::NewJob,
 }
 
-/// Checks each run's parameters (`Invalid` names the field).
+/// Checks each run's JSON parameters against its workflow's type (`Invalid` names the field).
 /// An empty key is refused: it would be no key where runs are written from arrays
 /// (`RunsInStatement`).
 fn check_all<'a>(news: impl IntoIterator<Item = &'a NewRun>) -> Result<(), Error> {
     for new in news {
-        new.workflow.check_params(&new.params).map_err(|err| Error::Invalid(err.to_string()))?;
+        if let Params::Json(params) = &new.params {
+            new.workflow.check_params(params).map_err(|err| Error::Invalid(err.to_string()))?;
+        }
         for (field, key) in [("idempotency_key", &new.idempotency_key), ("business_key", &new.business_key)] {
             if key.as_deref() == Some("") {
                 return Err(Error::Invalid(format!("{field}: use at least one character.")));
@@ -221,9 +250,14 @@ pub(super) fn prepare<'a>(
     for (new, id) in news.into_iter().zip(ids) {
         let id = id.to_string();
         let run_at = new.run_at.unwrap_or(now).max(now);
+        // Serialized once: the run's row keeps the text, the job's payload copies it in.
+        let params = match &new.params {
+            Params::Typed(text) => text.clone(),
+            Params::Json(value) => serde_json::value::to_raw_value(value)?,
+        };
         let request = super::RunRequest {
             workflow: new.workflow.name().to_owned(),
-            params: &new.params,
+            params: &*params,
             chain_id: new.chain_id.clone(),
             not_before: (run_at > now).then_some(run_at),
             awaited: new.awaited,
@@ -237,7 +271,7 @@ pub(super) fn prepare<'a>(
                 id: id.clone(),
                 workflow: new.workflow.name().to_owned(),
                 workspace_id: workspace_id.clone(),
-                params: new.params.to_string(),
+                params: Box::<str>::from(params).into_string(),
                 business_key: new.business_key.clone(),
                 idempotency_scope: scope_of(workspace_id.clone()),
                 idempotency_key: new.idempotency_key.clone(),
@@ -377,4 +411,39 @@ pub async fn fan_out(
     let placed = start_batch_in(&txn, &items).await?;
     txn.commit().await?;
     Ok(placed.into_iter().filter(|p| !p.duplicate).map(|p| p.id).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::probe;
+
+    fn parsed(text: &[u8]) -> serde_json::Value {
+        serde_json::from_slice(text).expect("JSON")
+    }
+
+    #[test]
+    fn typed_and_json_parameters_name_the_same_workspace_and_are_written_alike() {
+        let params = probe::Params::noop("ws_1");
+        let typed = NewRun::of::<probe::Probe>(&params);
+        let json = NewRun::for_workflow(typed.workflow(), serde_json::to_value(&params).expect("JSON"));
+        assert_eq!(typed.workspace_id(), Some(WorkspaceId::from("ws_1")));
+        assert_eq!(json.workspace_id(), typed.workspace_id());
+        let written = prepare([&typed, &json], Utc::now()).expect("prepared");
+        assert_eq!(parsed(written[0].fact.params.as_bytes()), parsed(written[1].fact.params.as_bytes()));
+        assert_eq!(parsed(&written[0].job.payload), parsed(&written[1].job.payload));
+        assert_eq!(parsed(&written[0].job.payload)["params"], parsed(written[0].fact.params.as_bytes()));
+        assert_eq!((written[0].job.lane.as_str(), written[1].job.lane.as_str()), ("ws_1", "ws_1"));
+    }
+
+    #[test]
+    fn json_parameters_that_do_not_fit_the_workflow_are_refused_and_typed_ones_pass() {
+        let typed = NewRun::of::<probe::Probe>(&probe::Params::noop("ws_1"));
+        let misfit = NewRun::for_workflow(typed.workflow(), serde_json::json!({ "workspace_id": 5 }));
+        assert!(check_all([&typed]).is_ok());
+        match check_all([&typed, &misfit]) {
+            Err(Error::Invalid(message)) => assert!(message.starts_with("workspace_id"), "{message}"),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
 }
