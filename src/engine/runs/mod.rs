@@ -37,7 +37,7 @@ use crate::tenancy::Platform;
 pub struct NewRun {
     workflow: &'static dyn AnyWorkflow,
     params: Params,
-    /// The workspace its parameters name (`workspace_id`), read once when it is asked for.
+    /// The workspace its parameters name (`workspace_id`), read once, when the run is asked for.
     workspace_id: Option<String>,
     run_at: Option<DateTime<Utc>>,
     idempotency_key: Option<String>,
