@@ -26,19 +26,12 @@ pub struct NewJob {
     pub lane: String,
 }
 
-/// One job as the SQLite insert reads it from its JSON parameter.
+/// One job as the SQLite insert reads it from its JSON parameter: an array, read by position
+/// (an object's fields SQLite finds by comparing keys): its id, its payload's text (apalis's
+/// JSON codec writes UTF-8), its attempts, priority, due time and lane, and its place among the
+/// due jobs of its lane and class (`fair::places`; none when not due).
 #[derive(serde::Serialize)]
-struct JobRow<'a> {
-    id: &'a str,
-    /// The payload's text (apalis's JSON codec writes UTF-8).
-    job: &'a str,
-    max_attempts: i32,
-    priority: i32,
-    run_at: i64,
-    lane: &'a str,
-    /// Its place among the due jobs of its lane and class (`fair::places`); none when not due.
-    place: Option<i64>,
-}
+struct JobRow<'a>(&'a str, &'a str, i32, i32, i64, &'a str, Option<i64>);
 
 /// Inserts jobs on SQLite that a worker of `queue` will pick up at their `run_at`, in one
 /// statement; those due now are tagged for fair dispatch at once (`fair`), the others when they
@@ -54,21 +47,20 @@ pub async fn insert_jobs_sqlite<C: ConnectionTrait>(db: &C, queue: &str, jobs: &
     let places = super::fair::places(jobs.iter().map(|job| (job.lane.as_str(), job.priority, job.run_at <= now)));
     let mut rows = Vec::with_capacity(jobs.len());
     for (job, place) in jobs.iter().zip(places) {
-        rows.push(JobRow {
-            id: &job.id,
-            job: std::str::from_utf8(&job.payload).map_err(|err| DbErr::Custom(format!("a job payload: {err}")))?,
-            max_attempts: job.max_attempts,
-            priority: job.priority,
-            run_at: queue_seconds(job.run_at, Rounding::Down),
-            lane: &job.lane,
+        rows.push(JobRow(
+            &job.id,
+            std::str::from_utf8(&job.payload).map_err(|err| DbErr::Custom(format!("a job payload: {err}")))?,
+            job.max_attempts,
+            job.priority,
+            queue_seconds(job.run_at, Rounding::Down),
+            &job.lane,
             place,
-        });
+        ));
     }
     let rows = serde_json::to_string(&rows).map_err(|err| DbErr::Custom(format!("encoding jobs: {err}")))?;
-    let input = "SELECT value ->> 'id' AS id, CAST(value ->> 'job' AS BLOB) AS job, \
-             value ->> 'max_attempts' AS max_attempts, value ->> 'priority' AS priority, \
-             value ->> 'run_at' AS run_at, value ->> 'lane' AS lane, \
-             value ->> 'place' IS NOT NULL AS due, value ->> 'place' AS place \
+    let input = "SELECT value ->> 0 AS id, CAST(value ->> 1 AS BLOB) AS job, value ->> 2 AS max_attempts, \
+             value ->> 3 AS priority, value ->> 4 AS run_at, value ->> 5 AS lane, \
+             value ->> 6 IS NOT NULL AS due, value ->> 6 AS place \
          FROM jsonb_each($2)";
     let sql = format!(
         "WITH input AS ({input}), {} {}",

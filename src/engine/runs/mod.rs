@@ -344,22 +344,34 @@ async fn insert_all<'a, C: ConnectionTrait>(
 static INSERT_POSTGRES: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("WITH {} SELECT count(*) AS n FROM jobs", RunsInStatement::clauses(1, None)));
 
-/// One run's facts as `insert_sqlite` reads them from its JSON parameter.
+/// One run's facts as `insert_sqlite` reads them from its JSON parameter: an array, read by
+/// position in the order of the INSERT's columns. As an object, SQLite found each field by
+/// comparing its key with every key before it, for each of the eleven fields of each run.
 #[derive(serde::Serialize)]
-struct FactRow<'a> {
-    id: &'a str,
-    workflow: &'a str,
-    workspace_id: Option<&'a str>,
-    params: &'a str,
-    business_key: Option<&'a str>,
-    idempotency_scope: &'a str,
-    idempotency_key: Option<&'a str>,
-    chain_id: Option<&'a str>,
-    run_trigger: &'a str,
-    /// As sqlx writes a time to SQLite.
-    created_at: String,
-    scheduled_for: String,
-}
+struct FactRow<'a>(
+    /// id
+    &'a str,
+    /// workflow
+    &'a str,
+    /// workspace_id
+    Option<&'a str>,
+    /// params
+    &'a str,
+    /// business_key
+    Option<&'a str>,
+    /// idempotency_scope
+    &'a str,
+    /// idempotency_key
+    Option<&'a str>,
+    /// chain_id
+    Option<&'a str>,
+    /// trigger
+    &'a str,
+    /// created_at, as sqlx writes a time to SQLite
+    String,
+    /// scheduled_for, likewise
+    String,
+);
 
 /// Inserts runs' facts on SQLite with one statement and one JSON parameter (binding eleven
 /// values per run cost more than the insert itself), then their jobs.
@@ -367,26 +379,27 @@ async fn insert_sqlite<C: ConnectionTrait>(txn: &C, runs: Vec<PreparedRun>) -> R
     let time = |at: &DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, false);
     let rows: Vec<FactRow> = runs
         .iter()
-        .map(|PreparedRun { fact: f, .. }| FactRow {
-            id: &f.id,
-            workflow: &f.workflow,
-            workspace_id: f.workspace_id.as_deref(),
-            params: &f.params,
-            business_key: f.business_key.as_deref(),
-            idempotency_scope: &f.idempotency_scope,
-            idempotency_key: f.idempotency_key.as_deref(),
-            chain_id: f.chain_id.as_deref(),
-            run_trigger: &f.trigger,
-            created_at: time(&f.created_at),
-            scheduled_for: time(&f.scheduled_for),
+        .map(|PreparedRun { fact: f, .. }| {
+            FactRow(
+                &f.id,
+                &f.workflow,
+                f.workspace_id.as_deref(),
+                &f.params,
+                f.business_key.as_deref(),
+                &f.idempotency_scope,
+                f.idempotency_key.as_deref(),
+                f.chain_id.as_deref(),
+                &f.trigger,
+                time(&f.created_at),
+                time(&f.scheduled_for),
+            )
         })
         .collect();
     let rows = serde_json::to_string(&rows).map_err(|err| sea_orm::DbErr::Custom(format!("encoding runs: {err}")))?;
     let sql = "INSERT INTO workflow_runs (id, workflow, workspace_id, params, business_key, idempotency_scope, \
              idempotency_key, chain_id, \"trigger\", created_at, scheduled_for) \
-         SELECT value ->> 'id', value ->> 'workflow', value ->> 'workspace_id', value ->> 'params', \
-             value ->> 'business_key', value ->> 'idempotency_scope', value ->> 'idempotency_key', \
-             value ->> 'chain_id', value ->> 'run_trigger', value ->> 'created_at', value ->> 'scheduled_for' \
+         SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, value ->> 6, \
+             value ->> 7, value ->> 8, value ->> 9, value ->> 10 \
          FROM jsonb_each($1)";
     txn.execute_raw(Statement::from_sql_and_values(DbBackend::Sqlite, sql, [rows.into()])).await?;
     let jobs: Vec<queue::NewJob> = runs.into_iter().map(|run| run.job).collect();
