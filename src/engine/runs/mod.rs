@@ -6,6 +6,7 @@ mod actions;
 mod batch;
 mod chain;
 mod in_statement;
+mod new_run;
 mod period;
 mod query;
 mod starter;
@@ -17,6 +18,7 @@ pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_b
 pub use batch::{Placed, Started, start_batch, start_batch_in};
 pub use chain::{ChainProgress, chain, counts as chain_counts, progress as chain_progress, progress_of_chain};
 pub use in_statement::{RunsInStatement, array, column};
+pub use new_run::NewRun;
 pub use period::Period;
 pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list, recent_failures};
 pub use starter::Starter;
@@ -25,147 +27,14 @@ pub use timeline::{TimelineEntry, timeline};
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
-use super::{AnyWorkflow, Priority, Registry, Workflow};
+use super::Priority;
 use crate::db::entities::workflow_run;
 use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
-use crate::domain::{RunId, WorkspaceId};
+use crate::domain::RunId;
 use crate::engine::Error;
 use crate::engine::queue;
 use crate::tenancy::Platform;
-
-/// A request to run a workflow.
-pub struct NewRun {
-    workflow: &'static dyn AnyWorkflow,
-    params: Params,
-    /// The workspace its parameters name (`workspace_id`), read once, when the run is asked for.
-    workspace_id: Option<String>,
-    run_at: Option<DateTime<Utc>>,
-    idempotency_key: Option<String>,
-    business_key: Option<String>,
-    chain_id: Option<String>,
-    trigger: &'static str,
-    /// Someone waits for this run's end (`"wait": true`): announce it to every process.
-    awaited: bool,
-    /// Its class instead of its workflow's (`at_priority`).
-    priority: Option<Priority>,
-    /// The request (or the run) that started it, for its log lines.
-    request_id: Option<String>,
-}
-
-impl NewRun {
-    /// By name, with JSON parameters (schedules): unknown names are `NotFound`.
-    pub fn named(registry: &Registry, name: &str, params: serde_json::Value) -> Result<NewRun, Error> {
-        Ok(NewRun::for_workflow(registry.find(name).ok_or(Error::NotFound)?, params))
-    }
-
-    /// A workflow already found (the API and the UI), with JSON parameters.
-    pub fn for_workflow(workflow: &'static dyn AnyWorkflow, params: serde_json::Value) -> NewRun {
-        let workspace_id = params.get("workspace_id").and_then(|v| v.as_str()).map(String::from);
-        NewRun::with_params(workflow, Params::Json(params), workspace_id)
-    }
-
-    /// From code, with typed parameters: the type carries what the run needs, so this cannot miss.
-    /// They are serialized straight to text: building a JSON value first, and checking it
-    /// against the type it came from, were a third of what a start of 1,000 runs did in Rust.
-    pub fn of<W: Workflow>(params: &W::Params) -> NewRun {
-        #[derive(serde::Deserialize)]
-        struct Named {
-            workspace_id: Option<String>,
-        }
-        let workflow = super::workflow::<W>();
-        match serde_json::value::to_raw_value(params) {
-            Ok(params) => {
-                let workspace_id =
-                    serde_json::from_str::<Named>(params.get()).ok().and_then(|named| named.workspace_id);
-                NewRun::with_params(workflow, Params::Typed(params), workspace_id)
-            }
-            // A type that JSON cannot hold: the start's check refuses it.
-            Err(_) => NewRun::for_workflow(workflow, serde_json::Value::Null),
-        }
-    }
-
-    fn with_params(workflow: &'static dyn AnyWorkflow, params: Params, workspace_id: Option<String>) -> NewRun {
-        NewRun {
-            workflow,
-            params,
-            workspace_id,
-            run_at: None,
-            idempotency_key: None,
-            business_key: None,
-            chain_id: None,
-            trigger: "code",
-            awaited: false,
-            priority: None,
-            request_id: crate::telemetry::request_id::current(),
-        }
-    }
-
-    /// Run at `at` instead of now.
-    pub fn at(mut self, at: DateTime<Utc>) -> NewRun {
-        self.run_at = Some(at);
-        self
-    }
-
-    /// A second start with the same key (in the same workspace) returns the first run.
-    pub fn idempotency_key(mut self, key: impl Into<String>) -> NewRun {
-        self.idempotency_key = Some(key.into());
-        self
-    }
-
-    /// A key for cancelling related runs together, e.g. `trial_ending:ws_…`.
-    pub fn business_key(mut self, key: impl Into<String>) -> NewRun {
-        self.business_key = Some(key.into());
-        self
-    }
-
-    /// Continues the chain `chain_id` (recursion in batches).
-    pub fn continuing(mut self, chain_id: impl Into<String>) -> NewRun {
-        self.chain_id = Some(chain_id.into());
-        self.trigger = "continuation";
-        self
-    }
-
-    pub fn trigger(mut self, trigger: &'static str) -> NewRun {
-        self.trigger = trigger;
-        self
-    }
-
-    /// Someone will wait for the run's end (`waiting::until_finished`) in another process too;
-    /// the run is urgent whatever its workflow's priority.
-    pub fn awaited(mut self) -> NewRun {
-        self.awaited = true;
-        self
-    }
-
-    /// Runs in `priority`'s class instead of its workflow's: the emails an import sends go with
-    /// the bulk work that made them, not before every workspace's other runs.
-    pub fn at_priority(mut self, priority: Priority) -> NewRun {
-        self.priority = Some(priority);
-        self
-    }
-
-    pub fn workflow(&self) -> &'static dyn AnyWorkflow {
-        self.workflow
-    }
-
-    /// Where its idempotency key is unique: its workspace, or `global`.
-    pub fn idempotency_scope(&self) -> String {
-        idempotency_scope(self)
-    }
-
-    /// The workspace named by the parameters, for workspace-scoped workflows.
-    pub fn workspace_id(&self) -> Option<WorkspaceId> {
-        self.workspace_id.as_deref().map(WorkspaceId::from)
-    }
-}
-
-/// A run's parameters, by where they came from.
-enum Params {
-    /// From code: serialized from the workflow's own type, so they fit it.
-    Typed(Box<serde_json::value::RawValue>),
-    /// From JSON (the API, the UI, schedules): checked against the type when the run starts.
-    Json(serde_json::Value),
-}
+use new_run::{Params, scope_of};
 
 /// Queues a run (or returns the existing one for a repeated idempotency key).
 pub async fn start(db: &DatabaseConnection, new: NewRun) -> Result<RunView, Error> {
@@ -187,19 +56,6 @@ async fn read_back(db: &DatabaseConnection, Started { id, duplicate, .. }: Start
         .await?
         .ok_or_else(|| Error::Corrupt(format!("run {id} vanished after insert")))?;
     Ok((run, duplicate))
-}
-
-fn idempotency_scope(new: &NewRun) -> String {
-    scope_of(workspace_of(new))
-}
-
-/// The idempotency scope of a run of `workspace_id`: the workspace, or `global` for none.
-fn scope_of(workspace_id: Option<String>) -> String {
-    workspace_id.unwrap_or_else(|| "global".into())
-}
-
-fn workspace_of(new: &NewRun) -> Option<String> {
-    if new.workflow.workspace_scoped() { new.workspace_id.clone() } else { None }
 }
 
 /// Queues a run inside the caller's transaction, so it exists exactly when the caller's change
@@ -265,7 +121,7 @@ pub(super) fn prepare<'a>(
         };
         let payload = serde_json::to_vec(&request)?;
         let max_attempts = i32::try_from(new.workflow.max_attempts()).unwrap_or(i32::MAX);
-        let workspace_id = workspace_of(new);
+        let workspace_id = new.workspace_id.clone();
         prepared.push(PreparedRun {
             fact: workflow_run::Model {
                 id: id.clone(),
@@ -424,39 +280,4 @@ pub async fn fan_out(
     let placed = start_batch_in(&txn, &items).await?;
     txn.commit().await?;
     Ok(placed.into_iter().filter(|p| !p.duplicate).map(|p| p.id).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engine::probe;
-
-    fn parsed(text: &[u8]) -> serde_json::Value {
-        serde_json::from_slice(text).expect("JSON")
-    }
-
-    #[test]
-    fn typed_and_json_parameters_name_the_same_workspace_and_are_written_alike() {
-        let params = probe::Params::noop("ws_1");
-        let typed = NewRun::of::<probe::Probe>(&params);
-        let json = NewRun::for_workflow(typed.workflow(), serde_json::to_value(&params).expect("JSON"));
-        assert_eq!(typed.workspace_id(), Some(WorkspaceId::from("ws_1")));
-        assert_eq!(json.workspace_id(), typed.workspace_id());
-        let written = prepare([&typed, &json], Utc::now()).expect("prepared");
-        assert_eq!(parsed(written[0].fact.params.as_bytes()), parsed(written[1].fact.params.as_bytes()));
-        assert_eq!(parsed(&written[0].job.payload), parsed(&written[1].job.payload));
-        assert_eq!(parsed(&written[0].job.payload)["params"], parsed(written[0].fact.params.as_bytes()));
-        assert_eq!((written[0].job.lane.as_str(), written[1].job.lane.as_str()), ("ws_1", "ws_1"));
-    }
-
-    #[test]
-    fn json_parameters_that_do_not_fit_the_workflow_are_refused_and_typed_ones_pass() {
-        let typed = NewRun::of::<probe::Probe>(&probe::Params::noop("ws_1"));
-        let misfit = NewRun::for_workflow(typed.workflow(), serde_json::json!({ "workspace_id": 5 }));
-        assert!(check_all([&typed]).is_ok());
-        match check_all([&typed, &misfit]) {
-            Err(Error::Invalid(message)) => assert!(message.starts_with("workspace_id"), "{message}"),
-            other => panic!("expected Invalid, got {other:?}"),
-        }
-    }
 }
