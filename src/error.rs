@@ -70,7 +70,9 @@ impl From<crate::mail::Error> for AppError {
         match err {
             Error::NotFound => AppError::NotFound,
             Error::Engine(err) => err.into(),
-            other @ (Error::Render(_) | Error::Database(_) | Error::Writer(_)) => AppError::Internal(other.into()),
+            other @ (Error::Render(_) | Error::Database(_) | Error::Writer(_) | Error::Loader(_)) => {
+                AppError::Internal(other.into())
+            }
         }
     }
 }

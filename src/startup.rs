@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::engine::Services;
 use crate::engine::queue::{self, JobContext};
 use crate::engine::runs::Starter;
-use crate::mail::{Mailer, OutboxWriter};
+use crate::mail::{DeliveryLoader, Mailer, OutboxWriter};
 use crate::state::AppState;
 use crate::storage::Storage;
 use crate::{bootstrap, db, routes};
@@ -67,14 +67,18 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
 }
 
 /// What the workers hand every run besides the database and the settings: the mailer, and the
-/// outbox writer whose tasks start on the current runtime.
+/// outbox's writer and delivery loader, whose tasks start on the current runtime.
 pub fn worker_services(
     db: &sea_orm::DatabaseConnection,
     config: &Config,
     mailer: Mailer,
     storage: Storage,
 ) -> Services {
-    Services::new().with(mailer).with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config))).with(storage)
+    Services::new()
+        .with(mailer)
+        .with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config)))
+        .with(DeliveryLoader::start(crate::db::readers(db)))
+        .with(storage)
 }
 
 impl Application {

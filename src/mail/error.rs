@@ -14,4 +14,7 @@ pub enum Error {
     /// The outbox writer's batch failed, or its tasks stopped (`OutboxWriter`).
     #[error("the outbox writer: {0}")]
     Writer(String),
+    /// The delivery loader's query failed, or its tasks stopped (`DeliveryLoader`).
+    #[error("loading emails for delivery: {0}")]
+    Loader(String),
 }

@@ -2,6 +2,7 @@
 //! (or capture when none is configured), the templates, one-click unsubscribe, and the sequences
 //! (onboarding, dunning). Workflows decide what to send; this module makes sending safe.
 
+mod delivery_loader;
 mod error;
 pub mod outbox;
 mod outbox_postgres;
@@ -12,6 +13,7 @@ pub mod transport;
 pub mod unsubscribe;
 pub mod workflows;
 
+pub use delivery_loader::DeliveryLoader;
 pub use error::Error;
 pub use outbox::{Category, EmailStatus, NewEmail};
 pub use outbox_writer::OutboxWriter;

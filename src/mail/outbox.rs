@@ -195,16 +195,31 @@ pub async fn get(db: &DatabaseConnection, _platform: &Platform, id: &str) -> Res
     email::Entity::find_by_id(id).one(db).await?.ok_or(Error::NotFound)
 }
 
-/// The email `send_email` delivers, and whether its recipient has unsubscribed, in one
-/// statement (the weekly digest sends one per workspace at once).
-pub async fn for_delivery(db: &DatabaseConnection, id: &str) -> Result<(email::Model, bool), Error> {
-    let sql = "SELECT e.*, EXISTS (SELECT 1 FROM email_suppressions s WHERE s.email = e.recipient) AS unsubscribed \
-               FROM emails e WHERE e.id = $1";
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(db.get_database_backend(), sql, [id.into()]))
-        .await?
-        .ok_or(Error::NotFound)?;
-    Ok((email::Model::from_query_result(&row, "")?, row.try_get("", "unsubscribed")?))
+/// An email `send_email` is to deliver, and whether its recipient has unsubscribed.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub email: email::Model,
+    pub unsubscribed: bool,
+}
+
+/// The emails `ids` for delivery, in one statement (`DeliveryLoader` gathers the ids of the
+/// deliveries running at once); ids not found are left out.
+pub async fn for_delivery(db: &DatabaseConnection, ids: &[String]) -> Result<Vec<Delivery>, Error> {
+    let backend = db.get_database_backend();
+    let (listed, ids) = listed(backend, ids);
+    let sql = format!(
+        "SELECT e.*, EXISTS (SELECT 1 FROM email_suppressions s WHERE s.email = e.recipient) AS unsubscribed \
+         FROM emails e WHERE e.id {listed}"
+    );
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, [ids])).await?;
+    let mut found = Vec::with_capacity(rows.len());
+    for row in rows {
+        found.push(Delivery {
+            email: email::Model::from_query_result(&row, "")?,
+            unsubscribed: row.try_get("", "unsubscribed")?,
+        });
+    }
+    Ok(found)
 }
 
 /// Marks the emails sent (or captured) by `transport` and counts the attempt, in one statement
@@ -233,14 +248,19 @@ async fn set(
     mut values: Vec<sea_orm::Value>,
 ) -> Result<(), Error> {
     let backend = db.get_database_backend();
-    let (listed, ids) = match backend {
-        DbBackend::Postgres => ("= ANY($1)", ids.to_vec().into()),
-        _ => ("IN (SELECT value FROM json_each($1))", serde_json::Value::from(ids.to_vec()).to_string().into()),
-    };
+    let (listed, ids) = listed(backend, ids);
     values.insert(0, ids);
     let sql = format!("UPDATE emails SET {assignments}, attempts = attempts + 1 WHERE id {listed}");
     db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     Ok(())
+}
+
+/// `ids` as `$1`, and the condition that matches them: an array on PostgreSQL, JSON on SQLite.
+fn listed(backend: DbBackend, ids: &[String]) -> (&'static str, sea_orm::Value) {
+    match backend {
+        DbBackend::Postgres => ("= ANY($1)", ids.to_vec().into()),
+        _ => ("IN (SELECT value FROM json_each($1))", serde_json::Value::from(ids.to_vec()).to_string().into()),
+    }
 }
 
 /// What the Mailbox lists (of what the read's `Reach` allows).

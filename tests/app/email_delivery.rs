@@ -1,7 +1,8 @@
 //! Email at volume: the outbox writer commits concurrent runs' emails together (each run told
-//! which of its own were written, a bad one failing alone) and their sent marks together, and
-//! delivery uses as many SMTP
-//! connections at once as `OFFSTAGE_SMTP_CONNECTIONS` says, and no more.
+//! which of its own were written, a bad one failing alone) and their sent marks together, the
+//! delivery loader reads concurrent deliveries' emails together (each told its own), and
+//! delivery uses as many SMTP connections at once as `OFFSTAGE_SMTP_CONNECTIONS` says, and no
+//! more.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::Duration;
 
 use offstage::config::Secret;
 use offstage::engine::Priority;
-use offstage::mail::{Category, NewEmail, OutboxWriter, Rendered, outbox};
+use offstage::mail::{Category, DeliveryLoader, Error, NewEmail, OutboxWriter, Rendered, outbox, unsubscribe};
 use sea_orm::{ConnectionTrait, Statement};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -105,14 +106,20 @@ on_both_databases! {
 
 }
 
-async fn the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport(backend: Backend) {
-    // No workers here: theirs would deliver the emails too and mark them themselves.
+/// An app without workers (theirs would deliver the emails and mark them themselves), its outbox
+/// writer, and the ids of twelve emails it queued, keyed `{prefix}:0` to `{prefix}:11`.
+async fn twelve_queued_emails(backend: Backend, prefix: &str) -> (TestApp, OutboxWriter, Vec<String>) {
     let app = TestApp::spawn_web_only(backend).await;
-    let ws = app.create_workspace("Marks", &app.admin).await;
+    let ws = app.create_workspace("Volume", &app.admin).await;
     let writer = OutboxWriter::start(app.db.clone(), "example.com".into());
-    let emails: Vec<NewEmail> = (0..12).map(|i| email(&ws.id, &format!("mark:{i}"))).collect();
+    let emails: Vec<NewEmail> = (0..12).map(|i| email(&ws.id, &format!("{prefix}:{i}"))).collect();
     let ids = writer.enqueue(emails, Priority::Urgent).await.unwrap();
     assert_eq!(ids.len(), 12);
+    (app, writer, ids)
+}
+
+async fn the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport(backend: Backend) {
+    let (app, writer, ids) = twelve_queued_emails(backend, "mark").await;
     let transport = |i: usize| if i.is_multiple_of(3) { "captured" } else { "smtp" };
     let marks: Vec<_> = ids
         .iter()
@@ -145,6 +152,45 @@ async fn on_sqlite_the_outbox_writer_marks_concurrent_sends_each_once_with_its_o
 async fn on_postgres_the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport() {
     if postgres_configured() {
         the_outbox_writer_marks_concurrent_sends_each_once_with_its_own_transport(Backend::Postgres).await;
+    }
+}
+
+async fn the_delivery_loader_answers_concurrent_deliveries_each_with_its_own_email(backend: Backend) {
+    let (app, _writer, ids) = twelve_queued_emails(backend, "load").await;
+    unsubscribe::unsubscribe(&app.db, "load-4@example.com").await.unwrap();
+    let loader = Arc::new(DeliveryLoader::start(offstage::db::readers(&app.db)));
+    // Every email asked for twice at once (a run and its retry may share a batch), and one that
+    // does not exist.
+    let asked: Vec<String> = ids.iter().chain(&ids).cloned().chain(["eml_missing".to_owned()]).collect();
+    let loads: Vec<_> = asked
+        .iter()
+        .map(|id| {
+            let (loader, id) = (loader.clone(), id.clone());
+            tokio::spawn(async move { loader.load(&id).await })
+        })
+        .collect();
+    for (id, load) in asked.iter().zip(loads) {
+        match load.await.unwrap() {
+            Ok(delivery) => {
+                assert_eq!(&delivery.email.id, id);
+                let unsubscribed = delivery.email.recipient == "load-4@example.com";
+                assert_eq!(delivery.unsubscribed, unsubscribed, "{}", delivery.email.recipient);
+            }
+            Err(Error::NotFound) => assert_eq!(id, "eml_missing"),
+            Err(err) => panic!("loading {id}: {err}"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_sqlite_the_delivery_loader_answers_concurrent_deliveries_each_with_its_own_email() {
+    the_delivery_loader_answers_concurrent_deliveries_each_with_its_own_email(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgres_the_delivery_loader_answers_concurrent_deliveries_each_with_its_own_email() {
+    if postgres_configured() {
+        the_delivery_loader_answers_concurrent_deliveries_each_with_its_own_email(Backend::Postgres).await;
     }
 }
 

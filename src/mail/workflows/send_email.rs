@@ -17,7 +17,8 @@ use serde_json::json;
 use crate::config::Config;
 use crate::db::entities::email;
 use crate::engine::{Outcome, Priority, RunContext, Workflow};
-use crate::mail::{Category, EmailStatus, Mailer, OutboxWriter, outbox, unsubscribe};
+use crate::mail::outbox::{self, Delivery};
+use crate::mail::{Category, DeliveryLoader, EmailStatus, Mailer, OutboxWriter, unsubscribe};
 
 pub struct SendEmail;
 
@@ -40,7 +41,7 @@ impl Workflow for SendEmail {
     type Params = Params;
 
     async fn run(ctx: RunContext, params: Params) -> anyhow::Result<Outcome> {
-        let (email, unsubscribed) = outbox::for_delivery(&ctx.read_db, &params.email_id).await?;
+        let Delivery { email, unsubscribed } = ctx.service::<DeliveryLoader>()?.load(&params.email_id).await?;
         if matches!(EmailStatus::parse(&email.status), Some(EmailStatus::Sent | EmailStatus::Suppressed)) {
             return Ok(Outcome::skipped(
                 "the email is still waiting to be sent",
