@@ -21,6 +21,7 @@ use crate::engine::runs::Starter;
 use crate::mail::{DeliveryLoader, Mailer, OutboxWriter};
 use crate::state::AppState;
 use crate::storage::Storage;
+use crate::workspaces::weekly_facts::WeeklyFactsReader;
 use crate::{bootstrap, db, routes};
 
 /// Which halves of Offstage this process runs.
@@ -67,7 +68,8 @@ pub async fn prepare_database(config: &Config) -> anyhow::Result<sea_orm::Databa
 }
 
 /// What the workers hand every run besides the database and the settings: the mailer, and the
-/// outbox's writer and delivery loader, whose tasks start on the current runtime.
+/// outbox's writer and delivery loader, and the weekly digests' reader, whose tasks start on the
+/// current runtime.
 pub fn worker_services(
     db: &sea_orm::DatabaseConnection,
     config: &Config,
@@ -78,6 +80,7 @@ pub fn worker_services(
         .with(mailer)
         .with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config)))
         .with(DeliveryLoader::start(crate::db::readers(db)))
+        .with(WeeklyFactsReader::start(crate::db::readers(db)))
         .with(storage)
 }
 

@@ -116,6 +116,14 @@ pub fn placeholders(backend: DbBackend, first: usize, count: usize) -> impl Iter
     (first..first + count).map(move |n| if backend == DbBackend::Sqlite { "?".to_owned() } else { format!("${n}") })
 }
 
+/// The rows of a `VALUES` list of `rows` rows of `columns` values each, bound in order from value
+/// number `first` (`placeholders`): `($1, $2), ($3, $4)` on PostgreSQL.
+pub fn values_rows(backend: DbBackend, first: usize, rows: usize, columns: usize) -> String {
+    let row =
+        |r: usize| format!("({})", placeholders(backend, first + r * columns, columns).collect::<Vec<_>>().join(", "));
+    (0..rows).map(row).collect::<Vec<_>>().join(", ")
+}
+
 /// True when the error is a unique-constraint violation (a duplicate email, slug, …).
 pub fn is_unique_violation(err: &DbErr) -> bool {
     matches!(err.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))

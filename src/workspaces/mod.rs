@@ -7,6 +7,7 @@ mod error;
 pub mod invitation_tally;
 mod invitations;
 pub mod trends;
+pub mod weekly_facts;
 pub mod workflows;
 
 pub use error::Error;

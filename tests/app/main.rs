@@ -60,6 +60,7 @@ mod stripe_state;
 mod stripe_webhooks;
 mod tenancy;
 mod two_factor;
+mod weekly_facts;
 mod worker_processes;
 mod workflow_pages;
 mod workflow_runs;

@@ -20,7 +20,9 @@ pub use chain::{ChainProgress, chain, counts as chain_counts, progress as chain_
 pub use in_statement::{RunsInStatement, array, column};
 pub use new_run::NewRun;
 pub use period::Period;
-pub use query::{RunFilter, RunStatus, RunView, counts, ended_since, get, get_many, list, recent_failures};
+pub use query::{
+    EndedRuns, RunFilter, RunStatus, RunView, counts, ended_since_each, get, get_many, list, recent_failures,
+};
 pub use starter::Starter;
 pub use timeline::{TimelineEntry, timeline};
 

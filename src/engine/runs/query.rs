@@ -285,30 +285,66 @@ pub async fn counts<'a>(
     Ok((by_status, last_hour))
 }
 
-/// How many of the workspace's runs ended since `since`, and how many of those failed; runs of
-/// Offstage's own workflows are not counted.
-pub async fn ended_since<C: ConnectionTrait>(
+/// A workspace's runs that ended since a moment, per workflow (`ended_since_each`).
+#[derive(Debug, Clone, Default)]
+pub struct EndedRuns {
+    /// Each workflow's runs, and how many of them failed.
+    by_workflow: Vec<(String, i64, i64)>,
+}
+
+impl EndedRuns {
+    /// How many runs ended, and how many of those failed; runs of Offstage's own workflows are
+    /// not counted.
+    pub fn counted(&self, registry: &Registry) -> (i64, i64) {
+        let theirs =
+            self.by_workflow.iter().filter(|(workflow, ..)| !registry.find(workflow).is_some_and(|w| w.internal()));
+        theirs.fold((0, 0), |(runs, failures), (_, r, f)| (runs + r, failures + f))
+    }
+}
+
+/// For each `(workspace, since)` asked, the runs of that workspace that ended since then, in one
+/// statement: the weekly digests of every workspace run at once.
+pub async fn ended_since_each<C: ConnectionTrait>(
     db: &C,
-    registry: &Registry,
-    workspace_id: &str,
-    since: DateTime<Utc>,
-) -> Result<(i64, i64), Error> {
+    asked: &[(String, DateTime<Utc>)],
+) -> Result<Vec<EndedRuns>, Error> {
+    let mut ended = vec![EndedRuns::default(); asked.len()];
+    if asked.is_empty() {
+        return Ok(ended);
+    }
     let backend = db.get_database_backend();
-    let sql = format!(
-        "SELECT v.workflow, COUNT(*) AS runs, COALESCE(SUM(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END), 0) AS failures \
-         FROM ({}) v WHERE v.workspace_id = $1 AND v.done_s >= $2 GROUP BY v.workflow",
-        queue::run_view_sql(backend),
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(backend, sql, [workspace_id.into(), since.timestamp().into()]))
-        .await?;
-    let (mut runs, mut failures) = (0, 0);
+    // On PostgreSQL each workspace's runs are counted by a nested loop over the asked ones
+    // (LATERAL), with the index on the runs' workspace: joined as sets, the planner hash-joined
+    // every run when the table's statistics lagged behind its rows. SQLite has no LATERAL, and
+    // its joins are nested loops anyway.
+    let (view, rows) = (queue::run_view_sql(backend), crate::db::values_rows(backend, 1, asked.len(), 3));
+    let counted =
+        "v.workflow, COUNT(*) AS runs, COALESCE(SUM(CASE WHEN v.status = 'failed' THEN 1 ELSE 0 END), 0) AS failures";
+    let sql = if backend == DbBackend::Postgres {
+        format!(
+            "WITH asked (n, workspace_id, since_s) AS (VALUES {rows}) \
+             SELECT asked.n, e.workflow, e.runs, e.failures FROM asked CROSS JOIN LATERAL \
+             (SELECT {counted} FROM ({view}) v WHERE v.workspace_id = asked.workspace_id AND v.done_s >= asked.since_s \
+              GROUP BY v.workflow) e"
+        )
+    } else {
+        format!(
+            "WITH asked (n, workspace_id, since_s) AS (VALUES {rows}) \
+             SELECT asked.n, {counted} FROM asked \
+             JOIN ({view}) v ON v.workspace_id = asked.workspace_id AND v.done_s >= asked.since_s \
+             GROUP BY asked.n, v.workflow"
+        )
+    };
+    let values = asked.iter().enumerate().flat_map(|(n, (workspace_id, since))| {
+        [Value::from(n as i64), workspace_id.clone().into(), since.timestamp().into()]
+    });
+    let rows = db.query_all_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
     for row in rows {
-        let workflow: String = row.try_get("", "workflow")?;
-        if !registry.find(&workflow).is_some_and(|w| w.internal()) {
-            runs += row.try_get::<i64>("", "runs")?;
-            failures += row.try_get::<i64>("", "failures")?;
+        let n: i64 = row.try_get("", "n")?;
+        let counts = (row.try_get("", "workflow")?, row.try_get("", "runs")?, row.try_get("", "failures")?);
+        if let Some(of) = usize::try_from(n).ok().and_then(|n| ended.get_mut(n)) {
+            of.by_workflow.push(counts);
         }
     }
-    Ok((runs, failures))
+    Ok(ended)
 }

@@ -9,13 +9,13 @@ use sea_orm::{ConnectionTrait, EntityTrait, Statement};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::billing::EventStatus;
 use crate::db::entities::workspace;
 use crate::domain::Timezone;
-use crate::engine::{Outcome, Priority, Registry, RunContext, Workflow, runs, schedules};
+use crate::engine::{Outcome, Priority, RunContext, Workflow, schedules};
 use crate::mail::templates::{Email, WeeklyDigest};
 use crate::mail::{self, Links, OutboxWriter};
 use crate::workspaces::Error;
+use crate::workspaces::weekly_facts::WeeklyFactsReader;
 
 pub struct GenerateWeeklyDigest;
 
@@ -61,73 +61,6 @@ pub async fn ensure_every_workspace_has_one(db: &sea_orm::DatabaseConnection) ->
     Ok(())
 }
 
-/// The week's members, billing changes and health scores, and who receives the digest (owners
-/// and admins, `mail::MANAGING_ROLES`), in one statement: the digest of every workspace runs at
-/// once on Sunday morning. `fact` names what each row is.
-const FACTS_SQL: &str = "\
-    SELECT 'member' AS fact, u.email AS value, m.created_at AS at FROM memberships m \
-        JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.created_at >= $2 \
-    UNION ALL SELECT 'manager', u.email, m.created_at FROM memberships m \
-        JOIN users u ON u.id = m.user_id WHERE m.workspace_id = $1 AND m.role IN ($4, $5) \
-    UNION ALL SELECT 'billing', e.event_type, e.received_at FROM stripe_events e \
-        WHERE e.workspace_id = $1 AND e.status = $3 AND e.received_at >= $2 \
-    UNION ALL SELECT * FROM (SELECT 'health_now' AS fact, CAST(h.score AS TEXT) AS value, h.computed_at AS at \
-        FROM health_scores h WHERE h.workspace_id = $1 ORDER BY h.computed_at DESC LIMIT 1) latest \
-    UNION ALL SELECT * FROM (SELECT 'health_then' AS fact, CAST(h.score AS TEXT) AS value, h.computed_at AS at \
-        FROM health_scores h WHERE h.workspace_id = $1 AND h.computed_at < $2 ORDER BY h.computed_at DESC LIMIT 1) earlier \
-    ORDER BY at";
-
-/// The week's facts, read at run time.
-async fn summarize<C: ConnectionTrait>(
-    db: &C,
-    registry: &Registry,
-    ws: &workspace::Model,
-    since: DateTime<Utc>,
-) -> Result<Counts, Error> {
-    let (runs, failures) = runs::ended_since(db, registry, &ws.id, since).await?;
-    let values = [
-        ws.id.clone().into(),
-        since.into(),
-        EventStatus::Processed.as_str().into(),
-        mail::MANAGING_ROLES[0].as_str().into(),
-        mail::MANAGING_ROLES[1].as_str().into(),
-    ];
-    let rows = db.query_all_raw(Statement::from_sql_and_values(db.get_database_backend(), FACTS_SQL, values)).await?;
-    let (mut members_joined, mut billing_changes, mut managers) = (Vec::new(), Vec::new(), Vec::new());
-    let (mut health, mut health_then) = (None, None);
-    for row in rows {
-        let value: String = row.try_get("", "value")?;
-        match row.try_get::<String>("", "fact")?.as_str() {
-            "member" => members_joined.push(value),
-            "manager" => managers.push(value),
-            "billing" => billing_changes.push(describe(&value)),
-            "health_now" => health = value.parse::<i32>().ok(),
-            _ => health_then = value.parse::<i32>().ok(),
-        }
-    }
-    let health_change = health.zip(health_then).map(|(now, then)| now - then);
-    Ok(Counts {
-        runs: runs as u64,
-        failures: failures as u64,
-        members_joined,
-        billing_changes,
-        health,
-        health_change,
-        managers,
-    })
-}
-
-struct Counts {
-    runs: u64,
-    failures: u64,
-    members_joined: Vec<String>,
-    billing_changes: Vec<String>,
-    health: Option<i32>,
-    health_change: Option<i32>,
-    /// Who receives the digest, longest-standing first.
-    managers: Vec<String>,
-}
-
 /// `customer.subscription.updated` → "Subscription updated".
 fn describe(event_type: &str) -> String {
     let words = event_type.trim_start_matches("customer.").replace(['.', '_'], " ");
@@ -152,18 +85,18 @@ impl Workflow for GenerateWeeklyDigest {
         let ws = ctx.scope().await?.workspace().clone();
         let until = ctx.now();
         let since = until - Duration::days(7);
-        let counts = summarize(&ctx.read_db, &ctx.registry, &ws, since).await?;
-        let managers = counts.managers;
+        let facts = ctx.service::<WeeklyFactsReader>()?.read(&ws.id, since).await?;
+        let (runs, failures) = facts.ended.counted(&ctx.registry);
         let links = Links::new(&ctx.config, &ws);
         let digest = WeeklyDigest {
             workspace_name: ws.name.clone(),
             week: week_label(ws.tz(), since, until),
-            runs: counts.runs,
-            failures: counts.failures,
-            members_joined: counts.members_joined,
-            billing_changes: counts.billing_changes,
-            health: counts.health,
-            health_change: counts.health_change,
+            runs: runs as u64,
+            failures: failures as u64,
+            members_joined: facts.members_joined,
+            billing_changes: facts.billing_events.iter().map(|event| describe(event)).collect(),
+            health: facts.health,
+            health_change: facts.health.zip(facts.health_then).map(|(now, then)| now - then),
             workspace_url: links.workspace,
         };
         if digest.is_quiet() {
@@ -176,7 +109,7 @@ impl Workflow for GenerateWeeklyDigest {
         let week = until.with_timezone(&ws.tz().tz()).format("%G-W%V");
         let prefix = format!("weekly_digest:{}:{week}", ws.id);
         let kind = (WeeklyDigest::KIND, WeeklyDigest::CATEGORY);
-        let emails = mail::compose(&ctx.config, &ws, &managers, &prefix, kind, |f| digest.render(f))?;
+        let emails = mail::compose(&ctx.config, &ws, &facts.managers, &prefix, kind, |f| digest.render(f))?;
         // Delivered as bulk work, beside the other workspaces' digests: nobody waits for a digest.
         let queued = ctx.service::<OutboxWriter>()?.enqueue(emails, Self::PRIORITY).await?;
         Ok(Outcome::output(json!({ "emails": queued.len(), "runs": digest.runs, "failures": digest.failures })))
