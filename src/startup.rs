@@ -76,11 +76,13 @@ pub fn worker_services(
     mailer: Mailer,
     storage: Storage,
 ) -> Services {
+    // One pool of readers for both (on SQLite; on PostgreSQL the pool itself).
+    let readers = crate::db::readers(db);
     Services::new()
         .with(mailer)
         .with(OutboxWriter::start(db.clone(), crate::mail::from_domain(config)))
-        .with(DeliveryLoader::start(crate::db::readers(db)))
-        .with(WeeklyFactsReader::start(crate::db::readers(db)))
+        .with(DeliveryLoader::start(readers.clone()))
+        .with(WeeklyFactsReader::start(readers))
         .with(storage)
 }
 
