@@ -150,13 +150,9 @@ async fn upsert<C: ConnectionTrait>(db: &C, sql: &str, rows: Vec<Vec<Value>>) ->
     Ok(())
 }
 
-/// `($1, $2, …), ($n, …)` for rows of equal width (`db::placeholders`).
+/// `($1, $2, …), ($n, …)` for rows of equal width (`db::values_rows`).
 fn rows_of(backend: DbBackend, chunk: &[Vec<Value>]) -> String {
-    let width = chunk.first().map_or(0, Vec::len);
-    (0..chunk.len())
-        .map(|r| format!("({})", crate::db::placeholders(backend, r * width + 1, width).collect::<Vec<_>>().join(", ")))
-        .collect::<Vec<_>>()
-        .join(", ")
+    crate::db::values_rows(backend, 1, chunk.len(), chunk.first().map_or(0, Vec::len))
 }
 
 #[cfg(test)]
