@@ -2,12 +2,15 @@
 //! bad item refuses the whole batch with a 422 naming its index and field; the answer keeps the
 //! items' order; a repeated idempotency key (earlier, or within the batch) answers with the first
 //! run as a duplicate; another workspace's id is as unknown as any. Under the API, one batch
-//! across workspaces (a schedule's) finds each workspace's earlier keys, and no other's.
+//! across workspaces (a schedule's) finds each workspace's earlier keys, and no other's, and a
+//! batch without keys (one statement on PostgreSQL, with no transaction of its own) is still
+//! all or none.
 
 use crate::helpers::*;
 use crate::on_both_databases;
 use offstage::db::entities::workflow_run;
-use offstage::engine::NewRun;
+use offstage::engine::{NewRun, Workflow, probe, runs};
+use offstage::tenancy::Platform;
 use offstage::workspaces::workflows::refresh_workspace_health::{Params, RefreshWorkspaceHealth};
 use reqwest::{Method, StatusCode};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
@@ -137,5 +140,19 @@ on_both_databases! {
         assert_eq!(started[0].id, earlier.id, "workspace A's own earlier run");
         assert_eq!(started[3].id, started[1].id, "workspace B's key is B's, started by this batch");
         assert!(started[1].id != earlier.id && started[2].id != earlier.id);
+    }
+
+    async fn a_fan_out_of_a_thousand_runs_with_one_of_no_workspace_starts_none_of_them(app: TestApp) {
+        let ws = app.create_workspace("Acme", &app.admin).await;
+        let probe = |ws: &str| NewRun::of::<probe::Probe>(&probe::Params::noop(ws));
+        let probes = || workflow_run::Entity::find().filter(workflow_run::Column::Workflow.eq(probe::Probe::NAME)).count(&app.db);
+        let items: Vec<NewRun> = (0..1000).map(|i| probe(if i == 999 { "ws_deleted_meanwhile" } else { &ws.id })).collect();
+        let refused = runs::fan_out(&app.db, items, None).await;
+        assert!(matches!(refused, Err(offstage::engine::Error::Invalid(_))), "{refused:?}");
+        assert_eq!(probes().await.unwrap(), 0, "some of the runs started");
+        let started = runs::fan_out(&app.db, (0..3).map(|_| probe(&ws.id)).collect(), None).await.unwrap();
+        assert_eq!(probes().await.unwrap(), 3);
+        // A run's view joins its job: each run has one.
+        assert_eq!(runs::get_many(&app.db, &Platform::system(), &started).await.unwrap().len(), 3, "a run without its job");
     }
 }

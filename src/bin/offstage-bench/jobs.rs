@@ -83,14 +83,19 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     let mut ids = Vec::new();
     let mut committed = std::collections::HashMap::new();
     let mut tick = tokio::time::interval(Duration::from_millis(5));
+    // And the start's own share: from before its BEGIN to its commit.
+    let mut starts = Vec::new();
     for _ in 0..1000 {
         tick.tick().await;
+        let began = Instant::now();
         let txn = offstage::db::begin_write(&db).await?;
         let id = runs::start_in(&txn, &NewRun::of::<probe::Probe>(&params)).await?;
         txn.commit().await?;
+        starts.push(began.elapsed().as_secs_f64() * 1000.0);
         committed.insert(id.clone(), Utc::now());
         ids.push(id);
     }
+    starts.sort_by(f64::total_cmp);
     wait_until_drained(&db).await;
     let pickup = delays(&db, &ids, |r| r.created_at).await?;
     let after_commit = delays(&db, &ids, |r| committed[&r.id]).await?;
@@ -128,6 +133,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
             "enqueue_bulk_per_s": round(enqueue_bulk),
             "drain_per_s": round(drain_rate),
             "pickup_ms": { "p50": percentile(&pickup, 0.5), "p95": percentile(&pickup, 0.95), "p99": percentile(&pickup, 0.99), "n": pickup.len() },
+            "start_ms": { "p50": percentile(&starts, 0.5), "p95": percentile(&starts, 0.95), "p99": percentile(&starts, 0.99) },
             "pickup_after_commit_ms": { "p50": percentile(&after_commit, 0.5), "p95": percentile(&after_commit, 0.95), "p99": percentile(&after_commit, 0.99) },
             "lateness_ms": { "p50": percentile(&lateness, 0.5), "p99": percentile(&lateness, 0.99), "n": lateness.len() },
             "future_runs": future,

@@ -1,14 +1,15 @@
 //! Starting many runs at once, the one path every start takes (a single start is a batch of one):
 //! one transaction, one SELECT for the idempotency keys already used, then the multi-row INSERTs
 //! of `insert_all`. A key used before, or earlier in the same batch, gives the first run back
-//! marked as a duplicate instead of a second run.
+//! marked as a duplicate instead of a second run. On PostgreSQL a batch without keys is one
+//! INSERT, which commits by itself: no BEGIN and COMMIT of its own.
 
 use std::collections::HashMap;
 
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
-use super::{NewRun, RunStatus, check_all, get_many, insert_all};
+use super::{NewRun, ROWS_PER_INSERT, RunStatus, check_all, get_many, insert_all};
 use crate::db::begin_write;
 use crate::domain::RunId;
 use crate::engine::Error;
@@ -26,24 +27,10 @@ pub struct Started {
     pub duplicate: bool,
 }
 
-/// Starts `news` in one transaction and answers for each, in their order. A concurrent start
-/// with one of the same keys that commits first makes this batch look again, once.
+/// Starts `news` together and answers for each, in their order (`place_all`), with the
+/// status of each run.
 pub async fn start_batch(db: &DatabaseConnection, news: &[NewRun]) -> Result<Vec<Started>, Error> {
-    let mut looked_again = false;
-    let placed = loop {
-        let txn = begin_write(db).await?;
-        match start_batch_in(&txn, news).await {
-            Ok(placed) => {
-                txn.commit().await?;
-                break placed;
-            }
-            Err(Error::Conflict(_)) if !looked_again => {
-                txn.rollback().await?;
-                looked_again = true;
-            }
-            Err(err) => return Err(err),
-        }
-    };
+    let placed = place_all(db, news).await?;
     let earlier: Vec<RunId> = placed.iter().filter(|p| p.duplicate).map(|p| p.id.clone()).collect();
     let statuses: HashMap<RunId, RunStatus> =
         get_many(db, &Platform::system(), &earlier).await?.into_iter().map(|run| (run.id, run.status)).collect();
@@ -60,6 +47,39 @@ pub async fn start_batch(db: &DatabaseConnection, news: &[NewRun]) -> Result<Vec
             Started { id: placed.id, status, duplicate: placed.duplicate }
         })
         .collect())
+}
+
+/// Starts `news` in one transaction and says where each went, in their order. A concurrent
+/// start with one of the same keys that commits first makes this batch look again, once.
+pub(super) async fn place_all(db: &DatabaseConnection, news: &[NewRun]) -> Result<Vec<Placed>, Error> {
+    if one_statement_alone(db.get_database_backend(), news) {
+        return start_batch_in(db, news).await;
+    }
+    let mut looked_again = false;
+    loop {
+        let txn = begin_write(db).await?;
+        match start_batch_in(&txn, news).await {
+            Ok(placed) => {
+                txn.commit().await?;
+                return Ok(placed);
+            }
+            Err(Error::Conflict(_)) if !looked_again => {
+                txn.rollback().await?;
+                looked_again = true;
+            }
+            Err(err) => return Err(err),
+        }
+    }
+}
+
+/// Whether `news` are written by one statement that is as whole as a transaction: on
+/// PostgreSQL, up to `ROWS_PER_INSERT` runs with no idempotency key to look up first are one
+/// INSERT (`insert_all`). Without its own BEGIN and COMMIT a start waits for one round trip to
+/// the server instead of three. SQLite writes runs and jobs with two statements.
+fn one_statement_alone(backend: DbBackend, news: &[NewRun]) -> bool {
+    backend == DbBackend::Postgres
+        && news.len() <= ROWS_PER_INSERT
+        && news.iter().all(|new| new.idempotency_key.is_none())
 }
 
 /// Where one item went: its run's id, and whether that run was there before.

@@ -15,6 +15,7 @@ pub mod waiting;
 
 pub(crate) use actions::cancel_by_business_key_in;
 pub use actions::{BulkAction, bulk, bulk_cancel, bulk_retry, cancel, cancel_by_business_key, retry};
+use batch::place_all;
 pub use batch::{Placed, Started, start_batch, start_batch_in};
 pub use chain::{ChainProgress, chain, counts as chain_counts, progress as chain_progress, progress_of_chain};
 pub use in_statement::{RunsInStatement, array, column};
@@ -31,7 +32,7 @@ use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement};
 
 use super::Priority;
 use crate::db::entities::workflow_run;
-use crate::db::{begin_write, is_foreign_key_violation, is_unique_violation};
+use crate::db::{is_foreign_key_violation, is_unique_violation};
 use crate::domain::RunId;
 use crate::engine::Error;
 use crate::engine::queue;
@@ -278,8 +279,6 @@ pub async fn fan_out(
             item.run_at = Some(item.run_at.unwrap_or(now) + offset);
         }
     }
-    let txn = begin_write(db).await?;
-    let placed = start_batch_in(&txn, &items).await?;
-    txn.commit().await?;
+    let placed = place_all(db, &items).await?;
     Ok(placed.into_iter().filter(|p| !p.duplicate).map(|p| p.id).collect())
 }
