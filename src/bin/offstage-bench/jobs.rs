@@ -99,6 +99,20 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
     wait_until_drained(&db).await;
     let pickup = delays(&db, &ids, |r| r.created_at).await?;
     let after_commit = delays(&db, &ids, |r| committed[&r.id]).await?;
+    // The same through the library's single start, as the peers measure one call per job: from
+    // before the call (no transaction of the caller's; `runs::start_batch` of one run).
+    let mut called = std::collections::HashMap::new();
+    for _ in 0..1000 {
+        tick.tick().await;
+        let before = Utc::now();
+        let started = runs::start_batch(&db, &[NewRun::of::<probe::Probe>(&params)]).await?;
+        for run in started {
+            called.insert(run.id, before);
+        }
+    }
+    wait_until_drained(&db).await;
+    let one_call: Vec<RunId> = called.keys().cloned().collect();
+    let pickup_one_call = delays(&db, &one_call, |r| called[&r.id]).await?;
     // Lateness of 500 runs due over the next 3–5 s.
     let base = Utc::now() + chrono::Duration::seconds(3);
     let mut ids = Vec::new();
@@ -133,6 +147,7 @@ pub async fn run(which: Db, n: u64, future: u64, concurrency: usize) -> anyhow::
             "enqueue_bulk_per_s": round(enqueue_bulk),
             "drain_per_s": round(drain_rate),
             "pickup_ms": { "p50": percentile(&pickup, 0.5), "p95": percentile(&pickup, 0.95), "p99": percentile(&pickup, 0.99), "n": pickup.len() },
+            "pickup_one_call_ms": { "p50": percentile(&pickup_one_call, 0.5), "p95": percentile(&pickup_one_call, 0.95), "p99": percentile(&pickup_one_call, 0.99), "n": pickup_one_call.len() },
             "start_ms": { "p50": percentile(&starts, 0.5), "p95": percentile(&starts, 0.95), "p99": percentile(&starts, 0.99) },
             "pickup_after_commit_ms": { "p50": percentile(&after_commit, 0.5), "p95": percentile(&after_commit, 0.95), "p99": percentile(&after_commit, 0.99) },
             "lateness_ms": { "p50": percentile(&lateness, 0.5), "p99": percentile(&lateness, 0.99), "n": lateness.len() },
