@@ -10,7 +10,8 @@
 //! runs keep their order.
 //!
 //! Runs due later (scheduled, or waiting to retry) have no tag, so the workers' index never
-//! holds them; each fetch first tags those that have become due (`promote_sql`), oldest first.
+//! holds them; a fetch first tags those that have become due (`promote_sql`), oldest first (on
+//! PostgreSQL at most every 12 ms per worker).
 //!
 //! Everything is in the job rows, so any number of worker processes share one order.
 
@@ -280,14 +281,18 @@ fn in_order(mut fetched: Vec<Fetched>) -> Vec<Task<Vec<u8>>> {
     fetched.into_iter().map(|f| f.task).collect()
 }
 
-/// PostgreSQL: tags what has become due, then locks the next `n` jobs for `worker`.
+/// PostgreSQL: tags what has become due (when `promote`: see `postgres::PROMOTE_EVERY`), then
+/// locks the next `n` jobs for `worker`.
 pub(super) async fn fetch_postgres(
     conn: &mut sea_orm::sqlx::PgConnection,
     queue: &str,
     worker: &str,
     n: usize,
+    promote: bool,
 ) -> Result<Vec<Task<Vec<u8>>>, sea_orm::sqlx::Error> {
-    sea_orm::sqlx::query(AssertSqlSafe(promote_sql(DbBackend::Postgres))).bind(queue).execute(&mut *conn).await?;
+    if promote {
+        sea_orm::sqlx::query(AssertSqlSafe(promote_sql(DbBackend::Postgres))).bind(queue).execute(&mut *conn).await?;
+    }
     let rows = sea_orm::sqlx::query(AssertSqlSafe(fetch_sql(DbBackend::Postgres, n)))
         .bind(worker)
         .bind(queue)
