@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use chrono::Utc;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, Statement, Value};
 
-use super::{NewRun, ROWS_PER_INSERT, RunStatus, check_all, get_many, insert_all};
+use super::{NewRun, RunStatus, check_all, get_many, insert_all, insert_all_is_one_statement};
 use crate::db::begin_write;
 use crate::domain::RunId;
 use crate::engine::Error;
@@ -72,14 +72,11 @@ pub(super) async fn place_all(db: &DatabaseConnection, news: &[NewRun]) -> Resul
     }
 }
 
-/// Whether `news` are written by one statement that is as whole as a transaction: on
-/// PostgreSQL, up to `ROWS_PER_INSERT` runs with no idempotency key to look up first are one
-/// INSERT (`insert_all`). Without its own BEGIN and COMMIT a start waits for one round trip to
-/// the server instead of three. SQLite writes runs and jobs with two statements.
+/// Whether `news` can go in without a transaction of their own: with no idempotency key there
+/// is nothing to read first, and `insert_all` may write them with one statement. Then a start
+/// waits for one round trip to the server instead of three (BEGIN, INSERT, COMMIT).
 fn one_statement_alone(backend: DbBackend, news: &[NewRun]) -> bool {
-    backend == DbBackend::Postgres
-        && news.len() <= ROWS_PER_INSERT
-        && news.iter().all(|new| new.idempotency_key.is_none())
+    news.iter().all(|new| new.idempotency_key.is_none()) && insert_all_is_one_statement(backend, news.len())
 }
 
 /// Where one item went: its run's id, and whether that run was there before.

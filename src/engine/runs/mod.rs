@@ -199,6 +199,13 @@ async fn insert_all<'a, C: ConnectionTrait>(
     Ok(ids)
 }
 
+/// Whether `insert_all` writes `runs` runs with one statement, which is as whole as a
+/// transaction: on PostgreSQL up to `ROWS_PER_INSERT` runs are one INSERT of the runs and their
+/// jobs together; SQLite writes them with two statements.
+fn insert_all_is_one_statement(backend: DbBackend, runs: usize) -> bool {
+    backend == DbBackend::Postgres && runs <= ROWS_PER_INSERT
+}
+
 /// Runs and their jobs in one statement on PostgreSQL.
 static INSERT_POSTGRES: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("WITH {} SELECT count(*) AS n FROM jobs", RunsInStatement::clauses(1, None)));
