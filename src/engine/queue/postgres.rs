@@ -40,14 +40,6 @@ use ulid::Ulid;
 
 use super::limits;
 
-/// How often at most a worker tags the runs that have become due (scheduled, retried) before
-/// it fetches. New runs due now are tagged as they are inserted, so the fetches their NOTIFY
-/// wakes, and most fetches of a drain, skip that round trip: in `offstage-bench jobs`, drain
-/// 21,100–21,800 → 23,000–26,400 runs/s and pickup from the commit 0.4–0.6 → 0.3 ms at p50,
-/// for scheduled runs started 3 ms later (lateness p50 12 → 15 ms). Under half the poll
-/// interval, so a poll with no fetch in between always tags.
-const PROMOTE_EVERY: std::time::Duration = std::time::Duration::from_millis(12);
-
 /// One worker's storage (build one per worker: it owns the worker's event writer).
 pub(super) struct PostgresQueue<Args> {
     persistence: Persisted<Bookkeeping>,
@@ -77,7 +69,7 @@ impl<Args> PostgresQueue<Args> {
                 fetching,
                 config,
                 events,
-                promoted: Default::default(),
+                promotion: Default::default(),
             }),
             codec: JsonCodec::default(),
             flushing: None,
@@ -145,8 +137,8 @@ struct Bookkeeping {
     fetching: PgPool,
     config: Config,
     events: EventWriter,
-    /// When this worker last tagged the runs that had become due (`fair::fetch_postgres`).
-    promoted: Arc<Mutex<Option<std::time::Instant>>>,
+    /// When this worker next tags the runs that have become due.
+    promotion: super::fair::PromotionClock,
 }
 
 /// `apalis_postgres::queries::register_worker`, whose timestamp type can't be named outside it.
@@ -204,15 +196,7 @@ impl Persistence for Bookkeeping {
             return queries::fetch_next(&mut *conn, &self.config, worker).await;
         }
         let (queue, n) = (self.config.queue.as_ref(), self.config.batch_size);
-        let promote = {
-            let mut promoted = self.promoted.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let due = promoted.is_none_or(|at| at.elapsed() >= PROMOTE_EVERY);
-            if due {
-                *promoted = Some(std::time::Instant::now());
-            }
-            due
-        };
-        Ok(super::fair::fetch_postgres(&mut conn, queue, worker.name(), n, promote).await?)
+        Ok(super::fair::fetch_postgres(&mut conn, queue, worker.name(), n, &self.promotion).await?)
     }
 
     async fn handle_events(&mut self, events: Vec<TaskEvent<Value>>, worker: &WorkerContext) -> Result<(), Error> {
