@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use migrations::{Migrator, MigratorTrait};
-use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
     ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbBackend, DbErr, SqlErr, SqliteTransactionMode,
     SqlxSqliteConnector, TransactionOptions, TransactionTrait,
@@ -29,9 +29,10 @@ pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<DatabaseCo
         .acquire_timeout(Duration::from_secs(10))
         .max_connections(match kind {
             DatabaseKind::Sqlite => 1,
-            DatabaseKind::Postgres => 20,
+            DatabaseKind::Postgres => POSTGRES_CONNECTIONS,
         })
         .min_connections(1)
+        .test_before_acquire_if_idle_for(PING_WHEN_IDLE_FOR)
         .map_sqlx_sqlite_opts(|opts: SqliteConnectOptions| {
             opts.create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -46,6 +47,31 @@ pub async fn connect(url: &str, kind: DatabaseKind) -> anyhow::Result<DatabaseCo
     Database::connect(options)
         .await
         .with_context(|| format!("OFFSTAGE_DATABASE_URL: cannot connect to {}", redact(url)))
+}
+
+/// Connections in a process's PostgreSQL pool.
+pub const POSTGRES_CONNECTIONS: u32 = 20;
+
+/// A pooled connection is tested with a ping before it is handed out only once it has been idle
+/// this long, as pgx's pool does (HikariCP: half a second). sqlx's default pinged at every
+/// checkout: a round trip before every start and every worker's fetch, on the critical path of
+/// each (sqlx still pings each connection as it goes back to the pool, off that path). A busy
+/// connection the server has dropped fails its next statement instead, and the pool replaces it.
+pub const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
+/// Options for a pool of `max` connections beside the main one (`connect`), tested as it is
+/// (`PING_WHEN_IDLE_FOR`).
+pub fn pool_options<DB: sea_orm::sqlx::Database>(max: u32) -> sea_orm::sqlx::pool::PoolOptions<DB> {
+    sea_orm::sqlx::pool::PoolOptions::<DB>::new().max_connections(max).test_before_acquire(false).before_acquire(
+        |conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_WHEN_IDLE_FOR {
+                    sea_orm::sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        },
+    )
 }
 
 /// Read-only connections beside SQLite's one writer connection (`connect`): a read on one of
@@ -64,8 +90,7 @@ pub fn readers(db: &DatabaseConnection) -> DatabaseConnection {
     if !options.get_filename().is_file() {
         return db.clone();
     }
-    let pool = SqlitePoolOptions::new()
-        .max_connections(SQLITE_READERS)
+    let pool = pool_options::<sea_orm::sqlx::Sqlite>(SQLITE_READERS)
         .acquire_timeout(Duration::from_secs(10))
         .connect_lazy_with(options);
     SqlxSqliteConnector::from_sqlx_sqlite_pool(pool)

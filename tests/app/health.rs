@@ -66,6 +66,52 @@ async fn health_answers_503_when_postgresql_is_unreachable() {
     crate::helpers::pg::admin_exec(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
 }
 
+/// PostgreSQL drops every open connection (a restart, a failover) and takes new ones at once.
+/// A pooled connection is pinged before use only after `db::PING_WHEN_IDLE_FOR` idle, so a
+/// request may be given a broken one: it fails, and the pool closes that connection. At most one
+/// request per pooled connection fails that way; then the process answers, and its workers run
+/// what is started, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_postgresql_drops_every_connection_requests_are_answered_and_runs_run_again() {
+    use offstage::db::entities::activity;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    if !crate::helpers::postgres_configured() {
+        return;
+    }
+    let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
+    app.drain_jobs().await;
+    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
+    crate::helpers::pg::admin_exec(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .await;
+    let mut answers = Vec::new();
+    for _ in 0..40 {
+        answers.push(app.anonymous().get(app.url("/healthz")).send().await.unwrap().status());
+    }
+    let pool_size = offstage::db::POSTGRES_CONNECTIONS as usize;
+    assert!(
+        answers[pool_size..].iter().all(|status| *status == StatusCode::OK),
+        "a request failed after every pooled connection had its chance: {answers:?}"
+    );
+    // Creating a workspace starts a run that records it; the workers run it.
+    let ws = app.create_workspace("Acme", &app.admin).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let recorded = activity::Entity::find()
+            .filter(activity::Column::WorkspaceId.eq(&ws.id))
+            .filter(activity::Column::Kind.eq("workspace.created"))
+            .all(&app.db)
+            .await
+            .unwrap();
+        if recorded.len() == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the run started after the drop did not run within 30 s");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_web_only_process_is_ready_without_workers_of_its_own() {
     let app = crate::helpers::TestApp::spawn_web_only(crate::helpers::Backend::Sqlite).await;

@@ -34,7 +34,6 @@ use apalis_postgres::{Config, Error, PgPool, PgTask};
 use futures::channel::{mpsc, oneshot};
 use futures::future::BoxFuture;
 use futures::{FutureExt, StreamExt};
-use sea_orm::sqlx::postgres::PgPoolOptions;
 use serde_json::Value;
 use ulid::Ulid;
 
@@ -62,7 +61,7 @@ impl<Args> PostgresQueue<Args> {
             ("jit", "off"),
         ]);
         // One connection: a worker fetches one batch at a time.
-        let fetching = PgPoolOptions::new().max_connections(1).connect_lazy_with(options);
+        let fetching = crate::db::pool_options::<sea_orm::sqlx::Postgres>(1).connect_lazy_with(options);
         PostgresQueue {
             persistence: Persisted::new(Bookkeeping {
                 pool: pool.clone(),
