@@ -61,7 +61,10 @@ impl<Args> PostgresQueue<Args> {
             ("jit", "off"),
         ]);
         // One connection: a worker fetches one batch at a time.
-        let fetching = crate::db::pool_options::<sea_orm::sqlx::Postgres>(1).connect_lazy_with(options);
+        let fetching = FetchingConnection {
+            pool: crate::db::pool_options::<sea_orm::sqlx::Postgres>(1).connect_lazy_with(options),
+            held: Default::default(),
+        };
         PostgresQueue {
             persistence: Persisted::new(Bookkeeping {
                 pool: pool.clone(),
@@ -133,11 +136,20 @@ impl<Args> WireFormatBackend for PostgresQueue<Args> {
 struct Bookkeeping {
     pool: PgPool,
     /// The fetching connection, which commits without waiting for the disk.
-    fetching: PgPool,
+    fetching: FetchingConnection,
     config: Config,
     events: EventWriter,
     /// When this worker next tags the runs that have become due.
     promotion: super::fair::PromotionClock,
+}
+
+/// A worker's connection for fetching, kept between fetches: sqlx pings a connection each time it
+/// goes back to its pool, a round trip per fetch that no fetch needs. After a failed fetch it goes
+/// back, and the next fetch takes a tested one.
+#[derive(Clone)]
+struct FetchingConnection {
+    pool: PgPool,
+    held: Arc<tokio::sync::Mutex<Option<sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>>>>,
 }
 
 /// `apalis_postgres::queries::register_worker`, whose timestamp type can't be named outside it.
@@ -190,12 +202,22 @@ impl Persistence for Bookkeeping {
 
     async fn fetch_next(&mut self, worker: &WorkerContext) -> Result<Vec<PgTask>, Error> {
         self.events.healthy()?;
-        let mut conn = self.fetching.acquire().await?;
-        if super::fair::fifo() {
-            return queries::fetch_next(&mut *conn, &self.config, worker).await;
+        let mut held = self.fetching.held.lock().await;
+        let conn = match held.as_mut() {
+            Some(conn) => conn,
+            None => held.insert(self.fetching.pool.acquire().await?),
+        };
+        let fetched = if super::fair::fifo() {
+            queries::fetch_next(&mut **conn, &self.config, worker).await
+        } else {
+            let (queue, n) = (self.config.queue.as_ref(), self.config.batch_size);
+            super::fair::fetch_postgres(conn, queue, worker.name(), n, &self.promotion).await.map_err(Error::from)
+        };
+        if fetched.is_err() {
+            // Back to the pool, whose ping on return closes a connection that has broken.
+            *held = None;
         }
-        let (queue, n) = (self.config.queue.as_ref(), self.config.batch_size);
-        Ok(super::fair::fetch_postgres(&mut conn, queue, worker.name(), n, &self.promotion).await?)
+        fetched
     }
 
     async fn handle_events(&mut self, events: Vec<TaskEvent<Value>>, worker: &WorkerContext) -> Result<(), Error> {
