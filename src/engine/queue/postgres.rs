@@ -145,7 +145,8 @@ struct Bookkeeping {
 
 /// A worker's connection for fetching, kept between fetches: sqlx pings a connection each time it
 /// goes back to its pool, a round trip per fetch that no fetch needs. After a failed fetch it goes
-/// back, and the next fetch takes a tested one.
+/// back, and the next fetch takes a tested one. Kept, it outlives the pool's recycling of old
+/// connections (30 minutes); it runs the same two statements, so it gathers no state to shed.
 #[derive(Clone)]
 struct FetchingConnection {
     pool: PgPool,
