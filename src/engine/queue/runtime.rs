@@ -194,10 +194,8 @@ pub async fn run_workers(
     let ticker = tokio::spawn(fire_schedules_every_second(ctx_db, ctx_registry));
     let result = monitor
         .should_restart(|worker, err| {
-            // A worker stops when the database does; back off so an outage doesn't burn a core.
-            let delay = Duration::from_millis(100 * 2u64.pow(worker.restarts().min(4) as u32));
+            let delay = restart_delay(worker.restarts() + 1);
             tracing::warn!(worker = worker.name(), error = %err, ?delay, "worker stopped; restarting");
-            std::thread::sleep(delay);
             true
         })
         .run_with_signal(shutdown)
@@ -206,6 +204,17 @@ pub async fn run_workers(
     ticker.abort();
     flushing.stop().await;
     result
+}
+
+/// How long a worker restarted `restarts` times waits before it registers again: a worker stops
+/// when the database does, and an outage should not burn a core. 100 ms after the first stop,
+/// doubling up to 1.6 s. The storages wait in their `register`, asynchronously: apalis asks
+/// `should_restart` from inside the monitor's poll, where a sleep held a runtime thread.
+pub(super) fn restart_delay(restarts: usize) -> Duration {
+    match restarts {
+        0 => Duration::ZERO,
+        n => Duration::from_millis(100 * 2u64.pow((n.min(5) - 1) as u32)),
+    }
 }
 
 /// How often a worker process looks for slots freed without their acknowledgement (`limits`).
@@ -236,5 +245,18 @@ async fn fire_schedules_every_second(db: DatabaseConnection, registry: Registry)
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restart_delay;
+    use std::time::Duration;
+
+    #[test]
+    fn a_first_start_does_not_wait_and_a_restarted_worker_waits_100_ms_doubling_up_to_1_6_s() {
+        let waits: Vec<Duration> = (0..8).map(restart_delay).collect();
+        let ms = |n| Duration::from_millis(n);
+        assert_eq!(waits, [ms(0), ms(100), ms(200), ms(400), ms(800), ms(1600), ms(1600), ms(1600)]);
     }
 }
