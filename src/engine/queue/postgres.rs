@@ -183,8 +183,7 @@ impl Persistence for Bookkeeping {
     type Error = Error;
 
     async fn register(&mut self, worker: &WorkerContext) -> Result<(), Error> {
-        // apalis restarts a stopped worker with its context, which counts the restarts.
-        tokio::time::sleep(super::runtime::restart_delay(worker.restarts())).await;
+        super::runtime::wait_to_restart(worker).await;
         let mut tx = self.pool.begin().await?;
         let queue = self.config.queue.as_ref();
         queries::reenqueue_orphaned(&mut *tx, queue, self.config.orphaned_duration().as_secs()).await?;

@@ -194,8 +194,7 @@ pub async fn run_workers(
     let ticker = tokio::spawn(fire_schedules_every_second(ctx_db, ctx_registry));
     let result = monitor
         .should_restart(|worker, err| {
-            let delay = restart_delay(worker.restarts() + 1);
-            tracing::warn!(worker = worker.name(), error = %err, ?delay, "worker stopped; restarting");
+            tracing::warn!(worker = worker.name(), error = %err, "worker stopped; restarting");
             true
         })
         .run_with_signal(shutdown)
@@ -206,11 +205,21 @@ pub async fn run_workers(
     result
 }
 
-/// How long a worker restarted `restarts` times waits before it registers again: a worker stops
-/// when the database does, and an outage should not burn a core. 100 ms after the first stop,
-/// doubling up to 1.6 s. The storages wait in their `register`, asynchronously: apalis asks
-/// `should_restart` from inside the monitor's poll, where a sleep held a runtime thread.
-pub(super) fn restart_delay(restarts: usize) -> Duration {
+/// Waits before a restarted worker registers again, as each storage's `register` does first: a
+/// worker stops when the database does, and an outage should not burn a core. apalis restarts a
+/// worker with its context, which counts the restarts. The wait is here, asynchronous, because
+/// apalis asks `should_restart` from inside the monitor's poll, where a sleep held a runtime thread.
+pub(super) async fn wait_to_restart(worker: &WorkerContext) {
+    let delay = restart_delay(worker.restarts());
+    if !delay.is_zero() {
+        tracing::info!(worker = worker.name(), ?delay, "waiting before the worker registers again");
+        tokio::time::sleep(delay).await;
+    }
+}
+
+/// How long a worker restarted `restarts` times waits: none at its first start, 100 ms after the
+/// first stop, doubling up to 1.6 s.
+fn restart_delay(restarts: usize) -> Duration {
     match restarts {
         0 => Duration::ZERO,
         n => Duration::from_millis(100 * 2u64.pow((n.min(5) - 1) as u32)),

@@ -102,8 +102,7 @@ impl Persistence for Bookkeeping {
     type Error = Error;
 
     async fn register(&mut self, worker: &WorkerContext) -> Result<(), Error> {
-        // apalis restarts a stopped worker with its context, which counts the restarts.
-        tokio::time::sleep(super::runtime::restart_delay(worker.restarts())).await;
+        super::runtime::wait_to_restart(worker).await;
         let (queue, dead_for) = (self.config.queue.as_ref(), self.config.heartbeat_interval.as_secs() as i64);
         let mut tx = self.pool.begin().await?;
         let own = WorkerFilter::Only(worker.name().to_owned());
