@@ -49,8 +49,9 @@ pub async fn start_batch(db: &DatabaseConnection, news: &[NewRun]) -> Result<Vec
         .collect())
 }
 
-/// Starts `news` in one transaction and says where each went, in their order. A concurrent
-/// start with one of the same keys that commits first makes this batch look again, once.
+/// Starts `news` all or none and says where each went, in their order: in one transaction, or
+/// as one statement alone (`one_statement_alone`). A concurrent start with one of the same keys
+/// that commits first makes this batch look again, once.
 pub(super) async fn place_all(db: &DatabaseConnection, news: &[NewRun]) -> Result<Vec<Placed>, Error> {
     if one_statement_alone(db.get_database_backend(), news) {
         return start_batch_in(db, news).await;
