@@ -63,6 +63,8 @@ impl RunsInStatement {
     }
 
     /// The clauses `runs AS (…), …, jobs AS (…)`, reading parameters `$first…$first+16` (`values`).
+    /// The jobs' INSERT returns nothing: no caller reads the jobs' ids, and keeping 1,000 of them
+    /// cost 0.1–0.2 ms of the 8.5 ms statement.
     /// With `only = Some((keys, join))`, the n-th run is written only when the n-th element of
     /// the caller's array `keys` (SQL, e.g. `array(1, "text")`, visible as `r.key`) passes `join`
     /// (e.g. `JOIN events ON events.id = r.key AND events.new`).
@@ -92,7 +94,7 @@ impl RunsInStatement {
              FROM {jobs_input} AS j {written}"
         );
         let jobs = format!(
-            "fair_input AS ({input}), {}, jobs AS ({} RETURNING id)",
+            "fair_input AS ({input}), {}, jobs AS ({})",
             queue::fair::bases_clause(DbBackend::Postgres, "fair_input", &p(13)),
             queue::fair::insert_select(DbBackend::Postgres, "fair_input", &p(13)),
         );
