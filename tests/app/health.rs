@@ -52,12 +52,9 @@ async fn health_answers_503_when_postgresql_is_unreachable() {
         return;
     }
     let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
-    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
+    let name = app.pg_database();
     crate::helpers::pg::admin_exec(&format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
-    crate::helpers::pg::admin_exec(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ))
-    .await;
+    app.drop_postgres_connections().await;
     let response = app.anonymous().get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = response.json().await.unwrap();
@@ -80,11 +77,7 @@ async fn after_postgresql_drops_every_connection_requests_are_answered_and_runs_
     }
     let app = crate::helpers::TestApp::spawn(crate::helpers::Backend::Postgres).await;
     app.drain_jobs().await;
-    let name = app.database_url.rsplit('/').next().unwrap().to_owned();
-    crate::helpers::pg::admin_exec(&format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-    ))
-    .await;
+    app.drop_postgres_connections().await;
     let mut answers = Vec::new();
     for _ in 0..40 {
         answers.push(app.anonymous().get(app.url("/healthz")).send().await.unwrap().status());

@@ -146,6 +146,19 @@ impl TestApp {
         }
     }
 
+    /// The name of this app's PostgreSQL database (the app must run on PostgreSQL).
+    pub fn pg_database(&self) -> &str {
+        self.pg_database.as_deref().expect("an app on PostgreSQL")
+    }
+
+    /// Drops every open connection to this app's PostgreSQL database from the server's side, as
+    /// a restart or a failover does.
+    pub async fn drop_postgres_connections(&self) {
+        let name = self.pg_database();
+        pg::admin_exec(&format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"))
+            .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
